@@ -1,0 +1,56 @@
+//! Liveness and readiness probes for orchestrators and people.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::storage::Storage;
+use crate::storage::migrations::{self, Migration};
+
+#[derive(Clone)]
+struct Probe {
+    storage: Storage,
+    migrations: Arc<[Migration]>,
+}
+
+pub fn router(storage: Storage, migrations: Arc<[Migration]>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(Probe { storage, migrations })
+}
+
+/// The process is up and serving HTTP; says nothing about ClickHouse.
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "up" }))
+}
+
+/// Ready when ClickHouse answers and every migration is applied unchanged;
+/// otherwise 503 with the reason.
+#[tracing::instrument(skip_all)]
+async fn readyz(State(probe): State<Probe>) -> Result<Json<Value>, ApiError> {
+    let not_ready = |reason: String| {
+        tracing::warn!(%reason, "not ready");
+        ApiError::Unavailable(format!("not ready: {reason}"))
+    };
+    // Details (server address, ClickHouse's own words) go to the log only.
+    if let Err(e) = probe.storage.ping().await {
+        tracing::warn!(error = %e, location = %probe.storage.location(), "ClickHouse unreachable");
+        return Err(not_ready("ClickHouse is unreachable".into()));
+    }
+    let pending = migrations::pending(&probe.storage, &probe.migrations).await.map_err(|e| {
+        tracing::warn!(error = %e, "cannot compare migrations");
+        match e {
+            migrations::MigrationError::Changed { name, .. } => not_ready(format!("applied migration {name} has changed")),
+            _ => not_ready("cannot read the applied migrations from ClickHouse".into()),
+        }
+    })?;
+    if !pending.is_empty() {
+        return Err(not_ready(format!("migrations not applied: {}", pending.join(", "))));
+    }
+    Ok(Json(json!({ "status": "ready", "migrations": probe.migrations.len() })))
+}

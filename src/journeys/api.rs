@@ -1,0 +1,116 @@
+//! Read-only HTTP views of the journeys and the register.
+//!
+//! These describe the service, not its clients: the order (5.2) has the
+//! register published on the ministry's website, so they need no login.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::Catalog;
+use super::model::{Emotion, Experience, Journey, Metric, Segment, Stage, Text, Touchpoint};
+use crate::error::ApiError;
+
+pub fn router(catalog: Arc<Catalog>) -> Router {
+    Router::new()
+        .route("/api/v1/journeys", get(list_journeys))
+        .route("/api/v1/journeys/{id}", get(get_journey))
+        .route("/api/v1/touchpoints", get(list_touchpoints))
+        .with_state(catalog)
+}
+
+#[derive(Serialize)]
+struct JourneySummary<'a> {
+    id: &'a str,
+    name: &'a Text,
+    stages: usize,
+}
+
+#[derive(Serialize)]
+struct JourneyList<'a> {
+    journeys: Vec<JourneySummary<'a>>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn list_journeys(State(catalog): State<Arc<Catalog>>) -> Json<serde_json::Value> {
+    let journeys = catalog
+        .journeys()
+        .map(|j| JourneySummary { id: &j.id, name: &j.name, stages: j.stages.len() })
+        .collect();
+    Json(serde_json::json!(JourneyList { journeys }))
+}
+
+/// A journey with each stage's touchpoints resolved from the register.
+#[derive(Serialize)]
+struct JourneyView<'a> {
+    id: &'a str,
+    name: &'a Text,
+    authority: &'a Option<Text>,
+    segments: &'a [Segment],
+    stages: Vec<StageView<'a>>,
+}
+
+#[derive(Serialize)]
+struct StageView<'a> {
+    id: &'a str,
+    /// 1-based position on the map.
+    number: usize,
+    name: &'a Text,
+    goal: &'a Text,
+    actions: &'a Option<Text>,
+    touchpoints: Vec<&'a Touchpoint>,
+    emotion: Emotion,
+    experience: &'a Experience,
+    recommendations: &'a [Text],
+    metrics: &'a [Metric],
+}
+
+impl<'a> JourneyView<'a> {
+    fn new(journey: &'a Journey, catalog: &'a Catalog) -> Self {
+        let stage = |(i, s): (usize, &'a Stage)| StageView {
+            id: &s.id,
+            number: i + 1,
+            name: &s.name,
+            goal: &s.goal,
+            actions: &s.actions,
+            // Validated at load: every id is in the register.
+            touchpoints: s.touchpoints.iter().filter_map(|t| catalog.touchpoint(t)).collect(),
+            emotion: s.emotion,
+            experience: &s.experience,
+            recommendations: &s.recommendations,
+            metrics: &s.metrics,
+        };
+        JourneyView {
+            id: &journey.id,
+            name: &journey.name,
+            authority: &journey.authority,
+            segments: &journey.segments,
+            stages: journey.stages.iter().enumerate().map(stage).collect(),
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(journey = %id))]
+async fn get_journey(
+    State(catalog): State<Arc<Catalog>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let journey = catalog
+        .journey(&id)
+        .ok_or(ApiError::NotFound { what: "journey", field: "id", id: id.clone() })?;
+    Ok(Json(serde_json::json!(JourneyView::new(journey, &catalog))))
+}
+
+#[tracing::instrument(skip_all)]
+async fn list_touchpoints(State(catalog): State<Arc<Catalog>>) -> Json<serde_json::Value> {
+    let register = &catalog.register;
+    Json(serde_json::json!({
+        "authority": register.authority,
+        "source": register.source,
+        "processes": register.processes,
+        "touchpoints": register.touchpoints,
+    }))
+}

@@ -1,0 +1,188 @@
+//! The journey map and touchpoint register as they are written in `dashboards/`.
+//!
+//! Every struct rejects unknown keys so that a typo in a hand-edited file is an
+//! error at start, not a silently ignored line.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A text a person reads, in both languages of the product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    /// Russian, the default language.
+    pub ru: String,
+    /// English.
+    pub en: String,
+}
+
+/// How a client reaches the ministry through a touchpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Site,
+    Email,
+    Phone,
+    Social,
+    Epgu,
+    Vks,
+    Post,
+    InPerson,
+    Edms,
+    InternalOffice,
+    InternalWorkplace,
+    /// A state information system other than EPGU (GIS TOR KND, the state services platform).
+    InfoSystem,
+    /// Printed or published information materials.
+    Printed,
+}
+
+/// Touchpoint type, section 3.1 of the register order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Digital,
+    Offline,
+}
+
+/// Client needs a touchpoint serves, section 2.6 of the register order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Need {
+    GetInformation,
+    GetConsultation,
+    GetDocumentForms,
+    SubmitDocuments,
+    GetResult,
+    PresentForInspection,
+    GiveFeedback,
+    GetFeedbackOutcome,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Emotion {
+    Positive,
+    Neutral,
+    Negative,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Segment {
+    Individual,
+    LegalEntity,
+    SoleProprietor,
+    Internal,
+}
+
+/// `register.toml`: the ministry's list of touchpoints and interaction processes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    /// The body that keeps the register.
+    pub authority: Text,
+    /// The order or document the register comes from.
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub processes: Vec<Process>,
+    pub touchpoints: Vec<Touchpoint>,
+}
+
+/// An interaction process of the register's table (informing, consulting, ...).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    pub id: String,
+    pub name: Text,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Touchpoint {
+    /// Stable English id; stored in every event row.
+    pub id: String,
+    pub name: Text,
+    pub channel: Channel,
+    pub kind: Kind,
+    /// Ids of the register's processes carried out at this touchpoint.
+    #[serde(default)]
+    pub processes: Vec<String>,
+    pub needs: Vec<Need>,
+}
+
+/// `journeys/<id>.toml`: one journey map.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Journey {
+    /// Stable id, equal to the file name without `.toml`.
+    pub id: String,
+    pub name: Text,
+    #[serde(default)]
+    pub authority: Option<Text>,
+    /// Client segments the journey is for.
+    #[serde(default)]
+    pub segments: Vec<Segment>,
+    /// Stages in the order a client goes through them.
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub id: String,
+    pub name: Text,
+    /// The client's goals and expectations at this stage.
+    pub goal: Text,
+    #[serde(default)]
+    pub actions: Option<Text>,
+    /// Register ids of the touchpoints used at this stage.
+    pub touchpoints: Vec<String>,
+    /// The emotion the map records before any measurement (the baseline).
+    pub emotion: Emotion,
+    #[serde(default)]
+    pub experience: Experience,
+    /// The lab's recommendations for this stage.
+    #[serde(default)]
+    pub recommendations: Vec<Text>,
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+}
+
+/// Client experience the map records, positive and negative.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experience {
+    #[serde(default)]
+    pub positive: Vec<Text>,
+    #[serde(default)]
+    pub negative: Vec<Text>,
+}
+
+/// A metric measured at a stage, with the lab's target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Metric {
+    /// Time a client spends at the stage; the target is a median, e.g. "30m", "60days".
+    TimeSpent {
+        #[serde(default, with = "humantime_serde")]
+        target: Option<Duration>,
+    },
+    /// Client-experience score normalised to 0–100.
+    Score {
+        #[serde(default)]
+        target: Option<f64>,
+    },
+}
+
+impl Metric {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Metric::TimeSpent { .. } => "time_spent",
+            Metric::Score { .. } => "score",
+        }
+    }
+}

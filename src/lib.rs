@@ -1,0 +1,13 @@
+//! touchpoint: client ratings and time spent at every touchpoint of a public
+//! service's journey, collected over HTTP and stored in ClickHouse.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod journeys;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;
+
+pub use startup::{AppState, Application, app};

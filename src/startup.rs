@@ -1,0 +1,154 @@
+//! Builds the service from its config and runs it until asked to stop.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::journeys::Catalog;
+use crate::storage::embedded::EmbeddedClickHouse;
+use crate::storage::migrations::{self, Migration};
+use crate::storage::{Endpoint, Storage};
+use crate::{error, health, journeys};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every router group needs, built once at start.
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: Arc<Catalog>,
+    pub storage: Storage,
+    pub migrations: Arc<[Migration]>,
+}
+
+/// All routes of the service, each group with its own state, merged here.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router(state.storage.clone(), state.migrations.clone()))
+        .merge(journeys::router(state.catalog.clone()))
+        .fallback(error::no_route)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
+}
+
+/// ClickHouse as the config names it, or a local server started for the service.
+pub struct Database {
+    pub storage: Storage,
+    embedded: Option<EmbeddedClickHouse>,
+}
+
+impl Database {
+    /// Connects (starting the local server if no URL is set), waits for the
+    /// server, and creates the database if missing.
+    pub async fn open(config: &Config) -> anyhow::Result<Database> {
+        let (endpoint, embedded): (Endpoint, _) = match config.endpoint() {
+            Some(endpoint) => (endpoint, None),
+            None => {
+                let server = EmbeddedClickHouse::start(&config.clickhouse.embedded).await?;
+                (server.endpoint(), Some(server))
+            }
+        };
+        let db = Database { storage: Storage::new(&endpoint, &config.clickhouse.database), embedded };
+        tracing::info!(location = %db.storage.location(), database = %db.storage.database(), "using ClickHouse");
+        if let Err(e) = db.storage.wait_until_up(config.clickhouse.connect_timeout).await {
+            db.close().await;
+            return Err(e).context("ClickHouse does not answer");
+        }
+        Ok(db)
+    }
+
+    /// Stops the local server, if the service started one.
+    pub async fn close(self) {
+        let Database { storage, embedded } = self;
+        // Dropping the last client closes its idle keep-alive connections, which
+        // ClickHouse would otherwise wait for before shutting down.
+        drop(storage);
+        if let Some(server) = embedded
+            && let Err(e) = server.stop().await
+        {
+            tracing::error!(error = %e, "stopping the local ClickHouse failed");
+        }
+    }
+}
+
+/// A bound, migrated, ready-to-run service.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    database: Database,
+}
+
+impl Application {
+    /// Loads the journeys, opens ClickHouse, applies migrations and binds the
+    /// listener. Nothing is served until [`Application::run_until_stopped`].
+    pub async fn build(config: &Config) -> anyhow::Result<Application> {
+        let catalog = Catalog::load(&config.dashboards_dir)
+            .with_context(|| format!("the journey and register files in {} are invalid", config.dashboards_dir.display()))?;
+        let database = Database::open(config).await?;
+        match Application::prepare(config, catalog, &database.storage).await {
+            Ok((listener, router)) => Ok(Application { listener, router, database }),
+            Err(e) => {
+                database.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn prepare(config: &Config, catalog: Catalog, storage: &Storage) -> anyhow::Result<(TcpListener, Router)> {
+        let migrations: Arc<[Migration]> = Migration::embedded().into();
+        let report = migrations::run(storage, &migrations).await?;
+        tracing::info!(applied = ?report.applied, already = report.already, "migrations done");
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (config key `listen`)", config.listen))?;
+        let state = AppState { catalog: Arc::new(catalog), storage: storage.clone(), migrations };
+        Ok((listener, app(state)))
+    }
+
+    /// The bound port; useful when the config asked for port 0.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` completes, lets requests in flight finish, then
+    /// stops the local ClickHouse if the service owns one.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        tracing::info!(address = %self.listener.local_addr()?, "serving");
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        self.database.close().await;
+        served
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("stopping: finishing requests in flight");
+}

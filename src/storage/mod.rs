@@ -1,0 +1,111 @@
+//! Everything that talks to ClickHouse: the client, migrations, and the local
+//! server `touchpoint serve` starts when no server is configured.
+
+pub mod embedded;
+pub mod migrations;
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use tracing::instrument;
+
+use secrecy::SecretString;
+
+/// How long a health probe may wait for ClickHouse before calling it unreachable.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("ClickHouse query failed: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    #[error("ClickHouse did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// A ClickHouse server and the credentials to use on it.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// HTTP interface, e.g. `http://127.0.0.1:8123`.
+    pub url: url::Url,
+    pub user: String,
+    pub password: SecretString,
+}
+
+/// A handle on the service's ClickHouse database. Cheap to clone.
+#[derive(Clone)]
+pub struct Storage {
+    client: clickhouse::Client,
+    database: String,
+    /// Where the server lives, without credentials; for logs and errors.
+    location: String,
+}
+
+impl Storage {
+    /// Builds the client; sends nothing until the first query.
+    pub fn new(endpoint: &Endpoint, database: &str) -> Storage {
+        let client = clickhouse::Client::default()
+            .with_url(endpoint.url.as_str().trim_end_matches('/'))
+            .with_user(endpoint.user.clone())
+            .with_password(endpoint.password.expose_secret().to_string())
+            .with_database(database)
+            // ClickHouse 18.16 lacks RowBinaryWithNamesAndTypes; every row type is
+            // checked against the schema by the integration tests instead.
+            .with_validation(false);
+        Storage { client, database: database.to_string(), location: redacted(&endpoint.url) }
+    }
+
+    pub fn client(&self) -> &clickhouse::Client {
+        &self.client
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Creates the database if it is missing. Runs against `default`, since the
+    /// HTTP interface refuses a session whose database does not exist yet.
+    #[instrument(skip_all, fields(database = %self.database))]
+    pub async fn ensure_database(&self) -> Result<(), StorageError> {
+        // The name was checked to be a plain identifier when the config was loaded.
+        let sql = format!("CREATE DATABASE IF NOT EXISTS `{}`", self.database);
+        self.client.clone().with_database("default").query_raw(&sql).execute().await?;
+        Ok(())
+    }
+
+    /// Checks that the server answers, within [`PING_TIMEOUT`].
+    #[instrument(skip_all)]
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        let probe = self.client.query("SELECT 1").fetch_one::<u8>();
+        match tokio::time::timeout(PING_TIMEOUT, probe).await {
+            Ok(result) => result.map(|_| ()).map_err(StorageError::from),
+            Err(_) => Err(StorageError::Timeout(PING_TIMEOUT)),
+        }
+    }
+
+    /// Waits until the server answers, for servers that start beside the service.
+    pub async fn wait_until_up(&self, patience: Duration) -> Result<(), StorageError> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match self.ensure_database().await {
+                Ok(()) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(e) => {
+                    tracing::info!(error = %e, location = %self.location, "waiting for ClickHouse");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+}
+
+/// The URL without user name or password, safe to log.
+pub fn redacted(url: &url::Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
