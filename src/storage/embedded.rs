@@ -31,7 +31,10 @@ pub enum EmbeddedError {
          (TOUCHPOINT_CLICKHOUSE_BINARY), or use a running server: TOUCHPOINT_CLICKHOUSE_URL=http://host:8123"
     , dirs = SEARCH_DIRS.join(", "))]
     NoBinary,
-    #[error("ClickHouse binary {0} does not exist")]
+    #[error(
+        "ClickHouse binary {0} does not exist: fix `clickhouse.embedded.binary` (TOUCHPOINT_CLICKHOUSE_BINARY) \
+         or use a running server: TOUCHPOINT_CLICKHOUSE_URL=http://host:8123"
+    )]
     MissingBinary(PathBuf),
     #[error("cannot prepare {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -271,6 +274,9 @@ impl Layout {
     <default_profile>default</default_profile>
     <default_database>default</default_database>
     <mark_cache_size>268435456</mark_cache_size>
+    <!-- As in the stock config: idle HTTP connections end after 3 s, so a stop
+         does not wait on clients that keep connections open. -->
+    <keep_alive_timeout>3</keep_alive_timeout>
 </yandex>
 "#
         );

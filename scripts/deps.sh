@@ -1,0 +1,42 @@
+# Installs what touchpoint needs on Debian/Ubuntu when it is missing.
+# Sourced by scripts/run.sh and scripts/test.sh.
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=
+apt_install() {
+    if [ -z "$apt_updated" ]; then
+        as_root apt-get update -qq
+        apt_updated=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+have_clickhouse() {
+    command -v clickhouse-server >/dev/null || command -v clickhouse >/dev/null ||
+        [ -x /usr/sbin/clickhouse-server ] || [ -x /usr/bin/clickhouse ]
+}
+
+ensure_cargo() {
+    command -v cargo >/dev/null && return
+    echo "cargo is missing: install Rust from https://rustup.rs and run this again" >&2
+    exit 1
+}
+
+ensure_clickhouse() {
+    have_clickhouse && return
+    echo "installing clickhouse-server (Debian package)..." >&2
+    apt_install clickhouse-server
+}
+
+# chdb: a current ClickHouse release in-process, to check migrations in the
+# production dialect (the Debian server is 18.16).
+ensure_chdb() {
+    command -v python3 >/dev/null || apt_install python3 python3-pip
+    python3 -c 'import chdb' 2>/dev/null && return
+    echo "installing chdb-core (PyPI)..." >&2
+    python3 -m pip install -q chdb-core 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages chdb-core
+}

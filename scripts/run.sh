@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the service with a local ClickHouse it starts itself (data in
+# ./data/clickhouse) and the example journey from ./dashboards, installing what
+# is missing. Serves on http://127.0.0.1:8080 until Ctrl-C.
+# Extra arguments go to `touchpoint serve`; TOUCHPOINT_* variables apply.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+ensure_cargo
+if [ -z "${TOUCHPOINT_CLICKHOUSE_URL:-}" ]; then ensure_clickhouse; fi
+cargo build --release --locked
+exec target/release/touchpoint serve "$@"

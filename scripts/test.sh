@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test against a real ClickHouse, installing what is missing.
+# The tests start their own ClickHouse server and stop it when they end; set
+# TOUCHPOINT_TEST_CLICKHOUSE_URL to test against a server of your own instead.
+# Extra arguments go to `cargo test` (e.g. a test name filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+ensure_cargo
+ensure_clickhouse
+ensure_chdb
+rm -rf target/tmp   # scratch folders of earlier runs
+cargo test --locked "$@"

@@ -1,0 +1,158 @@
+//! The `touchpoint` binary as a person runs it.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use touchpoint::storage::{Endpoint, Storage};
+
+use crate::support::{repo, scratch, tables};
+
+fn touchpoint(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_touchpoint"));
+    command.args(args).current_dir(repo());
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("TOUCHPOINT_") || n == "RUST_LOG") {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    touchpoint(args, env).output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn check_passes_on_the_shipped_files() {
+    let output = run(&["check"], &[]);
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("scrap-metal-licensing (5 stages)"), "{stdout}");
+}
+
+#[test]
+fn check_fails_naming_file_entry_and_field() {
+    let dir = scratch("check");
+    std::fs::create_dir_all(dir.join("journeys")).unwrap();
+    std::fs::copy(repo().join("dashboards/register.toml"), dir.join("register.toml")).unwrap();
+    std::fs::write(
+        dir.join("journeys/tiny.toml"),
+        "id = \"tiny\"\nname = { ru = \"Путь\", en = \"Path\" }\n\n[[stages]]\nid = \"only\"\n\
+         name = { ru = \"Этап\", en = \"Stage\" }\ngoal = { ru = \"Цель\", en = \"Goal\" }\n\
+         touchpoints = [\"pigeon\"]\nemotion = \"neutral\"\n",
+    )
+    .unwrap();
+
+    let output = run(&["check"], &[("TOUCHPOINT_DASHBOARDS_DIR", dir.to_str().unwrap())]);
+
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("journeys/tiny.toml: stages[0] \"only\": field `touchpoints`: unknown touchpoint \"pigeon\""), "{err}");
+}
+
+#[test]
+fn a_bad_environment_value_names_its_key() {
+    let output = run(&["check"], &[("TOUCHPOINT_LISTEN", "everywhere")]);
+
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("config key `listen (TOUCHPOINT_LISTEN)`"), "{}", stderr(&output));
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_is_named() {
+    let file = scratch("config").join("touchpoint.toml");
+    std::fs::write(&file, "[clickhouse]\ndatabse = \"x\"\n").unwrap();
+
+    let output = run(&["check", "--config", file.to_str().unwrap()], &[]);
+
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("touchpoint.toml") && err.contains("databse"), "{err}");
+}
+
+#[test]
+fn serve_without_a_clickhouse_binary_says_how_to_get_one() {
+    let output = run(
+        &["serve"],
+        &[("TOUCHPOINT_CLICKHOUSE_BINARY", "/nonexistent/clickhouse-server"), ("TOUCHPOINT_LISTEN", "127.0.0.1:0")],
+    );
+
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("/nonexistent/clickhouse-server") && err.contains("TOUCHPOINT_CLICKHOUSE_URL"), "{err}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The local server the binary started, read from its data folder.
+fn local_server(data: &Path) -> Endpoint {
+    let ports = std::fs::read_to_string(data.join("ports")).unwrap();
+    let http: u16 = ports.split_whitespace().next().unwrap().parse().unwrap();
+    Endpoint {
+        url: format!("http://127.0.0.1:{http}").parse().unwrap(),
+        user: "default".into(),
+        password: SecretString::from(std::fs::read_to_string(data.join("password")).unwrap()),
+    }
+}
+
+#[tokio::test]
+async fn serve_starts_its_own_clickhouse_migrates_and_stops_it_on_sigterm() {
+    let data = scratch("serve");
+    let port = free_port();
+    let mut child = touchpoint(
+        &["serve"],
+        &[("TOUCHPOINT_LISTEN", &format!("127.0.0.1:{port}")), ("TOUCHPOINT_CLICKHOUSE_DATA_DIR", data.to_str().unwrap())],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match reqwest::get(format!("{base}/readyz")).await {
+            Ok(r) if r.status() == 200 => break,
+            _ if Instant::now() < deadline && child.try_wait().unwrap().is_none() => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            _ => panic!("serve never became ready: {}", stderr(&child.wait_with_output().unwrap())),
+        }
+    }
+    let journey: serde_json::Value = reqwest::get(format!("{base}/api/v1/journeys/scrap-metal-licensing"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(journey["stages"].as_array().unwrap().len(), 5);
+    let storage = Storage::new(&local_server(&data), "touchpoint");
+    for table in ["calls", "correspondence", "feedback", "timings"] {
+        assert!(tables(&storage).await.contains(&table.to_string()), "{table}");
+    }
+    drop(storage);
+
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve ignored SIGTERM");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}");
+    let url = local_server(&data).url;
+    assert!(
+        std::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).is_err(),
+        "the local ClickHouse outlived the service"
+    );
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the service against a real ClickHouse server.
+//! One binary, so the suite links once and shares one server.
+
+mod catalog;
+mod cli;
+mod example_config;
+mod health;
+mod journeys_api;
+mod migrations;
+mod support;

@@ -1,0 +1,110 @@
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use touchpoint::storage::migrations::{self, Migration, MigrationError};
+
+use crate::support::{fresh_storage, repo, tables};
+
+fn one(name: &str, sql: &str) -> Migration {
+    Migration::new(name, sql).unwrap()
+}
+
+#[tokio::test]
+async fn the_shipped_migrations_create_the_four_event_tables() {
+    let storage = fresh_storage().await;
+
+    let report = migrations::run(&storage, &Migration::embedded()).await.unwrap();
+
+    assert_eq!(report.applied.len(), Migration::embedded().len());
+    assert_eq!(tables(&storage).await, vec!["calls", "correspondence", "feedback", "schema_migrations", "timings"]);
+}
+
+#[tokio::test]
+async fn running_again_is_a_no_op() {
+    let storage = fresh_storage().await;
+    let all = Migration::embedded();
+    migrations::run(&storage, &all).await.unwrap();
+
+    let again = migrations::run(&storage, &all).await.unwrap();
+
+    assert_eq!(again, migrations::Report { applied: vec![], already: all.len() });
+    let recorded: u64 = storage.client().query("SELECT count() FROM schema_migrations").fetch_one().await.unwrap();
+    assert_eq!(recorded, all.len() as u64);
+    assert!(migrations::pending(&storage, &all).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn only_new_migrations_are_applied_in_order() {
+    let storage = fresh_storage().await;
+    let first = one("0001_a.sql", "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = MergeTree ORDER BY x;");
+    migrations::run(&storage, &[first.clone()]).await.unwrap();
+    let second = one(
+        "0002_b_and_c.sql",
+        "CREATE TABLE IF NOT EXISTS b (x UInt8) ENGINE = MergeTree ORDER BY x;\n\
+         -- a second statement; with a semicolon in this comment\n\
+         CREATE TABLE IF NOT EXISTS c (s String DEFAULT 'a;b?') ENGINE = MergeTree ORDER BY s;",
+    );
+
+    assert_eq!(migrations::pending(&storage, &[first.clone(), second.clone()]).await.unwrap(), vec!["0002_b_and_c.sql"]);
+    let report = migrations::run(&storage, &[first, second]).await.unwrap();
+
+    assert_eq!(report.applied, vec!["0002_b_and_c.sql"]);
+    assert_eq!(tables(&storage).await, vec!["a", "b", "c", "schema_migrations"]);
+}
+
+#[tokio::test]
+async fn an_applied_migration_whose_file_changed_is_refused() {
+    let storage = fresh_storage().await;
+    migrations::run(&storage, &[one("0001_a.sql", "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = MergeTree ORDER BY x")])
+        .await
+        .unwrap();
+    let edited = one("0001_a.sql", "CREATE TABLE IF NOT EXISTS a (x UInt16) ENGINE = MergeTree ORDER BY x");
+
+    let refused = migrations::run(&storage, std::slice::from_ref(&edited)).await.unwrap_err();
+
+    assert!(matches!(&refused, MigrationError::Changed { name, .. } if name == "0001_a.sql"), "{refused}");
+    assert!(refused.to_string().contains("add a new migration"), "{refused}");
+    assert!(matches!(migrations::pending(&storage, &[edited]).await, Err(MigrationError::Changed { .. })));
+}
+
+#[tokio::test]
+async fn a_failing_migration_is_not_recorded_and_stops_the_run() {
+    let storage = fresh_storage().await;
+    let broken = one("0001_broken.sql", "CREATE TABLE IF NOT EXISTS a (x NoSuchType) ENGINE = MergeTree ORDER BY x");
+    let after = one("0002_b.sql", "CREATE TABLE IF NOT EXISTS b (x UInt8) ENGINE = MergeTree ORDER BY x");
+
+    let failed = migrations::run(&storage, &[broken, after.clone()]).await.unwrap_err();
+
+    assert!(matches!(&failed, MigrationError::Failed { name, .. } if name == "0001_broken.sql"), "{failed}");
+    assert_eq!(tables(&storage).await, vec!["schema_migrations"]);
+    let fixed = one("0001_broken.sql", "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = MergeTree ORDER BY x");
+    assert_eq!(migrations::run(&storage, &[fixed, after]).await.unwrap().applied.len(), 2);
+}
+
+/// The production dialect: every statement, split exactly as the service sends
+/// it, runs on a current ClickHouse (chdb, the in-process engine).
+#[test]
+fn every_migration_runs_on_current_clickhouse() {
+    let all = Migration::embedded();
+    let statements: Vec<(String, Vec<&str>)> = all
+        .iter()
+        .map(|m| (m.name.clone(), m.statements()))
+        .collect();
+    let input = serde_json::to_vec(&statements).unwrap();
+    let script = repo().join("tests/chdb_migrations.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (./scripts/test.sh installs it with chdb-core)");
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(report["version"].as_str().unwrap().split('.').next().unwrap().parse::<u32>().unwrap() >= 24);
+    assert_eq!(report["tables"], serde_json::json!(["calls", "correspondence", "feedback", "timings"]));
+}

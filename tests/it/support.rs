@@ -1,0 +1,149 @@
+//! Shared test harness: one ClickHouse server per test binary, a fresh
+//! database per test, and the app on a random port.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use secrecy::SecretString;
+use touchpoint::Application;
+use touchpoint::config::{Config, EmbeddedConfig};
+use touchpoint::storage::Storage;
+use touchpoint::storage::embedded::EmbeddedClickHouse;
+use touchpoint::storage::Endpoint;
+
+/// Set to test against a server of your own (e.g. a current ClickHouse release)
+/// instead of the one the tests start.
+pub const URL_VAR: &str = "TOUCHPOINT_TEST_CLICKHOUSE_URL";
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A folder for a test's own files, under target/ and unique to the test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The ClickHouse all tests of this binary share.
+pub fn server() -> &'static Endpoint {
+    static SERVER: OnceLock<Endpoint> = OnceLock::new();
+    SERVER.get_or_init(|| match std::env::var(URL_VAR) {
+        Ok(url) => Endpoint {
+            url: url.parse().expect("TOUCHPOINT_TEST_CLICKHOUSE_URL is a URL"),
+            user: std::env::var("TOUCHPOINT_TEST_CLICKHOUSE_USER").unwrap_or_else(|_| "default".into()),
+            password: SecretString::from(std::env::var("TOUCHPOINT_TEST_CLICKHOUSE_PASSWORD").unwrap_or_default()),
+        },
+        Err(_) => start_shared_server(),
+    })
+}
+
+/// Starts the product's own local server on a thread that lives as long as the
+/// test process: the server gets its parent-death signal when the process ends.
+fn start_shared_server() -> Endpoint {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let config = embedded_config(&scratch("clickhouse"));
+        let server = runtime.block_on(EmbeddedClickHouse::start(&config));
+        match server {
+            Ok(server) => {
+                tx.send(Ok(server.endpoint())).unwrap();
+                // Keep the server (and this thread) alive until the process exits.
+                loop {
+                    std::thread::park();
+                }
+            }
+            Err(e) => tx.send(Err(e.to_string())).unwrap(),
+        }
+    });
+    match rx.recv().unwrap() {
+        Ok(endpoint) => endpoint,
+        Err(e) => panic!("cannot start ClickHouse for the tests: {e}\n(./scripts/test.sh installs it)"),
+    }
+}
+
+pub fn embedded_config(dir: &Path) -> EmbeddedConfig {
+    EmbeddedConfig { data_dir: dir.to_path_buf(), ..EmbeddedConfig::default() }
+}
+
+pub fn unique_database() -> String {
+    format!("test_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A config for a test: random port, the shipped journeys, a database of its own.
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.dashboards_dir = repo().join("dashboards");
+    config.clickhouse.url = Some(server().url.clone());
+    config.clickhouse.user = server().user.clone();
+    config.clickhouse.password = server().password.clone();
+    config.clickhouse.database = unique_database();
+    config
+}
+
+/// Storage on a fresh database of the shared server, created and empty.
+pub async fn fresh_storage() -> Storage {
+    let storage = Storage::new(server(), &unique_database());
+    storage.ensure_database().await.unwrap();
+    storage
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub storage: Storage,
+    pub http: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.address)).send().await.expect("request sent")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status();
+        (status, response.json().await.expect("a JSON body"))
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_config()).await
+}
+
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    init_logs();
+    let endpoint = Endpoint {
+        url: config.clickhouse.url.clone().expect("tests name their server"),
+        user: config.clickhouse.user.clone(),
+        password: config.clickhouse.password.clone(),
+    };
+    let storage = Storage::new(&endpoint, &config.clickhouse.database);
+    let app = Application::build(&config).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    TestApp { address, storage, http: reqwest::Client::new(), _stop: stop }
+}
+
+/// Logs stay quiet unless `TEST_LOG` is set.
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        touchpoint::telemetry::init(&Default::default());
+    }
+}
+
+/// Names of the tables in a database.
+pub async fn tables(storage: &Storage) -> Vec<String> {
+    storage
+        .client()
+        .query("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
+        .fetch_all::<String>()
+        .await
+        .unwrap()
+}
