@@ -2,11 +2,12 @@
 //! environment variables over it. Unknown keys are errors, and every error
 //! names the key (or variable) at fault.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::storage::Endpoint;
@@ -25,6 +26,83 @@ pub struct Config {
     pub log: LogConfig,
     /// Where events are stored.
     pub clickhouse: ClickHouseConfig,
+    /// Sites allowed to post client events, by site key (the `site` field of events).
+    pub sites: BTreeMap<String, SiteConfig>,
+    /// Bearer tokens of staff systems (call centre, mail desk) for the staff endpoints.
+    pub staff_tokens: Vec<StaffToken>,
+    /// The path from a request to ClickHouse.
+    pub capture: CaptureConfig,
+    /// Abuse protection of the public endpoints.
+    pub limits: LimitsConfig,
+    /// One-click rating links for letters.
+    pub email: EmailConfig,
+}
+
+/// A website (or other client) that embeds the widget or posts events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Journey ids this site may post events for.
+    pub journeys: Vec<String>,
+    /// Browser origins allowed to post (CORS), e.g. `https://minprom.example.ru`.
+    /// An origin written without a port allows any port.
+    #[serde(default)]
+    pub origins: Vec<url::Url>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffToken {
+    /// Who holds the token; logged with each staff request.
+    pub name: String,
+    /// The secret itself; at least 24 characters.
+    pub token: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Events held in memory between the handlers and the ClickHouse writer;
+    /// when full, the endpoints answer 503 with Retry-After.
+    pub queue_capacity: usize,
+    /// An INSERT is ended once it holds this many rows...
+    pub flush_rows: u64,
+    /// ...or once it is this old: the longest an accepted event waits before
+    /// ClickHouse has it.
+    #[serde(with = "humantime_serde")]
+    pub flush_period: Duration,
+    /// How many recent event ids are remembered to drop client retries before
+    /// they reach ClickHouse.
+    pub dedupe_ids: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Requests a single client address may send at once...
+    pub per_ip_burst: u32,
+    /// ...and then per second. The defaults let an office behind one NAT address rate freely.
+    pub per_ip_per_second: u32,
+    /// Events a single site may post at once...
+    pub per_site_burst: u32,
+    /// ...and then per second.
+    pub per_site_per_second: u32,
+    /// Addresses (or networks, `10.0.0.0/8`) of reverse proxies whose
+    /// `X-Forwarded-For` is trusted; from anyone else the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// Key that signs rating links (at least 32 characters). Unset: a random
+    /// key per process, so links stop working at restart; set it in production.
+    pub secret: Option<SecretString>,
+    /// How long a rating link stays valid.
+    #[serde(with = "humantime_serde")]
+    pub link_ttl: Duration,
+    /// Public base URL of this service, used in the links. Unset: `http://<listen>`.
+    pub public_url: Option<url::Url>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,7 +161,41 @@ impl Default for Config {
             dashboards_dir: PathBuf::from("dashboards"),
             log: LogConfig::default(),
             clickhouse: ClickHouseConfig::default(),
+            sites: BTreeMap::new(),
+            staff_tokens: Vec::new(),
+            capture: CaptureConfig::default(),
+            limits: LimitsConfig::default(),
+            email: EmailConfig::default(),
         }
+    }
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            queue_capacity: 100_000,
+            flush_rows: 200_000,
+            flush_period: Duration::from_secs(1),
+            dedupe_ids: 100_000,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            per_ip_burst: 100,
+            per_ip_per_second: 10,
+            per_site_burst: 5_000,
+            per_site_per_second: 1_000,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig { secret: None, link_ttl: Duration::from_secs(30 * 24 * 3600), public_url: None }
     }
 }
 
@@ -134,6 +246,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TOUCHPOINT_CLICKHOUSE_BINARY", "clickhouse.embedded.binary"),
     ("TOUCHPOINT_CLICKHOUSE_DATA_DIR", "clickhouse.embedded.data_dir"),
     ("TOUCHPOINT_CLICKHOUSE_START_TIMEOUT", "clickhouse.embedded.start_timeout"),
+    ("TOUCHPOINT_STAFF_TOKEN", "staff_tokens"),
+    ("TOUCHPOINT_EMAIL_SECRET", "email.secret"),
+    ("TOUCHPOINT_PUBLIC_URL", "email.public_url"),
 ];
 
 impl Config {
@@ -203,6 +318,11 @@ impl Config {
             "clickhouse.embedded.binary" => ch.embedded.binary = Some(value.into()),
             "clickhouse.embedded.data_dir" => ch.embedded.data_dir = value.into(),
             "clickhouse.embedded.start_timeout" => ch.embedded.start_timeout = duration(value)?,
+            "staff_tokens" => {
+                self.staff_tokens.push(StaffToken { name: "env".into(), token: SecretString::from(value) })
+            }
+            "email.secret" => self.email.secret = Some(SecretString::from(value)),
+            "email.public_url" => self.email.public_url = Some(parse(value)?),
             other => unreachable!("ENV_VARS names key {other} that `set` does not know"),
         }
         Ok(())
@@ -229,6 +349,34 @@ impl Config {
         }
         if self.clickhouse.embedded.data_dir.as_os_str().is_empty() {
             return invalid("clickhouse.embedded.data_dir", "must not be empty");
+        }
+        for (key, site) in &self.sites {
+            if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return invalid(&format!("sites.{key}"), "a site key is 1–64 characters of A-Z, a-z, 0-9, '-' and '_'");
+            }
+            for origin in &site.origins {
+                if !matches!(origin.scheme(), "http" | "https") || origin.host_str().is_none() || origin.path() != "/" {
+                    return invalid(&format!("sites.{key}.origins"), &format!("{origin} is not an origin like https://host[:port]"));
+                }
+            }
+        }
+        for (i, t) in self.staff_tokens.iter().enumerate() {
+            if t.token.expose_secret().chars().count() < 24 {
+                return invalid(&format!("staff_tokens[{i}] ({})", t.name), "a token needs at least 24 characters");
+            }
+        }
+        if let Some(secret) = &self.email.secret
+            && secret.expose_secret().chars().count() < 32
+        {
+            return invalid("email.secret", "the signing key needs at least 32 characters");
+        }
+        let c = &self.capture;
+        if c.queue_capacity == 0 || c.flush_rows == 0 || c.flush_period.is_zero() {
+            return invalid("capture", "queue_capacity, flush_rows and flush_period must be above zero");
+        }
+        let l = &self.limits;
+        if l.per_ip_burst == 0 || l.per_ip_per_second == 0 || l.per_site_burst == 0 || l.per_site_per_second == 0 {
+            return invalid("limits", "bursts and rates must be above zero");
         }
         Ok(())
     }

@@ -1,16 +1,40 @@
 //! The error every HTTP handler returns, and the one JSON shape clients see:
 //! `{"error":{"code":"…","message":"…","field":"…"}}`.
 
+use std::time::Duration;
+
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// The body is not well-formed JSON or form data.
+    #[error("{message}")]
+    Malformed { message: String },
+    /// A well-formed value that is wrong: out of range, unknown id, missing field.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    /// A staff endpoint called without a valid bearer token.
+    #[error("a valid staff token is needed: send `Authorization: Bearer <token>`")]
+    Unauthorized,
+    /// The request comes from a browser origin the site does not allow.
+    #[error("{message}")]
+    Forbidden { field: &'static str, message: String },
     /// A journey, stage or touchpoint id that does not exist.
     #[error("{what} {id:?} does not exist")]
     NotFound { what: &'static str, field: &'static str, id: String },
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("send the body as {expected}")]
+    UnsupportedMediaType { expected: &'static str },
+    /// A rate limit was hit; `scope` says which one.
+    #[error("too many requests from this {scope}; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited { scope: &'static str, retry_after: Duration },
+    /// The queue to ClickHouse is full: accepted events are not dropped, new ones wait.
+    #[error("the service is busy; retry in {} s", retry_after.as_secs().max(1))]
+    Overloaded { retry_after: Duration },
     /// The service cannot serve now; the reason is safe to show.
     #[error("{0}")]
     Unavailable(String),
@@ -32,22 +56,89 @@ struct Detail<'a> {
     field: Option<&'a str>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, field) = match &self {
-            ApiError::NotFound { field, .. } => (StatusCode::NOT_FOUND, "not_found", Some(*field)),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
-        };
-        let message = match &self {
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid { field: field.into(), message: message.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Overloaded { .. } | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Malformed { .. } => "malformed",
+            ApiError::Invalid { .. } => "invalid",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
+            ApiError::NotFound { .. } => "not_found",
+            ApiError::TooLarge { .. } => "too_large",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::Invalid { field, .. } => Some(field),
+            ApiError::Forbidden { field, .. } | ApiError::NotFound { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The text a person may read: for a 500, never the cause.
+    pub fn public_message(&self) -> String {
+        match self {
             ApiError::Internal(cause) => {
                 // The cause may hold server names or SQL: it goes to the log only.
                 tracing::error!(error = ?cause, "request failed");
                 "internal error; the cause is in the service log".to_string()
             }
             other => other.to_string(),
-        };
-        (status, Json(Body { error: Detail { code, message, field } })).into_response()
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::RateLimited { retry_after, .. } | ApiError::Overloaded { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// Adds the headers the status calls for (Retry-After, WWW-Authenticate).
+    pub fn decorate(&self, response: &mut Response) {
+        let headers = response.headers_mut();
+        if let Some(wait) = self.retry_after() {
+            // Whole seconds, rounded up: a client that waits this long gets through.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if let ApiError::Unauthorized = self {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body { error: Detail { code: self.code(), message: self.public_message(), field: self.field() } };
+        let mut response = (self.status(), Json(body)).into_response();
+        self.decorate(&mut response);
+        response
     }
 }
 

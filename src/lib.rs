@@ -1,9 +1,11 @@
 //! touchpoint: client ratings and time spent at every touchpoint of a public
 //! service's journey, collected over HTTP and stored in ClickHouse.
 
+pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod journeys;
 pub mod startup;

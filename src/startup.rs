@@ -1,6 +1,8 @@
 //! Builds the service from its config and runs it until asked to stop.
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -10,10 +12,12 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::capture::{self, Capture};
 use crate::config::Config;
 use crate::journeys::Catalog;
 use crate::storage::embedded::EmbeddedClickHouse;
 use crate::storage::migrations::{self, Migration};
+use crate::storage::writer::{FlushPolicy, Writer};
 use crate::storage::{Endpoint, Storage};
 use crate::{error, health, journeys};
 
@@ -25,6 +29,7 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub storage: Storage,
     pub migrations: Arc<[Migration]>,
+    pub capture: Capture,
 }
 
 /// All routes of the service, each group with its own state, merged here.
@@ -32,6 +37,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router(state.storage.clone(), state.migrations.clone()))
         .merge(journeys::router(state.catalog.clone()))
+        .merge(capture::public_router(state.capture.clone()))
         .fallback(error::no_route)
         .layer(
             tower::ServiceBuilder::new()
@@ -88,6 +94,7 @@ impl Database {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    writer: Writer,
     database: Database,
 }
 
@@ -99,7 +106,7 @@ impl Application {
             .with_context(|| format!("the journey and register files in {} are invalid", config.dashboards_dir.display()))?;
         let database = Database::open(config).await?;
         match Application::prepare(config, catalog, &database.storage).await {
-            Ok((listener, router)) => Ok(Application { listener, router, database }),
+            Ok((listener, router, writer)) => Ok(Application { listener, router, writer, database }),
             Err(e) => {
                 database.close().await;
                 Err(e)
@@ -107,15 +114,24 @@ impl Application {
         }
     }
 
-    async fn prepare(config: &Config, catalog: Catalog, storage: &Storage) -> anyhow::Result<(TcpListener, Router)> {
+    async fn prepare(config: &Config, catalog: Catalog, storage: &Storage) -> anyhow::Result<(TcpListener, Router, Writer)> {
         let migrations: Arc<[Migration]> = Migration::embedded().into();
         let report = migrations::run(storage, &migrations).await?;
         tracing::info!(applied = ?report.applied, already = report.already, "migrations done");
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (config key `listen`)", config.listen))?;
-        let state = AppState { catalog: Arc::new(catalog), storage: storage.clone(), migrations };
-        Ok((listener, app(state)))
+        for (key, site) in &config.sites {
+            if let Some(unknown) = site.journeys.iter().find(|j| catalog.journey(j).is_none()) {
+                anyhow::bail!("config key `sites.{key}.journeys`: unknown journey {unknown:?}");
+            }
+        }
+        let catalog = Arc::new(catalog);
+        let policy = FlushPolicy { rows: config.capture.flush_rows, period: config.capture.flush_period };
+        let (queue, writer) = Writer::start(storage.client(), config.capture.queue_capacity, policy);
+        let capture = Capture::new(config, catalog.clone(), queue);
+        let state = AppState { catalog, storage: storage.clone(), migrations, capture };
+        Ok((listener, app(state), writer))
     }
 
     /// The bound port; useful when the config asked for port 0.
@@ -123,11 +139,16 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until `shutdown` completes, lets requests in flight finish, then
-    /// stops the local ClickHouse if the service owns one.
+    /// Serves until `shutdown` completes; then lets requests in flight finish,
+    /// writes every accepted event to ClickHouse, and stops the local
+    /// ClickHouse if the service owns one.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "serving");
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        // The router (and with it every queue handle) is gone: the writer drains and ends.
+        let stats = self.writer.finish().await;
+        tracing::info!(written = stats.written.load(Ordering::Relaxed), failed = stats.failed.load(Ordering::Relaxed), "events flushed");
         self.database.close().await;
         served
     }

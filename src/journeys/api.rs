@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::Catalog;
-use super::model::{Emotion, Experience, Journey, Metric, Segment, Stage, Text, Touchpoint};
+use super::model::{Emotion, Experience, Journey, Metric, Segment, Stage, Tag, Text, Touchpoint};
 use crate::error::ApiError;
 
 pub fn router(catalog: Arc<Catalog>) -> Router {
@@ -66,6 +66,7 @@ struct StageView<'a> {
     experience: &'a Experience,
     recommendations: &'a [Text],
     metrics: &'a [Metric],
+    tags: &'a [Tag],
 }
 
 impl<'a> JourneyView<'a> {
@@ -82,6 +83,7 @@ impl<'a> JourneyView<'a> {
             experience: &s.experience,
             recommendations: &s.recommendations,
             metrics: &s.metrics,
+            tags: &s.tags,
         };
         JourneyView {
             id: &journey.id,

@@ -277,6 +277,15 @@ fn validate_journey(
                 r.push(&entry, "touchpoints", format!("unknown touchpoint {t:?}: it is not in the register"));
             }
         }
+        let mut tag_ids = HashSet::new();
+        for tag in &stage.tags {
+            if let Some(m) = id_problem(&tag.id) {
+                r.push(&entry, "tags", m);
+            }
+            if !tag_ids.insert(tag.id.as_str()) {
+                r.push(&entry, "tags", format!("tag {:?} is listed twice", tag.id));
+            }
+        }
         let mut kinds = HashSet::new();
         for metric in &stage.metrics {
             if !kinds.insert(metric.kind()) {

@@ -150,6 +150,17 @@ pub struct Stage {
     pub recommendations: Vec<Text>,
     #[serde(default)]
     pub metrics: Vec<Metric>,
+    /// Tags a client may attach to a rating at this stage ("hard to find", ...).
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// A tag offered with the rating form of a stage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tag {
+    pub id: String,
+    pub name: Text,
 }
 
 /// Client experience the map records, positive and negative.

@@ -3,6 +3,8 @@
 
 pub mod embedded;
 pub mod migrations;
+pub mod rows;
+pub mod writer;
 
 use std::time::Duration;
 

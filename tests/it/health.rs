@@ -1,7 +1,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use touchpoint::capture::Capture;
 use touchpoint::journeys::Catalog;
+use touchpoint::storage::writer::{FlushPolicy, Writer};
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use touchpoint::storage::migrations::Migration;
 use touchpoint::{AppState, app};
@@ -44,11 +46,11 @@ async fn readyz_is_ready_once_the_app_has_migrated() {
 #[tokio::test]
 async fn readyz_names_the_migrations_not_applied() {
     // The router alone, on a database nobody migrated.
-    let state = AppState {
-        catalog: Arc::new(Catalog::load(&repo().join("dashboards")).unwrap()),
-        storage: fresh_storage().await,
-        migrations: Migration::embedded().into(),
-    };
+    let catalog = Arc::new(Catalog::load(&repo().join("dashboards")).unwrap());
+    let storage = fresh_storage().await;
+    let (queue, _writer) = Writer::start(storage.client(), 10, FlushPolicy { rows: 10, period: Duration::from_secs(1) });
+    let capture = Capture::new(&test_config(), catalog.clone(), queue);
+    let state = AppState { catalog, storage, migrations: Migration::embedded().into(), capture };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app(state)).await });

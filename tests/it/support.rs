@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use secrecy::SecretString;
 use touchpoint::Application;
-use touchpoint::config::{Config, EmbeddedConfig};
+use touchpoint::config::{Config, EmbeddedConfig, SiteConfig};
 use touchpoint::storage::Storage;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use touchpoint::storage::Endpoint;
@@ -81,6 +81,15 @@ pub fn test_config() -> Config {
     config.clickhouse.user = server().user.clone();
     config.clickhouse.password = server().password.clone();
     config.clickhouse.database = unique_database();
+    config.sites.insert(
+        "demo".into(),
+        SiteConfig {
+            journeys: vec!["scrap-metal-licensing".into()],
+            origins: vec!["http://localhost".parse().unwrap(), "http://127.0.0.1".parse().unwrap()],
+        },
+    );
+    // Short flushes keep the tests quick; production defaults to 1 s.
+    config.capture.flush_period = std::time::Duration::from_millis(200);
     config
 }
 
@@ -95,7 +104,8 @@ pub struct TestApp {
     pub address: String,
     pub storage: Storage,
     pub http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl TestApp {
@@ -108,6 +118,40 @@ impl TestApp {
         let status = response.status();
         (status, response.json().await.expect("a JSON body"))
     }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http.post(format!("{}{path}", self.address)).json(body).send().await.expect("request sent")
+    }
+
+    /// Posts and returns the status and the JSON body.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = self.post_json(path, body).await;
+        let status = response.status();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Stops the app the way SIGTERM does and waits until it has flushed.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.running.await.expect("the app task ends").expect("the app ends cleanly");
+    }
+}
+
+/// Waits until `table` holds `n` rows (deduplicated), or 10 s; returns the count.
+pub async fn wait_for_rows(storage: &Storage, table: &str, n: u64) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let count = count_rows(storage, table).await;
+        if count >= n || std::time::Instant::now() >= deadline {
+            return count;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Rows of a table, deduplicated as the dashboards count them.
+pub async fn count_rows(storage: &Storage, table: &str) -> u64 {
+    storage.client().query(&format!("SELECT count() FROM {table} FINAL")).fetch_one().await.unwrap()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -125,10 +169,10 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     let app = Application::build(&config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async move {
+    let running = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    TestApp { address, storage, http: reqwest::Client::new(), _stop: stop }
+    TestApp { address, storage, http: reqwest::Client::new(), stop, running }
 }
 
 /// Logs stay quiet unless `TEST_LOG` is set.

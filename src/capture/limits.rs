@@ -1,0 +1,163 @@
+//! Abuse protection: rate limits per client address and per site (governor),
+//! with `X-Forwarded-For` believed only from configured proxies.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::config::LimitsConfig;
+use crate::error::ApiError;
+
+/// How often keys whose buckets are full again are forgotten; this is what
+/// bounds the limiters' memory to the clients seen in the last moments.
+const FORGET_EVERY: Duration = Duration::from_secs(10);
+
+pub struct Limits {
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_site: DefaultKeyedRateLimiter<String>,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    clock: DefaultClock,
+}
+
+fn quota(burst: u32, per_second: u32) -> Quota {
+    let nz = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(nz(per_second)).allow_burst(nz(burst))
+}
+
+impl Limits {
+    pub fn new(config: &LimitsConfig) -> Arc<Limits> {
+        Arc::new(Limits {
+            per_ip: RateLimiter::keyed(quota(config.per_ip_burst, config.per_ip_per_second)),
+            per_site: RateLimiter::keyed(quota(config.per_site_burst, config.per_site_per_second)),
+            trusted_proxies: config.trusted_proxies.clone(),
+            clock: DefaultClock::default(),
+        })
+    }
+
+    /// Forgets idle keys now and then, for as long as `limits` is in use.
+    pub fn spawn_janitor(limits: &Arc<Limits>) {
+        let weak = Arc::downgrade(limits);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(FORGET_EVERY);
+            loop {
+                every.tick().await;
+                let Some(limits) = weak.upgrade() else { return };
+                limits.per_ip.retain_recent();
+                limits.per_ip.shrink_to_fit();
+                limits.per_site.retain_recent();
+                limits.per_site.shrink_to_fit();
+            }
+        });
+    }
+
+    /// Addresses currently tracked, for tests and metrics.
+    pub fn tracked_ips(&self) -> usize {
+        self.per_ip.len()
+    }
+
+    /// The client's address: the peer, unless the peer is a trusted proxy, in
+    /// which case the last address in `X-Forwarded-For` that is not itself a
+    /// trusted proxy (earlier entries can be forged by the client).
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.trusted(peer) {
+            return peer;
+        }
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        forwarded.into_iter().rev().find(|ip| !self.trusted(*ip)).unwrap_or(peer)
+    }
+
+    fn trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.per_ip.check_key(&ip).map_err(|wait| ApiError::RateLimited {
+            scope: "address",
+            retry_after: wait.wait_time_from(self.clock.now()),
+        })
+    }
+
+    pub fn check_site(&self, site: &str) -> Result<(), ApiError> {
+        // Keys are configured site names only (checked before this call), so
+        // the map cannot grow from client input.
+        self.per_site.check_key(&site.to_string()).map_err(|wait| ApiError::RateLimited {
+            scope: "site",
+            retry_after: wait.wait_time_from(self.clock.now()),
+        })
+    }
+}
+
+/// Middleware of the public routes: one token per request from the client's address.
+pub async fn per_ip(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    limits.check_ip(limits.client_ip(peer, request.headers()))?;
+    Ok(next.run(request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(trusted: &[&str]) -> Arc<Limits> {
+        let config = LimitsConfig {
+            trusted_proxies: trusted.iter().map(|t| t.parse().unwrap()).collect(),
+            ..LimitsConfig::default()
+        };
+        Limits::new(&config)
+    }
+
+    fn xff(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let l = limits(&["10.0.0.0/8"]);
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(l.client_ip(peer, &xff("198.51.100.1")), peer);
+    }
+
+    #[test]
+    fn the_last_untrusted_forwarded_address_is_the_client() {
+        let l = limits(&["10.0.0.0/8"]);
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        // The client forged the first entry; our proxies appended the rest.
+        let ip = l.client_ip(peer, &xff("1.1.1.1, 198.51.100.7, 10.0.0.3"));
+        assert_eq!(ip, "198.51.100.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn a_burst_then_refusal_with_a_wait() {
+        let l = Limits::new(&LimitsConfig { per_ip_burst: 3, per_ip_per_second: 1, ..LimitsConfig::default() });
+        let ip: IpAddr = "198.51.100.1".parse().unwrap();
+        for _ in 0..3 {
+            l.check_ip(ip).unwrap();
+        }
+        match l.check_ip(ip) {
+            Err(ApiError::RateLimited { retry_after, .. }) => assert!(retry_after <= Duration::from_secs(1)),
+            other => panic!("{other:?}"),
+        }
+        l.check_ip("198.51.100.2".parse().unwrap()).expect("other addresses are not affected");
+    }
+}

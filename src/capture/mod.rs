@@ -1,0 +1,213 @@
+//! Capture: the endpoints clients and staff systems post events to.
+//!
+//! Public (`/api/v1/feedback`, `/api/v1/timings`, `/r/{token}`): write-only,
+//! CORS limited to the sites' origins, rate-limited per address and per site,
+//! 64 KiB bodies. Staff (`/api/v1/calls`, `/api/v1/correspondence`,
+//! `/api/v1/email-links`): bearer token. Every endpoint validates, queues
+//! the row for the ClickHouse writer and answers 202 without waiting for it.
+
+pub mod events;
+pub mod limits;
+mod pages;
+mod recent;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Router, middleware};
+use serde::Serialize;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use uuid::Uuid;
+
+use crate::config::{Config, SiteConfig};
+use crate::error::ApiError;
+use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
+use crate::journeys::Catalog;
+use crate::storage::rows::Event;
+use crate::storage::writer::{Queue, QueueFull};
+use events::{Checker, FeedbackInput, MAX_TIMINGS_PER_REQUEST, TimingInput};
+use limits::Limits;
+use recent::RecentIds;
+
+/// What a client is told to wait when the queue is full.
+const BUSY_RETRY: Duration = Duration::from_secs(1);
+
+/// Shared by the capture handlers.
+#[derive(Clone)]
+pub struct Capture {
+    catalog: Arc<Catalog>,
+    sites: Arc<BTreeMap<String, SiteConfig>>,
+    queue: Queue,
+    limits: Arc<Limits>,
+    recent: Arc<RecentIds>,
+}
+
+impl Capture {
+    pub fn new(config: &Config, catalog: Arc<Catalog>, queue: Queue) -> Capture {
+        let limits = Limits::new(&config.limits);
+        Limits::spawn_janitor(&limits);
+        Capture {
+            catalog,
+            sites: Arc::new(config.sites.clone()),
+            queue,
+            limits,
+            recent: Arc::new(RecentIds::new(config.capture.dedupe_ids)),
+        }
+    }
+
+    /// The site an event claims, if it exists and the browser's origin (when
+    /// there is one) is one of the site's.
+    fn site(&self, key: &str, headers: &HeaderMap, prefix: &str) -> Result<&SiteConfig, ApiError> {
+        let site = self
+            .sites
+            .get(key)
+            .ok_or_else(|| ApiError::invalid(format!("{prefix}site"), format!("unknown site {key:?}")))?;
+        if let Some(origin) = headers.get(header::ORIGIN)
+            && !origin_allowed(&site.origins, origin)
+        {
+            return Err(ApiError::Forbidden {
+                field: "site",
+                message: format!("this page's origin may not post for site {key:?}"),
+            });
+        }
+        Ok(site)
+    }
+
+    fn checker<'a>(&'a self, site: &'a SiteConfig, now: SystemTime, prefix: String) -> Checker<'a> {
+        Checker { catalog: &self.catalog, site, now, prefix }
+    }
+
+    fn push(&self, event: Event) -> Result<(), ApiError> {
+        self.queue.push(event).map_err(busy)
+    }
+}
+
+fn busy(_: QueueFull) -> ApiError {
+    ApiError::Overloaded { retry_after: BUSY_RETRY }
+}
+
+/// Scheme and host must match; a configured origin without a port allows any port.
+fn origin_allowed(allowed: &[url::Url], origin: &HeaderValue) -> bool {
+    let Some(origin) = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok()) else { return false };
+    allowed.iter().any(|a| {
+        a.scheme() == origin.scheme()
+            && a.host_str() == origin.host_str()
+            && (a.port().is_none() || a.port_or_known_default() == origin.port_or_known_default())
+    })
+}
+
+pub fn public_router(capture: Capture) -> Router {
+    let sites = capture.sites.clone();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            sites.values().any(|site| origin_allowed(&site.origins, origin))
+        }))
+        .allow_methods([Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600));
+    Router::new()
+        .route("/api/v1/feedback", post(feedback))
+        .route("/api/v1/timings", post(timings))
+        .layer(middleware::from_fn_with_state(capture.limits.clone(), limits::per_ip))
+        .layer(cors)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(capture)
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    event_id: Uuid,
+}
+
+#[derive(Serialize)]
+struct AcceptedMany {
+    event_ids: Vec<Uuid>,
+}
+
+fn accepted<T: Serialize>(body: T) -> Response {
+    (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+}
+
+/// `POST /api/v1/feedback`: JSON answers JSON; the no-JS form answers a page.
+#[tracing::instrument(skip_all, fields(site, journey, stage))]
+async fn feedback(
+    State(capture): State<Capture>,
+    headers: HeaderMap,
+    body: Result<JsonOrForm<FeedbackInput>, ApiError>,
+) -> Response {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let (input, kind) = match body {
+        Ok(JsonOrForm { value, kind }) => (value, kind),
+        Err(e) if form => return pages::error(false, e),
+        Err(e) => return e.into_response(),
+    };
+    let en = pages::is_english(input.locale.as_deref());
+    match accept_feedback(&capture, &headers, input) {
+        Ok(id) if kind == BodyKind::Form => {
+            tracing::debug!(%id, "feedback accepted from a form");
+            pages::thanks(en, None)
+        }
+        Ok(event_id) => accepted(Accepted { event_id }),
+        Err(e) if kind == BodyKind::Form => pages::error(en, e),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: FeedbackInput) -> Result<Uuid, ApiError> {
+    let span = tracing::Span::current();
+    span.record("site", input.site.as_str()).record("journey", input.journey.as_str()).record("stage", input.stage.as_str());
+    let site = capture.site(&input.site, headers, "")?;
+    let row = capture.checker(site, SystemTime::now(), String::new()).feedback(input)?;
+    capture.limits.check_site(&row.site)?;
+    let id = row.event_id;
+    if !capture.recent.contains(&id) {
+        capture.push(Event::Feedback(row))?;
+        capture.recent.remember(id);
+    }
+    Ok(id)
+}
+
+/// `POST /api/v1/timings`: one event, or an array of up to 50 (all or none).
+#[tracing::instrument(skip_all)]
+async fn timings(
+    State(capture): State<Capture>,
+    headers: HeaderMap,
+    RawJson(bytes): RawJson,
+) -> Result<Response, ApiError> {
+    let many = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let inputs: Vec<TimingInput> = if many { parse_json(&bytes)? } else { vec![parse_json(&bytes)?] };
+    if inputs.is_empty() || inputs.len() > MAX_TIMINGS_PER_REQUEST {
+        return Err(ApiError::invalid("[]", format!("send 1 to {MAX_TIMINGS_PER_REQUEST} events")));
+    }
+    let now = SystemTime::now();
+    let mut rows = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.into_iter().enumerate() {
+        let prefix = if many { format!("[{i}].") } else { String::new() };
+        let site = capture.site(&input.site, &headers, &prefix)?;
+        rows.push(capture.checker(site, now, prefix).timing(input)?);
+    }
+    let mut sites: Vec<&str> = rows.iter().map(|r| r.site.as_str()).collect();
+    sites.dedup();
+    for site in sites {
+        capture.limits.check_site(site)?;
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
+    let fresh: Vec<Event> = rows
+        .into_iter()
+        .filter(|r| !capture.recent.contains(&r.event_id))
+        .map(Event::Timing)
+        .collect();
+    capture.queue.push_all(fresh).map_err(busy)?;
+    for id in &ids {
+        capture.recent.remember(*id);
+    }
+    Ok(if many { accepted(AcceptedMany { event_ids: ids }) } else { accepted(Accepted { event_id: ids[0] }) })
+}

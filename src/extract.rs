@@ -1,0 +1,160 @@
+//! Our own body extractors, so that every bad body gets our error shape and
+//! names the field at fault.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The body limit of the public endpoints; see the routers' `DefaultBodyLimit`.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    /// `application/x-www-form-urlencoded`, from the no-JavaScript form.
+    Form,
+}
+
+/// A JSON body (`application/json`, or `text/plain` as `navigator.sendBeacon`
+/// sends without a CORS preflight).
+pub struct Json<T>(pub T);
+
+/// The bytes of a JSON body, for handlers that pick the type from the content
+/// (one event or an array).
+pub struct RawJson(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        read(req, state, false).await.map(|(_, bytes)| RawJson(bytes))
+    }
+}
+
+/// A JSON or form-encoded body; the handler answers a form with HTML.
+pub struct JsonOrForm<T> {
+    pub value: T,
+    pub kind: BodyKind,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (kind, bytes) = read(req, state, false).await?;
+        debug_assert_eq!(kind, BodyKind::Json);
+        parse_json(&bytes).map(Json)
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (kind, bytes) = read(req, state, true).await?;
+        let value = match kind {
+            BodyKind::Json => parse_json(&bytes)?,
+            BodyKind::Form => parse_form(&bytes)?,
+        };
+        Ok(JsonOrForm { value, kind })
+    }
+}
+
+async fn read<S: Send + Sync>(req: Request, state: &S, form: bool) -> Result<(BodyKind, Bytes), ApiError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let kind = match essence.as_str() {
+        "application/json" | "text/plain" => BodyKind::Json,
+        "application/x-www-form-urlencoded" if form => BodyKind::Form,
+        _ if form => {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: "application/json or application/x-www-form-urlencoded",
+            });
+        }
+        _ => return Err(ApiError::UnsupportedMediaType { expected: "application/json" }),
+    };
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge { limit: BODY_LIMIT }
+        } else {
+            ApiError::Malformed { message: format!("cannot read the body: {e}") }
+        }
+    })?;
+    Ok((kind, bytes))
+}
+
+/// Syntax errors are 400; a well-formed body with a wrong value is 422 naming
+/// the field (`events[3].score`).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => data_error(&path, &inner.to_string()),
+            _ => ApiError::Malformed { message: format!("the body is not valid JSON: {inner}") },
+        }
+    })?;
+    de.end().map_err(|e| ApiError::Malformed { message: format!("the body is not valid JSON: {e}") })?;
+    Ok(value)
+}
+
+pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = serde_html_form::Deserializer::from_bytes(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        data_error(&path, &e.into_inner().to_string())
+    })
+}
+
+/// serde names a missing or unknown field only in its message (`missing field
+/// `score``); the path names the container. Join the two.
+fn data_error(path: &str, message: &str) -> ApiError {
+    let message = message.split(" at line ").next().unwrap_or(message).to_string();
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.split_once(p).and_then(|(_, rest)| rest.split('`').next()));
+    // An unknown field is already the last step of the path; a missing one is not.
+    let field = match (path, named) {
+        (".", Some(name)) | ("", Some(name)) => name.to_string(),
+        (path, Some(name)) if path.rsplit(['.', ']']).next() != Some(name) => format!("{path}.{name}"),
+        (path, _) => path.to_string(),
+    };
+    ApiError::Invalid { field, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        score: u8,
+        tags: Option<Vec<String>>,
+    }
+
+    fn field(result: Result<Vec<Item>, ApiError>) -> String {
+        match result.unwrap_err() {
+            ApiError::Invalid { field, .. } => field,
+            other => panic!("not a 422: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field_at_fault() {
+        assert_eq!(field(parse_json(br#"[{"score": 1}, {"score": 300}]"#)), "[1].score");
+        assert_eq!(field(parse_json(br#"[{"score": 1}, {}]"#)), "[1].score");
+        assert_eq!(field(parse_json(br#"[{"score": 1, "sore": 2}]"#)), "[0].sore");
+    }
+
+    #[test]
+    fn broken_json_is_malformed() {
+        assert!(matches!(parse_json::<Vec<Item>>(b"[{\"score\": 1"), Err(ApiError::Malformed { .. })));
+        assert!(matches!(parse_json::<Vec<Item>>(b"[] trailing"), Err(ApiError::Malformed { .. })));
+    }
+}

@@ -1,0 +1,102 @@
+//! One struct per event table, field for field as in `migrations/`; the
+//! integration tests insert and read back each one.
+//!
+//! `Enum8` columns travel as their `i8` codes (see the `code` functions of the
+//! capture module); `DateTime` as seconds since the epoch.
+
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct FeedbackRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub occurred_at: u32,
+    pub received_at: u32,
+    pub site: String,
+    pub journey: String,
+    pub stage: String,
+    pub touchpoint: String,
+    pub channel: String,
+    pub segment: i8,
+    pub scale: i8,
+    pub score: u8,
+    pub emotion: i8,
+    pub comment: String,
+    pub tags: Vec<String>,
+    pub reported_duration_ms: Option<u64>,
+    pub locale: String,
+    pub session_id: String,
+    pub page_path: String,
+    pub case_ref: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct TimingRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub occurred_at: u32,
+    pub received_at: u32,
+    pub site: String,
+    pub journey: String,
+    pub stage: String,
+    pub touchpoint: String,
+    pub channel: String,
+    pub segment: i8,
+    pub measure: i8,
+    pub source: i8,
+    pub duration_ms: u64,
+    pub session_id: String,
+    pub page_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct CallRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub started_at: u32,
+    pub received_at: u32,
+    pub journey: String,
+    pub stage: String,
+    pub touchpoint: String,
+    pub process: String,
+    pub operator: String,
+    pub segment: i8,
+    pub wait_seconds: u32,
+    pub talk_seconds: u32,
+    pub transfers: u8,
+    pub resolved: u8,
+    pub rating_scale: i8,
+    pub rating_score: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct LetterRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub letter_id: String,
+    pub received_at: u32,
+    pub acknowledged_at: Option<u32>,
+    pub answered_at: Option<u32>,
+    pub updated_at: u32,
+    pub journey: String,
+    pub stage: String,
+    pub touchpoint: String,
+    pub process: String,
+    pub segment: i8,
+}
+
+/// An accepted event on its way to ClickHouse.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Feedback(FeedbackRow),
+    Timing(TimingRow),
+    Call(CallRow),
+    Letter(LetterRow),
+}
+
+pub const FEEDBACK: &str = "feedback";
+pub const TIMINGS: &str = "timings";
+pub const CALLS: &str = "calls";
+pub const CORRESPONDENCE: &str = "correspondence";
