@@ -38,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router(state.storage.clone(), state.migrations.clone()))
         .merge(journeys::router(state.catalog.clone()))
         .merge(capture::public_router(state.capture.clone()))
+        .merge(capture::staff_router(state.capture.clone()))
         .fallback(error::no_route)
         .layer(
             tower::ServiceBuilder::new()
@@ -129,7 +130,11 @@ impl Application {
         let catalog = Arc::new(catalog);
         let policy = FlushPolicy { rows: config.capture.flush_rows, period: config.capture.flush_period };
         let (queue, writer) = Writer::start(storage.client(), config.capture.queue_capacity, policy);
-        let capture = Capture::new(config, catalog.clone(), queue);
+        let base_url = match &config.email.public_url {
+            Some(url) => url.to_string(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let capture = Capture::new(config, catalog.clone(), queue, base_url);
         let state = AppState { catalog, storage: storage.clone(), migrations, capture };
         Ok((listener, app(state), writer))
     }

@@ -6,10 +6,12 @@
 //! `/api/v1/email-links`): bearer token. Every endpoint validates, queues
 //! the row for the ClickHouse writer and answers 202 without waiting for it.
 
+mod email;
 pub mod events;
 pub mod limits;
 mod pages;
 mod recent;
+mod staff;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use std::time::{Duration, SystemTime};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Router, middleware};
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -45,10 +47,13 @@ pub struct Capture {
     queue: Queue,
     limits: Arc<Limits>,
     recent: Arc<RecentIds>,
+    staff: Arc<staff::StaffTokens>,
+    signer: Arc<email::Signer>,
 }
 
 impl Capture {
-    pub fn new(config: &Config, catalog: Arc<Catalog>, queue: Queue) -> Capture {
+    /// `base_url` is where rating links point: the public URL of this service.
+    pub fn new(config: &Config, catalog: Arc<Catalog>, queue: Queue, base_url: String) -> Capture {
         let limits = Limits::new(&config.limits);
         Limits::spawn_janitor(&limits);
         Capture {
@@ -57,6 +62,8 @@ impl Capture {
             queue,
             limits,
             recent: Arc::new(RecentIds::new(config.capture.dedupe_ids)),
+            staff: Arc::new(staff::StaffTokens::new(&config.staff_tokens)),
+            signer: Arc::new(email::Signer::new(&config.email, base_url)),
         }
     }
 
@@ -113,8 +120,21 @@ pub fn public_router(capture: Capture) -> Router {
     Router::new()
         .route("/api/v1/feedback", post(feedback))
         .route("/api/v1/timings", post(timings))
+        .route("/r/{token}", get(email::click).post(email::comment))
         .layer(middleware::from_fn_with_state(capture.limits.clone(), limits::per_ip))
         .layer(cors)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(capture)
+}
+
+/// Endpoints for the ministry's own systems (call centre, mail desk): bearer
+/// token, no CORS (never called from a browser page).
+pub fn staff_router(capture: Capture) -> Router {
+    Router::new()
+        .route("/api/v1/calls", post(staff::calls))
+        .route("/api/v1/correspondence", post(staff::correspondence))
+        .route("/api/v1/email-links", post(email::links))
+        .layer(middleware::from_fn_with_state(capture.clone(), staff::require_token))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(capture)
 }

@@ -49,7 +49,7 @@ async fn readyz_names_the_migrations_not_applied() {
     let catalog = Arc::new(Catalog::load(&repo().join("dashboards")).unwrap());
     let storage = fresh_storage().await;
     let (queue, _writer) = Writer::start(storage.client(), 10, FlushPolicy { rows: 10, period: Duration::from_secs(1) });
-    let capture = Capture::new(&test_config(), catalog.clone(), queue);
+    let capture = Capture::new(&test_config(), catalog.clone(), queue, "http://127.0.0.1".into());
     let state = AppState { catalog, storage, migrations: Migration::embedded().into(), capture };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());

@@ -8,4 +8,6 @@ mod example_config;
 mod health;
 mod journeys_api;
 mod migrations;
+mod staff;
+mod email;
 mod support;

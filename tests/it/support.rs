@@ -6,7 +6,10 @@ use std::sync::OnceLock;
 
 use secrecy::SecretString;
 use touchpoint::Application;
-use touchpoint::config::{Config, EmbeddedConfig, SiteConfig};
+use touchpoint::config::{Config, EmbeddedConfig, SiteConfig, StaffToken};
+
+/// The staff token `test_config` configures.
+pub const STAFF_TOKEN: &str = "test-staff-token-0123456789";
 use touchpoint::storage::Storage;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use touchpoint::storage::Endpoint;
@@ -88,6 +91,8 @@ pub fn test_config() -> Config {
             origins: vec!["http://localhost".parse().unwrap(), "http://127.0.0.1".parse().unwrap()],
         },
     );
+    config.staff_tokens.push(StaffToken { name: "tests".into(), token: SecretString::from(STAFF_TOKEN) });
+    config.email.secret = Some(SecretString::from("a-test-signing-key-of-32-characters!"));
     // Short flushes keep the tests quick; production defaults to 1 s.
     config.capture.flush_period = std::time::Duration::from_millis(200);
     config
@@ -126,6 +131,20 @@ impl TestApp {
     /// Posts and returns the status and the JSON body.
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
         let response = self.post_json(path, body).await;
+        let status = response.status();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Posts with the staff token.
+    pub async fn post_staff(&self, path: &str, body: &serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(STAFF_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
         let status = response.status();
         (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }

@@ -1,0 +1,336 @@
+//! One-click rating links for letters: a staff system asks for the links of a
+//! case, pastes the HTML into the letter, and the client's click records the
+//! rating. Tokens are HMAC-signed and expire; every link of a case shares one
+//! event id, so a second click replaces the first (ReplacingMergeTree).
+
+use std::time::{Duration, SystemTime};
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::events::{Scale, channel_name, emotion_code, unix};
+use super::{Capture, accepted, pages};
+use crate::config::EmailConfig;
+use crate::error::ApiError;
+use crate::extract::{Json, parse_form};
+use crate::storage::rows::{Event, FeedbackRow};
+
+/// The `site` of ratings that came from a letter.
+pub const EMAIL_SITE: &str = "email";
+
+/// Signs and checks rating tokens.
+pub struct Signer {
+    key: SecretString,
+    ttl: Duration,
+    /// Where links point, without a trailing slash.
+    base_url: String,
+}
+
+/// What a token carries; short keys keep the links short.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Claims {
+    /// Event id shared by the case's links.
+    e: Uuid,
+    j: String,
+    s: String,
+    t: String,
+    /// Case reference.
+    c: String,
+    k: Scale,
+    /// The score this link records.
+    v: u8,
+    /// Issued at, seconds: the rating's `occurred_at`, equal for all links so
+    /// that they collapse.
+    i: u32,
+    /// Expires at, seconds.
+    x: u32,
+    /// Locale of the pages.
+    l: String,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum TokenError {
+    Malformed,
+    Forged,
+    Expired,
+}
+
+impl Signer {
+    pub fn new(config: &EmailConfig, base_url: String) -> Signer {
+        let key = config.secret.clone().unwrap_or_else(|| {
+            tracing::warn!("email.secret is not set: rating links are signed with a random key and stop working at restart");
+            SecretString::from(format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()))
+        });
+        Signer { key, ttl: config.link_ttl, base_url: base_url.trim_end_matches('/').to_string() }
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes()).expect("HMAC takes a key of any length")
+    }
+
+    fn sign(&self, claims: &Claims) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        format!("{payload}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    fn verify(&self, token: &str, now: SystemTime) -> Result<Claims, TokenError> {
+        let (payload, signature) = token.split_once('.').ok_or(TokenError::Malformed)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        // verify_slice compares in constant time.
+        mac.verify_slice(&signature).map_err(|_| TokenError::Forged)?;
+        let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| TokenError::Malformed)?;
+        let claims: Claims = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+        if unix(now) > claims.x {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
+/// `POST /api/v1/email-links`: the links of one case.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksInput {
+    pub journey: String,
+    pub stage: String,
+    /// The touchpoint the letter belongs to; default `email`.
+    #[serde(default)]
+    pub touchpoint: Option<String>,
+    /// The ministry's case or letter reference, stored with the rating.
+    #[serde(default)]
+    pub case_ref: Option<String>,
+    #[serde(default)]
+    pub scale: Option<Scale>,
+    /// `ru` (default) or `en`, for the snippet and the pages.
+    #[serde(default)]
+    pub locale: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Link {
+    score: u8,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct Links {
+    event_id: Uuid,
+    expires_at: String,
+    links: Vec<Link>,
+    /// Table-based HTML to paste into the letter: no script, no images.
+    html: String,
+}
+
+#[derive(Template)]
+#[template(path = "email_snippet.html")]
+struct Snippet<'a> {
+    en: bool,
+    links: &'a [Link],
+    scale: Scale,
+}
+
+impl Snippet<'_> {
+    fn label(&self, score: &u8) -> String {
+        let score = *score;
+        let (lo, hi) = self.scale.range();
+        match (self.scale, self.en) {
+            (Scale::Thumbs, false) => if score == 1 { "👍 Да".into() } else { "👎 Нет".into() },
+            (Scale::Thumbs, true) => if score == 1 { "👍 Yes".into() } else { "👎 No".into() },
+            _ if score == lo && !self.en => format!("{score} — плохо"),
+            _ if score == lo => format!("{score} — poor"),
+            _ if score == hi && !self.en => format!("{score} — отлично"),
+            _ if score == hi => format!("{score} — excellent"),
+            _ => score.to_string(),
+        }
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>) -> Result<Response, ApiError> {
+    let journey = capture
+        .catalog
+        .journey(&input.journey)
+        .ok_or_else(|| ApiError::invalid("journey", format!("unknown journey {:?}", input.journey)))?;
+    let stage = journey
+        .stages
+        .iter()
+        .find(|s| s.id == input.stage)
+        .ok_or_else(|| ApiError::invalid("stage", format!("journey {:?} has no stage {:?}", journey.id, input.stage)))?;
+    let touchpoint_id = input.touchpoint.unwrap_or_else(|| "email".into());
+    let touchpoint = capture
+        .catalog
+        .touchpoint(&touchpoint_id)
+        .ok_or_else(|| ApiError::invalid("touchpoint", format!("unknown touchpoint {touchpoint_id:?}")))?;
+    let case_ref = input.case_ref.unwrap_or_default();
+    if case_ref.chars().count() > 64 {
+        return Err(ApiError::invalid("case_ref", "at most 64 characters"));
+    }
+    let locale = input.locale.unwrap_or_else(|| "ru".into());
+    if locale.len() > 35 {
+        return Err(ApiError::invalid("locale", "at most 35 characters"));
+    }
+    let scale = input.scale.unwrap_or(Scale::Csat);
+    let signer = &capture.signer;
+    let now = SystemTime::now();
+    let expires = now + signer.ttl;
+    let base = Claims {
+        e: Uuid::new_v4(),
+        j: journey.id.clone(),
+        s: stage.id.clone(),
+        t: touchpoint.id.clone(),
+        c: case_ref,
+        k: scale,
+        v: 0,
+        i: unix(now),
+        x: unix(expires),
+        l: locale,
+    };
+    let (lo, hi) = scale.range();
+    let links: Vec<Link> = (lo..=hi)
+        .map(|score| Link { score, url: format!("{}/r/{}", signer.base_url, signer.sign(&Claims { v: score, ..base.clone() })) })
+        .collect();
+    let en = pages::is_english(Some(&base.l));
+    let html = Snippet { en, links: &links, scale }
+        .render()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("snippet template failed: {e}")))?;
+    Ok(accepted(Links { event_id: base.e, expires_at: humantime::format_rfc3339_seconds(expires).to_string(), links, html }))
+}
+
+fn token_error(e: TokenError) -> ApiError {
+    match e {
+        TokenError::Malformed => ApiError::Malformed { message: "this rating link is damaged; copy the whole link from the letter".into() },
+        TokenError::Forged => ApiError::Forbidden { field: "token", message: "this rating link is not one of ours".into() },
+        TokenError::Expired => ApiError::Invalid { field: "token".into(), message: "this rating link has expired".into() },
+    }
+}
+
+fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(), ApiError> {
+    let touchpoint = capture
+        .catalog
+        .touchpoint(&claims.t)
+        .ok_or_else(|| ApiError::Unavailable("this link's touchpoint is no longer in the register".into()))?;
+    let score = claims.k.check(claims.v, "token")?;
+    if comment.chars().count() > super::events::MAX_COMMENT_CHARS {
+        return Err(ApiError::invalid("comment", "at most 2000 characters"));
+    }
+    let row = FeedbackRow {
+        event_id: claims.e,
+        occurred_at: claims.i,
+        received_at: unix(SystemTime::now()),
+        site: EMAIL_SITE.into(),
+        journey: claims.j.clone(),
+        stage: claims.s.clone(),
+        touchpoint: claims.t.clone(),
+        channel: channel_name(touchpoint),
+        segment: 0,
+        scale: claims.k.code(),
+        score,
+        emotion: emotion_code(claims.k.emotion(score)),
+        comment,
+        tags: Vec::new(),
+        reported_duration_ms: None,
+        locale: claims.l.clone(),
+        session_id: String::new(),
+        page_path: String::new(),
+        case_ref: claims.c.clone(),
+    };
+    capture.push(Event::Feedback(row))
+}
+
+/// `GET /r/{token}`: the click in the letter.
+#[tracing::instrument(skip_all)]
+pub async fn click(State(capture): State<Capture>, Path(token): Path<String>) -> Response {
+    match capture.signer.verify(&token, SystemTime::now()) {
+        Err(e) => pages::error(false, token_error(e)),
+        Ok(claims) => {
+            let en = pages::is_english(Some(&claims.l));
+            match record(&capture, &claims, String::new()) {
+                Ok(()) => pages::thanks(en, Some(&format!("/r/{token}"))),
+                Err(e) => pages::error(en, e),
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommentForm {
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /r/{token}`: the optional comment on the thank-you page; stored as the
+/// same rating with the comment, replacing the click's row.
+#[tracing::instrument(skip_all)]
+pub async fn comment(State(capture): State<Capture>, Path(token): Path<String>, body: axum::body::Bytes) -> Response {
+    let claims = match capture.signer.verify(&token, SystemTime::now()) {
+        Ok(claims) => claims,
+        Err(e) => return pages::error(false, token_error(e)),
+    };
+    let en = pages::is_english(Some(&claims.l));
+    let form: CommentForm = match parse_form(&body) {
+        Ok(form) => form,
+        Err(e) => return pages::error(en, e),
+    };
+    match record(&capture, &claims, form.comment) {
+        Ok(()) => pages::thanks(en, None),
+        Err(e) => pages::error(en, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer() -> Signer {
+        let config = EmailConfig { secret: Some(SecretString::from("k".repeat(32))), ..EmailConfig::default() };
+        Signer::new(&config, "http://x".into())
+    }
+
+    fn claims(expires: u32) -> Claims {
+        Claims {
+            e: Uuid::new_v4(),
+            j: "j".into(),
+            s: "s".into(),
+            t: "email".into(),
+            c: "".into(),
+            k: Scale::Csat,
+            v: 4,
+            i: 0,
+            x: expires,
+            l: "ru".into(),
+        }
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_a_tampered_one_does_not() {
+        let s = signer();
+        let c = claims(u32::MAX);
+        let token = s.sign(&c);
+        assert_eq!(s.verify(&token, SystemTime::now()), Ok(c.clone()));
+
+        let (payload, sig) = token.split_once('.').unwrap();
+        let other = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Claims { v: 5, ..c }).unwrap());
+        assert_eq!(s.verify(&format!("{other}.{sig}"), SystemTime::now()), Err(TokenError::Forged));
+        assert_eq!(s.verify(payload, SystemTime::now()), Err(TokenError::Malformed));
+        assert_eq!(s.verify(&format!("{payload}.!!"), SystemTime::now()), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let s = signer();
+        assert_eq!(s.verify(&s.sign(&claims(1)), SystemTime::now()), Err(TokenError::Expired));
+    }
+}

@@ -1,0 +1,285 @@
+//! Staff endpoints: the phone log and the written-channel timeline, behind a
+//! bearer token.
+
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::events::{Scale, emotion_code, segment_code, unix};
+use super::{Capture, accepted, busy};
+use crate::config::StaffToken;
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::journeys::model::{Channel, Segment};
+use crate::storage::rows::{CallRow, Event, FeedbackRow, LetterRow};
+
+/// Staff systems may log events later than clients: a nightly export of the
+/// telephony log, letters registered after the fact.
+const STAFF_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
+const MAX_SKEW: Duration = Duration::from_secs(300);
+/// The order's phone standard (3.2.4): at most two transfers.
+pub const MAX_TRANSFERS: u8 = 2;
+
+/// Hashes of the configured tokens: comparing fixed-size digests in constant
+/// time reveals neither the tokens nor their lengths.
+pub struct StaffTokens(Vec<(String, [u8; 32])>);
+
+impl StaffTokens {
+    pub fn new(tokens: &[StaffToken]) -> StaffTokens {
+        StaffTokens(tokens.iter().map(|t| (t.name.clone(), digest(t.token.expose_secret()))).collect())
+    }
+
+    /// The name of the token presented, if it is one of ours.
+    fn holder(&self, presented: &str) -> Option<&str> {
+        let presented = digest(presented);
+        let mut holder = None;
+        // Every token is compared, so the time taken does not tell which matched.
+        for (name, token) in &self.0 {
+            if bool::from(token.ct_eq(&presented)) {
+                holder = Some(name.as_str());
+            }
+        }
+        holder
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Middleware of the staff routes.
+pub async fn require_token(State(capture): State<Capture>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    let holder = capture.staff.holder(presented.trim()).ok_or(ApiError::Unauthorized)?;
+    tracing::info!(staff = holder, path = %request.uri().path(), "staff request");
+    Ok(next.run(request).await)
+}
+
+fn staff_time(field: &str, text: &str, now: SystemTime) -> Result<u32, ApiError> {
+    let t = humantime::parse_rfc3339_weak(text)
+        .map_err(|e| ApiError::invalid(field, format!("{text:?} is not an RFC 3339 time: {e}")))?;
+    if t + STAFF_MAX_AGE < now || t > now + MAX_SKEW {
+        return Err(ApiError::invalid(field, "must lie within the last 90 days (and not ahead of the server's clock)"));
+    }
+    Ok(unix(t))
+}
+
+fn bounded(field: &str, value: Option<String>, max: usize) -> Result<String, ApiError> {
+    let value = value.unwrap_or_default();
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(field, format!("at most {max} characters")));
+    }
+    Ok(value)
+}
+
+impl Capture {
+    /// An optional journey and stage, both known when given.
+    fn stage_of(&self, journey: Option<String>, stage: Option<String>) -> Result<(String, String), ApiError> {
+        match (journey, stage) {
+            (None, None) => Ok((String::new(), String::new())),
+            (Some(_), None) => Err(ApiError::invalid("stage", "give the stage with the journey")),
+            (None, Some(_)) => Err(ApiError::invalid("journey", "give the journey with the stage")),
+            (Some(j), Some(s)) => {
+                let journey = self.catalog.journey(&j).ok_or_else(|| ApiError::invalid("journey", format!("unknown journey {j:?}")))?;
+                if !journey.stages.iter().any(|st| st.id == s) {
+                    return Err(ApiError::invalid("stage", format!("journey {j:?} has no stage {s:?}")));
+                }
+                Ok((j, s))
+            }
+        }
+    }
+
+    fn process(&self, field: &str, process: Option<String>) -> Result<String, ApiError> {
+        let process = process.unwrap_or_default();
+        if !process.is_empty() && !self.catalog.register.processes.iter().any(|p| p.id == process) {
+            return Err(ApiError::invalid(field, format!("unknown process {process:?}: not in the register")));
+        }
+        Ok(process)
+    }
+}
+
+/// A rating asked at the end of a call.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallRating {
+    pub scale: Scale,
+    pub score: u8,
+}
+
+/// `POST /api/v1/calls`: one call of the phone log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallInput {
+    pub event_id: Uuid,
+    /// When the call started (RFC 3339).
+    pub started_at: String,
+    pub wait_seconds: u32,
+    pub talk_seconds: u32,
+    pub transfers: u8,
+    pub resolved: bool,
+    /// A process of the register (`informing`, `consulting`, ...).
+    pub process: String,
+    /// A pseudonymous operator id, never a name.
+    pub operator: String,
+    #[serde(default)]
+    pub journey: Option<String>,
+    #[serde(default)]
+    pub stage: Option<String>,
+    #[serde(default)]
+    pub segment: Option<Segment>,
+    #[serde(default)]
+    pub rating: Option<CallRating>,
+}
+
+#[derive(Serialize)]
+struct CallAccepted {
+    event_id: Uuid,
+    /// More than two transfers: against 3.2.4 of the order.
+    breaks_transfer_standard: bool,
+}
+
+#[tracing::instrument(skip_all, fields(process))]
+pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>) -> Result<Response, ApiError> {
+    tracing::Span::current().record("process", input.process.as_str());
+    let now = SystemTime::now();
+    if input.process.is_empty() {
+        return Err(ApiError::invalid("process", "name the register process of the call"));
+    }
+    let process = capture.process("process", Some(input.process))?;
+    let (journey, stage) = capture.stage_of(input.journey, input.stage)?;
+    let operator = bounded("operator", Some(input.operator), 64)?;
+    let started_at = staff_time("started_at", &input.started_at, now)?;
+    let rating = match input.rating {
+        Some(r) => Some((r.scale, r.scale.check(r.score, "rating.score")?)),
+        None => None,
+    };
+    let segment = segment_code(input.segment);
+    let mut events = vec![Event::Call(CallRow {
+        event_id: input.event_id,
+        started_at,
+        received_at: unix(now),
+        journey: journey.clone(),
+        stage: stage.clone(),
+        touchpoint: "phone".into(),
+        process,
+        operator,
+        segment,
+        wait_seconds: input.wait_seconds,
+        talk_seconds: input.talk_seconds,
+        transfers: input.transfers,
+        resolved: u8::from(input.resolved),
+        rating_scale: rating.map_or(0, |(scale, _)| scale.code()),
+        rating_score: rating.map(|(_, score)| score),
+    })];
+    // A rating at the end of a call is client feedback at the phone touchpoint:
+    // it counts in the stage's score like any other.
+    if let Some((scale, score)) = rating
+        && !stage.is_empty()
+    {
+        events.push(Event::Feedback(FeedbackRow {
+            event_id: input.event_id,
+            occurred_at: started_at,
+            received_at: unix(now),
+            site: String::new(),
+            journey,
+            stage,
+            touchpoint: "phone".into(),
+            channel: "phone".into(),
+            segment,
+            scale: scale.code(),
+            score,
+            emotion: emotion_code(scale.emotion(score)),
+            comment: String::new(),
+            tags: Vec::new(),
+            reported_duration_ms: None,
+            locale: String::new(),
+            session_id: String::new(),
+            page_path: String::new(),
+            case_ref: String::new(),
+        }));
+    }
+    capture.queue.push_all(events).map_err(busy)?;
+    Ok(accepted(CallAccepted { event_id: input.event_id, breaks_transfer_standard: input.transfers > MAX_TRANSFERS }))
+}
+
+/// `POST /api/v1/correspondence`: the timeline of one letter. Send it again
+/// with more times filled in as the letter is acknowledged and answered; the
+/// latest update wins.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LetterInput {
+    pub event_id: Uuid,
+    /// The ministry's registration number of the letter, or another stable id.
+    pub letter_id: String,
+    /// A written touchpoint of the register (`email`, `post`, `edms`, `epgu`).
+    pub touchpoint: String,
+    pub received_at: String,
+    #[serde(default)]
+    pub acknowledged_at: Option<String>,
+    #[serde(default)]
+    pub answered_at: Option<String>,
+    #[serde(default)]
+    pub journey: Option<String>,
+    #[serde(default)]
+    pub stage: Option<String>,
+    #[serde(default)]
+    pub process: Option<String>,
+    #[serde(default)]
+    pub segment: Option<Segment>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn correspondence(State(capture): State<Capture>, Json(input): Json<LetterInput>) -> Result<Response, ApiError> {
+    let now = SystemTime::now();
+    let letter_id = bounded("letter_id", Some(input.letter_id), 128)?;
+    if letter_id.is_empty() {
+        return Err(ApiError::invalid("letter_id", "must not be empty"));
+    }
+    let touchpoint = capture
+        .catalog
+        .touchpoint(&input.touchpoint)
+        .ok_or_else(|| ApiError::invalid("touchpoint", format!("unknown touchpoint {:?}", input.touchpoint)))?;
+    if !matches!(touchpoint.channel, Channel::Email | Channel::Post | Channel::Edms | Channel::Epgu | Channel::Social) {
+        return Err(ApiError::invalid("touchpoint", format!("{:?} is not a written channel", touchpoint.id)));
+    }
+    let received_at = staff_time("received_at", &input.received_at, now)?;
+    let later = |field: &str, value: Option<String>| -> Result<Option<u32>, ApiError> {
+        let Some(text) = value else { return Ok(None) };
+        let t = staff_time(field, &text, now)?;
+        if t < received_at {
+            return Err(ApiError::invalid(field, "is earlier than received_at"));
+        }
+        Ok(Some(t))
+    };
+    let acknowledged_at = later("acknowledged_at", input.acknowledged_at)?;
+    let answered_at = later("answered_at", input.answered_at)?;
+    let (journey, stage) = capture.stage_of(input.journey, input.stage)?;
+    let row = LetterRow {
+        event_id: input.event_id,
+        letter_id,
+        received_at,
+        acknowledged_at,
+        answered_at,
+        updated_at: unix(now),
+        journey,
+        stage,
+        touchpoint: touchpoint.id.clone(),
+        process: capture.process("process", input.process)?,
+        segment: segment_code(input.segment),
+    };
+    capture.push(Event::Letter(row))?;
+    Ok(accepted(super::Accepted { event_id: input.event_id }))
+}
