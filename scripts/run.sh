@@ -9,4 +9,6 @@ cd "$(dirname "$0")/.."
 ensure_cargo
 if [ -z "${TOUCHPOINT_CLICKHOUSE_URL:-}" ]; then ensure_clickhouse; fi
 cargo build --release --locked
+# Without a touchpoint.toml of your own, the example config (site `demo`) applies.
+if [ ! -f touchpoint.toml ]; then set -- --config touchpoint.example.toml "$@"; fi
 exec target/release/touchpoint serve "$@"

@@ -96,10 +96,15 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
 fn check(config: &Config) -> ExitCode {
     match Catalog::load(&config.dashboards_dir) {
         Ok(catalog) => {
+            if let Err(e) = crate::capture::check_sites(config, &catalog) {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
             let journeys: Vec<String> =
                 catalog.journeys().map(|j| format!("{} ({} stages)", j.id, j.stages.len())).collect();
             println!(
-                "ok: config, {} touchpoints and {} processes in the register, journeys: {}, {} migrations",
+                "ok: config ({} sites), {} touchpoints and {} processes in the register, journeys: {}, {} migrations",
+                config.sites.len(),
                 catalog.register.touchpoints.len(),
                 catalog.register.processes.len(),
                 if journeys.is_empty() { "none".to_string() } else { journeys.join(", ") },

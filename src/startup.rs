@@ -105,6 +105,7 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Application> {
         let catalog = Catalog::load(&config.dashboards_dir)
             .with_context(|| format!("the journey and register files in {} are invalid", config.dashboards_dir.display()))?;
+        capture::check_sites(config, &catalog)?;
         let database = Database::open(config).await?;
         match Application::prepare(config, catalog, &database.storage).await {
             Ok((listener, router, writer)) => Ok(Application { listener, router, writer, database }),
@@ -122,11 +123,6 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (config key `listen`)", config.listen))?;
-        for (key, site) in &config.sites {
-            if let Some(unknown) = site.journeys.iter().find(|j| catalog.journey(j).is_none()) {
-                anyhow::bail!("config key `sites.{key}.journeys`: unknown journey {unknown:?}");
-            }
-        }
         let catalog = Arc::new(catalog);
         let policy = FlushPolicy { rows: config.capture.flush_rows, period: config.capture.flush_period };
         let (queue, writer) = Writer::start(storage.client(), config.capture.queue_capacity, policy);

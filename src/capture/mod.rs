@@ -94,6 +94,19 @@ impl Capture {
     }
 }
 
+/// Every site's journeys exist; run at start and by `touchpoint check`.
+pub fn check_sites(config: &Config, catalog: &Catalog) -> Result<(), crate::config::ConfigError> {
+    for (key, site) in &config.sites {
+        if let Some(unknown) = site.journeys.iter().find(|j| catalog.journey(j).is_none()) {
+            return Err(crate::config::ConfigError::Invalid {
+                key: format!("sites.{key}.journeys"),
+                message: format!("unknown journey {unknown:?}"),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn busy(_: QueueFull) -> ApiError {
     ApiError::Overloaded { retry_after: BUSY_RETRY }
 }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use touchpoint::storage::{Endpoint, Storage};
 
-use crate::support::{repo, scratch, tables};
+use touchpoint::storage::embedded::EmbeddedClickHouse;
+
+use crate::support::{count_rows, embedded_config, repo, scratch, tables};
 
 fn touchpoint(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_touchpoint"));
@@ -103,12 +105,27 @@ fn local_server(data: &Path) -> Endpoint {
     }
 }
 
+/// A config for the binary: site `demo`, no rate limit in the way, and a flush
+/// period longer than the test so that only the shutdown flush writes.
+fn serve_config(dir: &Path) -> std::path::PathBuf {
+    let file = dir.join("touchpoint.toml");
+    std::fs::write(
+        &file,
+        "[sites.demo]\njourneys = [\"scrap-metal-licensing\"]\n\
+         [capture]\nflush_period = \"1h\"\n\
+         [limits]\nper_ip_burst = 100000\nper_site_burst = 100000\n",
+    )
+    .unwrap();
+    file
+}
+
 #[tokio::test]
-async fn serve_starts_its_own_clickhouse_migrates_and_stops_it_on_sigterm() {
+async fn serve_starts_its_own_clickhouse_and_on_sigterm_flushes_every_event_then_stops_it() {
     let data = scratch("serve");
     let port = free_port();
+    let config = serve_config(&data);
     let mut child = touchpoint(
-        &["serve"],
+        &["serve", "--config", config.to_str().unwrap()],
         &[("TOUCHPOINT_LISTEN", &format!("127.0.0.1:{port}")), ("TOUCHPOINT_CLICKHOUSE_DATA_DIR", data.to_str().unwrap())],
     )
     .stdout(Stdio::null())
@@ -138,6 +155,16 @@ async fn serve_starts_its_own_clickhouse_migrates_and_stops_it_on_sigterm() {
     for table in ["calls", "correspondence", "feedback", "timings"] {
         assert!(tables(&storage).await.contains(&table.to_string()), "{table}");
     }
+    let http = reqwest::Client::new();
+    let n = 200;
+    for _ in 0..n {
+        let rating = serde_json::json!({
+            "event_id": uuid::Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
+            "stage": "application", "touchpoint": "epgu", "scale": "thumbs", "score": 1
+        });
+        let status = http.post(format!("{base}/api/v1/feedback")).json(&rating).send().await.unwrap().status();
+        assert_eq!(status, 202);
+    }
     drop(storage);
 
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
@@ -155,4 +182,11 @@ async fn serve_starts_its_own_clickhouse_migrates_and_stops_it_on_sigterm() {
         std::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).is_err(),
         "the local ClickHouse outlived the service"
     );
+
+    // Start the same local server again: every accepted event is there.
+    let server = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
+    let storage = Storage::new(&server.endpoint(), "touchpoint");
+    assert_eq!(count_rows(&storage, "feedback").await, n);
+    drop(storage);
+    server.stop().await.unwrap();
 }
