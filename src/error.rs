@@ -43,15 +43,19 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable, for programs: `invalid`, `malformed`, `rate_limited`, ...
     code: &'a str,
+    /// For people.
     message: String,
+    /// The field at fault, e.g. `score` or `[3].duration_ms`.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
 }
@@ -135,7 +139,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body { error: Detail { code: self.code(), message: self.public_message(), field: self.field() } };
+        let body = ErrorBody { error: ErrorDetail { code: self.code(), message: self.public_message(), field: self.field() } };
         let mut response = (self.status(), Json(body)).into_response();
         self.decorate(&mut response);
         response

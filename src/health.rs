@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::storage::Storage;
 use crate::storage::migrations::{self, Migration};
 
@@ -17,20 +18,25 @@ struct Probe {
     migrations: Arc<[Migration]>,
 }
 
-pub fn router(storage: Storage, migrations: Arc<[Migration]>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn router(storage: Storage, migrations: Arc<[Migration]>) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
         .with_state(Probe { storage, migrations })
 }
 
 /// The process is up and serving HTTP; says nothing about ClickHouse.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "`{\"status\":\"up\"}`")))]
 async fn healthz() -> Json<Value> {
     Json(json!({ "status": "up" }))
 }
 
 /// Ready when ClickHouse answers and every migration is applied unchanged;
 /// otherwise 503 with the reason.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "`{\"status\":\"ready\",\"migrations\":N}`"),
+    (status = 503, description = "Not ready; the message says why", body = ErrorBody),
+))]
 #[tracing::instrument(skip_all)]
 async fn readyz(State(probe): State<Probe>) -> Result<Json<Value>, ApiError> {
     let not_ready = |reason: String| {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod journeys;
+pub mod openapi;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -19,7 +19,9 @@ use crate::storage::embedded::EmbeddedClickHouse;
 use crate::storage::migrations::{self, Migration};
 use crate::storage::writer::{FlushPolicy, Writer};
 use crate::storage::{Endpoint, Storage};
-use crate::{error, health, journeys};
+use crate::{error, health, journeys, openapi};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -33,12 +35,13 @@ pub struct AppState {
 }
 
 /// All routes of the service, each group with its own state, merged here.
+/// Every route is declared through `OpenApiRouter`, so the OpenAPI document
+/// served at `/api/v1/openapi.json` lists exactly the routes that exist.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .merge(health::router(state.storage.clone(), state.migrations.clone()))
-        .merge(journeys::router(state.catalog.clone()))
-        .merge(capture::public_router(state.capture.clone()))
-        .merge(capture::staff_router(state.capture.clone()))
+    let (router, spec) = routes(state).split_for_parts();
+    let spec = Arc::new(spec);
+    router
+        .route("/api/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
         .fallback(error::no_route)
         .layer(
             tower::ServiceBuilder::new()
@@ -49,6 +52,15 @@ pub fn app(state: AppState) -> Router {
                 }))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
+}
+
+/// The routes and their OpenAPI description, before they are split apart.
+pub fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(health::router(state.storage.clone(), state.migrations.clone()))
+        .merge(journeys::router(state.catalog.clone()))
+        .merge(capture::public_router(state.capture.clone()))
+        .merge(capture::staff_router(state.capture.clone()))
 }
 
 /// ClickHouse as the config names it, or a local server started for the service.

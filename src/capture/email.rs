@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::events::{Scale, channel_name, emotion_code, unix};
 use super::{Capture, accepted, pages};
 use crate::config::EmailConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, parse_form};
 use crate::storage::rows::{Event, FeedbackRow};
 
@@ -100,7 +100,7 @@ impl Signer {
 }
 
 /// `POST /api/v1/email-links`: the links of one case.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinksInput {
     pub journey: String,
@@ -118,14 +118,14 @@ pub struct LinksInput {
     pub locale: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Link {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Link {
     score: u8,
     url: String,
 }
 
-#[derive(Serialize)]
-struct Links {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Links {
     event_id: Uuid,
     expires_at: String,
     links: Vec<Link>,
@@ -157,6 +157,13 @@ impl Snippet<'_> {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/email-links", tag = "staff", security(("staff_token" = [])),
+    request_body = LinksInput,
+    responses(
+        (status = 202, description = "One signed link per score, and an HTML snippet", body = Links),
+        (status = 401, description = "No valid staff token", body = ErrorBody),
+        (status = 422, description = "A wrong value; `field` names it", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>) -> Result<Response, ApiError> {
     let journey = capture
@@ -250,6 +257,14 @@ fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(), Api
 }
 
 /// `GET /r/{token}`: the click in the letter.
+#[utoipa::path(get, path = "/r/{token}", tag = "capture",
+    params(("token" = String, Path, description = "The signed token of one score's link")),
+    responses(
+        (status = 200, description = "Recorded; a thank-you page with a comment form", content_type = "text/html"),
+        (status = 400, description = "Damaged link; nothing stored", content_type = "text/html"),
+        (status = 403, description = "Forged link; nothing stored", content_type = "text/html"),
+        (status = 422, description = "Expired link; nothing stored", content_type = "text/html"),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn click(State(capture): State<Capture>, Path(token): Path<String>) -> Response {
     match capture.signer.verify(&token, SystemTime::now()) {
@@ -273,6 +288,15 @@ struct CommentForm {
 
 /// `POST /r/{token}`: the optional comment on the thank-you page; stored as the
 /// same rating with the comment, replacing the click's row.
+#[utoipa::path(post, path = "/r/{token}", tag = "capture",
+    params(("token" = String, Path, description = "The signed token of the clicked link")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`comment=...`"),
+    responses(
+        (status = 200, description = "Stored; a thank-you page", content_type = "text/html"),
+        (status = 400, description = "Damaged link or form", content_type = "text/html"),
+        (status = 403, description = "Forged link", content_type = "text/html"),
+        (status = 422, description = "Expired link or comment too long", content_type = "text/html"),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn comment(State(capture): State<Capture>, Path(token): Path<String>, body: axum::body::Bytes) -> Response {
     let claims = match capture.signer.verify(&token, SystemTime::now()) {

@@ -24,7 +24,7 @@ pub const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const MAX_SKEW: Duration = Duration::from_secs(300);
 
 /// Rating scales and their ranges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scale {
     /// Satisfaction, 1–5.
@@ -102,7 +102,8 @@ pub fn segment_code(segment: Option<Segment>) -> i8 {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What was timed: time on a page, a task, a wait, staff handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Measure {
     Dwell,
@@ -111,7 +112,7 @@ pub enum Measure {
     Handling,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Measured,
@@ -119,11 +120,12 @@ pub enum Source {
 }
 
 /// `POST /api/v1/feedback`: one rating at a touchpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackInput {
     /// Made by the client; a retry with the same id is stored once.
     pub event_id: Uuid,
+    /// A configured site key.
     pub site: String,
     pub journey: String,
     pub stage: String,
@@ -154,7 +156,7 @@ pub struct FeedbackInput {
 }
 
 /// `POST /api/v1/timings`: time spent at a touchpoint and stage.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimingInput {
     pub event_id: Uuid,

@@ -20,14 +20,15 @@ use std::time::{Duration, SystemTime};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Router, middleware};
+use axum::middleware;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use uuid::Uuid;
 
 use crate::config::{Config, SiteConfig};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
 use crate::journeys::Catalog;
 use crate::storage::rows::Event;
@@ -121,7 +122,7 @@ fn origin_allowed(allowed: &[url::Url], origin: &HeaderValue) -> bool {
     })
 }
 
-pub fn public_router(capture: Capture) -> Router {
+pub fn public_router(capture: Capture) -> OpenApiRouter {
     let sites = capture.sites.clone();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
@@ -130,10 +131,10 @@ pub fn public_router(capture: Capture) -> Router {
         .allow_methods([Method::POST])
         .allow_headers([header::CONTENT_TYPE])
         .max_age(Duration::from_secs(3600));
-    Router::new()
-        .route("/api/v1/feedback", post(feedback))
-        .route("/api/v1/timings", post(timings))
-        .route("/r/{token}", get(email::click).post(email::comment))
+    OpenApiRouter::new()
+        .routes(routes!(feedback))
+        .routes(routes!(timings))
+        .routes(routes!(email::click, email::comment))
         .layer(middleware::from_fn_with_state(capture.limits.clone(), limits::per_ip))
         .layer(cors)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -142,24 +143,33 @@ pub fn public_router(capture: Capture) -> Router {
 
 /// Endpoints for the ministry's own systems (call centre, mail desk): bearer
 /// token, no CORS (never called from a browser page).
-pub fn staff_router(capture: Capture) -> Router {
-    Router::new()
-        .route("/api/v1/calls", post(staff::calls))
-        .route("/api/v1/correspondence", post(staff::correspondence))
-        .route("/api/v1/email-links", post(email::links))
+pub fn staff_router(capture: Capture) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(staff::calls))
+        .routes(routes!(staff::correspondence))
+        .routes(routes!(email::links))
         .layer(middleware::from_fn_with_state(capture.clone(), staff::require_token))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(capture)
 }
 
-#[derive(Serialize)]
-struct Accepted {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Accepted {
     event_id: Uuid,
 }
 
-#[derive(Serialize)]
-struct AcceptedMany {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AcceptedMany {
+    /// In the order sent.
     event_ids: Vec<Uuid>,
+}
+
+/// One timing, or an array of 1–50 (all accepted or none).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the body for the OpenAPI document only
+enum TimingsBody {
+    One(TimingInput),
+    Many(Vec<TimingInput>),
 }
 
 fn accepted<T: Serialize>(body: T) -> Response {
@@ -167,6 +177,22 @@ fn accepted<T: Serialize>(body: T) -> Response {
 }
 
 /// `POST /api/v1/feedback`: JSON answers JSON; the no-JS form answers a page.
+#[utoipa::path(post, path = "/api/v1/feedback", tag = "capture",
+    request_body(content(
+        (FeedbackInput = "application/json"),
+        (FeedbackInput = "application/x-www-form-urlencoded"),
+    ), description = "JSON (also as text/plain, for sendBeacon), or the no-JavaScript form"),
+    responses(
+        (status = 202, description = "Queued for ClickHouse (JSON requests)", body = Accepted),
+        (status = 200, description = "Thank-you page (form requests)", content_type = "text/html"),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 403, description = "The page's origin may not post for this site", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Not JSON nor a form", body = ErrorBody),
+        (status = 422, description = "A wrong value; `field` names it", body = ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Queue full; see Retry-After", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(site, journey, stage))]
 async fn feedback(
     State(capture): State<Capture>,
@@ -209,6 +235,18 @@ fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: FeedbackInput)
 }
 
 /// `POST /api/v1/timings`: one event, or an array of up to 50 (all or none).
+#[utoipa::path(post, path = "/api/v1/timings", tag = "capture",
+    request_body(content = TimingsBody, description = "JSON (also as text/plain, for sendBeacon)"),
+    responses(
+        (status = 202, description = "Queued: `event_id` for one event, `event_ids` for an array", body = AcceptedMany),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 403, description = "The page's origin may not post for this site", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A wrong value; `field` names it, e.g. `[3].duration_ms`", body = ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Queue full; see Retry-After", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn timings(
     State(capture): State<Capture>,

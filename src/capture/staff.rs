@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::events::{Scale, emotion_code, segment_code, unix};
 use super::{Capture, accepted, busy};
 use crate::config::StaffToken;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::journeys::model::{Channel, Segment};
 use crate::storage::rows::{CallRow, Event, FeedbackRow, LetterRow};
@@ -112,7 +112,7 @@ impl Capture {
 }
 
 /// A rating asked at the end of a call.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallRating {
     pub scale: Scale,
@@ -120,7 +120,7 @@ pub struct CallRating {
 }
 
 /// `POST /api/v1/calls`: one call of the phone log.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallInput {
     pub event_id: Uuid,
@@ -144,13 +144,21 @@ pub struct CallInput {
     pub rating: Option<CallRating>,
 }
 
-#[derive(Serialize)]
-struct CallAccepted {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CallAccepted {
     event_id: Uuid,
     /// More than two transfers: against 3.2.4 of the order.
     breaks_transfer_standard: bool,
 }
 
+#[utoipa::path(post, path = "/api/v1/calls", tag = "staff", security(("staff_token" = [])),
+    request_body = CallInput,
+    responses(
+        (status = 202, description = "Queued for ClickHouse", body = CallAccepted),
+        (status = 401, description = "No valid staff token", body = ErrorBody),
+        (status = 422, description = "A wrong value; `field` names it", body = ErrorBody),
+        (status = 503, description = "Queue full; see Retry-After", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(process))]
 pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>) -> Result<Response, ApiError> {
     tracing::Span::current().record("process", input.process.as_str());
@@ -218,7 +226,7 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
 /// `POST /api/v1/correspondence`: the timeline of one letter. Send it again
 /// with more times filled in as the letter is acknowledged and answered; the
 /// latest update wins.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LetterInput {
     pub event_id: Uuid,
@@ -241,6 +249,14 @@ pub struct LetterInput {
     pub segment: Option<Segment>,
 }
 
+#[utoipa::path(post, path = "/api/v1/correspondence", tag = "staff", security(("staff_token" = [])),
+    request_body = LetterInput,
+    responses(
+        (status = 202, description = "Queued for ClickHouse", body = super::Accepted),
+        (status = 401, description = "No valid staff token", body = ErrorBody),
+        (status = 422, description = "A wrong value; `field` names it", body = ErrorBody),
+        (status = 503, description = "Queue full; see Retry-After", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn correspondence(State(capture): State<Capture>, Json(input): Json<LetterInput>) -> Result<Response, ApiError> {
     let now = SystemTime::now();

@@ -6,19 +6,20 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use serde::Serialize;
 
 use super::Catalog;
 use super::model::{Emotion, Experience, Journey, Metric, Segment, Stage, Tag, Text, Touchpoint};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
-pub fn router(catalog: Arc<Catalog>) -> Router {
-    Router::new()
-        .route("/api/v1/journeys", get(list_journeys))
-        .route("/api/v1/journeys/{id}", get(get_journey))
-        .route("/api/v1/touchpoints", get(list_touchpoints))
+pub fn router(catalog: Arc<Catalog>) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(list_journeys))
+        .routes(routes!(get_journey))
+        .routes(routes!(list_touchpoints))
         .with_state(catalog)
 }
 
@@ -34,6 +35,8 @@ struct JourneyList<'a> {
     journeys: Vec<JourneySummary<'a>>,
 }
 
+/// The journeys: id, name (ru/en), number of stages.
+#[utoipa::path(get, path = "/api/v1/journeys", tag = "journeys", responses((status = 200, description = "`{\"journeys\":[...]}`")))]
 #[tracing::instrument(skip_all)]
 async fn list_journeys(State(catalog): State<Arc<Catalog>>) -> Json<serde_json::Value> {
     let journeys = catalog
@@ -95,6 +98,13 @@ impl<'a> JourneyView<'a> {
     }
 }
 
+/// One journey with its stages in order, touchpoints resolved from the register.
+#[utoipa::path(get, path = "/api/v1/journeys/{id}", tag = "journeys",
+    params(("id" = String, Path, description = "Journey id, e.g. scrap-metal-licensing")),
+    responses(
+        (status = 200, description = "The journey map"),
+        (status = 404, description = "No such journey", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(journey = %id))]
 async fn get_journey(
     State(catalog): State<Arc<Catalog>>,
@@ -106,6 +116,8 @@ async fn get_journey(
     Ok(Json(serde_json::json!(JourneyView::new(journey, &catalog))))
 }
 
+/// The touchpoint register: authority, processes, touchpoints.
+#[utoipa::path(get, path = "/api/v1/touchpoints", tag = "journeys", responses((status = 200, description = "The register")))]
 #[tracing::instrument(skip_all)]
 async fn list_touchpoints(State(catalog): State<Arc<Catalog>>) -> Json<serde_json::Value> {
     let register = &catalog.register;

@@ -8,6 +8,7 @@ mod example_config;
 mod health;
 mod journeys_api;
 mod migrations;
+mod openapi;
 mod staff;
 mod email;
 mod support;

@@ -1,0 +1,378 @@
+//! Load benchmark of the capture endpoints over loopback.
+//!
+//!     cargo bench --bench capture -- [--seconds 60] [--connections 64] [--only NAME]
+//!
+//! Starts a local ClickHouse (under target/bench-clickhouse) and the release
+//! `touchpoint serve` as a child process, then runs, each for `--seconds`:
+//! - `ceiling`: a bare axum handler answering 202 without work, in a child
+//!   process of its own: the most this machine serves with this client;
+//! - `single`: one rating per request, closed loop, unique event ids;
+//! - `batch20`: timings arrays of 20 events per request;
+//! - `paced`: 5,000 ratings/s on a fixed schedule, latency measured from the
+//!   scheduled send time (no coordinated omission).
+//! During `single` a probe posts one rating a second and polls ClickHouse for it:
+//! the time from its 202 until it can be queried. After each run the rows that
+//! landed are counted (FINAL) against the 202s.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+use touchpoint::config::EmbeddedConfig;
+use touchpoint::storage::Storage;
+use touchpoint::storage::embedded::EmbeddedClickHouse;
+use uuid::Uuid;
+
+const ROLE: &str = "TOUCHPOINT_BENCH_ROLE";
+
+struct Args {
+    seconds: u64,
+    connections: usize,
+    only: Option<String>,
+}
+
+fn args() -> Args {
+    let mut args = Args { seconds: 60, connections: 64, only: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => args.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds N"),
+            "--connections" => args.connections = it.next().and_then(|v| v.parse().ok()).expect("--connections N"),
+            "--only" => args.only = it.next(),
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The ceiling: the same stack (tokio, hyper, axum) doing nothing.
+fn run_ceiling(port: u16) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let app = axum::Router::new().fallback(|| async { axum::http::StatusCode::ACCEPTED });
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn peak_rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        kb / 1024.0
+    }
+}
+
+async fn wait_ready(base: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("{base}{path}")).await
+            && (r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{base} never became ready");
+}
+
+fn rating(id: Uuid) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "event_id": id, "site": "demo", "journey": "scrap-metal-licensing",
+        "stage": "information_search", "touchpoint": "site", "scale": "csat", "score": 4,
+        "comment": "Информацию нашёл быстро", "segment": "legal_entity", "locale": "ru",
+        "session_id": "bench", "page_path": "/licenzirovanie/"
+    }))
+    .unwrap()
+}
+
+fn timings20() -> Vec<u8> {
+    let events: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            serde_json::json!({
+                "event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
+                "stage": "application", "touchpoint": "epgu", "duration_ms": 1000 + i,
+                "measure": "dwell", "source": "measured", "session_id": "bench", "page_path": "/apply"
+            })
+        })
+        .collect();
+    serde_json::to_vec(&events).unwrap()
+}
+
+#[derive(Default)]
+struct Outcome {
+    requests: u64,
+    accepted: u64,
+    other: u64,
+    /// Of `other`: 503s (queue full, retry later).
+    busy: u64,
+    latencies_us: Vec<u32>,
+    elapsed: Duration,
+}
+
+impl Outcome {
+    fn count(&mut self, answer: reqwest::Result<reqwest::Response>) {
+        match answer.map(|r| r.status().as_u16()) {
+            Ok(202) => self.accepted += 1,
+            Ok(503) => {
+                self.other += 1;
+                self.busy += 1;
+            }
+            _ => self.other += 1,
+        }
+    }
+
+    fn pct(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Closed loop: `connections` tasks each send as fast as answers come.
+async fn closed_loop(url: String, connections: usize, seconds: u64, body: fn() -> Vec<u8>) -> Outcome {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap();
+    let start = Instant::now();
+    let end = start + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut o = Outcome::default();
+            while Instant::now() < end {
+                let sent = Instant::now();
+                let r = client.post(&url).header("content-type", "application/json").body(body()).send().await;
+                o.latencies_us.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                o.requests += 1;
+                o.count(r);
+            }
+            o
+        }));
+    }
+    merge(tasks, start).await
+}
+
+/// Open loop at a fixed rate; latency counts from the scheduled send time.
+async fn paced(url: String, connections: usize, seconds: u64, rate: u64) -> Outcome {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap();
+    let start = Instant::now() + Duration::from_millis(100);
+    let total = rate * seconds;
+    let mut tasks = Vec::new();
+    for worker in 0..connections as u64 {
+        let (client, url) = (client.clone(), url.clone());
+        let step = connections as u64;
+        tasks.push(tokio::spawn(async move {
+            let mut o = Outcome::default();
+            let mut k = worker;
+            while k < total {
+                let due = start + Duration::from_nanos(k * 1_000_000_000 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                let r = client.post(&url).header("content-type", "application/json").body(rating(Uuid::new_v4())).send().await;
+                o.latencies_us.push(due.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                o.requests += 1;
+                o.count(r);
+                k += step;
+            }
+            o
+        }));
+    }
+    merge(tasks, start).await
+}
+
+async fn merge(tasks: Vec<tokio::task::JoinHandle<Outcome>>, start: Instant) -> Outcome {
+    let mut all = Outcome::default();
+    for t in tasks {
+        let o = t.await.unwrap();
+        all.requests += o.requests;
+        all.accepted += o.accepted;
+        all.other += o.other;
+        all.busy += o.busy;
+        all.latencies_us.extend(o.latencies_us);
+    }
+    all.elapsed = start.elapsed();
+    all.latencies_us.sort_unstable();
+    all
+}
+
+async fn count(storage: &Storage, table: &str) -> u64 {
+    storage.client().query(&format!("SELECT count() FROM {table} FINAL")).fetch_one().await.unwrap()
+}
+
+/// Waits until `table` stops growing; returns its row count.
+async fn settled(storage: &Storage, table: &str) -> u64 {
+    let mut last = u64::MAX;
+    loop {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let now = count(storage, table).await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Posts one rating a second until `stop`; returns each one's time from 202 to queryable.
+async fn probe(base: String, storage: Storage, stop: Arc<AtomicBool>) -> Vec<Duration> {
+    let client = reqwest::Client::new();
+    let mut seen = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let id = Uuid::new_v4();
+        let r = client.post(format!("{base}/api/v1/feedback")).header("content-type", "application/json").body(rating(id)).send().await;
+        if !matches!(r, Ok(ref r) if r.status() == 202) {
+            continue;
+        }
+        let accepted = Instant::now();
+        loop {
+            let n: u64 = storage
+                .client()
+                .query("SELECT count() FROM feedback WHERE event_id = ?")
+                .bind(id.to_string())
+                .fetch_one()
+                .await
+                .unwrap_or(0);
+            if n > 0 {
+                seen.push(accepted.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    seen
+}
+
+fn report(name: &str, o: &Outcome, events_per_request: u64, ceiling: Option<f64>) {
+    let ratio = ceiling.map(|c| format!("{:.0}% of ceiling", 100.0 * o.rps() / c)).unwrap_or_default();
+    println!(
+        "{name:<8} {:>9} req {:>9.0} req/s {:>9.0} events/s  p50 {:>6.2} ms  p99 {:>7.2} ms  non-202 {:>6} (503: {})  {ratio}",
+        o.requests,
+        o.rps(),
+        o.rps() * events_per_request as f64,
+        o.pct(0.50),
+        o.pct(0.99),
+        o.other,
+        o.busy,
+    );
+}
+
+fn main() {
+    if let Ok(port) = std::env::var(ROLE) {
+        return run_ceiling(port.parse().unwrap());
+    }
+    let args = args();
+    let wants = |name: &str| args.only.as_deref().is_none_or(|o| o == name);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-clickhouse");
+        let _ = std::fs::remove_dir_all(&dir);
+        let clickhouse = EmbeddedClickHouse::start(&EmbeddedConfig { data_dir: dir.clone(), ..EmbeddedConfig::default() })
+            .await
+            .expect("ClickHouse starts (./scripts/test.sh installs it)");
+        let endpoint = clickhouse.endpoint();
+        let port = free_port();
+        let config = dir.join("touchpoint.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\ndashboards_dir = \"{}\"\n[log]\nfilter = \"warn\"\n\
+                 [clickhouse]\nurl = \"{}\"\ndatabase = \"bench\"\npassword = \"{}\"\n\
+                 [sites.demo]\njourneys = [\"scrap-metal-licensing\"]\n\
+                 [limits]\nper_ip_burst = 1000000000\nper_ip_per_second = 1000000000\n\
+                 per_site_burst = 1000000000\nper_site_per_second = 1000000000\n",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards"),
+                endpoint.url,
+                endpoint.password.expose_secret()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        wait_ready(&server.base, "/readyz").await;
+        let storage = Storage::new(&endpoint, "bench");
+        println!("{} s per run, {} connections, 2 cores shared by ClickHouse, the service and this client\n", args.seconds, args.connections);
+
+        let mut ceiling = None;
+        if wants("ceiling") {
+            let port = free_port();
+            let mut bare = Command::new(std::env::current_exe().unwrap()).env(ROLE, port.to_string()).spawn().unwrap();
+            let base = format!("http://127.0.0.1:{port}");
+            wait_ready(&base, "/").await;
+            let o = closed_loop(format!("{base}/api/v1/feedback"), args.connections, args.seconds, || rating(Uuid::new_v4())).await;
+            report("ceiling", &o, 1, None);
+            ceiling = Some(o.rps());
+            let _ = bare.kill();
+            let _ = bare.wait();
+        }
+        if wants("single") {
+            let stop = Arc::new(AtomicBool::new(false));
+            let probing = tokio::spawn(probe(server.base.clone(), storage.clone(), stop.clone()));
+            let before = count(&storage, "feedback").await;
+            let o = closed_loop(format!("{}/api/v1/feedback", server.base), args.connections, args.seconds, || rating(Uuid::new_v4())).await;
+            stop.store(true, Ordering::Relaxed);
+            let probes = probing.await.unwrap();
+            report("single", &o, 1, ceiling);
+            let landed = settled(&storage, "feedback").await - before;
+            let worst = probes.iter().max().copied().unwrap_or_default();
+            println!(
+                "         202s {} (+{} probes), rows landed {landed}, lost {}; queryable after 202: max {:.2} s over {} probes",
+                o.accepted,
+                probes.len(),
+                (o.accepted + probes.len() as u64).saturating_sub(landed),
+                worst.as_secs_f64(),
+                probes.len()
+            );
+        }
+        if wants("batch20") {
+            let before = count(&storage, "timings").await;
+            let o = closed_loop(format!("{}/api/v1/timings", server.base), args.connections, args.seconds, timings20).await;
+            report("batch20", &o, 20, ceiling);
+            let landed = settled(&storage, "timings").await - before;
+            println!("         events accepted {}, rows landed {landed}, lost {}", o.accepted * 20, (o.accepted * 20).saturating_sub(landed));
+        }
+        if wants("paced") {
+            let before = count(&storage, "feedback").await;
+            let o = paced(format!("{}/api/v1/feedback", server.base), args.connections, args.seconds, 5000).await;
+            report("paced", &o, 1, None);
+            let landed = settled(&storage, "feedback").await - before;
+            println!("         5000 req/s scheduled; rows landed {landed} of {} accepted", o.accepted);
+        }
+        println!("\nservice peak RSS {:.0} MB", server.peak_rss_mb());
+        drop(server);
+        drop(storage);
+        clickhouse.stop().await.unwrap();
+    });
+}

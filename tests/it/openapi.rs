@@ -1,0 +1,58 @@
+//! The OpenAPI document lists every route, and every route it lists exists.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::support::spawn_app;
+
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/api/v1/journeys"),
+    ("get", "/api/v1/journeys/{id}"),
+    ("get", "/api/v1/touchpoints"),
+    ("post", "/api/v1/feedback"),
+    ("post", "/api/v1/timings"),
+    ("get", "/r/{token}"),
+    ("post", "/r/{token}"),
+    ("post", "/api/v1/calls"),
+    ("post", "/api/v1/correspondence"),
+    ("post", "/api/v1/email-links"),
+];
+
+#[tokio::test]
+async fn every_route_is_documented_and_every_documented_route_answers() {
+    let app = spawn_app().await;
+
+    let (status, spec) = app.get_json("/api/v1/openapi.json").await;
+
+    assert_eq!(status, 200);
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    let documented: BTreeSet<(String, String)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (m.clone(), path.clone())))
+        .collect();
+    let expected: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, expected);
+
+    for (method, path) in &documented {
+        let url = format!("{}{}", app.address, path.replace("{id}", "scrap-metal-licensing").replace("{token}", "x.y"));
+        let request = match method.as_str() {
+            "get" => app.http.get(&url),
+            _ => app.http.post(&url).header("content-type", "application/json").body("{}"),
+        };
+        let answer = request.send().await.unwrap();
+        let status = answer.status();
+        let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap_or(Value::Null);
+        assert!(
+            !(status == 404 && body["error"]["field"] == "path"),
+            "{method} {path} is documented but no route serves it"
+        );
+        assert_ne!(status, 405, "{method} {path}");
+    }
+    assert_eq!(spec["components"]["securitySchemes"]["staff_token"]["scheme"], "bearer");
+    assert!(spec["components"]["schemas"]["FeedbackInput"]["properties"]["score"].is_object());
+}
