@@ -150,3 +150,23 @@ impl IntoResponse for ApiError {
 pub async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound { what: "path", field: "path", id: uri.path().to_string() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_announced_in_whole_seconds_rounded_up() {
+        let response = ApiError::Overloaded { retry_after: Duration::from_millis(1200) }.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        let response = ApiError::RateLimited { scope: "site", retry_after: Duration::ZERO }.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_500_never_shows_its_cause() {
+        let error = ApiError::Internal(anyhow::anyhow!("password=hunter2 at clickhouse.internal"));
+        assert!(!error.public_message().contains("hunter2"));
+    }
+}

@@ -50,12 +50,17 @@ impl Limits {
             loop {
                 every.tick().await;
                 let Some(limits) = weak.upgrade() else { return };
-                limits.per_ip.retain_recent();
-                limits.per_ip.shrink_to_fit();
-                limits.per_site.retain_recent();
-                limits.per_site.shrink_to_fit();
+                limits.forget_idle();
             }
         });
+    }
+
+    /// Drops the keys whose buckets are full again: they behave as new keys would.
+    fn forget_idle(&self) {
+        self.per_ip.retain_recent();
+        self.per_ip.shrink_to_fit();
+        self.per_site.retain_recent();
+        self.per_site.shrink_to_fit();
     }
 
     /// Addresses currently tracked, for tests and metrics.
@@ -145,6 +150,18 @@ mod tests {
         // The client forged the first entry; our proxies appended the rest.
         let ip = l.client_ip(peer, &xff("1.1.1.1, 198.51.100.7, 10.0.0.3"));
         assert_eq!(ip, "198.51.100.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn idle_addresses_are_forgotten() {
+        let l = Limits::new(&LimitsConfig { per_ip_burst: 1, per_ip_per_second: 1000, ..LimitsConfig::default() });
+        for i in 0..50u8 {
+            l.check_ip(IpAddr::from([198, 51, 100, i])).unwrap();
+        }
+        assert_eq!(l.tracked_ips(), 50);
+        std::thread::sleep(Duration::from_millis(20)); // every bucket refills in 1 ms
+        l.forget_idle();
+        assert_eq!(l.tracked_ips(), 0);
     }
 
     #[test]

@@ -219,3 +219,38 @@ impl<T: RowOwned + RowWrite> Table<T> {
         self.stats.failed.fetch_add(lost, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::rows::LetterRow;
+
+    fn letter() -> Event {
+        Event::Letter(LetterRow {
+            event_id: uuid::Uuid::new_v4(),
+            letter_id: "1".into(),
+            received_at: 0,
+            acknowledged_at: None,
+            answered_at: None,
+            updated_at: 0,
+            journey: String::new(),
+            stage: String::new(),
+            touchpoint: "email".into(),
+            process: String::new(),
+            segment: 0,
+        })
+    }
+
+    #[test]
+    fn a_full_queue_refuses_instead_of_waiting_and_batches_are_all_or_nothing() {
+        let (tx, _rx) = mpsc::channel(3);
+        let queue = Queue { tx };
+        queue.push(letter()).unwrap();
+        queue.push(letter()).unwrap();
+
+        assert!(queue.push_all(vec![letter(), letter()]).is_err(), "two do not fit in one free slot");
+        assert_eq!(queue.depth(), 2, "nothing of the refused batch was queued");
+        queue.push(letter()).unwrap();
+        assert!(queue.push(letter()).is_err());
+    }
+}
