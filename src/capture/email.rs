@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::events::{Scale, channel_name, emotion_code, unix};
+use super::events::{Rating, Scale, unix};
 use super::{Capture, accepted, pages};
 use crate::config::EmailConfig;
 use crate::error::{ApiError, ErrorBody};
@@ -232,26 +232,22 @@ fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(), Api
     if comment.chars().count() > super::events::MAX_COMMENT_CHARS {
         return Err(ApiError::invalid("comment", "at most 2000 characters"));
     }
-    let row = FeedbackRow {
+    let rating = Rating {
         event_id: claims.e,
         occurred_at: claims.i,
         received_at: unix(SystemTime::now()),
-        site: EMAIL_SITE.into(),
-        journey: claims.j.clone(),
-        stage: claims.s.clone(),
-        touchpoint: claims.t.clone(),
-        channel: channel_name(touchpoint),
-        segment: 0,
-        scale: claims.k.code(),
+        journey: &claims.j,
+        stage: &claims.s,
+        touchpoint,
+        scale: claims.k,
         score,
-        emotion: emotion_code(claims.k.emotion(score)),
+    };
+    let row = FeedbackRow {
+        site: EMAIL_SITE.into(),
         comment,
-        tags: Vec::new(),
-        reported_duration_ms: None,
         locale: claims.l.clone(),
-        session_id: String::new(),
-        page_path: String::new(),
         case_ref: claims.c.clone(),
+        ..rating.row()
     };
     capture.push(Event::Feedback(row))
 }

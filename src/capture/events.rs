@@ -280,18 +280,19 @@ impl<'a> Checker<'a> {
             }
         }
         let reported = input.reported_duration_ms.map(|ms| self.duration("reported_duration_ms", ms)).transpose()?;
-        Ok(FeedbackRow {
+        let rating = Rating {
             event_id: input.event_id,
             occurred_at: self.occurred_at(input.occurred_at.as_deref())?,
             received_at: unix(self.now),
-            site: input.site,
-            journey: place.journey.id.clone(),
-            stage: place.stage.id.clone(),
-            touchpoint: place.touchpoint.id.clone(),
-            channel: channel_name(place.touchpoint),
-            segment: segment_code(input.segment),
-            scale: input.scale.code(),
+            journey: &place.journey.id,
+            stage: &place.stage.id,
+            touchpoint: place.touchpoint,
+            scale: input.scale,
             score,
+        };
+        Ok(FeedbackRow {
+            site: input.site,
+            segment: segment_code(input.segment),
             emotion: emotion_code(input.emotion.unwrap_or_else(|| input.scale.emotion(score))),
             comment,
             tags: input.tags,
@@ -299,7 +300,7 @@ impl<'a> Checker<'a> {
             locale: self.text("locale", input.locale, 35)?,
             session_id: self.text("session_id", input.session_id, 128)?,
             page_path: self.page_path(input.page_path)?,
-            case_ref: String::new(),
+            ..rating.row()
         })
     }
 
@@ -329,6 +330,46 @@ impl<'a> Checker<'a> {
             session_id: self.text("session_id", input.session_id, 128)?,
             page_path: self.page_path(input.page_path)?,
         })
+    }
+}
+
+/// What every rating has, whichever way it came (widget, letter, phone).
+pub struct Rating<'a> {
+    pub event_id: Uuid,
+    pub occurred_at: u32,
+    pub received_at: u32,
+    pub journey: &'a str,
+    pub stage: &'a str,
+    pub touchpoint: &'a Touchpoint,
+    pub scale: Scale,
+    /// Already checked against the scale.
+    pub score: u8,
+}
+
+impl Rating<'_> {
+    /// The row with the emotion the score expresses and every optional field empty.
+    pub fn row(&self) -> FeedbackRow {
+        FeedbackRow {
+            event_id: self.event_id,
+            occurred_at: self.occurred_at,
+            received_at: self.received_at,
+            site: String::new(),
+            journey: self.journey.to_string(),
+            stage: self.stage.to_string(),
+            touchpoint: self.touchpoint.id.clone(),
+            channel: channel_name(self.touchpoint),
+            segment: segment_code(None),
+            scale: self.scale.code(),
+            score: self.score,
+            emotion: emotion_code(self.scale.emotion(self.score)),
+            comment: String::new(),
+            tags: Vec::new(),
+            reported_duration_ms: None,
+            locale: String::new(),
+            session_id: String::new(),
+            page_path: String::new(),
+            case_ref: String::new(),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::events::{Scale, emotion_code, segment_code, unix};
+use super::events::{Rating, Scale, segment_code, unix};
 use super::{Capture, accepted, busy};
 use crate::config::StaffToken;
 use crate::error::{ApiError, ErrorBody};
@@ -25,6 +25,8 @@ use crate::storage::rows::{CallRow, Event, FeedbackRow, LetterRow};
 /// telephony log, letters registered after the fact.
 const STAFF_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
 const MAX_SKEW: Duration = Duration::from_secs(300);
+/// The register id of the phone touchpoint: every call of the log happens there.
+const PHONE: &str = "phone";
 /// The order's phone standard (3.2.4): at most two transfers.
 pub const MAX_TRANSFERS: u8 = 2;
 
@@ -181,7 +183,7 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         received_at: unix(now),
         journey: journey.clone(),
         stage: stage.clone(),
-        touchpoint: "phone".into(),
+        touchpoint: PHONE.into(),
         process,
         operator,
         segment,
@@ -195,29 +197,20 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
     // A rating at the end of a call is client feedback at the phone touchpoint:
     // it counts in the stage's score like any other.
     if let Some((scale, score)) = rating
+        && let Some(phone) = capture.catalog.touchpoint(PHONE)
         && !stage.is_empty()
     {
-        events.push(Event::Feedback(FeedbackRow {
+        let rating = Rating {
             event_id: input.event_id,
             occurred_at: started_at,
             received_at: unix(now),
-            site: String::new(),
-            journey,
-            stage,
-            touchpoint: "phone".into(),
-            channel: "phone".into(),
-            segment,
-            scale: scale.code(),
+            journey: &journey,
+            stage: &stage,
+            touchpoint: phone,
+            scale,
             score,
-            emotion: emotion_code(scale.emotion(score)),
-            comment: String::new(),
-            tags: Vec::new(),
-            reported_duration_ms: None,
-            locale: String::new(),
-            session_id: String::new(),
-            page_path: String::new(),
-            case_ref: String::new(),
-        }));
+        };
+        events.push(Event::Feedback(FeedbackRow { segment, ..rating.row() }));
     }
     capture.queue.push_all(events).map_err(busy)?;
     Ok(accepted(CallAccepted { event_id: input.event_id, breaks_transfer_standard: input.transfers > MAX_TRANSFERS }))
