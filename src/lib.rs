@@ -12,5 +12,6 @@ pub mod openapi;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod widget;
 
 pub use startup::{AppState, Application, app};

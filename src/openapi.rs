@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         (name = "capture", description = "Public, write-only endpoints for clients"),
         (name = "staff", description = "Endpoints for the ministry's own systems; bearer token"),
         (name = "journeys", description = "The journeys and the touchpoint register"),
+        (name = "widget", description = "The embeddable widget and its no-JavaScript form"),
         (name = "health", description = "Probes"),
     )
 )]

@@ -19,7 +19,7 @@ use crate::storage::embedded::EmbeddedClickHouse;
 use crate::storage::migrations::{self, Migration};
 use crate::storage::writer::{FlushPolicy, Writer};
 use crate::storage::{Endpoint, Storage};
-use crate::{error, health, journeys, openapi};
+use crate::{error, health, journeys, openapi, widget};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -61,6 +61,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(journeys::router(state.catalog.clone()))
         .merge(capture::public_router(state.capture.clone()))
         .merge(capture::staff_router(state.capture.clone()))
+        .merge(widget::router(state.catalog.clone(), state.capture.sites()))
 }
 
 /// ClickHouse as the config names it, or a local server started for the service.

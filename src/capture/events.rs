@@ -38,6 +38,15 @@ pub enum Scale {
 }
 
 impl Scale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scale::Csat => "csat",
+            Scale::Nps => "nps",
+            Scale::Ces => "ces",
+            Scale::Thumbs => "thumbs",
+        }
+    }
+
     pub fn range(self) -> (u8, u8) {
         match self {
             Scale::Csat => (1, 5),

@@ -68,8 +68,12 @@ impl Capture {
         }
     }
 
+    pub fn sites(&self) -> Arc<BTreeMap<String, SiteConfig>> {
+        self.sites.clone()
+    }
+
     /// The site an event claims, if it exists and the browser's origin (when
-    /// there is one) is one of the site's.
+    /// there is one) is one of the site's, or this service's own (the embed form).
     fn site(&self, key: &str, headers: &HeaderMap, prefix: &str) -> Result<&SiteConfig, ApiError> {
         let site = self
             .sites
@@ -77,6 +81,7 @@ impl Capture {
             .ok_or_else(|| ApiError::invalid(format!("{prefix}site"), format!("unknown site {key:?}")))?;
         if let Some(origin) = headers.get(header::ORIGIN)
             && !origin_allowed(&site.origins, origin)
+            && !same_origin(origin, headers)
         {
             return Err(ApiError::Forbidden {
                 field: "site",
@@ -110,6 +115,12 @@ pub fn check_sites(config: &Config, catalog: &Catalog) -> Result<(), crate::conf
 
 fn busy(_: QueueFull) -> ApiError {
     ApiError::Overloaded { retry_after: BUSY_RETRY }
+}
+
+/// A form of this service posting to itself: the origin's authority is the Host.
+fn same_origin(origin: &HeaderValue, headers: &HeaderMap) -> bool {
+    let authority = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, a)| a);
+    authority.is_some_and(|a| headers.get(header::HOST).is_some_and(|h| h.as_bytes() == a.as_bytes()))
 }
 
 /// Scheme and host must match; a configured origin without a port allows any port.

@@ -10,5 +10,6 @@ mod journeys_api;
 mod migrations;
 mod openapi;
 mod staff;
+mod widget;
 mod email;
 mod support;

@@ -19,6 +19,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/calls"),
     ("post", "/api/v1/correspondence"),
     ("post", "/api/v1/email-links"),
+    ("get", "/widget.js"),
+    ("get", "/embed/{site}/{journey}/{stage}"),
 ];
 
 #[tokio::test]
@@ -39,7 +41,11 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
     assert_eq!(documented, expected);
 
     for (method, path) in &documented {
-        let url = format!("{}{}", app.address, path.replace("{id}", "scrap-metal-licensing").replace("{token}", "x.y"));
+        let url = format!("{}{}", app.address, path.replace("{id}", "scrap-metal-licensing")
+            .replace("{token}", "x.y")
+            .replace("{site}", "demo")
+            .replace("{journey}", "scrap-metal-licensing")
+            .replace("{stage}", "application"));
         let request = match method.as_str() {
             "get" => app.http.get(&url),
             _ => app.http.post(&url).header("content-type", "application/json").body("{}"),

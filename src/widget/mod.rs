@@ -1,0 +1,169 @@
+//! The embeddable widget (`/widget.js`) and its no-JavaScript fallback
+//! (`/embed/{site}/{journey}/{stage}`).
+
+use std::sync::{Arc, LazyLock};
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tower_http::compression::CompressionLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::capture::events::Scale;
+use crate::config::SiteConfig;
+use crate::error::ApiError;
+use crate::journeys::Catalog;
+
+/// The widget's source, served as written: the committed file is the build.
+pub const WIDGET_JS: &str = include_str!("widget.js");
+
+static ETAG: LazyLock<HeaderValue> = LazyLock::new(|| {
+    let digest = Sha256::digest(WIDGET_JS.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a valid header value")
+});
+
+#[derive(Clone)]
+struct Embed {
+    catalog: Arc<Catalog>,
+    sites: Arc<std::collections::BTreeMap<String, SiteConfig>>,
+}
+
+pub fn router(catalog: Arc<Catalog>, sites: Arc<std::collections::BTreeMap<String, SiteConfig>>) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(widget_js))
+        .routes(routes!(embed))
+        .layer(CompressionLayer::new())
+        .with_state(Embed { catalog, sites })
+}
+
+/// The widget script; revalidated hourly, so a new version reaches sites within the hour.
+#[utoipa::path(get, path = "/widget.js", tag = "widget", responses(
+    (status = 200, description = "The widget", content_type = "text/javascript"),
+    (status = 304, description = "Unchanged since the ETag sent"),
+))]
+async fn widget_js(headers: HeaderMap) -> Response {
+    let etag = ETAG.clone();
+    let cache = [
+        (header::ETAG, etag.clone()),
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        // Lets sites that isolate themselves (COEP) load it.
+        (header::HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("cross-origin")),
+    ];
+    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v == etag) {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    let content_type = [(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"))];
+    (cache, content_type, WIDGET_JS).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct EmbedQuery {
+    /// Touchpoint of the stage; default: the stage's first.
+    touchpoint: Option<String>,
+    scale: Option<Scale>,
+    lang: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "embed.html")]
+struct EmbedPage<'a> {
+    lang: &'a str,
+    en: bool,
+    event_id: String,
+    site: &'a str,
+    journey: &'a str,
+    stage: &'a str,
+    stage_name: &'a str,
+    touchpoint: &'a str,
+    scale: &'a str,
+    scores: Vec<(u8, String)>,
+    tags: Vec<(&'a str, &'a str)>,
+}
+
+fn scores(scale: Scale, en: bool) -> Vec<(u8, String)> {
+    let (lo, hi) = scale.range();
+    (lo..=hi)
+        .map(|s| {
+            let label = match (scale, en, s) {
+                (Scale::Thumbs, false, 0) => "👎 Нет".to_string(),
+                (Scale::Thumbs, false, _) => "👍 Да".to_string(),
+                (Scale::Thumbs, true, 0) => "👎 No".to_string(),
+                (Scale::Thumbs, true, _) => "👍 Yes".to_string(),
+                (_, false, s) if s == lo => format!("{s} — очень плохо"),
+                (_, true, s) if s == lo => format!("{s} — very bad"),
+                (_, false, s) if s == hi => format!("{s} — отлично"),
+                (_, true, s) if s == hi => format!("{s} — excellent"),
+                (_, _, s) => s.to_string(),
+            };
+            (s, label)
+        })
+        .collect()
+}
+
+/// The rating form as a page of its own: works in an iframe and with
+/// JavaScript off, and posts as a plain form.
+#[utoipa::path(get, path = "/embed/{site}/{journey}/{stage}", tag = "widget",
+    params(
+        ("site" = String, Path), ("journey" = String, Path), ("stage" = String, Path),
+        ("touchpoint" = Option<String>, Query), ("scale" = Option<String>, Query, description = "csat, nps, ces or thumbs"),
+        ("lang" = Option<String>, Query, description = "ru (default) or en"),
+    ),
+    responses(
+        (status = 200, description = "The form", content_type = "text/html"),
+        (status = 404, description = "Unknown site, journey, stage or touchpoint", body = crate::error::ErrorBody),
+    ))]
+async fn embed(
+    State(state): State<Embed>,
+    Path((site, journey, stage)): Path<(String, String, String)>,
+    Query(query): Query<EmbedQuery>,
+) -> Result<Response, ApiError> {
+    let not_found = |what: &'static str, id: &str| ApiError::NotFound { what, field: what, id: id.to_string() };
+    let site_config = state.sites.get(&site).ok_or_else(|| not_found("site", &site))?;
+    let journey_def = state
+        .catalog
+        .journey(&journey)
+        .filter(|j| site_config.journeys.contains(&j.id))
+        .ok_or_else(|| not_found("journey", &journey))?;
+    let stage_def = journey_def.stages.iter().find(|s| s.id == stage).ok_or_else(|| not_found("stage", &stage))?;
+    let touchpoint = match &query.touchpoint {
+        Some(t) if stage_def.touchpoints.contains(t) => t.as_str(),
+        Some(t) => return Err(not_found("touchpoint", t)),
+        None => stage_def.touchpoints.first().map(String::as_str).unwrap_or_default(),
+    };
+    let en = query.lang.as_deref().is_some_and(|l| l.starts_with("en"));
+    let scale = query.scale.unwrap_or(Scale::Csat);
+    let page = EmbedPage {
+        lang: if en { "en" } else { "ru" },
+        en,
+        event_id: uuid::Uuid::new_v4().to_string(),
+        site: &site,
+        journey: &journey_def.id,
+        stage: &stage_def.id,
+        stage_name: if en { &stage_def.name.en } else { &stage_def.name.ru },
+        touchpoint,
+        scale: scale.as_str(),
+        scores: scores(scale, en),
+        tags: stage_def.tags.iter().map(|t| (t.id.as_str(), if en { t.name.en.as_str() } else { t.name.ru.as_str() })).collect(),
+    };
+    let html = page.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("embed template failed: {e}")))?;
+    // Only the site's own pages may frame the form.
+    let ancestors: Vec<String> = site_config
+        .origins
+        .iter()
+        .map(|o| match o.port() {
+            Some(port) => format!("{}://{}:{port}", o.scheme(), o.host_str().unwrap_or_default()),
+            None => format!("{}://{}:*", o.scheme(), o.host_str().unwrap_or_default()),
+        })
+        .collect();
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'self' {}",
+        ancestors.join(" ")
+    );
+    let csp = HeaderValue::from_str(&csp).map_err(|e| ApiError::Internal(anyhow::anyhow!("CSP header: {e}")))?;
+    Ok(([(header::CONTENT_SECURITY_POLICY, csp)], Html(html)).into_response())
+}
