@@ -40,3 +40,22 @@ ensure_chdb() {
     python3 -m pip install -q chdb-core 2>/dev/null ||
         python3 -m pip install -q --break-system-packages chdb-core
 }
+
+# The widget's browser tests: Debian's Chromium and its driver (never a browser
+# downloaded at run time).
+ensure_chromium() {
+    command -v chromedriver >/dev/null && [ -x /usr/bin/chromium ] && return
+    echo "installing chromium and chromium-driver (Debian packages)..." >&2
+    apt_install chromium chromium-driver
+}
+
+# axe-core, the accessibility checker the browser tests inject into pages.
+AXE_VERSION=4.10.3
+ensure_axe() {
+    local dir=target/axe-core
+    [ -f "$dir/package/axe.min.js" ] && grep -q "axe v$AXE_VERSION" "$dir/package/axe.min.js" && return
+    command -v npm >/dev/null || apt_install npm
+    echo "fetching axe-core $AXE_VERSION (npm registry)..." >&2
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null && tar xzf "axe-core-$AXE_VERSION.tgz")
+}

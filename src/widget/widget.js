@@ -115,7 +115,7 @@
     var legend = el('legend', { id: id + 'l', text: T[1] });
     var group = el('div', { class: 's', role: 'radiogroup', 'aria-labelledby': id + 'l' }, scores());
     var step1 = el('form', {}, [el('fieldset', {}, [legend, group]), error, el('button', { type: 'submit', text: T[2] })]);
-    box = el('section', { class: 'w r' + (inline ? '' : ' f'), 'aria-labelledby': id + 'l' }, [step1, status]);
+    box = el('section', { class: inline ? 'w r' : 'w f', 'aria-labelledby': id + 'l' }, [step1, status]);
     if (!inline) {
       box.setAttribute('role', 'dialog');
       var close = el('button', { type: 'button', class: 'x', 'aria-label': T[6], text: '×' });
