@@ -30,12 +30,52 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service: applies migrations, then serves until Ctrl-C or SIGTERM.
-    Serve,
+    Serve {
+        /// Fill an empty example journey with a small synthetic data set, so the
+        /// dashboards have something to show.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply pending ClickHouse migrations and exit.
     Migrate,
     /// Validate the config and the journey and register files, then exit;
     /// non-zero exit status and one line per problem when something is wrong.
     Check,
+    /// Analysts' accounts for the dashboards.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens for scripts that read the dashboards' API.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Fill ClickHouse with realistic synthetic events for a journey.
+    Seed {
+        /// Journey id, e.g. scrap-metal-licensing.
+        #[arg(long)]
+        journey: String,
+        /// How many ratings (and as many timings; a call per 10, a letter per 20).
+        #[arg(long, default_value_t = 10_000)]
+        events: u64,
+        /// Spread over this many days back from now.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an analyst, or set a new password; the password is read from the
+    /// first line of standard input (at least 12 characters).
+    Add { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token; it is printed once, as the last line, and only its hash is kept.
+    Create { name: String },
 }
 
 pub fn main() -> ExitCode {
@@ -60,9 +100,39 @@ pub fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Serve => serve(&config).await,
+            Command::Serve { demo } => serve(&config, demo).await,
             Command::Migrate => migrate(&config).await,
             Command::Check => unreachable!("handled above"),
+            Command::User { command: UserCommand::Add { name } } => {
+                let mut password = String::new();
+                std::io::stdin().read_line(&mut password)?;
+                let password = password.trim_end_matches(['\n', '\r']);
+                with_database(&config, |storage| async move {
+                    crate::dashboards::auth::add_user(&storage, &name, password).await?;
+                    println!("analyst {name} can log in");
+                    Ok(())
+                })
+                .await
+            }
+            Command::Token { command: TokenCommand::Create { name } } => {
+                with_database(&config, |storage| async move {
+                    let token = crate::dashboards::auth::create_token(&storage, &name).await?;
+                    eprintln!("API token for {name}; it is shown once, keep it safe:");
+                    println!("{token}");
+                    Ok(())
+                })
+                .await
+            }
+            Command::Seed { journey, events, days } => {
+                let catalog = Catalog::load(&config.dashboards_dir)?;
+                let journey = catalog.journey(&journey).ok_or_else(|| anyhow::anyhow!("unknown journey {journey:?}"))?.clone();
+                with_database(&config, |storage| async move {
+                    let done = crate::seed::seed(&storage, &catalog, &journey, events, days, true).await?;
+                    println!("seeded {}: {} ratings, {} timings, {} calls, {} letters", journey.id, done.feedback, done.timings, done.calls, done.letters);
+                    Ok(())
+                })
+                .await
+            }
         }
     });
     match outcome {
@@ -75,8 +145,29 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: &Config) -> anyhow::Result<()> {
+/// Opens ClickHouse, applies migrations, runs `work`, and closes it again.
+async fn with_database<F, Fut>(config: &Config, work: F) -> anyhow::Result<()>
+where
+    F: FnOnce(crate::storage::Storage) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let database = Database::open(config).await?;
+    let outcome = match migrations::run(&database.storage, &Migration::embedded()).await {
+        Ok(_) => work(database.storage.clone()).await,
+        Err(e) => Err(e.into()),
+    };
+    database.close().await;
+    outcome
+}
+
+/// The demo set of `serve --demo`: three months of a small ministry's traffic.
+const DEMO_EVENTS: u64 = 3_000;
+
+async fn serve(config: &Config, demo: bool) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
+    if demo {
+        app.seed_demo(DEMO_EVENTS).await?;
+    }
     app.run_until_stopped(shutdown_signal()).await?;
     Ok(())
 }

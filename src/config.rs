@@ -36,6 +36,41 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// One-click rating links for letters.
     pub email: EmailConfig,
+    /// The analysts' dashboards.
+    pub dashboards: DashboardsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardsConfig {
+    /// Key that signs analysts' session cookies (at least 32 characters).
+    /// Unset: a random key per process, so everyone logs in again after a restart.
+    pub session_secret: Option<SecretString>,
+    /// How long a login lasts.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Mark the session cookie `Secure` (set when the service is served over HTTPS).
+    pub secure_cookie: bool,
+    /// Failed logins allowed at once per address and per account name...
+    pub login_burst: u32,
+    /// ...then one more per this period.
+    #[serde(with = "humantime_serde")]
+    pub login_refill: Duration,
+    /// A stage with fewer answers than this shows "too few answers", never a score.
+    pub min_answers: u64,
+}
+
+impl Default for DashboardsConfig {
+    fn default() -> Self {
+        DashboardsConfig {
+            session_secret: None,
+            session_ttl: Duration::from_secs(8 * 3600),
+            secure_cookie: false,
+            login_burst: 5,
+            login_refill: Duration::from_secs(60),
+            min_answers: 5,
+        }
+    }
 }
 
 /// A website (or other client) that embeds the widget or posts events.
@@ -166,6 +201,7 @@ impl Default for Config {
             capture: CaptureConfig::default(),
             limits: LimitsConfig::default(),
             email: EmailConfig::default(),
+            dashboards: DashboardsConfig::default(),
         }
     }
 }
@@ -249,6 +285,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TOUCHPOINT_STAFF_TOKEN", "staff_tokens"),
     ("TOUCHPOINT_EMAIL_SECRET", "email.secret"),
     ("TOUCHPOINT_PUBLIC_URL", "email.public_url"),
+    ("TOUCHPOINT_SESSION_SECRET", "dashboards.session_secret"),
 ];
 
 impl Config {
@@ -323,6 +360,7 @@ impl Config {
             }
             "email.secret" => self.email.secret = Some(SecretString::from(value)),
             "email.public_url" => self.email.public_url = Some(parse(value)?),
+            "dashboards.session_secret" => self.dashboards.session_secret = Some(SecretString::from(value)),
             other => unreachable!("ENV_VARS names key {other} that `set` does not know"),
         }
         Ok(())
@@ -369,6 +407,14 @@ impl Config {
             && secret.expose_secret().chars().count() < 32
         {
             return invalid("email.secret", "the signing key needs at least 32 characters");
+        }
+        if let Some(secret) = &self.dashboards.session_secret
+            && secret.expose_secret().chars().count() < 32
+        {
+            return invalid("dashboards.session_secret", "the signing key needs at least 32 characters");
+        }
+        if self.dashboards.login_burst == 0 || self.dashboards.login_refill.is_zero() {
+            return invalid("dashboards", "login_burst and login_refill must be above zero");
         }
         let c = &self.capture;
         if c.queue_capacity == 0 || c.flush_rows == 0 || c.flush_period.is_zero() {

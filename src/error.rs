@@ -19,6 +19,9 @@ pub enum ApiError {
     /// A staff endpoint called without a valid bearer token.
     #[error("a valid staff token is needed: send `Authorization: Bearer <token>`")]
     Unauthorized,
+    /// A dashboard read without a login or an API token.
+    #[error("log in, or send `Authorization: Bearer <API token>`")]
+    LoginRequired,
     /// The request comes from a browser origin the site does not allow.
     #[error("{message}")]
     Forbidden { field: &'static str, message: String },
@@ -69,7 +72,7 @@ impl ApiError {
         match self {
             ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::LoginRequired => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -84,7 +87,7 @@ impl ApiError {
         match self {
             ApiError::Malformed { .. } => "malformed",
             ApiError::Invalid { .. } => "invalid",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized | ApiError::LoginRequired => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound { .. } => "not_found",
             ApiError::TooLarge { .. } => "too_large",
@@ -131,7 +134,7 @@ impl ApiError {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
-        if let ApiError::Unauthorized = self {
+        if let ApiError::Unauthorized | ApiError::LoginRequired = self {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
     }

@@ -2,6 +2,7 @@
 //! service's journey, collected over HTTP and stored in ClickHouse.
 
 pub mod capture;
+pub mod dashboards;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod journeys;
 pub mod openapi;
+pub mod seed;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

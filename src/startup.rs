@@ -10,15 +10,19 @@ use axum::Router;
 use axum::http::{HeaderName, Request};
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+use axum::response::IntoResponse as _;
+use crate::error::ApiError;
 
 use crate::capture::{self, Capture};
 use crate::config::Config;
 use crate::journeys::Catalog;
-use crate::storage::embedded::EmbeddedClickHouse;
+use crate::storage::embedded::{self, EmbeddedClickHouse};
 use crate::storage::migrations::{self, Migration};
 use crate::storage::writer::{FlushPolicy, Writer};
 use crate::storage::{Endpoint, Storage};
+use crate::dashboards::{self, Dashboards, auth::Auth};
 use crate::{error, health, journeys, openapi, widget};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -32,16 +36,19 @@ pub struct AppState {
     pub storage: Storage,
     pub migrations: Arc<[Migration]>,
     pub capture: Capture,
+    pub dashboards: Dashboards,
 }
 
 /// All routes of the service, each group with its own state, merged here.
 /// Every route is declared through `OpenApiRouter`, so the OpenAPI document
 /// served at `/api/v1/openapi.json` lists exactly the routes that exist.
 pub fn app(state: AppState) -> Router {
+    let dashboards = dashboards::router(state.dashboards.clone());
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
         .route("/api/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
+        .merge(dashboards)
         .fallback(error::no_route)
         .layer(
             tower::ServiceBuilder::new()
@@ -50,7 +57,11 @@ pub fn app(state: AppState) -> Router {
                     let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
                     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
                 }))
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                // A bug in one handler is a 500 for that request, not a dropped connection.
+                .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+                    ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+                })),
         )
 }
 
@@ -76,6 +87,10 @@ impl Database {
     pub async fn open(config: &Config) -> anyhow::Result<Database> {
         let (endpoint, embedded): (Endpoint, _) = match config.endpoint() {
             Some(endpoint) => (endpoint, None),
+            None if let Some(endpoint) = embedded::running(&config.clickhouse.embedded).await => {
+                tracing::info!("using the local ClickHouse another touchpoint process started");
+                (endpoint, None)
+            }
             None => {
                 let server = EmbeddedClickHouse::start(&config.clickhouse.embedded).await?;
                 (server.endpoint(), Some(server))
@@ -110,6 +125,7 @@ pub struct Application {
     router: Router,
     writer: Writer,
     database: Database,
+    catalog: Arc<Catalog>,
 }
 
 impl Application {
@@ -120,8 +136,9 @@ impl Application {
             .with_context(|| format!("the journey and register files in {} are invalid", config.dashboards_dir.display()))?;
         capture::check_sites(config, &catalog)?;
         let database = Database::open(config).await?;
-        match Application::prepare(config, catalog, &database.storage).await {
-            Ok((listener, router, writer)) => Ok(Application { listener, router, writer, database }),
+        let catalog = Arc::new(catalog);
+        match Application::prepare(config, catalog.clone(), &database.storage).await {
+            Ok((listener, router, writer)) => Ok(Application { listener, router, writer, database, catalog }),
             Err(e) => {
                 database.close().await;
                 Err(e)
@@ -129,14 +146,13 @@ impl Application {
         }
     }
 
-    async fn prepare(config: &Config, catalog: Catalog, storage: &Storage) -> anyhow::Result<(TcpListener, Router, Writer)> {
+    async fn prepare(config: &Config, catalog: Arc<Catalog>, storage: &Storage) -> anyhow::Result<(TcpListener, Router, Writer)> {
         let migrations: Arc<[Migration]> = Migration::embedded().into();
         let report = migrations::run(storage, &migrations).await?;
         tracing::info!(applied = ?report.applied, already = report.already, "migrations done");
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (config key `listen`)", config.listen))?;
-        let catalog = Arc::new(catalog);
         let policy = FlushPolicy { rows: config.capture.flush_rows, period: config.capture.flush_period };
         let (queue, writer) = Writer::start(storage.client(), config.capture.queue_capacity, policy);
         let base_url = match &config.email.public_url {
@@ -144,8 +160,21 @@ impl Application {
             None => format!("http://{}", listener.local_addr()?),
         };
         let capture = Capture::new(config, catalog.clone(), queue, base_url);
-        let state = AppState { catalog, storage: storage.clone(), migrations, capture };
+        let auth = Auth::new(storage.clone(), &config.dashboards);
+        let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
+        let state = AppState { catalog, storage: storage.clone(), migrations, capture, dashboards };
         Ok((listener, app(state), writer))
+    }
+
+    /// Seeds every journey that has no rating yet with `events` synthetic ones.
+    pub async fn seed_demo(&self, events: u64) -> anyhow::Result<()> {
+        for journey in self.catalog.journeys() {
+            if crate::seed::is_empty(&self.database.storage, &journey.id).await? {
+                let done = crate::seed::seed(&self.database.storage, &self.catalog, journey, events, 90, false).await?;
+                tracing::info!(journey = %journey.id, ratings = done.feedback, "demo data seeded");
+            }
+        }
+        Ok(())
     }
 
     /// The bound port; useful when the config asked for port 0.

@@ -139,6 +139,23 @@ impl EmbeddedClickHouse {
     }
 }
 
+/// The local server another touchpoint process started in this folder, if it
+/// answers: `touchpoint user add` and friends use it instead of starting one.
+pub async fn running(cfg: &EmbeddedConfig) -> Option<Endpoint> {
+    let dir = absolute(&cfg.data_dir).ok()?;
+    let ports = std::fs::read_to_string(dir.join("ports")).ok()?;
+    let http: u16 = ports.split_whitespace().next()?.parse().ok()?;
+    let password = std::fs::read_to_string(dir.join("password")).ok()?;
+    if !ping(http).await {
+        return None;
+    }
+    Some(Endpoint {
+        url: format!("http://127.0.0.1:{http}").parse().ok()?,
+        user: "default".into(),
+        password: SecretString::from(password.trim().to_string()),
+    })
+}
+
 /// `clickhouse-server` takes the config directly; the single `clickhouse`
 /// binary of current releases wants the `server` subcommand first.
 fn find_binary(configured: Option<&Path>) -> Result<(PathBuf, Vec<&'static str>), EmbeddedError> {

@@ -2,6 +2,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use touchpoint::capture::Capture;
+use touchpoint::dashboards::Dashboards;
+use touchpoint::dashboards::auth::Auth;
 use touchpoint::journeys::Catalog;
 use touchpoint::storage::writer::{FlushPolicy, Writer};
 use touchpoint::storage::embedded::EmbeddedClickHouse;
@@ -40,7 +42,7 @@ async fn readyz_is_ready_once_the_app_has_migrated() {
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["migrations"], Migration::embedded().len());
-    assert_eq!(tables(&app.storage).await, vec!["calls", "correspondence", "feedback", "schema_migrations", "timings"]);
+    assert_eq!(tables(&app.storage).await, vec!["analysts", "api_tokens", "calls", "correspondence", "feedback", "schema_migrations", "timings"]);
 }
 
 #[tokio::test]
@@ -50,7 +52,9 @@ async fn readyz_names_the_migrations_not_applied() {
     let storage = fresh_storage().await;
     let (queue, _writer) = Writer::start(storage.client(), 10, FlushPolicy { rows: 10, period: Duration::from_secs(1) });
     let capture = Capture::new(&test_config(), catalog.clone(), queue, "http://127.0.0.1".into());
-    let state = AppState { catalog, storage, migrations: Migration::embedded().into(), capture };
+    let auth = Auth::new(storage.clone(), &Default::default());
+    let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, 5);
+    let state = AppState { catalog, storage, migrations: Migration::embedded().into(), capture, dashboards };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app(state)).await });

@@ -16,7 +16,7 @@ async fn the_shipped_migrations_create_the_four_event_tables() {
     let report = migrations::run(&storage, &Migration::embedded()).await.unwrap();
 
     assert_eq!(report.applied.len(), Migration::embedded().len());
-    assert_eq!(tables(&storage).await, vec!["calls", "correspondence", "feedback", "schema_migrations", "timings"]);
+    assert_eq!(tables(&storage).await, vec!["analysts", "api_tokens", "calls", "correspondence", "feedback", "schema_migrations", "timings"]);
 }
 
 #[tokio::test]
@@ -106,5 +106,5 @@ fn every_migration_runs_on_current_clickhouse() {
 
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert!(report["version"].as_str().unwrap().split('.').next().unwrap().parse::<u32>().unwrap() >= 24);
-    assert_eq!(report["tables"], serde_json::json!(["calls", "correspondence", "feedback", "timings"]));
+    assert_eq!(report["tables"], serde_json::json!(["analysts", "api_tokens", "calls", "correspondence", "feedback", "timings"]));
 }

@@ -1,0 +1,303 @@
+//! Who may read: lab analysts (password, then a signed session cookie) and
+//! scripts (API tokens). Accounts and token hashes live in ClickHouse beside
+//! the data they guard, so a deployment has one thing to back up; sessions are
+//! signed cookies and need no table.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clickhouse::Row;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::capture::events::unix;
+use crate::config::DashboardsConfig;
+use crate::error::ApiError;
+use crate::storage::{Storage, StorageError};
+
+pub const COOKIE: &str = "tp_session";
+
+#[derive(Debug, Row, Serialize, Deserialize)]
+struct AnalystRow {
+    name: String,
+    password_hash: String,
+    disabled: u8,
+    updated_at: u32,
+}
+
+#[derive(Debug, Row, Serialize, Deserialize)]
+struct TokenRow {
+    token_hash: String,
+    name: String,
+    created_at: u32,
+    revoked: u8,
+    updated_at: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("an account name is 1–64 characters of a-z, 0-9, '.', '_' and '-'")]
+    BadName,
+    #[error("a password needs at least 12 characters")]
+    WeakPassword,
+    #[error("hashing the password failed: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<clickhouse::error::Error> for AccountError {
+    fn from(e: clickhouse::error::Error) -> Self {
+        AccountError::Storage(e.into())
+    }
+}
+
+fn check_name(name: &str) -> Result<(), AccountError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if ok { Ok(()) } else { Err(AccountError::BadName) }
+}
+
+/// `touchpoint user add`: creates the account or sets a new password.
+pub async fn add_user(storage: &Storage, name: &str, password: &str) -> Result<(), AccountError> {
+    check_name(name)?;
+    if password.chars().count() < 12 {
+        return Err(AccountError::WeakPassword);
+    }
+    let hash = Argon2::default()
+        .hash_password(password.as_bytes(), &salt()?)
+        .map_err(|e| AccountError::Hash(e.to_string()))?
+        .to_string();
+    let mut insert = storage.client().insert::<AnalystRow>("analysts").await?;
+    let row = AnalystRow { name: name.into(), password_hash: hash, disabled: 0, updated_at: unix(SystemTime::now()) };
+    insert.write(&row).await?;
+    insert.end().await?;
+    Ok(())
+}
+
+/// `touchpoint token create`: a new token for `name`; only its hash is kept.
+pub async fn create_token(storage: &Storage, name: &str) -> Result<String, AccountError> {
+    check_name(name)?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = format!("tp_{}", URL_SAFE_NO_PAD.encode(bytes));
+    let now = unix(SystemTime::now());
+    let mut insert = storage.client().insert::<TokenRow>("api_tokens").await?;
+    let row = TokenRow { token_hash: token_hash(&token), name: name.into(), created_at: now, revoked: 0, updated_at: now };
+    insert.write(&row).await?;
+    insert.end().await?;
+    Ok(token)
+}
+
+/// 16 random bytes, as argon2 wants them.
+fn salt() -> Result<SaltString, AccountError> {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    SaltString::encode_b64(&bytes).map_err(|e| AccountError::Hash(e.to_string()))
+}
+
+fn token_hash(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+/// The analyst a request comes from.
+#[derive(Debug, Clone)]
+pub struct Analyst(pub String);
+
+pub struct Auth {
+    storage: Storage,
+    key: SecretString,
+    ttl: Duration,
+    secure: bool,
+    failures: DefaultKeyedRateLimiter<String>,
+    /// A hash to verify against when the account does not exist, so that the
+    /// answer takes as long as for a real account.
+    decoy: String,
+}
+
+impl Auth {
+    pub fn new(storage: Storage, config: &DashboardsConfig) -> Arc<Auth> {
+        let key = config.session_secret.clone().unwrap_or_else(|| {
+            tracing::warn!("dashboards.session_secret is not set: analysts log in again after every restart");
+            let mut bytes = [0u8; 32];
+            rand::rng().fill_bytes(&mut bytes);
+            SecretString::from(URL_SAFE_NO_PAD.encode(bytes))
+        });
+        let burst = NonZeroU32::new(config.login_burst).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(config.login_refill).expect("refill is above zero").allow_burst(burst);
+        let decoy = salt()
+            .ok()
+            .and_then(|s| Argon2::default().hash_password(b"decoy password", &s).ok().map(|h| h.to_string()))
+            .unwrap_or_default();
+        Arc::new(Auth {
+            storage,
+            key,
+            ttl: config.session_ttl,
+            secure: config.secure_cookie,
+            failures: RateLimiter::keyed(quota),
+            decoy,
+        })
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes()).expect("HMAC takes any key length")
+    }
+
+    /// `name.expiry.signature`: enough to know who, until when, and that we said so.
+    fn session_value(&self, name: &str) -> String {
+        let expires = unix(SystemTime::now() + self.ttl);
+        let payload = format!("{name}.{expires}");
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        format!("{payload}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    fn session_user(&self, value: &str) -> Option<String> {
+        let (payload, signature) = value.rsplit_once('.')?;
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
+        let (name, expires) = payload.rsplit_once('.')?;
+        (expires.parse::<u32>().ok()? > unix(SystemTime::now())).then(|| name.to_string())
+    }
+
+    pub fn login_cookie(&self, name: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            self.session_value(name),
+            self.ttl.as_secs()
+        )
+    }
+
+    pub fn logout_cookie(&self) -> String {
+        format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+    }
+
+    /// Refuses when this address or this account name failed too often lately.
+    pub fn may_try(&self, ip: IpAddr, name: &str) -> Result<(), ApiError> {
+        for key in [format!("ip:{ip}"), format!("name:{name}")] {
+            if let Err(wait) = self.failures.check_key(&key) {
+                use governor::clock::{Clock, DefaultClock};
+                return Err(ApiError::RateLimited { scope: "login", retry_after: wait.wait_time_from(DefaultClock::default().now()) });
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the name and password match an enabled account.
+    pub async fn check_password(&self, name: &str, password: &str) -> Result<bool, StorageError> {
+        let row = self
+            .storage
+            .client()
+            .query("SELECT ?fields FROM analysts FINAL WHERE name = ? AND disabled = 0")
+            .bind(name)
+            .fetch_optional::<AnalystRow>()
+            .await?;
+        let hash = row.as_ref().map_or(self.decoy.as_str(), |r| r.password_hash.as_str());
+        let matches = PasswordHash::new(hash)
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false);
+        Ok(matches && row.is_some())
+    }
+
+    async fn token_holder(&self, token: &str) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .storage
+            .client()
+            .query("SELECT name FROM api_tokens FINAL WHERE token_hash = ? AND revoked = 0")
+            .bind(token_hash(token))
+            .fetch_optional::<String>()
+            .await?)
+    }
+
+    /// The analyst behind a bearer token or a session cookie.
+    pub async fn identify(&self, headers: &HeaderMap) -> Result<Option<String>, StorageError> {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if let Some(token) = bearer {
+            return self.token_holder(token.trim()).await;
+        }
+        Ok(cookie(headers, COOKIE).and_then(|v| self.session_user(&v)))
+    }
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+pub fn client_ip(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// Middleware of every dashboard page and read API: the API answers 401, a
+/// page sends the browser to the login page and back.
+pub async fn require_analyst(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
+    match auth.identify(request.headers()).await {
+        Ok(Some(name)) => {
+            request.extensions_mut().insert(Analyst(name));
+            next.run(request).await
+        }
+        Ok(None) if request.uri().path().starts_with("/api/") => ApiError::LoginRequired.into_response(),
+        Ok(None) => {
+            let target = request.uri().path_and_query().map_or("/dashboard", |p| p.as_str());
+            let next = url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>();
+            Redirect::to(&format!("/login?next={next}")).into_response()
+        }
+        Err(e) => ApiError::Internal(e.into()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_is_ours_until_it_expires() {
+        let storage = Storage::new(
+            &crate::storage::Endpoint { url: "http://127.0.0.1:1".parse().unwrap(), user: "x".into(), password: SecretString::from("") },
+            "x",
+        );
+        let auth = Auth::new(storage, &DashboardsConfig { session_secret: Some(SecretString::from("s".repeat(32))), ..Default::default() });
+        let value = auth.session_value("olga");
+        assert_eq!(auth.session_user(&value).as_deref(), Some("olga"));
+        let forged = value.replacen("olga", "admin", 1);
+        assert_eq!(auth.session_user(&forged), None);
+        let (payload, sig) = value.rsplit_once('.').unwrap();
+        let (name, _) = payload.rsplit_once('.').unwrap();
+        let mut mac = auth.mac();
+        mac.update(format!("{name}.1").as_bytes());
+        let expired = format!("{name}.1.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+        assert_eq!(auth.session_user(&expired), None, "signed but expired");
+        assert_ne!(sig, "");
+    }
+}

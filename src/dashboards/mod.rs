@@ -1,0 +1,187 @@
+//! The lab analysts' dashboards: the journey map with its measured scores,
+//! time spent and the order's standards, behind a login; and the read API
+//! (`/api/v1/journeys/{id}/stats`, `/charts/...`) behind the same auth.
+
+pub mod auth;
+pub mod charts;
+mod export;
+mod pages;
+pub mod stats;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::capture::events::unix;
+use crate::error::ApiError;
+use crate::journeys::Catalog;
+use crate::journeys::model::Journey;
+use crate::storage::Storage;
+use auth::Auth;
+use charts::{Chart, Words};
+use stats::Filters;
+
+#[derive(Clone)]
+pub struct Dashboards {
+    catalog: Arc<Catalog>,
+    storage: Storage,
+    auth: Arc<Auth>,
+    min_answers: u64,
+}
+
+impl Dashboards {
+    pub fn new(catalog: Arc<Catalog>, storage: Storage, auth: Arc<Auth>, min_answers: u64) -> Dashboards {
+        Dashboards { catalog, storage, auth, min_answers }
+    }
+
+    fn journey(&self, id: &str) -> Result<&Journey, ApiError> {
+        self.catalog.journey(id).ok_or(ApiError::NotFound { what: "journey", field: "id", id: id.to_string() })
+    }
+}
+
+/// The pages and read API; everything but the login page needs an analyst.
+pub fn router(state: Dashboards) -> Router {
+    let guarded = Router::new()
+        .route("/dashboard", get(pages::index))
+        .route("/dashboard/{journey}", get(pages::journey))
+        .route("/dashboard/{journey}/export/stages.csv", get(export::stages))
+        .route("/dashboard/{journey}/export/feedback.csv", get(export::feedback))
+        .route("/api/v1/journeys/{id}/stats", get(stats_api))
+        .route("/api/v1/journeys/{id}/charts/{chart}", get(chart_api))
+        .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_analyst));
+    Router::new()
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .merge(guarded)
+        .with_state(state)
+}
+
+/// The filters of every view, as they stand in its URL.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ViewQuery {
+    /// 7, 30 or 90 days back from now; default 30.
+    pub period: Option<u32>,
+    /// `YYYY-MM-DD`, inclusive; with `to`, overrides `period`.
+    pub from: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub to: Option<String>,
+    pub touchpoint: Option<String>,
+    pub channel: Option<String>,
+    pub segment: Option<String>,
+    pub lang: Option<String>,
+}
+
+impl ViewQuery {
+    pub fn english(&self) -> bool {
+        self.lang.as_deref().is_some_and(|l| l.starts_with("en"))
+    }
+
+    pub fn period(&self) -> u32 {
+        match self.period {
+            Some(p @ (7 | 30 | 90)) => p,
+            _ => 30,
+        }
+    }
+
+    /// Checked filters; unknown values are 422 naming the parameter.
+    pub fn filters(&self, journey: &Journey, catalog: &Catalog) -> Result<Filters, ApiError> {
+        let day = |field: &str, text: &str| -> Result<u32, ApiError> {
+            humantime::parse_rfc3339_weak(&format!("{text}T00:00:00Z"))
+                .map(unix)
+                .map_err(|_| ApiError::invalid(field, format!("{text:?} is not a date like 2026-11-01")))
+        };
+        let now = unix(SystemTime::now());
+        let (from, to) = match (&self.from, &self.to) {
+            (Some(f), Some(t)) => (day("from", f)?, day("to", t)? + 86_400),
+            (None, None) => (now.saturating_sub(self.period() * 86_400), now + 1),
+            _ => return Err(ApiError::invalid("to", "give both from and to, or neither")),
+        };
+        if to <= from {
+            return Err(ApiError::invalid("to", "must not be before from"));
+        }
+        let present = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        let touchpoint = present(&self.touchpoint);
+        if let Some(t) = &touchpoint
+            && catalog.touchpoint(t).is_none()
+        {
+            return Err(ApiError::invalid("touchpoint", format!("unknown touchpoint {t:?}")));
+        }
+        let segment = present(&self.segment);
+        if let Some(s) = &segment
+            && !["individual", "legal_entity", "sole_proprietor", "internal"].contains(&s.as_str())
+        {
+            return Err(ApiError::invalid("segment", format!("unknown segment {s:?}")));
+        }
+        let channel = present(&self.channel);
+        if let Some(c) = &channel
+            && !catalog.register.touchpoints.iter().any(|t| crate::capture::events::channel_name(t) == *c)
+        {
+            return Err(ApiError::invalid("channel", format!("unknown channel {c:?}")));
+        }
+        let _ = journey;
+        Ok(Filters { from, to, touchpoint, channel, segment })
+    }
+}
+
+/// `GET /api/v1/journeys/{id}/stats`: the per-stage aggregates the charts plot.
+#[tracing::instrument(skip_all, fields(journey = %id))]
+async fn stats_api(
+    State(state): State<Dashboards>,
+    Path(id): Path<String>,
+    Query(query): Query<ViewQuery>,
+) -> Result<Response, ApiError> {
+    let journey = state.journey(&id)?;
+    let filters = query.filters(journey, &state.catalog)?;
+    let stats = stats::journey_stats(&state.storage, journey, &filters, state.min_answers)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(axum::Json(stats).into_response())
+}
+
+/// `GET /api/v1/journeys/{id}/charts/{chart}.svg|.png`.
+#[tracing::instrument(skip_all, fields(journey = %id, chart = %file))]
+async fn chart_api(
+    State(state): State<Dashboards>,
+    Path((id, file)): Path<(String, String)>,
+    Query(query): Query<ViewQuery>,
+) -> Result<Response, ApiError> {
+    let journey = state.journey(&id)?;
+    let (name, extension) = file.rsplit_once('.').unwrap_or((&file, ""));
+    let chart = Chart::parse(name).ok_or(ApiError::NotFound { what: "chart", field: "chart", id: name.to_string() })?;
+    let filters = query.filters(journey, &state.catalog)?;
+    let stats = stats::journey_stats(&state.storage, journey, &filters, state.min_answers)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let words = Words { en: query.english() };
+    let failed = |e| ApiError::Internal(anyhow::anyhow!("drawing {name} failed: {e}"));
+    let (body, content_type) = match extension {
+        "svg" => (charts::svg(chart, &stats, &words).map_err(failed)?.into_bytes(), "image/svg+xml"),
+        "png" => (charts::png(chart, &stats, &words).map_err(failed)?, "image/png"),
+        other => return Err(ApiError::NotFound { what: "chart format", field: "chart", id: other.to_string() }),
+    };
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=60")),
+    ];
+    Ok((headers, body).into_response())
+}
+
+/// Human-friendly durations for the map's table.
+pub fn duration_text(ms: f64, en: bool) -> String {
+    let d = Duration::from_millis(ms as u64);
+    let (value, unit_ru, unit_en) = if d.as_secs() < 3600 {
+        (d.as_secs_f64() / 60.0, "мин", "min")
+    } else if d.as_secs() < 3 * 86_400 {
+        (d.as_secs_f64() / 3600.0, "ч", "h")
+    } else {
+        (d.as_secs_f64() / 86_400.0, "дн", "days")
+    };
+    format!("{value:.1} {}", if en { unit_en } else { unit_ru })
+}

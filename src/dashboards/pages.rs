@@ -1,0 +1,287 @@
+//! Server-rendered pages (askama; every value escaped unless marked safe).
+
+use askama::Template;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, body::Bytes};
+use serde::Deserialize;
+
+use super::auth::{Analyst, client_ip};
+use super::charts::{self, Chart, Words};
+use super::stats::{self, StageStats};
+use super::{Dashboards, ViewQuery, duration_text};
+use crate::error::ApiError;
+use crate::extract::parse_form;
+
+fn render(template: impl Template) -> Result<Response, ApiError> {
+    let html = template.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("template failed: {e}")))?;
+    Ok(Html(html).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct Login<'a> {
+    lang: &'a str,
+    en: bool,
+    next: &'a str,
+    error: &'a str,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    lang: Option<String>,
+}
+
+/// Only our own paths: never an absolute or scheme-relative URL (open redirect).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/dashboard",
+    }
+}
+
+pub async fn login_form(Query(q): Query<LoginQuery>) -> Result<Response, ApiError> {
+    let en = q.lang.as_deref().is_some_and(|l| l.starts_with("en"));
+    render(Login { lang: if en { "en" } else { "ru" }, en, next: safe_next(q.next.as_deref()), error: "" })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    name: String,
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Failed attempts are limited per address and per account name.
+#[tracing::instrument(skip_all)]
+pub async fn login(State(state): State<Dashboards>, request: Request) -> Result<Response, ApiError> {
+    let ip = client_ip(&request);
+    let body: Bytes = axum::body::to_bytes(request.into_body(), 16 * 1024)
+        .await
+        .map_err(|_| ApiError::TooLarge { limit: 16 * 1024 })?;
+    let form: LoginForm = parse_form(&body)?;
+    let next = safe_next(form.next.as_deref()).to_string();
+    let page = |status: StatusCode, error: &str| -> Result<Response, ApiError> {
+        let mut response = render(Login { lang: "ru", en: false, next: &next, error })?;
+        *response.status_mut() = status;
+        Ok(response)
+    };
+    if let Err(e) = state.auth.may_try(ip, &form.name) {
+        let mut response = page(StatusCode::TOO_MANY_REQUESTS, "Слишком много попыток. Подождите минуту.")?;
+        e.decorate(&mut response);
+        return Ok(response);
+    }
+    let ok = state.auth.check_password(&form.name, &form.password).await.map_err(|e| ApiError::Internal(e.into()))?;
+    if !ok {
+        tracing::warn!(account = %form.name, "failed login");
+        return page(StatusCode::UNAUTHORIZED, "Неверная учётная запись или пароль.");
+    }
+    tracing::info!(account = %form.name, "login");
+    let cookie = HeaderValue::from_str(&state.auth.login_cookie(&form.name)).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
+}
+
+pub async fn logout(State(state): State<Dashboards>) -> Response {
+    let cookie = HeaderValue::from_str(&state.auth.logout_cookie()).expect("a plain cookie header");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "dash_index.html")]
+struct Index<'a> {
+    lang: &'a str,
+    en: bool,
+    analyst: &'a str,
+    journeys: Vec<(&'a str, &'a str, usize)>,
+}
+
+pub async fn index(
+    State(state): State<Dashboards>,
+    Extension(Analyst(analyst)): Extension<Analyst>,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, ApiError> {
+    let en = q.english();
+    let journeys = state
+        .catalog
+        .journeys()
+        .map(|j| (j.id.as_str(), if en { j.name.en.as_str() } else { j.name.ru.as_str() }, j.stages.len()))
+        .collect();
+    render(Index { lang: if en { "en" } else { "ru" }, en, analyst: &analyst, journeys })
+}
+
+struct Column {
+    number: usize,
+    name: String,
+    goal: String,
+    touchpoints: String,
+    too_few: bool,
+    n: u64,
+    score: String,
+    ci: String,
+    emotion: String,
+    time: String,
+    recommendations: String,
+    negative: Vec<String>,
+    positive: Vec<String>,
+}
+
+struct ChartView {
+    name: &'static str,
+    svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "dash_journey.html")]
+struct JourneyPage<'a> {
+    lang: &'a str,
+    en: bool,
+    analyst: &'a str,
+    title: String,
+    journey: &'a str,
+    period: u32,
+    period_text: String,
+    touchpoint: String,
+    channel: String,
+    segment: String,
+    touchpoints: Vec<(String, String)>,
+    channels: Vec<String>,
+    segments: Vec<(&'static str, &'static str)>,
+    query: String,
+    other_lang_url: String,
+    export_base: String,
+    columns: Vec<Column>,
+    charts: Vec<ChartView>,
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{:.0}%", v * 100.0))
+}
+
+/// The query string the page was asked with, for its links.
+fn query_string(q: &ViewQuery) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    s.append_pair("period", &q.period().to_string());
+    for (k, v) in [("from", &q.from), ("to", &q.to), ("touchpoint", &q.touchpoint), ("channel", &q.channel), ("segment", &q.segment), ("lang", &q.lang)] {
+        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+            s.append_pair(k, v);
+        }
+    }
+    s.finish()
+}
+
+#[tracing::instrument(skip_all, fields(journey = %id))]
+pub async fn journey(
+    State(state): State<Dashboards>,
+    Extension(Analyst(analyst)): Extension<Analyst>,
+    Path(id): Path<String>,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, ApiError> {
+    let en = q.english();
+    let journey = state.journey(&id)?;
+    let filters = q.filters(journey, &state.catalog)?;
+    let (stats, comments) = tokio::try_join!(
+        stats::journey_stats(&state.storage, journey, &filters, state.min_answers),
+        stats::comments(&state.storage, &journey.id, &filters, 5),
+    )
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    let words = Words { en };
+    let mut charts = Vec::new();
+    for chart in Chart::ALL {
+        let svg = charts::svg(chart, &stats, &words).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+        charts.push(ChartView { name: chart.name(), svg });
+    }
+    let text = |t: &crate::journeys::model::Text| if en { t.en.clone() } else { t.ru.clone() };
+    let columns = journey
+        .stages
+        .iter()
+        .zip(&stats.stages)
+        .map(|(stage, s): (_, &StageStats)| {
+            let comments_of = |emotion: &str| {
+                comments.iter().filter(|c| c.stage == stage.id && c.emotion == emotion).map(|c| c.comment.clone()).collect()
+            };
+            let time = match (s.time.median_ms, s.time.p90_ms) {
+                (Some(m), Some(p)) => format!(
+                    "{} {}, p90 {}{} (n={})",
+                    if en { "median" } else { "медиана" },
+                    duration_text(m, en),
+                    duration_text(p, en),
+                    s.time.target_ms.map_or(String::new(), |t| format!("; {} {}", if en { "target" } else { "цель" }, duration_text(t as f64, en))),
+                    s.time.n
+                ),
+                _ => if en { "no data".into() } else { "нет данных".into() },
+            };
+            Column {
+                number: s.number,
+                name: text(&stage.name),
+                goal: text(&stage.goal),
+                touchpoints: stage
+                    .touchpoints
+                    .iter()
+                    .filter_map(|t| state.catalog.touchpoint(t))
+                    .map(|t| text(&t.name))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                too_few: s.score.too_few,
+                n: s.score.n,
+                score: s.score.score.map_or_else(String::new, |v| format!("{v:.0}")),
+                ci: s.score.ci95.map_or_else(String::new, |(lo, hi)| format!("95%: {lo:.0}–{hi:.0}")),
+                emotion: match s.score.emotion {
+                    Some(e) => format!("{e:+.0} ({} +, {} −)", percent(s.score.positive), percent(s.score.negative)),
+                    None => "—".into(),
+                },
+                time,
+                recommendations: stage.recommendations.iter().map(text).collect::<Vec<_>>().join(" "),
+                negative: comments_of("negative"),
+                positive: comments_of("positive"),
+            }
+        })
+        .collect();
+    let mut touchpoints: Vec<(String, String)> = Vec::new();
+    for t in journey.stages.iter().flat_map(|s| &s.touchpoints) {
+        if !touchpoints.iter().any(|(id, _)| id == t)
+            && let Some(tp) = state.catalog.touchpoint(t)
+        {
+            touchpoints.push((t.clone(), text(&tp.name)));
+        }
+    }
+    let mut channels: Vec<String> = journey
+        .stages
+        .iter()
+        .flat_map(|s| &s.touchpoints)
+        .filter_map(|t| state.catalog.touchpoint(t))
+        .map(crate::capture::events::channel_name)
+        .collect();
+    channels.sort();
+    channels.dedup();
+    let segments = if en {
+        vec![("individual", "individuals"), ("legal_entity", "legal entities"), ("sole_proprietor", "sole proprietors"), ("internal", "internal clients")]
+    } else {
+        vec![("individual", "физические лица"), ("legal_entity", "юридические лица"), ("sole_proprietor", "ИП"), ("internal", "внутренние клиенты")]
+    };
+    let query = query_string(&q);
+    let other = ViewQuery { lang: if en { None } else { Some("en".into()) }, ..q.clone() };
+    let day = |t: u32| humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.into())).to_string()[..10].to_string();
+    render(JourneyPage {
+        lang: if en { "en" } else { "ru" },
+        en,
+        analyst: &analyst,
+        title: text(&journey.name),
+        journey: &journey.id,
+        period: q.period(),
+        period_text: format!("{} — {}", day(filters.from), day(filters.to.saturating_sub(1))),
+        touchpoint: filters.touchpoint.clone().unwrap_or_default(),
+        channel: filters.channel.clone().unwrap_or_default(),
+        segment: filters.segment.clone().unwrap_or_default(),
+        touchpoints,
+        channels,
+        segments,
+        query,
+        other_lang_url: format!("/dashboard/{}?{}", journey.id, query_string(&other)),
+        export_base: format!("/dashboard/{}", journey.id),
+        columns,
+        charts,
+    })
+}

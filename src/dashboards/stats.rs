@@ -1,0 +1,411 @@
+//! The numbers behind the journey view, read from ClickHouse in a handful of
+//! aggregate queries run side by side.
+//!
+//! Scores are normalised to 0–100 whatever the scale (csat 1–5, nps 0–10,
+//! ces 1–7, thumbs 0–1). The 95% confidence interval is the normal one,
+//! mean ± 1.96·s/√n. Rows are read `FINAL`, so a replayed event never counts twice.
+
+use std::collections::BTreeMap;
+
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+
+use crate::journeys::model::{Journey, Metric, Text};
+use crate::storage::{Storage, StorageError};
+
+/// `score` normalised to 0–100.
+const NORM: &str = "multiIf(scale = 'csat', (score - 1) * 25, scale = 'nps', score * 10, \
+                    scale = 'ces', (score - 1) * 100 / 6, score * 100)";
+
+/// What the URL asks for: a period and optional touchpoint, channel, segment.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Filters {
+    /// Seconds since the epoch, inclusive.
+    pub from: u32,
+    /// Seconds since the epoch, exclusive.
+    pub to: u32,
+    pub touchpoint: Option<String>,
+    pub channel: Option<String>,
+    pub segment: Option<String>,
+}
+
+impl Filters {
+    /// The WHERE clause for `journey` in this period, and its bind values in order.
+    fn clause(&self, time_column: &str) -> (String, Vec<String>) {
+        let mut sql = format!("journey = ? AND {time_column} >= toDateTime(?) AND {time_column} < toDateTime(?)");
+        let mut binds = vec![self.from.to_string(), self.to.to_string()];
+        for (column, value) in [("touchpoint", &self.touchpoint), ("channel", &self.channel), ("segment", &self.segment)] {
+            if let Some(v) = value {
+                sql.push_str(&format!(" AND {column} = ?"));
+                binds.push(v.clone());
+            }
+        }
+        (sql, binds)
+    }
+}
+
+fn query(storage: &Storage, sql: &str, journey: &str, binds: &[String]) -> clickhouse::query::Query {
+    let mut q = storage.client().query(sql).bind(journey);
+    for b in binds {
+        q = q.bind(b.as_str());
+    }
+    q
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct CellRow {
+    stage: String,
+    touchpoint: String,
+    n: u64,
+    sum: f64,
+    sumsq: f64,
+    positive: u64,
+    negative: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct TimeRow {
+    stage: String,
+    n: u64,
+    q: Vec<f64>,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct PointRow {
+    stage: String,
+    bucket: u32,
+    n: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct CallsRow {
+    n: u64,
+    over: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct LettersRow {
+    n: u64,
+    acknowledged: u64,
+    answered: u64,
+    ack_q: Vec<f64>,
+    answer_q: Vec<f64>,
+    ack_hist: Vec<u64>,
+    answer_hist: Vec<u64>,
+}
+
+#[derive(Debug, Row, Deserialize, Serialize)]
+pub struct Comment {
+    pub stage: String,
+    pub emotion: String,
+    pub comment: String,
+    pub occurred_at: u32,
+}
+
+/// Sums that add up: a stage's figures are computed from its cells'.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    n: u64,
+    sum: f64,
+    sumsq: f64,
+    positive: u64,
+    negative: u64,
+}
+
+impl Sums {
+    fn add(&mut self, r: &CellRow) {
+        self.n += r.n;
+        self.sum += r.sum;
+        self.sumsq += r.sumsq;
+        self.positive += r.positive;
+        self.negative += r.negative;
+    }
+
+    fn score(&self, min: u64) -> Score {
+        if self.n < min || self.n == 0 {
+            return Score { n: self.n, too_few: true, ..Score::default() };
+        }
+        let n = self.n as f64;
+        let mean = self.sum / n;
+        let variance = if self.n > 1 { ((self.sumsq - n * mean * mean) / (n - 1.0)).max(0.0) } else { 0.0 };
+        let half = 1.96 * variance.sqrt() / n.sqrt();
+        Score {
+            n: self.n,
+            too_few: false,
+            score: Some(mean),
+            ci95: Some(((mean - half).max(0.0), (mean + half).min(100.0))),
+            emotion: Some(100.0 * (self.positive as f64 - self.negative as f64) / n),
+            positive: Some(self.positive as f64 / n),
+            negative: Some(self.negative as f64 / n),
+        }
+    }
+}
+
+/// A score with its sample size; `too_few` when n is under the threshold, and
+/// then no number at all (never a zero).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Score {
+    pub n: u64,
+    pub too_few: bool,
+    pub score: Option<f64>,
+    pub ci95: Option<(f64, f64)>,
+    /// Share positive minus share negative, −100..100: the map's emotion row, measured.
+    pub emotion: Option<f64>,
+    pub positive: Option<f64>,
+    pub negative: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Time {
+    pub n: u64,
+    pub median_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub target_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    pub touchpoint: String,
+    #[serde(flatten)]
+    pub score: Score,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    /// Start of the day or week, seconds since the epoch.
+    pub at: u32,
+    pub n: u64,
+    pub score: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageStats {
+    pub id: String,
+    pub number: usize,
+    pub name: Text,
+    #[serde(flatten)]
+    pub score: Score,
+    pub time: Time,
+    pub touchpoints: Vec<Cell>,
+    pub timeline: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Calls {
+    pub n: u64,
+    /// Calls with more than two transfers (3.2.4 of the order).
+    pub over_two_transfers: u64,
+    pub share_over: Option<f64>,
+}
+
+/// Upper bounds of the delay buckets, in hours; the last bucket is open.
+pub const DELAY_BUCKETS_H: [u32; 5] = [1, 4, 24, 72, 168];
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Letters {
+    pub n: u64,
+    pub acknowledged: u64,
+    pub answered: u64,
+    pub ack_median_h: Option<f64>,
+    pub ack_p90_h: Option<f64>,
+    pub answer_median_h: Option<f64>,
+    pub answer_p90_h: Option<f64>,
+    /// Counts per bucket of [`DELAY_BUCKETS_H`], then the open one.
+    pub ack_histogram: Vec<u64>,
+    pub answer_histogram: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JourneyStats {
+    pub journey: String,
+    pub filters: Filters,
+    /// `day` or `week`, the step of each stage's timeline.
+    pub step: &'static str,
+    pub min_answers: u64,
+    pub stages: Vec<StageStats>,
+    pub calls: Calls,
+    pub letters: Letters,
+}
+
+fn quantiles(q: &[f64], n: u64) -> (Option<f64>, Option<f64>) {
+    if n == 0 || q.len() < 2 { (None, None) } else { (Some(q[0]), Some(q[1])) }
+}
+
+#[tracing::instrument(skip_all, fields(journey = %journey.id))]
+pub async fn journey_stats(
+    storage: &Storage,
+    journey: &Journey,
+    filters: &Filters,
+    min_answers: u64,
+) -> Result<JourneyStats, StorageError> {
+    // The same clause fits both tables: they share these columns.
+    let (feedback_where, binds) = filters.clause("occurred_at");
+    let week = filters.to.saturating_sub(filters.from) > 45 * 86_400;
+    let bucket = if week { "toMonday(occurred_at)" } else { "toDate(occurred_at)" };
+
+    let cells_sql = format!(
+        "SELECT stage, touchpoint, count() AS n, sum(norm) AS sum, sum(norm * norm) AS sumsq, \
+         countIf(emotion = 'positive') AS positive, countIf(emotion = 'negative') AS negative \
+         FROM (SELECT stage, touchpoint, emotion, toFloat64({NORM}) AS norm FROM feedback FINAL WHERE {feedback_where}) \
+         GROUP BY stage, touchpoint"
+    );
+    let timeline_sql = format!(
+        "SELECT stage, toUInt32(toDateTime({bucket})) AS bucket, count() AS n, sum(toFloat64({NORM})) AS sum \
+         FROM feedback FINAL WHERE {feedback_where} GROUP BY stage, bucket ORDER BY stage, bucket"
+    );
+    // Time spent on the stage's tasks: measured or self-reported task timings,
+    // and the "how long did it take?" of ratings. Page dwell time is not stage time.
+    let time_sql = format!(
+        "SELECT stage, count() AS n, quantiles(0.5, 0.9)(d) AS q FROM (\
+         SELECT stage, toFloat64(duration_ms) AS d FROM timings FINAL WHERE {feedback_where} AND measure = 'task' \
+         UNION ALL SELECT stage, toFloat64(assumeNotNull(reported_duration_ms)) AS d FROM feedback FINAL \
+         WHERE {feedback_where} AND isNotNull(reported_duration_ms)) GROUP BY stage"
+    );
+    let calls_sql = format!(
+        "SELECT count() AS n, countIf(transfers > 2) AS over FROM calls FINAL \
+         WHERE (journey = ? OR journey = '') AND started_at >= toDateTime(?) AND started_at < toDateTime(?){}",
+        if filters.segment.is_some() { " AND segment = ?" } else { "" }
+    );
+    let hist = |col: &str, has: &str| {
+        let mut edges = vec![0u32];
+        edges.extend(DELAY_BUCKETS_H.iter().map(|h| h * 3600));
+        let mut parts: Vec<String> = edges
+            .windows(2)
+            .map(|w| format!("countIf({has} AND {col} >= {} AND {col} < {})", w[0], w[1]))
+            .collect();
+        parts.push(format!("countIf({has} AND {col} >= {})", edges[edges.len() - 1]));
+        format!("[{}]", parts.join(", "))
+    };
+    // Nullable columns are resolved in the inner query: RowBinary needs exact,
+    // non-nullable result types.
+    let letters_sql = format!(
+        "SELECT count() AS n, countIf(has_ack) AS acknowledged, countIf(has_answer) AS answered, \
+         quantilesIf(0.5, 0.9)(ack / 3600, has_ack) AS ack_q, quantilesIf(0.5, 0.9)(answer / 3600, has_answer) AS answer_q, \
+         {} AS ack_hist, {} AS answer_hist FROM (\
+         SELECT isNotNull(acknowledged_at) AS has_ack, isNotNull(answered_at) AS has_answer, \
+         toFloat64(toInt64(ifNull(acknowledged_at, received_at)) - toInt64(received_at)) AS ack, \
+         toFloat64(toInt64(ifNull(answered_at, received_at)) - toInt64(received_at)) AS answer \
+         FROM correspondence FINAL WHERE (journey = ? OR journey = '') AND received_at >= toDateTime(?) AND received_at < toDateTime(?){})",
+        hist("ack", "has_ack"),
+        hist("answer", "has_answer"),
+        if filters.segment.is_some() { " AND segment = ?" } else { "" }
+    );
+    let mut call_binds = vec![filters.from.to_string(), filters.to.to_string()];
+    call_binds.extend(filters.segment.clone());
+
+    let (cells, timeline, times, calls, letters) = tokio::try_join!(
+        query(storage, &cells_sql, &journey.id, &binds).fetch_all::<CellRow>(),
+        query(storage, &timeline_sql, &journey.id, &binds).fetch_all::<PointRow>(),
+        time_query(storage, &time_sql, &journey.id, &binds),
+        query(storage, &calls_sql, &journey.id, &call_binds).fetch_one::<CallsRow>(),
+        query(storage, &letters_sql, &journey.id, &call_binds).fetch_one::<LettersRow>(),
+    )?;
+
+    let mut by_stage: BTreeMap<&str, (Sums, Vec<Cell>)> = BTreeMap::new();
+    for row in &cells {
+        let entry = by_stage.entry(row.stage.as_str()).or_default();
+        entry.0.add(row);
+        let mut one = Sums::default();
+        one.add(row);
+        entry.1.push(Cell { touchpoint: row.touchpoint.clone(), score: one.score(min_answers) });
+    }
+    let stages = journey
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| {
+            let (sums, mut cells) = by_stage.remove(stage.id.as_str()).unwrap_or_default();
+            cells.sort_by_key(|c| stage.touchpoints.iter().position(|t| *t == c.touchpoint).unwrap_or(usize::MAX));
+            let time = times.iter().find(|t| t.stage == stage.id);
+            let (median_ms, p90_ms) = time.map_or((None, None), |t| quantiles(&t.q, t.n));
+            let target_ms = stage.metrics.iter().find_map(|m| match m {
+                Metric::TimeSpent { target: Some(d) } => Some(d.as_millis() as u64),
+                _ => None,
+            });
+            StageStats {
+                id: stage.id.clone(),
+                number: i + 1,
+                name: stage.name.clone(),
+                score: sums.score(min_answers),
+                time: Time { n: time.map_or(0, |t| t.n), median_ms, p90_ms, target_ms },
+                touchpoints: cells,
+                timeline: timeline
+                    .iter()
+                    .filter(|p| p.stage == stage.id)
+                    .map(|p| Point {
+                        at: p.bucket,
+                        n: p.n,
+                        score: (p.n >= min_answers && p.n > 0).then(|| p.sum / p.n as f64),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let (ack_median_h, ack_p90_h) = quantiles(&letters.ack_q, letters.acknowledged);
+    let (answer_median_h, answer_p90_h) = quantiles(&letters.answer_q, letters.answered);
+    Ok(JourneyStats {
+        journey: journey.id.clone(),
+        filters: filters.clone(),
+        step: if week { "week" } else { "day" },
+        min_answers,
+        stages,
+        calls: Calls {
+            n: calls.n,
+            over_two_transfers: calls.over,
+            share_over: (calls.n > 0).then(|| calls.over as f64 / calls.n as f64),
+        },
+        letters: Letters {
+            n: letters.n,
+            acknowledged: letters.acknowledged,
+            answered: letters.answered,
+            ack_median_h,
+            ack_p90_h,
+            answer_median_h,
+            answer_p90_h,
+            ack_histogram: letters.ack_hist,
+            answer_histogram: letters.answer_hist,
+        },
+    })
+}
+
+/// The time query holds the filter clause twice, one per side of its UNION.
+async fn time_query(storage: &Storage, sql: &str, journey: &str, binds: &[String]) -> clickhouse::error::Result<Vec<TimeRow>> {
+    let mut q = storage.client().query(sql);
+    for _ in 0..2 {
+        q = q.bind(journey);
+        for b in binds {
+            q = q.bind(b.as_str());
+        }
+    }
+    q.fetch_all().await
+}
+
+/// The latest comments of each stage, negative and positive, newest first.
+#[tracing::instrument(skip_all, fields(journey = %journey))]
+pub async fn comments(storage: &Storage, journey: &str, filters: &Filters, per_kind: u32) -> Result<Vec<Comment>, StorageError> {
+    let (clause, binds) = filters.clause("occurred_at");
+    let sql = format!(
+        "SELECT stage, toString(emotion) AS emotion, comment, toUInt32(occurred_at) AS occurred_at FROM feedback FINAL \
+         WHERE {clause} AND comment != '' AND emotion != 'neutral' \
+         ORDER BY occurred_at DESC LIMIT {per_kind} BY stage, emotion"
+    );
+    Ok(query(storage, &sql, journey, &binds).fetch_all().await?)
+}
+
+/// Raw ratings for the CSV export, newest first, as strings.
+pub async fn raw_feedback<T: clickhouse::RowOwned + clickhouse::RowRead>(
+    storage: &Storage,
+    journey: &str,
+    filters: &Filters,
+    limit: u64,
+) -> Result<Vec<T>, StorageError> {
+    let (clause, binds) = filters.clause("occurred_at");
+    let sql = format!(
+        "SELECT toString(event_id) AS event_id, toString(occurred_at) AS occurred_at, stage, touchpoint, channel, \
+         toString(segment) AS segment, toString(scale) AS scale, score, toString(emotion) AS emotion, comment, \
+         arrayStringConcat(tags, ',') AS tags, case_ref \
+         FROM feedback FINAL WHERE {clause} ORDER BY occurred_at DESC LIMIT {limit}"
+    );
+    Ok(query(storage, &sql, journey, &binds).fetch_all().await?)
+}

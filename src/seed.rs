@@ -1,0 +1,200 @@
+//! `touchpoint seed`: realistic synthetic events for a journey, so the
+//! dashboards can be shown, tested and timed before real clients arrive.
+//! Scores differ by stage the way the example map describes them (stage 1's
+//! search and stage 3's outages hurt), comments are Russian, durations sit
+//! around each stage's target, calls and letters follow the order's standards
+//! most of the time.
+
+use std::time::SystemTime;
+
+use clickhouse::RowOwned;
+use clickhouse::RowWrite;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::Rng;
+use uuid::Uuid;
+
+use crate::capture::events::{Rating, Scale, channel_name, segment_code, unix};
+use crate::journeys::Catalog;
+use crate::journeys::model::{Journey, Metric, Segment};
+use crate::storage::rows::{CallRow, FeedbackRow, LetterRow, TimingRow};
+use crate::storage::{Storage, StorageError};
+
+const BATCH: u64 = 100_000;
+
+const NEGATIVE: &[&str] = &[
+    "Долго искал нужную информацию на сайте",
+    "Не смог дозвониться с первого раза",
+    "Сервис на портале не работал, пришлось ждать",
+    "Непонятно, какие документы нужны",
+    "Переключали между сотрудниками несколько раз",
+    "Ответ на письмо пришёл слишком поздно",
+];
+const POSITIVE: &[&str] = &[
+    "Сотрудник всё подробно объяснил",
+    "Быстро и понятно, спасибо",
+    "Удобно подавать заявление онлайн",
+    "Получил лицензию в срок",
+    "Вежливо и по делу",
+];
+
+/// What one run wrote.
+#[derive(Debug, Default, PartialEq)]
+pub struct Seeded {
+    pub feedback: u64,
+    pub timings: u64,
+    pub calls: u64,
+    pub letters: u64,
+}
+
+/// Mean satisfaction (csat 1–5) of a stage, by its place on the map.
+fn stage_mean(index: usize) -> f64 {
+    [2.8, 3.6, 3.0, 4.2, 3.9].get(index).copied().unwrap_or(3.5)
+}
+
+fn normal(rng: &mut impl Rng) -> f64 {
+    let (u, v): (f64, f64) = (rng.random_range(f64::EPSILON..1.0), rng.random());
+    (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+}
+
+fn around(rng: &mut impl Rng, median: f64, spread: f64) -> f64 {
+    median * (spread * normal(rng)).exp()
+}
+
+fn pick<'a, T>(rng: &mut impl Rng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+async fn write<T: RowOwned + RowWrite>(storage: &Storage, table: &str, rows: &[T]) -> Result<(), StorageError> {
+    let mut insert = storage.client().insert::<T>(table).await?;
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await?;
+    Ok(())
+}
+
+/// Writes `events` ratings and as many timings over the last `days` days, a
+/// call for every tenth and a letter for every twentieth.
+pub async fn seed(storage: &Storage, catalog: &Catalog, journey: &Journey, events: u64, days: u32, progress: bool) -> Result<Seeded, StorageError> {
+    let bar = if progress { ProgressBar::new(events) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} events, {per_sec}, {eta} left").expect("a valid template"));
+    let now = unix(SystemTime::now());
+    let span = days.max(1) * 86_400;
+    let mut done = Seeded::default();
+    let mut rng = rand::rng();
+    while done.feedback < events {
+        let n = BATCH.min(events - done.feedback);
+        let mut feedback = Vec::with_capacity(n as usize);
+        let mut timings = Vec::with_capacity(n as usize);
+        let mut calls = Vec::new();
+        let mut letters = Vec::new();
+        for k in 0..n {
+            let i = rng.random_range(0..journey.stages.len());
+            let stage = &journey.stages[i];
+            let touchpoint_id: &String = pick(&mut rng, &stage.touchpoints);
+            let touchpoint = catalog.touchpoint(touchpoint_id).expect("validated at load");
+            let at = now - rng.random_range(0..span);
+            let segment = if rng.random_bool(0.6) { Segment::LegalEntity } else { Segment::SoleProprietor };
+            let score = (stage_mean(i) + 1.1 * normal(&mut rng)).round().clamp(1.0, 5.0) as u8;
+            let rating = Rating {
+                event_id: Uuid::new_v4(),
+                occurred_at: at,
+                received_at: at,
+                journey: &journey.id,
+                stage: &stage.id,
+                touchpoint,
+                scale: Scale::Csat,
+                score,
+            };
+            let target_ms = stage.metrics.iter().find_map(|m| match m {
+                Metric::TimeSpent { target: Some(d) } => Some(d.as_millis() as f64),
+                _ => None,
+            });
+            let task_ms = around(&mut rng, target_ms.unwrap_or(3_600_000.0) * (0.8 + 0.2 * i as f64), 0.7);
+            let comment = match score {
+                1 | 2 if rng.random_bool(0.4) => pick(&mut rng, NEGATIVE).to_string(),
+                5 if rng.random_bool(0.2) => pick(&mut rng, POSITIVE).to_string(),
+                _ => String::new(),
+            };
+            feedback.push(FeedbackRow {
+                site: "demo".into(),
+                segment: segment_code(Some(segment)),
+                comment,
+                reported_duration_ms: rng.random_bool(0.3).then_some(task_ms as u64),
+                locale: "ru".into(),
+                session_id: format!("seed-{}", k % 5000),
+                ..rating.row()
+            });
+            timings.push(TimingRow {
+                event_id: Uuid::new_v4(),
+                occurred_at: at,
+                received_at: at,
+                site: "demo".into(),
+                journey: journey.id.clone(),
+                stage: stage.id.clone(),
+                touchpoint: touchpoint.id.clone(),
+                channel: channel_name(touchpoint),
+                segment: segment_code(Some(segment)),
+                measure: if rng.random_bool(0.5) { 2 } else { 1 }, // task or page dwell
+                source: if rng.random_bool(0.5) { 1 } else { 2 },
+                duration_ms: if rng.random_bool(0.5) { task_ms as u64 } else { around(&mut rng, 90_000.0, 0.8) as u64 },
+                session_id: format!("seed-{}", k % 5000),
+                page_path: "/licenzirovanie/".into(),
+            });
+            if k % 10 == 0 {
+                let transfers = *pick(&mut rng, &[0u8, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 3, 4]);
+                calls.push(CallRow {
+                    event_id: Uuid::new_v4(),
+                    started_at: at,
+                    received_at: at,
+                    journey: journey.id.clone(),
+                    stage: journey.stages[i.min(1)].id.clone(),
+                    touchpoint: "phone".into(),
+                    process: if rng.random_bool(0.5) { "consulting" } else { "informing" }.into(),
+                    operator: format!("op-{}", rng.random_range(1..12)),
+                    segment: segment_code(Some(segment)),
+                    wait_seconds: around(&mut rng, 40.0, 0.8) as u32,
+                    talk_seconds: around(&mut rng, 240.0, 0.6) as u32,
+                    transfers,
+                    resolved: u8::from(transfers < 3 && rng.random_bool(0.85)),
+                    rating_scale: 0,
+                    rating_score: None,
+                });
+            }
+            if k % 20 == 0 {
+                let ack = rng.random_bool(0.9).then(|| at + around(&mut rng, 3.0 * 3600.0, 1.0) as u32);
+                let answer = rng.random_bool(0.8).then(|| at + around(&mut rng, 60.0 * 3600.0, 0.9) as u32);
+                letters.push(LetterRow {
+                    event_id: Uuid::new_v4(),
+                    letter_id: format!("seed-{}", Uuid::new_v4().simple()),
+                    received_at: at,
+                    acknowledged_at: ack.filter(|t| *t <= now),
+                    answered_at: answer.filter(|t| *t <= now),
+                    updated_at: now,
+                    journey: journey.id.clone(),
+                    stage: stage.id.clone(),
+                    touchpoint: "email".into(),
+                    process: "consulting".into(),
+                    segment: segment_code(Some(segment)),
+                });
+            }
+        }
+        write(storage, "feedback", &feedback).await?;
+        write(storage, "timings", &timings).await?;
+        write(storage, "calls", &calls).await?;
+        write(storage, "correspondence", &letters).await?;
+        done.feedback += n;
+        done.timings += n;
+        done.calls += calls.len() as u64;
+        done.letters += letters.len() as u64;
+        bar.set_position(done.feedback);
+    }
+    bar.finish_and_clear();
+    Ok(done)
+}
+
+/// True when the journey has no rating yet (the demo seeds only an empty one).
+pub async fn is_empty(storage: &Storage, journey: &str) -> Result<bool, StorageError> {
+    let n: u64 = storage.client().query("SELECT count() FROM feedback WHERE journey = ?").bind(journey).fetch_one().await?;
+    Ok(n == 0)
+}
