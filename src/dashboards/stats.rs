@@ -386,14 +386,15 @@ async fn time_query(storage: &Storage, sql: &str, journey: &str, binds: &[String
 pub async fn comments(storage: &Storage, journey: &str, filters: &Filters, per_kind: u32) -> Result<Vec<Comment>, StorageError> {
     let (clause, binds) = filters.clause("occurred_at");
     let sql = format!(
-        "SELECT stage, toString(emotion) AS emotion, comment, toUInt32(occurred_at) AS occurred_at FROM feedback FINAL \
+        "SELECT stage, toString(emotion) AS kind, comment, toUInt32(occurred_at) AS at FROM feedback FINAL \
          WHERE {clause} AND comment != '' AND emotion != 'neutral' \
-         ORDER BY occurred_at DESC LIMIT {per_kind} BY stage, emotion"
+         ORDER BY at DESC LIMIT {per_kind} BY stage, kind"
     );
     Ok(query(storage, &sql, journey, &binds).fetch_all().await?)
 }
 
-/// Raw ratings for the CSV export, newest first, as strings.
+/// Raw ratings for the CSV export, newest first, as strings. The aliases must
+/// not reuse column names: ClickHouse would read the WHERE clause through them.
 pub async fn raw_feedback<T: clickhouse::RowOwned + clickhouse::RowRead>(
     storage: &Storage,
     journey: &str,
@@ -402,9 +403,9 @@ pub async fn raw_feedback<T: clickhouse::RowOwned + clickhouse::RowRead>(
 ) -> Result<Vec<T>, StorageError> {
     let (clause, binds) = filters.clause("occurred_at");
     let sql = format!(
-        "SELECT toString(event_id) AS event_id, toString(occurred_at) AS occurred_at, stage, touchpoint, channel, \
-         toString(segment) AS segment, toString(scale) AS scale, score, toString(emotion) AS emotion, comment, \
-         arrayStringConcat(tags, ',') AS tags, case_ref \
+        "SELECT toString(event_id) AS id, toString(occurred_at) AS occurred, stage, touchpoint, channel, \
+         toString(segment) AS segment_name, toString(scale) AS scale_name, score, toString(emotion) AS emotion_name, comment, \
+         arrayStringConcat(tags, ',') AS tag_list, case_ref \
          FROM feedback FINAL WHERE {clause} ORDER BY occurred_at DESC LIMIT {limit}"
     );
     Ok(query(storage, &sql, journey, &binds).fetch_all().await?)

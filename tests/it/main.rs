@@ -4,6 +4,7 @@
 mod browser;
 mod capture;
 mod catalog;
+mod dashboards;
 mod cli;
 mod example_config;
 mod health;
