@@ -350,3 +350,26 @@ async fn the_no_js_page_works_with_javascript_off_and_passes_axe() {
     assert!(violations.is_empty(), "axe: {violations:#?}");
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_analyst_logs_in_and_sees_the_journey_map() {
+    let app = spawn_app().await;
+    let catalog = touchpoint::journeys::Catalog::load(&crate::support::repo().join("dashboards")).unwrap();
+    let journey = catalog.journey("scrap-metal-licensing").unwrap();
+    touchpoint::seed::seed(&app.storage, &catalog, journey, 2_000, 90, false).await.unwrap();
+    touchpoint::dashboards::auth::add_user(&app.storage, "olga", "correct horse battery staple").await.unwrap();
+    let (_driver, client) = browser(true).await;
+    client.set_window_size(1400, 1500).await.unwrap();
+
+    client.goto(&format!("{}/dashboard/scrap-metal-licensing?period=90", app.address)).await.unwrap();
+    client.find(Locator::Css("input[name=name]")).await.unwrap().send_keys("olga").await.unwrap();
+    client.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("correct horse battery staple").await.unwrap();
+    client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    let heading = client.wait().for_element(Locator::Css("main h1")).await.unwrap();
+
+    assert!(heading.text().await.unwrap().starts_with("Лицензирование деятельности"));
+    assert!(client.current_url().await.unwrap().as_str().contains("/dashboard/scrap-metal-licensing?period=90"), "back where the login began");
+    assert_eq!(client.find_all(Locator::Css("figure svg")).await.unwrap().len(), 5);
+    screenshot(&client, "dashboard.png").await;
+    client.close().await.unwrap();
+}

@@ -190,3 +190,39 @@ async fn serve_starts_its_own_clickhouse_and_on_sigterm_flushes_every_event_then
     drop(storage);
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn analysts_and_tokens_are_made_from_the_command_line() {
+    let storage = crate::support::fresh_storage().await;
+    let server = crate::support::server();
+    let env = [
+        ("TOUCHPOINT_CLICKHOUSE_URL", server.url.as_str()),
+        ("TOUCHPOINT_CLICKHOUSE_DATABASE", storage.database()),
+    ];
+    let password = secrecy::ExposeSecret::expose_secret(&server.password).to_string();
+    let mut env = env.to_vec();
+    env.push(("TOUCHPOINT_CLICKHOUSE_PASSWORD", &password));
+
+    let mut add = touchpoint(&["user", "add", "olga"], &env).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(add.stdin.as_mut().unwrap(), b"a long enough password\n").unwrap();
+    let added = add.wait_with_output().unwrap();
+    let token = run(&["token", "create", "weekly-report"], &env);
+    let short = {
+        let mut c = touchpoint(&["user", "add", "ivan"], &env).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        std::io::Write::write_all(c.stdin.as_mut().unwrap(), b"short\n").unwrap();
+        c.wait_with_output().unwrap()
+    };
+
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(token.status.success(), "{}", stderr(&token));
+    let printed = String::from_utf8_lossy(&token.stdout);
+    let last = printed.lines().last().unwrap();
+    assert!(last.starts_with("tp_") && last.len() > 40, "{printed}");
+    let stored: Vec<String> = storage.client().query("SELECT token_hash FROM api_tokens").fetch_all().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0], last, "only the hash is stored");
+    let hash: String = storage.client().query("SELECT password_hash FROM analysts WHERE name = 'olga'").fetch_one().await.unwrap();
+    assert!(hash.starts_with("$argon2"), "{hash}");
+    assert_eq!(short.status.code(), Some(1));
+    assert!(stderr(&short).contains("12 characters"));
+}
