@@ -56,7 +56,7 @@ pub enum Command {
         /// Journey id, e.g. scrap-metal-licensing.
         #[arg(long)]
         journey: String,
-        /// How many ratings (and as many timings; a call per 10, a letter per 20).
+        /// How many ratings (and as many timings; a call per 10, a letter per 200).
         #[arg(long, default_value_t = 10_000)]
         events: u64,
         /// Spread over this many days back from now.

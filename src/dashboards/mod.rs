@@ -100,7 +100,11 @@ impl ViewQuery {
         let now = unix(SystemTime::now());
         let (from, to) = match (&self.from, &self.to) {
             (Some(f), Some(t)) => (day("from", f)?, day("to", t)? + 86_400),
-            (None, None) => (now.saturating_sub(self.period() * 86_400), now + 1),
+            // Whole days, today included: the rollups count by day.
+            (None, None) => {
+                let tomorrow = (now / 86_400 + 1) * 86_400;
+                (tomorrow.saturating_sub(self.period() * 86_400), tomorrow)
+            }
             _ => return Err(ApiError::invalid("to", "give both from and to, or neither")),
         };
         if to <= from {

@@ -2,8 +2,9 @@
 //! aggregate queries run side by side.
 //!
 //! Scores are normalised to 0–100 whatever the scale (csat 1–5, nps 0–10,
-//! ces 1–7, thumbs 0–1). The 95% confidence interval is the normal one,
-//! mean ± 1.96·s/√n. Rows are read `FINAL`, so a replayed event never counts twice.
+//! ces 1–7, thumbs 0–1; the formula is in migration 0006). The 95% confidence interval is the normal one,
+//! mean ± 1.96·s/√n. Periods are whole days (of the ClickHouse server's time
+//! zone), as the daily rollups hold them.
 
 use std::collections::BTreeMap;
 
@@ -12,10 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::journeys::model::{Journey, Metric, Text};
 use crate::storage::{Storage, StorageError};
-
-/// `score` normalised to 0–100.
-const NORM: &str = "multiIf(scale = 'csat', (score - 1) * 25, scale = 'nps', score * 10, \
-                    scale = 'ces', (score - 1) * 100 / 6, score * 100)";
 
 /// What the URL asks for: a period and optional touchpoint, channel, segment.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -30,9 +27,11 @@ pub struct Filters {
 }
 
 impl Filters {
-    /// The WHERE clause for `journey` in this period, and its bind values in order.
+    /// The WHERE clause for `journey` in this period, and its bind values in
+    /// order; `day` is the Date column of the rollups, anything else a DateTime.
     fn clause(&self, time_column: &str) -> (String, Vec<String>) {
-        let mut sql = format!("journey = ? AND {time_column} >= toDateTime(?) AND {time_column} < toDateTime(?)");
+        let bound = if time_column == "day" { "toDate(toDateTime(?))" } else { "toDateTime(?)" };
+        let mut sql = format!("journey = ? AND {time_column} >= {bound} AND {time_column} < {bound}");
         let mut binds = vec![self.from.to_string(), self.to.to_string()];
         for (column, value) in [("touchpoint", &self.touchpoint), ("channel", &self.channel), ("segment", &self.segment)] {
             if let Some(v) = value {
@@ -239,32 +238,28 @@ pub async fn journey_stats(
     filters: &Filters,
     min_answers: u64,
 ) -> Result<JourneyStats, StorageError> {
-    // The same clause fits both tables: they share these columns.
-    let (feedback_where, binds) = filters.clause("occurred_at");
+    // Scores, volumes and times come from the daily rollups (migration 0006):
+    // thousands of rows instead of millions. Comments and letters are read raw.
+    let (daily_where, binds) = filters.clause("day");
     let week = filters.to.saturating_sub(filters.from) > 45 * 86_400;
-    let bucket = if week { "toMonday(occurred_at)" } else { "toDate(occurred_at)" };
+    let bucket = if week { "toMonday(day)" } else { "day" };
 
     let cells_sql = format!(
-        "SELECT stage, touchpoint, count() AS n, sum(norm) AS sum, sum(norm * norm) AS sumsq, \
-         countIf(emotion = 'positive') AS positive, countIf(emotion = 'negative') AS negative \
-         FROM (SELECT stage, touchpoint, emotion, toFloat64({NORM}) AS norm FROM feedback FINAL WHERE {feedback_where}) \
-         GROUP BY stage, touchpoint"
+        "SELECT stage, touchpoint, toUInt64(sum(n)) AS answers, sum(sum) AS total, sum(sumsq) AS squares, \
+         toUInt64(sum(positive)) AS pos, toUInt64(sum(negative)) AS neg \
+         FROM feedback_daily WHERE {daily_where} GROUP BY stage, touchpoint HAVING answers > 0"
     );
     let timeline_sql = format!(
-        "SELECT stage, toUInt32(toDateTime({bucket})) AS bucket, count() AS n, sum(toFloat64({NORM})) AS sum \
-         FROM feedback FINAL WHERE {feedback_where} GROUP BY stage, bucket ORDER BY stage, bucket"
+        "SELECT stage, toUInt32(toDateTime({bucket})) AS at, toUInt64(sum(n)) AS answers, sum(sum) AS total \
+         FROM feedback_daily WHERE {daily_where} GROUP BY stage, at HAVING answers > 0 ORDER BY stage, at"
     );
-    // Time spent on the stage's tasks: measured or self-reported task timings,
-    // and the "how long did it take?" of ratings. Page dwell time is not stage time.
     let time_sql = format!(
-        "SELECT stage, count() AS n, quantiles(0.5, 0.9)(d) AS q FROM (\
-         SELECT stage, toFloat64(duration_ms) AS d FROM timings FINAL WHERE {feedback_where} AND measure = 'task' \
-         UNION ALL SELECT stage, toFloat64(assumeNotNull(reported_duration_ms)) AS d FROM feedback FINAL \
-         WHERE {feedback_where} AND isNotNull(reported_duration_ms)) GROUP BY stage"
+        "SELECT stage, countMerge(n) AS answers, quantilesMerge(0.5, 0.9)(q) AS qs \
+         FROM stage_time_daily WHERE {daily_where} GROUP BY stage"
     );
     let calls_sql = format!(
-        "SELECT count() AS n, countIf(transfers > 2) AS over FROM calls FINAL \
-         WHERE (journey = ? OR journey = '') AND started_at >= toDateTime(?) AND started_at < toDateTime(?){}",
+        "SELECT toUInt64(sum(n)) AS answers, toUInt64(sum(over_two_transfers)) AS over FROM calls_daily \
+         WHERE (journey = ? OR journey = '') AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)){}",
         if filters.segment.is_some() { " AND segment = ?" } else { "" }
     );
     let hist = |col: &str, has: &str| {
@@ -297,7 +292,7 @@ pub async fn journey_stats(
     let (cells, timeline, times, calls, letters) = tokio::try_join!(
         query(storage, &cells_sql, &journey.id, &binds).fetch_all::<CellRow>(),
         query(storage, &timeline_sql, &journey.id, &binds).fetch_all::<PointRow>(),
-        time_query(storage, &time_sql, &journey.id, &binds),
+        query(storage, &time_sql, &journey.id, &binds).fetch_all::<TimeRow>(),
         query(storage, &calls_sql, &journey.id, &call_binds).fetch_one::<CallsRow>(),
         query(storage, &letters_sql, &journey.id, &call_binds).fetch_one::<LettersRow>(),
     )?;
@@ -369,26 +364,18 @@ pub async fn journey_stats(
     })
 }
 
-/// The time query holds the filter clause twice, one per side of its UNION.
-async fn time_query(storage: &Storage, sql: &str, journey: &str, binds: &[String]) -> clickhouse::error::Result<Vec<TimeRow>> {
-    let mut q = storage.client().query(sql);
-    for _ in 0..2 {
-        q = q.bind(journey);
-        for b in binds {
-            q = q.bind(b.as_str());
-        }
-    }
-    q.fetch_all().await
-}
+/// How far back from the end of the period comments are listed: the latest are
+/// what an analyst reads first, and the CSV export has them all.
+pub const COMMENT_DAYS: u32 = 14;
 
 /// The latest comments of each stage, negative and positive, newest first.
 #[tracing::instrument(skip_all, fields(journey = %journey))]
 pub async fn comments(storage: &Storage, journey: &str, filters: &Filters, per_kind: u32) -> Result<Vec<Comment>, StorageError> {
-    let (clause, binds) = filters.clause("occurred_at");
+    let recent = Filters { from: filters.from.max(filters.to.saturating_sub(COMMENT_DAYS * 86_400)), ..filters.clone() };
+    let (clause, binds) = recent.clause("occurred_at");
     let sql = format!(
-        "SELECT stage, toString(emotion) AS kind, comment, toUInt32(occurred_at) AS at FROM feedback FINAL \
-         WHERE {clause} AND comment != '' AND emotion != 'neutral' \
-         ORDER BY at DESC LIMIT {per_kind} BY stage, kind"
+        "SELECT stage, toString(emotion) AS kind, comment, toUInt32(occurred_at) AS at FROM feedback_comments \
+         WHERE {clause} ORDER BY at DESC LIMIT {per_kind} BY stage, kind"
     );
     Ok(query(storage, &sql, journey, &binds).fetch_all().await?)
 }

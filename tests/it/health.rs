@@ -42,7 +42,7 @@ async fn readyz_is_ready_once_the_app_has_migrated() {
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["migrations"], Migration::embedded().len());
-    assert_eq!(tables(&app.storage).await, vec!["analysts", "api_tokens", "calls", "correspondence", "feedback", "schema_migrations", "timings"]);
+    assert_eq!(tables(&app.storage).await, crate::support::ALL_TABLES);
 }
 
 #[tokio::test]

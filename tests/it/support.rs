@@ -8,6 +8,13 @@ use secrecy::SecretString;
 use touchpoint::Application;
 use touchpoint::config::{Config, EmbeddedConfig, SiteConfig, StaffToken};
 
+/// Every table and view the shipped migrations create, with the runner's ledger.
+pub const ALL_TABLES: &[&str] = &[
+    "analysts", "api_tokens", "calls", "calls_daily", "calls_daily_mv", "correspondence", "feedback",
+    "feedback_comments", "feedback_comments_mv", "feedback_daily", "feedback_daily_mv", "schema_migrations", "stage_time_daily",
+    "stage_time_from_feedback_mv", "stage_time_from_timings_mv", "timings",
+];
+
 /// The staff token `test_config` configures.
 pub const STAFF_TOKEN: &str = "test-staff-token-0123456789";
 use touchpoint::storage::Storage;

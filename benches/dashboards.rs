@@ -1,0 +1,125 @@
+//! Speed of the journey view on a large data set.
+//!
+//!     cargo bench --bench dashboards -- [--events 10000000] [--runs 20]
+//!
+//! Seeds `--events` ratings and as many timings (plus a call per 10 and a
+//! letter per 200) into a local ClickHouse under target/bench-dashboards — kept
+//! between runs, seeded only once — then starts the release `touchpoint serve`
+//! and times, over `--runs` requests each, the whole journey page (five charts
+//! included), the stats API and the `stages.svg` chart, all for 90 days.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+use touchpoint::config::EmbeddedConfig;
+use touchpoint::journeys::Catalog;
+use touchpoint::storage::Storage;
+use touchpoint::storage::embedded::EmbeddedClickHouse;
+use touchpoint::storage::migrations::{self, Migration};
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn time(client: &reqwest::Client, url: &str, token: &str, runs: u64) -> (Vec<Duration>, usize) {
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let response = client.get(url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+        size = response.bytes().await.unwrap().len();
+        times.push(start.elapsed());
+    }
+    times.sort();
+    (times, size)
+}
+
+fn report(name: &str, (times, size): (Vec<Duration>, usize)) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name:<14} p50 {:>7.1} ms  p95 {:>7.1} ms  max {:>7.1} ms  ({} runs, {} KB)",
+        ms(times[times.len() / 2]),
+        ms(times[(times.len() * 95 / 100).min(times.len() - 1)]),
+        ms(times[times.len() - 1]),
+        times.len(),
+        size / 1024
+    );
+}
+
+fn main() {
+    let events = arg("--events", 10_000_000);
+    let runs = arg("--runs", 20);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-dashboards");
+        let clickhouse = EmbeddedClickHouse::start(&EmbeddedConfig { data_dir: dir.clone(), ..EmbeddedConfig::default() })
+            .await
+            .expect("ClickHouse starts (./scripts/test.sh installs it)");
+        let endpoint = clickhouse.endpoint();
+        let storage = Storage::new(&endpoint, "bench");
+        storage.ensure_database().await.unwrap();
+        migrations::run(&storage, &Migration::embedded()).await.unwrap();
+        let catalog = Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")).unwrap();
+        let journey = catalog.journey("scrap-metal-licensing").unwrap();
+        let have: u64 = storage.client().query("SELECT count() FROM feedback").fetch_one().await.unwrap();
+        if have < events {
+            let start = Instant::now();
+            let done = touchpoint::seed::seed(&storage, &catalog, journey, events - have, 89, true).await.unwrap();
+            println!("seeded {} ratings and {} timings in {:.0} s", done.feedback, done.timings, start.elapsed().as_secs_f64());
+        }
+        let _ = storage.client().query("OPTIMIZE TABLE feedback FINAL").execute().await;
+        let _ = storage.client().query("OPTIMIZE TABLE timings FINAL").execute().await;
+        let rows: (u64, u64) = (
+            storage.client().query("SELECT count() FROM feedback").fetch_one().await.unwrap(),
+            storage.client().query("SELECT count() FROM timings").fetch_one().await.unwrap(),
+        );
+        let token = touchpoint::dashboards::auth::create_token(&storage, "bench").await.unwrap();
+
+        let port = free_port();
+        let config = dir.join("touchpoint.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\ndashboards_dir = \"{}\"\n[log]\nfilter = \"warn\"\n\
+                 [clickhouse]\nurl = \"{}\"\ndatabase = \"bench\"\npassword = \"{}\"\n",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards"),
+                endpoint.url,
+                endpoint.password.expose_secret()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !matches!(client.get(format!("{base}/readyz")).send().await, Ok(r) if r.status() == 200) {
+            assert!(Instant::now() < deadline, "serve never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        println!("{} ratings, {} timings; 2 cores shared by ClickHouse, the service and this client\n", rows.0, rows.1);
+        let j = "scrap-metal-licensing";
+        // One warm-up each, as an analyst's second look would be.
+        for path in [format!("/dashboard/{j}?period=90"), format!("/api/v1/journeys/{j}/charts/stages.svg?period=90")] {
+            time(&client, &format!("{base}{path}"), &token, 1).await;
+        }
+        report("journey page", time(&client, &format!("{base}/dashboard/{j}?period=90"), &token, runs).await);
+        report("stats API", time(&client, &format!("{base}/api/v1/journeys/{j}/stats?period=90"), &token, runs).await);
+        report("stages.svg", time(&client, &format!("{base}/api/v1/journeys/{j}/charts/stages.svg?period=90"), &token, runs).await);
+        report("page, 7 days", time(&client, &format!("{base}/dashboard/{j}?period=7"), &token, runs).await);
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = child.wait();
+        drop(storage);
+        clickhouse.stop().await.unwrap();
+    });
+}
