@@ -159,7 +159,7 @@ impl Application {
             Some(url) => url.to_string(),
             None => format!("http://{}", listener.local_addr()?),
         };
-        let capture = Capture::new(config, catalog.clone(), queue, base_url);
+        let capture = Capture::new(config, catalog.clone(), storage.clone(), queue, base_url);
         let auth = Auth::new(storage.clone(), &config.dashboards);
         let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
         let state = AppState { catalog, storage: storage.clone(), migrations, capture, dashboards };

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::events::{Rating, Scale, unix};
+use super::events::{Rating, Scale, daily, unix};
 use super::{Capture, accepted, pages};
 use crate::config::EmailConfig;
 use crate::error::{ApiError, ErrorBody};
@@ -223,7 +223,58 @@ fn token_error(e: TokenError) -> ApiError {
     }
 }
 
-fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(), ApiError> {
+/// The last rating stored for each recent letter's event id, so that a
+/// replacement can take the previous one out of the daily rollup.
+pub struct LastRatings {
+    inner: std::sync::Mutex<(std::collections::HashMap<Uuid, FeedbackRow>, std::collections::VecDeque<Uuid>)>,
+    capacity: usize,
+}
+
+impl LastRatings {
+    pub fn new(capacity: usize) -> LastRatings {
+        LastRatings { inner: Default::default(), capacity }
+    }
+
+    fn swap(&self, row: &FeedbackRow) -> Option<FeedbackRow> {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *guard;
+        let previous = map.insert(row.event_id, row.clone());
+        if previous.is_none() {
+            order.push_back(row.event_id);
+            if order.len() > self.capacity
+                && let Some(oldest) = order.pop_front()
+            {
+                map.remove(&oldest);
+            }
+        }
+        previous
+    }
+}
+
+/// The rating stored for this event id, when this process has not seen it:
+/// a point read on the table's key.
+async fn stored(capture: &Capture, row: &FeedbackRow) -> Option<FeedbackRow> {
+    let found = capture
+        .storage
+        .client()
+        .query(
+            "SELECT ?fields FROM feedback FINAL WHERE journey = ? AND stage = ? AND touchpoint = ? \
+             AND occurred_at = toDateTime(?) AND event_id = toUUID(?)",
+        )
+        .bind(row.journey.as_str())
+        .bind(row.stage.as_str())
+        .bind(row.touchpoint.as_str())
+        .bind(row.occurred_at)
+        .bind(row.event_id.to_string())
+        .fetch_optional::<FeedbackRow>()
+        .await;
+    found.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the previous rating of a letter; the rollup may count both");
+        None
+    })
+}
+
+async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(), ApiError> {
     let touchpoint = capture
         .catalog
         .touchpoint(&claims.t)
@@ -249,7 +300,16 @@ fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(), Api
         case_ref: claims.c.clone(),
         ..rating.row()
     };
-    capture.push(Event::Feedback(row))
+    // A later click (or the comment) replaces the rating in `feedback`; the
+    // rollup, which only adds, gets the previous one subtracted.
+    let previous = match capture.last_ratings.swap(&row) {
+        Some(previous) => Some(previous),
+        None => stored(capture, &row).await,
+    };
+    let mut events = Vec::with_capacity(2);
+    events.push(Event::Feedback(row));
+    events.extend(previous.as_ref().and_then(|p| daily(p, -1)).map(Event::Correction));
+    capture.queue.push_all(events).map_err(super::busy)
 }
 
 /// `GET /r/{token}`: the click in the letter.
@@ -267,7 +327,7 @@ pub async fn click(State(capture): State<Capture>, Path(token): Path<String>) ->
         Err(e) => pages::error(false, token_error(e)),
         Ok(claims) => {
             let en = pages::is_english(Some(&claims.l));
-            match record(&capture, &claims, String::new()) {
+            match record(&capture, &claims, String::new()).await {
                 Ok(()) => pages::thanks(en, Some(&format!("/r/{token}"))),
                 Err(e) => pages::error(en, e),
             }
@@ -304,7 +364,7 @@ pub async fn comment(State(capture): State<Capture>, Path(token): Path<String>, 
         Ok(form) => form,
         Err(e) => return pages::error(en, e),
     };
-    match record(&capture, &claims, form.comment) {
+    match record(&capture, &claims, form.comment).await {
         Ok(()) => pages::thanks(en, None),
         Err(e) => pages::error(en, e),
     }

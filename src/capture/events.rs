@@ -10,7 +10,7 @@ use crate::config::SiteConfig;
 use crate::error::ApiError;
 use crate::journeys::Catalog;
 use crate::journeys::model::{Emotion, Journey, Segment, Stage, Touchpoint};
-use crate::storage::rows::{FeedbackRow, TimingRow};
+use crate::storage::rows::{FeedbackDailyRow, FeedbackRow, TimingRow};
 
 /// Longest comment kept, in characters.
 pub const MAX_COMMENT_CHARS: usize = 2000;
@@ -64,6 +64,21 @@ impl Scale {
             Scale::Ces => 3,
             Scale::Thumbs => 4,
         }
+    }
+
+    /// The score on 0–100, as migration 0006's rollup computes it.
+    pub fn normalised(self, score: u8) -> f64 {
+        let s = f64::from(score);
+        match self {
+            Scale::Csat => (s - 1.0) * 25.0,
+            Scale::Nps => s * 10.0,
+            Scale::Ces => (s - 1.0) * 100.0 / 6.0,
+            Scale::Thumbs => s * 100.0,
+        }
+    }
+
+    pub fn from_code(code: i8) -> Option<Scale> {
+        [Scale::Csat, Scale::Nps, Scale::Ces, Scale::Thumbs].into_iter().find(|s| s.code() == code)
     }
 
     /// The emotion a score expresses when the client did not say.
@@ -380,6 +395,25 @@ impl Rating<'_> {
             case_ref: String::new(),
         }
     }
+}
+
+/// What `row` contributed to the daily rollup, with the sign of `sign`.
+pub fn daily(row: &FeedbackRow, sign: i64) -> Option<FeedbackDailyRow> {
+    let norm = Scale::from_code(row.scale)?.normalised(row.score);
+    let f = sign as f64;
+    Some(FeedbackDailyRow {
+        day: u16::try_from(row.occurred_at / 86_400).ok()?,
+        journey: row.journey.clone(),
+        stage: row.stage.clone(),
+        touchpoint: row.touchpoint.clone(),
+        channel: row.channel.clone(),
+        segment: row.segment,
+        n: sign,
+        sum: f * norm,
+        sumsq: f * norm * norm,
+        positive: sign * i64::from(row.emotion == 1),
+        negative: sign * i64::from(row.emotion == -1),
+    })
 }
 
 /// The channel's name as the register writes it (`in_person`).

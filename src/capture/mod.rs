@@ -31,6 +31,7 @@ use crate::config::{Config, SiteConfig};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
 use crate::journeys::Catalog;
+use crate::storage::Storage;
 use crate::storage::rows::Event;
 use crate::storage::writer::{Queue, QueueFull};
 use events::{Checker, FeedbackInput, MAX_TIMINGS_PER_REQUEST, TimingInput};
@@ -50,11 +51,13 @@ pub struct Capture {
     recent: Arc<RecentIds>,
     staff: Arc<staff::StaffTokens>,
     signer: Arc<email::Signer>,
+    last_ratings: Arc<email::LastRatings>,
+    storage: Storage,
 }
 
 impl Capture {
     /// `base_url` is where rating links point: the public URL of this service.
-    pub fn new(config: &Config, catalog: Arc<Catalog>, queue: Queue, base_url: String) -> Capture {
+    pub fn new(config: &Config, catalog: Arc<Catalog>, storage: Storage, queue: Queue, base_url: String) -> Capture {
         let limits = Limits::new(&config.limits);
         Limits::spawn_janitor(&limits);
         Capture {
@@ -65,6 +68,8 @@ impl Capture {
             recent: Arc::new(RecentIds::new(config.capture.dedupe_ids)),
             staff: Arc::new(staff::StaffTokens::new(&config.staff_tokens)),
             signer: Arc::new(email::Signer::new(&config.email, base_url)),
+            last_ratings: Arc::new(email::LastRatings::new(config.capture.dedupe_ids)),
+            storage,
         }
     }
 

@@ -3,8 +3,7 @@
 //!
 //! Scores are normalised to 0–100 whatever the scale (csat 1–5, nps 0–10,
 //! ces 1–7, thumbs 0–1; the formula is in migration 0006). The 95% confidence interval is the normal one,
-//! mean ± 1.96·s/√n. Periods are whole days (of the ClickHouse server's time
-//! zone), as the daily rollups hold them.
+//! mean ± 1.96·s/√n. Periods are whole UTC days, as the daily rollups hold them.
 
 use std::collections::BTreeMap;
 
@@ -30,7 +29,7 @@ impl Filters {
     /// The WHERE clause for `journey` in this period, and its bind values in
     /// order; `day` is the Date column of the rollups, anything else a DateTime.
     fn clause(&self, time_column: &str) -> (String, Vec<String>) {
-        let bound = if time_column == "day" { "toDate(toDateTime(?))" } else { "toDateTime(?)" };
+        let bound = if time_column == "day" { "toDate(toDateTime(?), 'UTC')" } else { "toDateTime(?)" };
         let mut sql = format!("journey = ? AND {time_column} >= {bound} AND {time_column} < {bound}");
         let mut binds = vec![self.from.to_string(), self.to.to_string()];
         for (column, value) in [("touchpoint", &self.touchpoint), ("channel", &self.channel), ("segment", &self.segment)] {
@@ -250,7 +249,7 @@ pub async fn journey_stats(
          FROM feedback_daily WHERE {daily_where} GROUP BY stage, touchpoint HAVING answers > 0"
     );
     let timeline_sql = format!(
-        "SELECT stage, toUInt32(toDateTime({bucket})) AS at, toUInt64(sum(n)) AS answers, sum(sum) AS total \
+        "SELECT stage, toUInt32(toUInt32({bucket}) * 86400) AS at, toUInt64(sum(n)) AS answers, sum(sum) AS total \
          FROM feedback_daily WHERE {daily_where} GROUP BY stage, at HAVING answers > 0 ORDER BY stage, at"
     );
     let time_sql = format!(
@@ -259,7 +258,7 @@ pub async fn journey_stats(
     );
     let calls_sql = format!(
         "SELECT toUInt64(sum(n)) AS answers, toUInt64(sum(over_two_transfers)) AS over FROM calls_daily \
-         WHERE (journey = ? OR journey = '') AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)){}",
+         WHERE (journey = ? OR journey = '') AND day >= toDate(toDateTime(?), 'UTC') AND day < toDate(toDateTime(?), 'UTC'){}",
         if filters.segment.is_some() { " AND segment = ?" } else { "" }
     );
     let hist = |col: &str, has: &str| {

@@ -87,6 +87,25 @@ pub struct LetterRow {
     pub segment: i8,
 }
 
+/// A row of the `feedback_daily` rollup. The materialized view adds each rating;
+/// a row written directly, with negative counts, takes one back out (a rating
+/// replaced by a later one with the same event id).
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct FeedbackDailyRow {
+    /// Days since the epoch (UTC).
+    pub day: u16,
+    pub journey: String,
+    pub stage: String,
+    pub touchpoint: String,
+    pub channel: String,
+    pub segment: i8,
+    pub n: i64,
+    pub sum: f64,
+    pub sumsq: f64,
+    pub positive: i64,
+    pub negative: i64,
+}
+
 /// An accepted event on its way to ClickHouse.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -94,9 +113,12 @@ pub enum Event {
     Timing(TimingRow),
     Call(CallRow),
     Letter(LetterRow),
+    /// Written after the rating it corrects: one writer keeps the order.
+    Correction(FeedbackDailyRow),
 }
 
 pub const FEEDBACK: &str = "feedback";
 pub const TIMINGS: &str = "timings";
 pub const CALLS: &str = "calls";
 pub const CORRESPONDENCE: &str = "correspondence";
+pub const FEEDBACK_DAILY: &str = "feedback_daily";

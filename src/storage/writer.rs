@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::instrument;
 
-use super::rows::{self, CallRow, Event, FeedbackRow, LetterRow, TimingRow};
+use super::rows::{self, CallRow, Event, FeedbackDailyRow, FeedbackRow, LetterRow, TimingRow};
 
 /// Events taken off the queue in one go; bounds the work between commits.
 const DRAIN_BATCH: usize = 1024;
@@ -87,6 +87,7 @@ impl Writer {
             timings: Table::new(client, rows::TIMINGS, policy, &stats),
             calls: Table::new(client, rows::CALLS, policy, &stats),
             letters: Table::new(client, rows::CORRESPONDENCE, policy, &stats),
+            corrections: Table::new(client, rows::FEEDBACK_DAILY, policy, &stats),
         };
         // Checking a few times a period keeps the oldest row's wait close to `period`.
         let tick = (policy.period / 4).max(Duration::from_millis(10));
@@ -131,6 +132,7 @@ struct Tables {
     timings: Table<TimingRow>,
     calls: Table<CallRow>,
     letters: Table<LetterRow>,
+    corrections: Table<FeedbackDailyRow>,
 }
 
 impl Tables {
@@ -140,6 +142,7 @@ impl Tables {
             Event::Timing(row) => self.timings.write(&row).await,
             Event::Call(row) => self.calls.write(&row).await,
             Event::Letter(row) => self.letters.write(&row).await,
+            Event::Correction(row) => self.corrections.write(&row).await,
         }
     }
 
@@ -148,6 +151,8 @@ impl Tables {
         self.timings.commit().await;
         self.calls.commit().await;
         self.letters.commit().await;
+        // After the ratings: a correction never lands before what it corrects.
+        self.corrections.commit().await;
     }
 
     async fn end(self) {
@@ -155,6 +160,7 @@ impl Tables {
         self.timings.end().await;
         self.calls.end().await;
         self.letters.end().await;
+        self.corrections.end().await;
     }
 }
 

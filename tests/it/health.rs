@@ -51,7 +51,7 @@ async fn readyz_names_the_migrations_not_applied() {
     let catalog = Arc::new(Catalog::load(&repo().join("dashboards")).unwrap());
     let storage = fresh_storage().await;
     let (queue, _writer) = Writer::start(storage.client(), 10, FlushPolicy { rows: 10, period: Duration::from_secs(1) });
-    let capture = Capture::new(&test_config(), catalog.clone(), queue, "http://127.0.0.1".into());
+    let capture = Capture::new(&test_config(), catalog.clone(), storage.clone(), queue, "http://127.0.0.1".into());
     let auth = Auth::new(storage.clone(), &Default::default());
     let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, 5);
     let state = AppState { catalog, storage, migrations: Migration::embedded().into(), capture, dashboards };
