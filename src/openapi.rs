@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         (name = "staff", description = "Endpoints for the ministry's own systems; bearer token"),
         (name = "journeys", description = "The journeys and the touchpoint register"),
         (name = "widget", description = "The embeddable widget and its no-JavaScript form"),
+        (name = "dashboards", description = "The analysts' read API; an API token or a login"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -27,9 +28,8 @@ struct StaffToken;
 impl Modify for StaffToken {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "staff_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+        for name in ["staff_token", "api_token"] {
+            components.add_security_scheme(name, SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        }
     }
 }

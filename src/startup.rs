@@ -40,15 +40,16 @@ pub struct AppState {
 }
 
 /// All routes of the service, each group with its own state, merged here.
-/// Every route is declared through `OpenApiRouter`, so the OpenAPI document
-/// served at `/api/v1/openapi.json` lists exactly the routes that exist.
+/// Every API route is declared through `OpenApiRouter`, so the OpenAPI
+/// document served at `/api/v1/openapi.json` lists exactly the API that
+/// exists; the analysts' HTML pages are outside it.
 pub fn app(state: AppState) -> Router {
-    let dashboards = dashboards::router(state.dashboards.clone());
+    let pages = dashboards::pages_router(state.dashboards.clone());
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
         .route("/api/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
-        .merge(dashboards)
+        .merge(pages)
         .fallback(error::no_route)
         .layer(
             tower::ServiceBuilder::new()
@@ -73,6 +74,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(capture::public_router(state.capture.clone()))
         .merge(capture::staff_router(state.capture.clone()))
         .merge(widget::router(state.catalog.clone(), state.capture.sites()))
+        .merge(dashboards::api_router(state.dashboards.clone()))
 }
 
 /// ClickHouse as the config names it, or a local server started for the service.

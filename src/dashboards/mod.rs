@@ -17,6 +17,8 @@ use axum::http::{HeaderValue, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use serde::Deserialize;
 
 use crate::capture::events::unix;
@@ -46,15 +48,22 @@ impl Dashboards {
     }
 }
 
-/// The pages and read API; everything but the login page needs an analyst.
-pub fn router(state: Dashboards) -> Router {
+/// The read API, described in the OpenAPI document; it needs an analyst.
+pub fn api_router(state: Dashboards) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(stats_api))
+        .routes(routes!(chart_api))
+        .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_analyst))
+        .with_state(state)
+}
+
+/// The pages; everything but the login page needs an analyst.
+pub fn pages_router(state: Dashboards) -> Router {
     let guarded = Router::new()
         .route("/dashboard", get(pages::index))
         .route("/dashboard/{journey}", get(pages::journey))
         .route("/dashboard/{journey}/export/stages.csv", get(export::stages))
         .route("/dashboard/{journey}/export/feedback.csv", get(export::feedback))
-        .route("/api/v1/journeys/{id}/stats", get(stats_api))
-        .route("/api/v1/journeys/{id}/charts/{chart}", get(chart_api))
         .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_analyst));
     Router::new()
         .route("/login", get(pages::login_form).post(pages::login))
@@ -135,6 +144,20 @@ impl ViewQuery {
 }
 
 /// `GET /api/v1/journeys/{id}/stats`: the per-stage aggregates the charts plot.
+#[utoipa::path(get, path = "/api/v1/journeys/{id}/stats", tag = "dashboards", security(("api_token" = [])),
+    params(
+        ("id" = String, Path, description = "Journey id"),
+        ("period" = Option<u32>, Query, description = "7, 30 (default) or 90 days, today included"),
+        ("from" = Option<String>, Query, description = "YYYY-MM-DD; with `to`, instead of `period`"),
+        ("to" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
+        ("touchpoint" = Option<String>, Query), ("channel" = Option<String>, Query), ("segment" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, description = "`{\"stages\":[...],\"calls\":{...},\"letters\":{...}}`"),
+        (status = 401, description = "No login and no API token", body = crate::error::ErrorBody),
+        (status = 404, description = "No such journey", body = crate::error::ErrorBody),
+        (status = 422, description = "A bad filter; `field` names it", body = crate::error::ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(journey = %id))]
 async fn stats_api(
     State(state): State<Dashboards>,
@@ -150,6 +173,18 @@ async fn stats_api(
 }
 
 /// `GET /api/v1/journeys/{id}/charts/{chart}.svg|.png`.
+#[utoipa::path(get, path = "/api/v1/journeys/{id}/charts/{chart}", tag = "dashboards", security(("api_token" = [])),
+    params(
+        ("id" = String, Path, description = "Journey id"),
+        ("chart" = String, Path, description = "stages, time, heatmap, timeline or standards, then .svg or .png"),
+        ("period" = Option<u32>, Query), ("touchpoint" = Option<String>, Query), ("channel" = Option<String>, Query),
+        ("segment" = Option<String>, Query), ("lang" = Option<String>, Query, description = "ru (default) or en"),
+    ),
+    responses(
+        (status = 200, description = "The chart", content_type = "image/svg+xml"),
+        (status = 401, description = "No login and no API token", body = crate::error::ErrorBody),
+        (status = 404, description = "No such journey, chart or format", body = crate::error::ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(journey = %id, chart = %file))]
 async fn chart_api(
     State(state): State<Dashboards>,

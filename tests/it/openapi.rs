@@ -21,6 +21,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/email-links"),
     ("get", "/widget.js"),
     ("get", "/embed/{site}/{journey}/{stage}"),
+    ("get", "/api/v1/journeys/{id}/stats"),
+    ("get", "/api/v1/journeys/{id}/charts/{chart}"),
 ];
 
 #[tokio::test]
@@ -45,7 +47,8 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
             .replace("{token}", "x.y")
             .replace("{site}", "demo")
             .replace("{journey}", "scrap-metal-licensing")
-            .replace("{stage}", "application"));
+            .replace("{stage}", "application")
+            .replace("{chart}", "stages.svg"));
         let request = match method.as_str() {
             "get" => app.http.get(&url),
             _ => app.http.post(&url).header("content-type", "application/json").body("{}"),
