@@ -70,7 +70,10 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
         let _ = self.child.wait();
     }
 }
@@ -197,7 +200,12 @@ async fn paced(url: String, connections: usize, seconds: u64, rate: u64) -> Outc
             while k < total {
                 let due = start + Duration::from_nanos(k * 1_000_000_000 / rate);
                 tokio::time::sleep_until(due.into()).await;
-                let r = client.post(&url).header("content-type", "application/json").body(rating(Uuid::new_v4())).send().await;
+                let r = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(rating(Uuid::new_v4()))
+                    .send()
+                    .await;
                 o.latencies_us.push(due.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                 o.requests += 1;
                 o.count(r);
@@ -247,7 +255,12 @@ async fn probe(base: String, storage: Storage, stop: Arc<AtomicBool>) -> Vec<Dur
     let mut seen = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let id = Uuid::new_v4();
-        let r = client.post(format!("{base}/api/v1/feedback")).header("content-type", "application/json").body(rating(id)).send().await;
+        let r = client
+            .post(format!("{base}/api/v1/feedback"))
+            .header("content-type", "application/json")
+            .body(rating(id))
+            .send()
+            .await;
         if !matches!(r, Ok(ref r) if r.status() == 202) {
             continue;
         }

@@ -59,9 +59,10 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-dashboards");
-        let clickhouse = EmbeddedClickHouse::start(&EmbeddedConfig { data_dir: dir.clone(), ..EmbeddedConfig::default() })
-            .await
-            .expect("ClickHouse starts (./scripts/test.sh installs it)");
+        let clickhouse =
+            EmbeddedClickHouse::start(&EmbeddedConfig { data_dir: dir.clone(), ..EmbeddedConfig::default() })
+                .await
+                .expect("ClickHouse starts (./scripts/test.sh installs it)");
         let endpoint = clickhouse.endpoint();
         let storage = Storage::new(&endpoint, "bench");
         storage.ensure_database().await.unwrap();
@@ -72,7 +73,12 @@ fn main() {
         if have < events {
             let start = Instant::now();
             let done = touchpoint::seed::seed(&storage, &catalog, journey, events - have, 89, true).await.unwrap();
-            println!("seeded {} ratings and {} timings in {:.0} s", done.feedback, done.timings, start.elapsed().as_secs_f64());
+            println!(
+                "seeded {} ratings and {} timings in {:.0} s",
+                done.feedback,
+                done.timings,
+                start.elapsed().as_secs_f64()
+            );
         }
         let _ = storage.client().query("OPTIMIZE TABLE feedback FINAL").execute().await;
         let _ = storage.client().query("OPTIMIZE TABLE timings FINAL").execute().await;
@@ -115,9 +121,13 @@ fn main() {
         }
         report("journey page", time(&client, &format!("{base}/dashboard/{j}?period=90"), &token, runs).await);
         report("stats API", time(&client, &format!("{base}/api/v1/journeys/{j}/stats?period=90"), &token, runs).await);
-        report("stages.svg", time(&client, &format!("{base}/api/v1/journeys/{j}/charts/stages.svg?period=90"), &token, runs).await);
+        report(
+            "stages.svg",
+            time(&client, &format!("{base}/api/v1/journeys/{j}/charts/stages.svg?period=90"), &token, runs).await,
+        );
         report("page, 7 days", time(&client, &format!("{base}/dashboard/{j}?period=7"), &token, runs).await);
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ =
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
         let _ = child.wait();
         drop(storage);
         clickhouse.stop().await.unwrap();

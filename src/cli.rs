@@ -125,10 +125,14 @@ pub fn main() -> ExitCode {
             }
             Command::Seed { journey, events, days } => {
                 let catalog = Catalog::load(&config.dashboards_dir)?;
-                let journey = catalog.journey(&journey).ok_or_else(|| anyhow::anyhow!("unknown journey {journey:?}"))?.clone();
+                let journey =
+                    catalog.journey(&journey).ok_or_else(|| anyhow::anyhow!("unknown journey {journey:?}"))?.clone();
                 with_database(&config, |storage| async move {
                     let done = crate::seed::seed(&storage, &catalog, &journey, events, days, true).await?;
-                    println!("seeded {}: {} ratings, {} timings, {} calls, {} letters", journey.id, done.feedback, done.timings, done.calls, done.letters);
+                    println!(
+                        "seeded {}: {} ratings, {} timings, {} calls, {} letters",
+                        journey.id, done.feedback, done.timings, done.calls, done.letters
+                    );
                     Ok(())
                 })
                 .await

@@ -250,7 +250,11 @@ impl Default for ClickHouseConfig {
 
 impl Default for EmbeddedConfig {
     fn default() -> Self {
-        EmbeddedConfig { binary: None, data_dir: PathBuf::from("data/clickhouse"), start_timeout: Duration::from_secs(30) }
+        EmbeddedConfig {
+            binary: None,
+            data_dir: PathBuf::from("data/clickhouse"),
+            start_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -322,7 +326,8 @@ impl Config {
                     message: format!("unknown variable; known ones: {}", known.join(", ")),
                 });
             };
-            self.set(key, &value).map_err(|message| ConfigError::Invalid { key: format!("{key} ({name})"), message })?;
+            self.set(key, &value)
+                .map_err(|message| ConfigError::Invalid { key: format!("{key} ({name})"), message })?;
         }
         Ok(())
     }
@@ -372,11 +377,17 @@ impl Config {
         let plain = db.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !plain || db.len() > 64 {
-            return invalid("clickhouse.database", "use 1–64 characters of A-Z, a-z, 0-9 and '_', not starting with a digit");
+            return invalid(
+                "clickhouse.database",
+                "use 1–64 characters of A-Z, a-z, 0-9 and '_', not starting with a digit",
+            );
         }
         if let Some(url) = &self.clickhouse.url {
             if !matches!(url.scheme(), "http" | "https") {
-                return invalid("clickhouse.url", "the HTTP interface is needed: the URL starts with http:// or https://");
+                return invalid(
+                    "clickhouse.url",
+                    "the HTTP interface is needed: the URL starts with http:// or https://",
+                );
             }
             if !url.username().is_empty() || url.password().is_some() {
                 return invalid(
@@ -389,12 +400,18 @@ impl Config {
             return invalid("clickhouse.embedded.data_dir", "must not be empty");
         }
         for (key, site) in &self.sites {
-            if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if key.is_empty()
+                || key.len() > 64
+                || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return invalid(&format!("sites.{key}"), "a site key is 1–64 characters of A-Z, a-z, 0-9, '-' and '_'");
             }
             for origin in &site.origins {
                 if !matches!(origin.scheme(), "http" | "https") || origin.host_str().is_none() || origin.path() != "/" {
-                    return invalid(&format!("sites.{key}.origins"), &format!("{origin} is not an origin like https://host[:port]"));
+                    return invalid(
+                        &format!("sites.{key}.origins"),
+                        &format!("{origin} is not an origin like https://host[:port]"),
+                    );
                 }
             }
         }
@@ -445,9 +462,7 @@ mod tests {
     #[test]
     fn environment_overrides_the_file() {
         let mut config: Config = toml::from_str("listen = \"0.0.0.0:9000\"\n[clickhouse]\ndatabase = \"a\"").unwrap();
-        config
-            .apply_env(env(&[("TOUCHPOINT_CLICKHOUSE_DATABASE", "b"), ("PATH", "/bin")]))
-            .unwrap();
+        config.apply_env(env(&[("TOUCHPOINT_CLICKHOUSE_DATABASE", "b"), ("PATH", "/bin")])).unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.clickhouse.database, "b");
     }

@@ -142,7 +142,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code(), message: self.public_message(), field: self.field() } };
+        let body =
+            ErrorBody { error: ErrorDetail { code: self.code(), message: self.public_message(), field: self.field() } };
         let mut response = (self.status(), Json(body)).into_response();
         self.decorate(&mut response);
         response

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use serde_json::{Value, json};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::storage::Storage;
@@ -19,10 +19,7 @@ struct Probe {
 }
 
 pub fn router(storage: Storage, migrations: Arc<[Migration]>) -> OpenApiRouter {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .with_state(Probe { storage, migrations })
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).with_state(Probe { storage, migrations })
 }
 
 /// The process is up and serving HTTP; says nothing about ClickHouse.
@@ -51,7 +48,9 @@ async fn readyz(State(probe): State<Probe>) -> Result<Json<Value>, ApiError> {
     let pending = migrations::pending(&probe.storage, &probe.migrations).await.map_err(|e| {
         tracing::warn!(error = %e, "cannot compare migrations");
         match e {
-            migrations::MigrationError::Changed { name, .. } => not_ready(format!("applied migration {name} has changed")),
+            migrations::MigrationError::Changed { name, .. } => {
+                not_ready(format!("applied migration {name} has changed"))
+            }
             _ => not_ready("cannot read the applied migrations from ClickHouse".into()),
         }
     })?;

@@ -2,9 +2,9 @@
 //! service's journey, collected over HTTP and stored in ClickHouse.
 
 pub mod capture;
-pub mod dashboards;
 pub mod cli;
 pub mod config;
+pub mod dashboards;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -76,9 +76,18 @@ async fn write<T: RowOwned + RowWrite>(storage: &Storage, table: &str, rows: &[T
 /// Writes `events` ratings and as many timings over the last `days` days, a
 /// call for every tenth and a letter for every two hundredth: written letters
 /// are rare beside ratings left on a website.
-pub async fn seed(storage: &Storage, catalog: &Catalog, journey: &Journey, events: u64, days: u32, progress: bool) -> Result<Seeded, StorageError> {
+pub async fn seed(
+    storage: &Storage,
+    catalog: &Catalog,
+    journey: &Journey,
+    events: u64,
+    days: u32,
+    progress: bool,
+) -> Result<Seeded, StorageError> {
     let bar = if progress { ProgressBar::new(events) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} events, {per_sec}, {eta} left").expect("a valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} events, {per_sec}, {eta} left").expect("a valid template"),
+    );
     let now = unix(SystemTime::now());
     let span = days.max(1) * 86_400;
     let mut done = Seeded::default();
@@ -196,6 +205,7 @@ pub async fn seed(storage: &Storage, catalog: &Catalog, journey: &Journey, event
 
 /// True when the journey has no rating yet (the demo seeds only an empty one).
 pub async fn is_empty(storage: &Storage, journey: &str) -> Result<bool, StorageError> {
-    let n: u64 = storage.client().query("SELECT count() FROM feedback WHERE journey = ?").bind(journey).fetch_one().await?;
+    let n: u64 =
+        storage.client().query("SELECT count() FROM feedback WHERE journey = ?").bind(journey).fetch_one().await?;
     Ok(n == 0)
 }

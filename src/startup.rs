@@ -2,27 +2,27 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use crate::error::ApiError;
 use anyhow::Context as _;
 use axum::Router;
 use axum::http::{HeaderName, Request};
-use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 use axum::response::IntoResponse as _;
-use crate::error::ApiError;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::capture::{self, Capture};
 use crate::config::Config;
+use crate::dashboards::{self, Dashboards, auth::Auth};
 use crate::journeys::Catalog;
 use crate::storage::embedded::{self, EmbeddedClickHouse};
 use crate::storage::migrations::{self, Migration};
 use crate::storage::writer::{FlushPolicy, Writer};
 use crate::storage::{Endpoint, Storage};
-use crate::dashboards::{self, Dashboards, auth::Auth};
 use crate::{error, health, journeys, openapi, widget};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -134,8 +134,9 @@ impl Application {
     /// Loads the journeys, opens ClickHouse, applies migrations and binds the
     /// listener. Nothing is served until [`Application::run_until_stopped`].
     pub async fn build(config: &Config) -> anyhow::Result<Application> {
-        let catalog = Catalog::load(&config.dashboards_dir)
-            .with_context(|| format!("the journey and register files in {} are invalid", config.dashboards_dir.display()))?;
+        let catalog = Catalog::load(&config.dashboards_dir).with_context(|| {
+            format!("the journey and register files in {} are invalid", config.dashboards_dir.display())
+        })?;
         capture::check_sites(config, &catalog)?;
         let database = Database::open(config).await?;
         let catalog = Arc::new(catalog);
@@ -148,7 +149,11 @@ impl Application {
         }
     }
 
-    async fn prepare(config: &Config, catalog: Arc<Catalog>, storage: &Storage) -> anyhow::Result<(TcpListener, Router, Writer)> {
+    async fn prepare(
+        config: &Config,
+        catalog: Arc<Catalog>,
+        storage: &Storage,
+    ) -> anyhow::Result<(TcpListener, Router, Writer)> {
         let migrations: Arc<[Migration]> = Migration::embedded().into();
         let report = migrations::run(storage, &migrations).await?;
         tracing::info!(applied = ?report.applied, already = report.already, "migrations done");
@@ -193,7 +198,11 @@ impl Application {
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         // The router (and with it every queue handle) is gone: the writer drains and ends.
         let stats = self.writer.finish().await;
-        tracing::info!(written = stats.written.load(Ordering::Relaxed), failed = stats.failed.load(Ordering::Relaxed), "events flushed");
+        tracing::info!(
+            written = stats.written.load(Ordering::Relaxed),
+            failed = stats.failed.load(Ordering::Relaxed),
+            "events flushed"
+        );
         self.database.close().await;
         served
     }

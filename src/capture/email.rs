@@ -66,7 +66,9 @@ pub enum TokenError {
 impl Signer {
     pub fn new(config: &EmailConfig, base_url: String) -> Signer {
         let key = config.secret.clone().unwrap_or_else(|| {
-            tracing::warn!("email.secret is not set: rating links are signed with a random key and stop working at restart");
+            tracing::warn!(
+                "email.secret is not set: rating links are signed with a random key and stop working at restart"
+            );
             SecretString::from(format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()))
         });
         Signer { key, ttl: config.link_ttl, base_url: base_url.trim_end_matches('/').to_string() }
@@ -146,8 +148,20 @@ impl Snippet<'_> {
         let score = *score;
         let (lo, hi) = self.scale.range();
         match (self.scale, self.en) {
-            (Scale::Thumbs, false) => if score == 1 { "👍 Да".into() } else { "👎 Нет".into() },
-            (Scale::Thumbs, true) => if score == 1 { "👍 Yes".into() } else { "👎 No".into() },
+            (Scale::Thumbs, false) => {
+                if score == 1 {
+                    "👍 Да".into()
+                } else {
+                    "👎 Нет".into()
+                }
+            }
+            (Scale::Thumbs, true) => {
+                if score == 1 {
+                    "👍 Yes".into()
+                } else {
+                    "👎 No".into()
+                }
+            }
             _ if score == lo && !self.en => format!("{score} — плохо"),
             _ if score == lo => format!("{score} — poor"),
             _ if score == hi && !self.en => format!("{score} — отлично"),
@@ -170,11 +184,9 @@ pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>
         .catalog
         .journey(&input.journey)
         .ok_or_else(|| ApiError::invalid("journey", format!("unknown journey {:?}", input.journey)))?;
-    let stage = journey
-        .stages
-        .iter()
-        .find(|s| s.id == input.stage)
-        .ok_or_else(|| ApiError::invalid("stage", format!("journey {:?} has no stage {:?}", journey.id, input.stage)))?;
+    let stage = journey.stages.iter().find(|s| s.id == input.stage).ok_or_else(|| {
+        ApiError::invalid("stage", format!("journey {:?} has no stage {:?}", journey.id, input.stage))
+    })?;
     let touchpoint_id = input.touchpoint.unwrap_or_else(|| "email".into());
     let touchpoint = capture
         .catalog
@@ -206,20 +218,34 @@ pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>
     };
     let (lo, hi) = scale.range();
     let links: Vec<Link> = (lo..=hi)
-        .map(|score| Link { score, url: format!("{}/r/{}", signer.base_url, signer.sign(&Claims { v: score, ..base.clone() })) })
+        .map(|score| Link {
+            score,
+            url: format!("{}/r/{}", signer.base_url, signer.sign(&Claims { v: score, ..base.clone() })),
+        })
         .collect();
     let en = pages::is_english(Some(&base.l));
     let html = Snippet { en, links: &links, scale }
         .render()
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("snippet template failed: {e}")))?;
-    Ok(accepted(Links { event_id: base.e, expires_at: humantime::format_rfc3339_seconds(expires).to_string(), links, html }))
+    Ok(accepted(Links {
+        event_id: base.e,
+        expires_at: humantime::format_rfc3339_seconds(expires).to_string(),
+        links,
+        html,
+    }))
 }
 
 fn token_error(e: TokenError) -> ApiError {
     match e {
-        TokenError::Malformed => ApiError::Malformed { message: "this rating link is damaged; copy the whole link from the letter".into() },
-        TokenError::Forged => ApiError::Forbidden { field: "token", message: "this rating link is not one of ours".into() },
-        TokenError::Expired => ApiError::Invalid { field: "token".into(), message: "this rating link has expired".into() },
+        TokenError::Malformed => {
+            ApiError::Malformed { message: "this rating link is damaged; copy the whole link from the letter".into() }
+        }
+        TokenError::Forged => {
+            ApiError::Forbidden { field: "token", message: "this rating link is not one of ours".into() }
+        }
+        TokenError::Expired => {
+            ApiError::Invalid { field: "token".into(), message: "this rating link has expired".into() }
+        }
     }
 }
 

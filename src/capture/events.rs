@@ -261,7 +261,10 @@ impl<'a> Checker<'a> {
         let t = humantime::parse_rfc3339_weak(text)
             .map_err(|e| ApiError::invalid(&field, format!("{text:?} is not an RFC 3339 time: {e}")))?;
         if t + MAX_AGE < self.now || t > self.now + MAX_SKEW {
-            return Err(ApiError::invalid(field, "must lie within the last 7 days (and not ahead of the server's clock)"));
+            return Err(ApiError::invalid(
+                field,
+                "must lie within the last 7 days (and not ahead of the server's clock)",
+            ));
         }
         Ok(unix(t))
     }
@@ -418,10 +421,7 @@ pub fn daily(row: &FeedbackRow, sign: i64) -> Option<FeedbackDailyRow> {
 
 /// The channel's name as the register writes it (`in_person`).
 pub fn channel_name(touchpoint: &Touchpoint) -> String {
-    serde_json::to_value(touchpoint.channel)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    serde_json::to_value(touchpoint.channel).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 #[cfg(test)]

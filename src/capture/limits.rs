@@ -100,10 +100,9 @@ impl Limits {
     pub fn check_site(&self, site: &str) -> Result<(), ApiError> {
         // Keys are configured site names only (checked before this call), so
         // the map cannot grow from client input.
-        self.per_site.check_key(&site.to_string()).map_err(|wait| ApiError::RateLimited {
-            scope: "site",
-            retry_after: wait.wait_time_from(self.clock.now()),
-        })
+        self.per_site
+            .check_key(&site.to_string())
+            .map_err(|wait| ApiError::RateLimited { scope: "site", retry_after: wait.wait_time_from(self.clock.now()) })
     }
 }
 

@@ -19,12 +19,12 @@ use std::time::{Duration, SystemTime};
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use axum::middleware;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::config::{Config, SiteConfig};
@@ -238,7 +238,9 @@ async fn feedback(
 
 fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: FeedbackInput) -> Result<Uuid, ApiError> {
     let span = tracing::Span::current();
-    span.record("site", input.site.as_str()).record("journey", input.journey.as_str()).record("stage", input.stage.as_str());
+    span.record("site", input.site.as_str())
+        .record("journey", input.journey.as_str())
+        .record("stage", input.stage.as_str());
     let site = capture.site(&input.site, headers, "")?;
     let row = capture.checker(site, SystemTime::now(), String::new()).feedback(input)?;
     capture.limits.check_site(&row.site)?;
@@ -287,11 +289,8 @@ async fn timings(
         capture.limits.check_site(site)?;
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
-    let fresh: Vec<Event> = rows
-        .into_iter()
-        .filter(|r| !capture.recent.contains(&r.event_id))
-        .map(Event::Timing)
-        .collect();
+    let fresh: Vec<Event> =
+        rows.into_iter().filter(|r| !capture.recent.contains(&r.event_id)).map(Event::Timing).collect();
     capture.queue.push_all(fresh).map_err(busy)?;
     for id in &ids {
         capture.recent.remember(*id);

@@ -95,7 +95,10 @@ impl Capture {
             (Some(_), None) => Err(ApiError::invalid("stage", "give the stage with the journey")),
             (None, Some(_)) => Err(ApiError::invalid("journey", "give the journey with the stage")),
             (Some(j), Some(s)) => {
-                let journey = self.catalog.journey(&j).ok_or_else(|| ApiError::invalid("journey", format!("unknown journey {j:?}")))?;
+                let journey = self
+                    .catalog
+                    .journey(&j)
+                    .ok_or_else(|| ApiError::invalid("journey", format!("unknown journey {j:?}")))?;
                 if !journey.stages.iter().any(|st| st.id == s) {
                     return Err(ApiError::invalid("stage", format!("journey {j:?} has no stage {s:?}")));
                 }
@@ -251,7 +254,10 @@ pub struct LetterInput {
         (status = 503, description = "Queue full; see Retry-After", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all)]
-pub async fn correspondence(State(capture): State<Capture>, Json(input): Json<LetterInput>) -> Result<Response, ApiError> {
+pub async fn correspondence(
+    State(capture): State<Capture>,
+    Json(input): Json<LetterInput>,
+) -> Result<Response, ApiError> {
     let now = SystemTime::now();
     let letter_id = bounded("letter_id", Some(input.letter_id), 128)?;
     if letter_id.is_empty() {

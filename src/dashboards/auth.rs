@@ -8,8 +8,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
@@ -98,7 +98,8 @@ pub async fn create_token(storage: &Storage, name: &str) -> Result<String, Accou
     let token = format!("tp_{}", URL_SAFE_NO_PAD.encode(bytes));
     let now = unix(SystemTime::now());
     let mut insert = storage.client().insert::<TokenRow>("api_tokens").await?;
-    let row = TokenRow { token_hash: token_hash(&token), name: name.into(), created_at: now, revoked: 0, updated_at: now };
+    let row =
+        TokenRow { token_hash: token_hash(&token), name: name.into(), created_at: now, revoked: 0, updated_at: now };
     insert.write(&row).await?;
     insert.end().await?;
     Ok(token)
@@ -194,7 +195,10 @@ impl Auth {
         for key in [format!("ip:{ip}"), format!("name:{name}")] {
             if let Err(wait) = self.failures.check_key(&key) {
                 use governor::clock::{Clock, DefaultClock};
-                return Err(ApiError::RateLimited { scope: "login", retry_after: wait.wait_time_from(DefaultClock::default().now()) });
+                return Err(ApiError::RateLimited {
+                    scope: "login",
+                    retry_after: wait.wait_time_from(DefaultClock::default().now()),
+                });
             }
         }
         Ok(())
@@ -228,10 +232,8 @@ impl Auth {
 
     /// The analyst behind a bearer token or a session cookie.
     pub async fn identify(&self, headers: &HeaderMap) -> Result<Option<String>, StorageError> {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+        let bearer =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         if let Some(token) = bearer {
             return self.token_holder(token.trim()).await;
         }
@@ -252,11 +254,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 pub fn client_ip(request: &Request) -> IpAddr {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 /// Middleware of every dashboard page and read API: the API answers 401, a
@@ -284,10 +282,17 @@ mod tests {
     #[test]
     fn a_session_is_ours_until_it_expires() {
         let storage = Storage::new(
-            &crate::storage::Endpoint { url: "http://127.0.0.1:1".parse().unwrap(), user: "x".into(), password: SecretString::from("") },
+            &crate::storage::Endpoint {
+                url: "http://127.0.0.1:1".parse().unwrap(),
+                user: "x".into(),
+                password: SecretString::from(""),
+            },
             "x",
         );
-        let auth = Auth::new(storage, &DashboardsConfig { session_secret: Some(SecretString::from("s".repeat(32))), ..Default::default() });
+        let auth = Auth::new(
+            storage,
+            &DashboardsConfig { session_secret: Some(SecretString::from("s".repeat(32))), ..Default::default() },
+        );
         let value = auth.session_value("olga");
         assert_eq!(auth.session_user(&value).as_deref(), Some("olga"));
         let forged = value.replacen("olga", "admin", 1);

@@ -76,7 +76,12 @@ impl Words {
 
 type Fail = Box<dyn std::error::Error + Send + Sync>;
 
-fn draw<DB: DrawingBackend>(chart: Chart, root: DrawingArea<DB, Shift>, stats: &JourneyStats, w: &Words) -> Result<(), Fail>
+fn draw<DB: DrawingBackend>(
+    chart: Chart,
+    root: DrawingArea<DB, Shift>,
+    stats: &JourneyStats,
+    w: &Words,
+) -> Result<(), Fail>
 where
     DB::ErrorType: 'static,
 {
@@ -133,7 +138,11 @@ fn stage_label(s: &StageStats, w: &Words) -> String {
 fn score_color(score: f64) -> RGBColor {
     // Red at 0, amber at 50, green at 100.
     let t = (score / 100.0).clamp(0.0, 1.0);
-    let (r, g) = if t < 0.5 { (217.0, 48.0 + t * 2.0 * 150.0) } else { (217.0 - (t - 0.5) * 2.0 * 187.0, 198.0 - (t - 0.5) * 2.0 * 56.0) };
+    let (r, g) = if t < 0.5 {
+        (217.0, 48.0 + t * 2.0 * 150.0)
+    } else {
+        (217.0 - (t - 0.5) * 2.0 * 187.0, 198.0 - (t - 0.5) * 2.0 * 56.0)
+    };
     RGBColor(r as u8, g as u8, if t < 0.5 { 37 } else { 62 })
 }
 
@@ -147,7 +156,9 @@ where
     let n = stats.stages.len();
     let (upper, lower) = root.split_vertically(300);
     let label = |i: &SegmentValue<usize>| match i {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => stats.stages.get(*i).map(|s| stage_label(s, w)).unwrap_or_default(),
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+            stats.stages.get(*i).map(|s| stage_label(s, w)).unwrap_or_default()
+        }
         SegmentValue::Last => String::new(),
     };
     let mut chart = ChartBuilder::on(&upper)
@@ -161,7 +172,14 @@ where
         let x = SegmentValue::CenterOf(i);
         match (s.score.score, s.score.ci95) {
             (Some(score), Some((lo, hi))) => {
-                chart.draw_series(std::iter::once(ErrorBar::new_vertical(x.clone(), lo, score, hi, BLUE.filled(), 12)))?;
+                chart.draw_series(std::iter::once(ErrorBar::new_vertical(
+                    x.clone(),
+                    lo,
+                    score,
+                    hi,
+                    BLUE.filled(),
+                    12,
+                )))?;
                 chart.draw_series(std::iter::once(Circle::new((x.clone(), score), 6, score_color(score).filled())))?;
                 chart.draw_series(std::iter::once(Text::new(
                     format!("{score:.0} (n={})", s.score.n),
@@ -176,12 +194,22 @@ where
         }
     }
     let mut emotion = ChartBuilder::on(&lower)
-        .caption(w.t("Эмоции: доля позитивных − доля негативных", "Emotion: share positive − share negative"), (FONT, 15))
+        .caption(
+            w.t("Эмоции: доля позитивных − доля негативных", "Emotion: share positive − share negative"),
+            (FONT, 15),
+        )
         .margin(10)
         .y_label_area_size(40)
         .build_cartesian_2d((0..n).into_segmented(), -100.0..100.0)?;
     // Stage names stand under the chart above; plotters needs a non-zero label count.
-    emotion.configure_mesh().disable_x_mesh().x_labels(n).x_label_formatter(&|_| String::new()).y_labels(5).label_style((FONT, 11)).draw()?;
+    emotion
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&|_| String::new())
+        .y_labels(5)
+        .label_style((FONT, 11))
+        .draw()?;
     emotion.draw_series(LineSeries::new(
         [(SegmentValue::Exact(0), 0.0), (SegmentValue::Last, 0.0)],
         GREY.stroke_width(1),
@@ -193,7 +221,8 @@ where
         .filter_map(|(i, s)| s.score.emotion.map(|e| (SegmentValue::CenterOf(i), e)))
         .collect();
     emotion.draw_series(LineSeries::new(points.clone(), BLUE.stroke_width(2)))?;
-    emotion.draw_series(points.into_iter().map(|(x, e)| Circle::new((x, e), 4, score_color(50.0 + e / 2.0).filled())))?;
+    emotion
+        .draw_series(points.into_iter().map(|(x, e)| Circle::new((x, e), 4, score_color(50.0 + e / 2.0).filled())))?;
     Ok(())
 }
 
@@ -214,11 +243,16 @@ where
         .fold(1.0f64, |a, b| a.max(hours(b)))
         * 2.0;
     let label = |i: &SegmentValue<usize>| match i {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => stats.stages.get(*i).map(|s| stage_label(s, w)).unwrap_or_default(),
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+            stats.stages.get(*i).map(|s| stage_label(s, w)).unwrap_or_default()
+        }
         SegmentValue::Last => String::new(),
     };
     let mut chart = ChartBuilder::on(root)
-        .caption(w.t("Время на этапе, часы: медиана ■, p90 ▪, цель —", "Time per stage, hours: median ■, p90 ▪, target —"), (FONT, 18))
+        .caption(
+            w.t("Время на этапе, часы: медиана ■, p90 ▪, цель —", "Time per stage, hours: median ■, p90 ▪, target —"),
+            (FONT, 18),
+        )
         .margin(10)
         .x_label_area_size(24)
         .y_label_area_size(50)
@@ -237,9 +271,17 @@ where
                 [(SegmentValue::CenterOf(i), 0.01), (SegmentValue::Exact(i + 1), hours(p90))],
                 color.mix(0.4).filled(),
             )))?;
-            chart.draw_series(std::iter::once(Text::new(format!("n={}", s.time.n), (left.clone(), hours(p90) * 1.3), (FONT, 12))))?;
+            chart.draw_series(std::iter::once(Text::new(
+                format!("n={}", s.time.n),
+                (left.clone(), hours(p90) * 1.3),
+                (FONT, 12),
+            )))?;
         } else {
-            chart.draw_series(std::iter::once(Text::new(w.t("нет данных", "no data").to_string(), (left.clone(), 0.1), (FONT, 12).into_font().color(&GREY))))?;
+            chart.draw_series(std::iter::once(Text::new(
+                w.t("нет данных", "no data").to_string(),
+                (left.clone(), 0.1),
+                (FONT, 12).into_font().color(&GREY),
+            )))?;
         }
         if let Some(target) = s.time.target_ms {
             chart.draw_series(LineSeries::new(
@@ -265,15 +307,22 @@ where
     }
     let (n, m) = (stats.stages.len(), touchpoints.len().max(1));
     let label = |i: &SegmentValue<usize>| match i {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => stats.stages.get(*i).map(|s| stage_label(s, w)).unwrap_or_default(),
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+            stats.stages.get(*i).map(|s| stage_label(s, w)).unwrap_or_default()
+        }
         SegmentValue::Last => String::new(),
     };
     let tp_label = |i: &SegmentValue<usize>| match i {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => touchpoints.get(*i).map(|t| t.to_string()).unwrap_or_default(),
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+            touchpoints.get(*i).map(|t| t.to_string()).unwrap_or_default()
+        }
         SegmentValue::Last => String::new(),
     };
     let mut chart = ChartBuilder::on(root)
-        .caption(w.t("Этап × точка взаимодействия: оценка и число ответов", "Stage × touchpoint: score and answers"), (FONT, 18))
+        .caption(
+            w.t("Этап × точка взаимодействия: оценка и число ответов", "Stage × touchpoint: score and answers"),
+            (FONT, 18),
+        )
         .margin(10)
         .x_label_area_size(24)
         .y_label_area_size(120)
@@ -292,14 +341,21 @@ where
             let j = touchpoints.iter().position(|t| *t == c.touchpoint).unwrap_or(0);
             let color = c.score.score.map_or(RGBColor(232, 234, 237), score_color);
             chart.draw_series(std::iter::once(Rectangle::new(
-                [(SegmentValue::Exact(i), SegmentValue::Exact(j)), (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1))],
+                [
+                    (SegmentValue::Exact(i), SegmentValue::Exact(j)),
+                    (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1)),
+                ],
                 color.filled(),
             )))?;
             let text = match c.score.score {
                 Some(score) => format!("{score:.0} · n={}", c.score.n),
                 None => format!("n={}", c.score.n),
             };
-            chart.draw_series(std::iter::once(Text::new(text, (SegmentValue::CenterOf(i), SegmentValue::CenterOf(j)), (FONT, 13))))?;
+            chart.draw_series(std::iter::once(Text::new(
+                text,
+                (SegmentValue::CenterOf(i), SegmentValue::CenterOf(j)),
+                (FONT, 13),
+            )))?;
         }
     }
     Ok(())
@@ -312,14 +368,21 @@ where
     let (from, to) = (stats.filters.from as f64, stats.filters.to.max(stats.filters.from + 1) as f64);
     let mut chart = ChartBuilder::on(root)
         .caption(
-            if stats.step == "week" { w.t("Оценка этапов по неделям", "Stage score by week") } else { w.t("Оценка этапов по дням", "Stage score by day") },
+            if stats.step == "week" {
+                w.t("Оценка этапов по неделям", "Stage score by week")
+            } else {
+                w.t("Оценка этапов по дням", "Stage score by day")
+            },
             (FONT, 18),
         )
         .margin(10)
         .x_label_area_size(24)
         .y_label_area_size(40)
         .build_cartesian_2d(from..to, 0.0..100.0)?;
-    let date = |t: &f64| humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(*t as u64)).to_string()[..10].to_string();
+    let date = |t: &f64| {
+        humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(*t as u64)).to_string()[..10]
+            .to_string()
+    };
     chart.configure_mesh().x_label_formatter(&date).x_labels(6).label_style((FONT, 11)).draw()?;
     for (k, s) in stats.stages.iter().enumerate() {
         let color = Palette99::pick(k).to_rgba();
@@ -329,7 +392,12 @@ where
             .label(stage_label(s, w))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
     }
-    chart.configure_series_labels().label_font((FONT, 11)).border_style(GREY).background_style(WHITE.mix(0.9)).draw()?;
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 11))
+        .border_style(GREY)
+        .background_style(WHITE.mix(0.9))
+        .draw()?;
     Ok(())
 }
 
@@ -354,7 +422,11 @@ where
             (FONT, 13),
         )))?;
     } else {
-        calls.draw_series(std::iter::once(Text::new(w.t("звонков нет", "no calls").to_string(), (0.1, 50.0), (FONT, 13).into_font().color(&GREY))))?;
+        calls.draw_series(std::iter::once(Text::new(
+            w.t("звонков нет", "no calls").to_string(),
+            (0.1, 50.0),
+            (FONT, 13).into_font().color(&GREY),
+        )))?;
     }
     let buckets = ["<1h", "1–4h", "4–24h", "1–3d", "3–7d", ">7d"];
     debug_assert_eq!(buckets.len(), DELAY_BUCKETS_H.len() + 1);
@@ -362,7 +434,10 @@ where
     let top = l.ack_histogram.iter().chain(&l.answer_histogram).copied().max().unwrap_or(0).max(1) as f64 * 1.2;
     let mut letters = ChartBuilder::on(&right)
         .caption(
-            w.t("Письма: время до уведомления (■) и до ответа (▪)", "Letters: time to acknowledgement (■) and to answer (▪)"),
+            w.t(
+                "Письма: время до уведомления (■) и до ответа (▪)",
+                "Letters: time to acknowledgement (■) and to answer (▪)",
+            ),
             (FONT, 15),
         )
         .margin(10)
@@ -373,7 +448,13 @@ where
         SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => buckets.get(*i).unwrap_or(&"").to_string(),
         SegmentValue::Last => String::new(),
     };
-    letters.configure_mesh().disable_x_mesh().x_labels(buckets.len()).x_label_formatter(&bucket_label).label_style((FONT, 11)).draw()?;
+    letters
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(buckets.len())
+        .x_label_formatter(&bucket_label)
+        .label_style((FONT, 11))
+        .draw()?;
     for (i, (&ack, &answer)) in l.ack_histogram.iter().zip(&l.answer_histogram).enumerate() {
         letters.draw_series(std::iter::once(Rectangle::new(
             [(SegmentValue::Exact(i), 0.0), (SegmentValue::CenterOf(i), ack as f64)],

@@ -24,14 +24,16 @@ pub fn neutralise(cell: &str) -> String {
 fn csv_response(name: &str, records: Vec<Vec<String>>) -> Result<Response, ApiError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     for record in records {
-        writer
-            .write_record(record.iter().map(|c| neutralise(c)))
-            .map_err(|e| ApiError::Internal(e.into()))?;
+        writer.write_record(record.iter().map(|c| neutralise(c))).map_err(|e| ApiError::Internal(e.into()))?;
     }
     let body = writer.into_inner().map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).map_err(|e| ApiError::Internal(e.into()))?;
+    let disposition =
+        HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).map_err(|e| ApiError::Internal(e.into()))?;
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")), (header::CONTENT_DISPOSITION, disposition)],
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
         body,
     )
         .into_response())
@@ -41,16 +43,36 @@ fn num(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| format!("{v:.2}"))
 }
 
-pub async fn stages(State(state): State<Dashboards>, Path(id): Path<String>, Query(q): Query<ViewQuery>) -> Result<Response, ApiError> {
+pub async fn stages(
+    State(state): State<Dashboards>,
+    Path(id): Path<String>,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, ApiError> {
     let journey = state.journey(&id)?;
     let filters = q.filters(journey, &state.catalog)?;
     let stats = stats::journey_stats(&state.storage, journey, &filters, state.min_answers)
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     let mut records = vec![
-        ["stage", "number", "name", "n", "too_few", "score", "ci95_low", "ci95_high", "emotion", "positive", "negative", "time_n", "time_median_h", "time_p90_h", "time_target_h"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "stage",
+            "number",
+            "name",
+            "n",
+            "too_few",
+            "score",
+            "ci95_low",
+            "ci95_high",
+            "emotion",
+            "positive",
+            "negative",
+            "time_n",
+            "time_median_h",
+            "time_p90_h",
+            "time_target_h",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     let hours = |ms: Option<f64>| num(ms.map(|m| m / 3_600_000.0));
     for s in &stats.stages {
@@ -91,19 +113,49 @@ struct RawRow {
     case_ref: String,
 }
 
-pub async fn feedback(State(state): State<Dashboards>, Path(id): Path<String>, Query(q): Query<ViewQuery>) -> Result<Response, ApiError> {
+pub async fn feedback(
+    State(state): State<Dashboards>,
+    Path(id): Path<String>,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, ApiError> {
     let journey = state.journey(&id)?;
     let filters = q.filters(journey, &state.catalog)?;
     let rows = stats::raw_feedback::<RawRow>(&state.storage, &journey.id, &filters, MAX_ROWS)
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     let mut records = vec![
-        ["event_id", "occurred_at", "stage", "touchpoint", "channel", "segment", "scale", "score", "emotion", "comment", "tags", "case_ref"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "event_id",
+            "occurred_at",
+            "stage",
+            "touchpoint",
+            "channel",
+            "segment",
+            "scale",
+            "score",
+            "emotion",
+            "comment",
+            "tags",
+            "case_ref",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for r in rows {
-        records.push(vec![r.event_id, r.occurred_at, r.stage, r.touchpoint, r.channel, r.segment, r.scale, r.score.to_string(), r.emotion, r.comment, r.tags, r.case_ref]);
+        records.push(vec![
+            r.event_id,
+            r.occurred_at,
+            r.stage,
+            r.touchpoint,
+            r.channel,
+            r.segment,
+            r.scale,
+            r.score.to_string(),
+            r.emotion,
+            r.comment,
+            r.tags,
+            r.case_ref,
+        ]);
     }
     csv_response(&format!("{}-feedback.csv", journey.id), records)
 }

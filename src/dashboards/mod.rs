@@ -17,9 +17,9 @@ use axum::http::{HeaderValue, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use serde::Deserialize;
 
 use crate::capture::events::unix;
 use crate::error::ApiError;

@@ -80,7 +80,8 @@ pub async fn login(State(state): State<Dashboards>, request: Request) -> Result<
         return page(StatusCode::UNAUTHORIZED, "Неверная учётная запись или пароль.");
     }
     tracing::info!(account = %form.name, "login");
-    let cookie = HeaderValue::from_str(&state.auth.login_cookie(&form.name)).map_err(|e| ApiError::Internal(e.into()))?;
+    let cookie =
+        HeaderValue::from_str(&state.auth.login_cookie(&form.name)).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
@@ -164,7 +165,14 @@ fn percent(v: Option<f64>) -> String {
 fn query_string(q: &ViewQuery) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     s.append_pair("period", &q.period().to_string());
-    for (k, v) in [("from", &q.from), ("to", &q.to), ("touchpoint", &q.touchpoint), ("channel", &q.channel), ("segment", &q.segment), ("lang", &q.lang)] {
+    for (k, v) in [
+        ("from", &q.from),
+        ("to", &q.to),
+        ("touchpoint", &q.touchpoint),
+        ("channel", &q.channel),
+        ("segment", &q.segment),
+        ("lang", &q.lang),
+    ] {
         if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
             s.append_pair(k, v);
         }
@@ -200,7 +208,11 @@ pub async fn journey(
         .zip(&stats.stages)
         .map(|(stage, s): (_, &StageStats)| {
             let comments_of = |emotion: &str| {
-                comments.iter().filter(|c| c.stage == stage.id && c.emotion == emotion).map(|c| c.comment.clone()).collect()
+                comments
+                    .iter()
+                    .filter(|c| c.stage == stage.id && c.emotion == emotion)
+                    .map(|c| c.comment.clone())
+                    .collect()
             };
             let time = match (s.time.median_ms, s.time.p90_ms) {
                 (Some(m), Some(p)) => format!(
@@ -208,10 +220,20 @@ pub async fn journey(
                     if en { "median" } else { "медиана" },
                     duration_text(m, en),
                     duration_text(p, en),
-                    s.time.target_ms.map_or(String::new(), |t| format!("; {} {}", if en { "target" } else { "цель" }, duration_text(t as f64, en))),
+                    s.time.target_ms.map_or(String::new(), |t| format!(
+                        "; {} {}",
+                        if en { "target" } else { "цель" },
+                        duration_text(t as f64, en)
+                    )),
                     s.time.n
                 ),
-                _ => if en { "no data".into() } else { "нет данных".into() },
+                _ => {
+                    if en {
+                        "no data".into()
+                    } else {
+                        "нет данных".into()
+                    }
+                }
             };
             Column {
                 number: s.number,
@@ -257,13 +279,26 @@ pub async fn journey(
     channels.sort();
     channels.dedup();
     let segments = if en {
-        vec![("individual", "individuals"), ("legal_entity", "legal entities"), ("sole_proprietor", "sole proprietors"), ("internal", "internal clients")]
+        vec![
+            ("individual", "individuals"),
+            ("legal_entity", "legal entities"),
+            ("sole_proprietor", "sole proprietors"),
+            ("internal", "internal clients"),
+        ]
     } else {
-        vec![("individual", "физические лица"), ("legal_entity", "юридические лица"), ("sole_proprietor", "ИП"), ("internal", "внутренние клиенты")]
+        vec![
+            ("individual", "физические лица"),
+            ("legal_entity", "юридические лица"),
+            ("sole_proprietor", "ИП"),
+            ("internal", "внутренние клиенты"),
+        ]
     };
     let query = query_string(&q);
     let other = ViewQuery { lang: if en { None } else { Some("en".into()) }, ..q.clone() };
-    let day = |t: u32| humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.into())).to_string()[..10].to_string();
+    let day = |t: u32| {
+        humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.into())).to_string()[..10]
+            .to_string()
+    };
     render(JourneyPage {
         lang: if en { "en" } else { "ru" },
         en,

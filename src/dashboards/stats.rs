@@ -32,7 +32,9 @@ impl Filters {
         let bound = if time_column == "day" { "toDate(toDateTime(?), 'UTC')" } else { "toDateTime(?)" };
         let mut sql = format!("journey = ? AND {time_column} >= {bound} AND {time_column} < {bound}");
         let mut binds = vec![self.from.to_string(), self.to.to_string()];
-        for (column, value) in [("touchpoint", &self.touchpoint), ("channel", &self.channel), ("segment", &self.segment)] {
+        for (column, value) in
+            [("touchpoint", &self.touchpoint), ("channel", &self.channel), ("segment", &self.segment)]
+        {
             if let Some(v) = value {
                 sql.push_str(&format!(" AND {column} = ?"));
                 binds.push(v.clone());
@@ -264,10 +266,8 @@ pub async fn journey_stats(
     let hist = |col: &str, has: &str| {
         let mut edges = vec![0u32];
         edges.extend(DELAY_BUCKETS_H.iter().map(|h| h * 3600));
-        let mut parts: Vec<String> = edges
-            .windows(2)
-            .map(|w| format!("countIf({has} AND {col} >= {} AND {col} < {})", w[0], w[1]))
-            .collect();
+        let mut parts: Vec<String> =
+            edges.windows(2).map(|w| format!("countIf({has} AND {col} >= {} AND {col} < {})", w[0], w[1])).collect();
         parts.push(format!("countIf({has} AND {col} >= {})", edges[edges.len() - 1]));
         format!("[{}]", parts.join(", "))
     };
@@ -369,8 +369,14 @@ pub const COMMENT_DAYS: u32 = 14;
 
 /// The latest comments of each stage, negative and positive, newest first.
 #[tracing::instrument(skip_all, fields(journey = %journey))]
-pub async fn comments(storage: &Storage, journey: &str, filters: &Filters, per_kind: u32) -> Result<Vec<Comment>, StorageError> {
-    let recent = Filters { from: filters.from.max(filters.to.saturating_sub(COMMENT_DAYS * 86_400)), ..filters.clone() };
+pub async fn comments(
+    storage: &Storage,
+    journey: &str,
+    filters: &Filters,
+    per_kind: u32,
+) -> Result<Vec<Comment>, StorageError> {
+    let recent =
+        Filters { from: filters.from.max(filters.to.saturating_sub(COMMENT_DAYS * 86_400)), ..filters.clone() };
     let (clause, binds) = recent.clause("occurred_at");
     let sql = format!(
         "SELECT stage, toString(emotion) AS kind, comment, toUInt32(occurred_at) AS at FROM feedback_comments \

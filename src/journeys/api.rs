@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
+use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use serde::Serialize;
 
 use super::Catalog;
 use super::model::{Emotion, Experience, Journey, Metric, Segment, Stage, Tag, Text, Touchpoint};
@@ -39,10 +39,8 @@ struct JourneyList<'a> {
 #[utoipa::path(get, path = "/api/v1/journeys", tag = "journeys", responses((status = 200, description = "`{\"journeys\":[...]}`")))]
 #[tracing::instrument(skip_all)]
 async fn list_journeys(State(catalog): State<Arc<Catalog>>) -> Json<serde_json::Value> {
-    let journeys = catalog
-        .journeys()
-        .map(|j| JourneySummary { id: &j.id, name: &j.name, stages: j.stages.len() })
-        .collect();
+    let journeys =
+        catalog.journeys().map(|j| JourneySummary { id: &j.id, name: &j.name, stages: j.stages.len() }).collect();
     Json(serde_json::json!(JourneyList { journeys }))
 }
 
@@ -110,9 +108,7 @@ async fn get_journey(
     State(catalog): State<Arc<Catalog>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let journey = catalog
-        .journey(&id)
-        .ok_or(ApiError::NotFound { what: "journey", field: "id", id: id.clone() })?;
+    let journey = catalog.journey(&id).ok_or(ApiError::NotFound { what: "journey", field: "id", id: id.clone() })?;
     Ok(Json(serde_json::json!(JourneyView::new(journey, &catalog))))
 }
 

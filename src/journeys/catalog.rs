@@ -103,12 +103,8 @@ impl Catalog {
     ) -> Result<Catalog, CatalogErrors> {
         let mut errors = Vec::new();
         validate_register(&register_path, &register, &mut errors);
-        let touchpoints: HashMap<String, usize> = register
-            .touchpoints
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.id.clone(), i))
-            .collect();
+        let touchpoints: HashMap<String, usize> =
+            register.touchpoints.iter().enumerate().map(|(i, t)| (t.id.clone(), i)).collect();
 
         let mut by_id = BTreeMap::new();
         for (path, journey) in journeys {

@@ -79,9 +79,7 @@ impl EmbeddedClickHouse {
             .process_group(0);
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
         unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
-            });
+            command.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from));
         }
         let child = command.spawn().map_err(|e| io(&program, e))?;
         tracing::info!(binary = %program.display(), http_port, data_dir = %dir.display(), "starting local ClickHouse");
@@ -169,9 +167,7 @@ fn find_binary(configured: Option<&Path>) -> Result<(PathBuf, Vec<&'static str>)
         return Ok((path.to_path_buf(), args_for(path)));
     }
     let path_var = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path_var)
-        .chain(SEARCH_DIRS.iter().map(PathBuf::from))
-        .collect();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path_var).chain(SEARCH_DIRS.iter().map(PathBuf::from)).collect();
     for name in ["clickhouse-server", "clickhouse"] {
         if let Some(found) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) {
             let args = args_for(&found);

@@ -53,7 +53,8 @@ impl Migration {
     pub fn new(name: &str, sql: &str) -> Result<Migration, MigrationError> {
         let bad = |message: &str| MigrationError::BadFile { name: name.to_string(), message: message.to_string() };
         let stem = name.strip_suffix(".sql").ok_or_else(|| bad("the name must end with .sql"))?;
-        let (number, label) = stem.split_once('_').ok_or_else(|| bad("the name must look like 0001_create_feedback.sql"))?;
+        let (number, label) =
+            stem.split_once('_').ok_or_else(|| bad("the name must look like 0001_create_feedback.sql"))?;
         if number.len() != 4 || label.is_empty() {
             return Err(bad("the name must look like 0001_create_feedback.sql"));
         }
@@ -67,16 +68,15 @@ impl Migration {
 
     /// The migrations compiled into this binary, in order.
     pub fn embedded() -> Vec<Migration> {
-        let files = EMBEDDED
-            .files()
-            .filter_map(|f| Some((f.path().to_str()?, f.contents_utf8()?)));
+        let files = EMBEDDED.files().filter_map(|f| Some((f.path().to_str()?, f.contents_utf8()?)));
         // The set is fixed at build time and covered by tests, so a bad file is a build defect.
         ordered(files).expect("the migrations embedded at build time are valid")
     }
 
     /// Reads `*.sql` from a folder, in order; for tests and tools.
     pub fn from_dir(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
-        let io = |e: std::io::Error| MigrationError::BadFile { name: dir.display().to_string(), message: e.to_string() };
+        let io =
+            |e: std::io::Error| MigrationError::BadFile { name: dir.display().to_string(), message: e.to_string() };
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
@@ -148,9 +148,7 @@ pub fn statements(sql: &str) -> Vec<&str> {
 
 /// True when a piece of SQL holds more than white space and comments.
 fn has_code(sql: &str) -> bool {
-    sql.lines()
-        .map(|l| l.split("--").next().unwrap_or_default().trim())
-        .any(|l| !l.is_empty())
+    sql.lines().map(|l| l.split("--").next().unwrap_or_default().trim()).any(|l| !l.is_empty())
 }
 
 #[derive(Debug, Row, Serialize, Deserialize)]
@@ -195,7 +193,9 @@ pub async fn run(storage: &Storage, migrations: &[Migration]) -> Result<Report, 
 pub async fn pending(storage: &Storage, migrations: &[Migration]) -> Result<Vec<String>, MigrationError> {
     let exists: u8 = storage
         .client()
-        .query("SELECT count() > 0 FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'")
+        .query(
+            "SELECT count() > 0 FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'",
+        )
         .fetch_one()
         .await
         .map_err(StorageError::from)?;
@@ -211,11 +211,8 @@ pub async fn pending(storage: &Storage, migrations: &[Migration]) -> Result<Vec<
 }
 
 async fn applied(storage: &Storage) -> Result<BTreeMap<u32, Applied>, StorageError> {
-    let rows = storage
-        .client()
-        .query("SELECT ?fields FROM schema_migrations ORDER BY version")
-        .fetch_all::<Applied>()
-        .await?;
+    let rows =
+        storage.client().query("SELECT ?fields FROM schema_migrations ORDER BY version").fetch_all::<Applied>().await?;
     Ok(rows.into_iter().map(|r| (r.version, r)).collect())
 }
 
@@ -259,7 +256,10 @@ mod tests {
     #[test]
     fn splits_on_semicolons_outside_quotes_and_comments() {
         let sql = "-- a; comment\nCREATE TABLE a (s String DEFAULT ';');\n/* b; */ SELECT 'x\\';y';\n\n-- trailing;\n";
-        assert_eq!(statements(sql), vec!["-- a; comment\nCREATE TABLE a (s String DEFAULT ';')", "/* b; */ SELECT 'x\\';y'"]);
+        assert_eq!(
+            statements(sql),
+            vec!["-- a; comment\nCREATE TABLE a (s String DEFAULT ';')", "/* b; */ SELECT 'x\\';y'"]
+        );
     }
 
     #[test]

@@ -148,7 +148,11 @@ async fn embed(
         touchpoint,
         scale: scale.as_str(),
         scores: scores(scale, en),
-        tags: stage_def.tags.iter().map(|t| (t.id.as_str(), if en { t.name.en.as_str() } else { t.name.ru.as_str() })).collect(),
+        tags: stage_def
+            .tags
+            .iter()
+            .map(|t| (t.id.as_str(), if en { t.name.en.as_str() } else { t.name.ru.as_str() }))
+            .collect(),
     };
     let html = page.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("embed template failed: {e}")))?;
     // Only the site's own pages may frame the form.

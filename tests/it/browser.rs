@@ -197,11 +197,15 @@ async fn a_client_rates_by_keyboard_with_a_russian_comment_and_time_on_page_is_m
     client.goto("about:blank").await.unwrap(); // pagehide: the timing goes by sendBeacon
 
     assert_eq!(wait_for_rows(&app.storage, "feedback", 1).await, 1);
-    let rating: FeedbackRow = app.storage.client().query("SELECT ?fields FROM feedback FINAL").fetch_one().await.unwrap();
+    let rating: FeedbackRow =
+        app.storage.client().query("SELECT ?fields FROM feedback FINAL").fetch_one().await.unwrap();
     assert_eq!((rating.score, rating.scale, rating.emotion), (4, 1, 1));
     assert_eq!(rating.comment, "Всё понятно, спасибо!");
     assert_eq!(rating.reported_duration_ms, Some(10 * 60_000));
-    assert_eq!((rating.stage.as_str(), rating.touchpoint.as_str(), rating.page_path.as_str()), ("application", "epgu", "/apply"));
+    assert_eq!(
+        (rating.stage.as_str(), rating.touchpoint.as_str(), rating.page_path.as_str()),
+        ("application", "epgu", "/apply")
+    );
     assert_eq!(rating.locale, "ru");
     assert_eq!(wait_for_rows(&app.storage, "timings", 1).await, 1);
     let timing: TimingRow = app.storage.client().query("SELECT ?fields FROM timings FINAL").fetch_one().await.unwrap();
@@ -216,7 +220,8 @@ async fn a_client_rates_by_keyboard_with_a_russian_comment_and_time_on_page_is_m
 #[tokio::test]
 async fn what_could_not_be_sent_is_sent_on_the_next_page_view() {
     let app = spawn_app().await;
-    let pages = serve_pages(vec![("/next", page(&app, "ru", "data-mode=\"inline\" data-target=\"#rate\""), None)]).await;
+    let pages =
+        serve_pages(vec![("/next", page(&app, "ru", "data-mode=\"inline\" data-target=\"#rate\""), None)]).await;
     let (_driver, client) = browser(true).await;
     client.goto(&format!("{pages}/next")).await.unwrap();
     in_widget(&client, "input[type=radio]").await;
@@ -232,7 +237,13 @@ async fn what_could_not_be_sent_is_sent_on_the_next_page_view() {
     in_widget(&client, "input[type=radio]").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let resent = loop {
-        let n: u64 = app.storage.client().query("SELECT count() FROM timings FINAL WHERE duration_ms = 4321").fetch_one().await.unwrap();
+        let n: u64 = app
+            .storage
+            .client()
+            .query("SELECT count() FROM timings FINAL WHERE duration_ms = 4321")
+            .fetch_one()
+            .await
+            .unwrap();
         if n > 0 || Instant::now() > deadline {
             break n;
         }
@@ -248,7 +259,8 @@ async fn what_could_not_be_sent_is_sent_on_the_next_page_view() {
 async fn a_client_rates_with_the_mouse_from_the_floating_button_under_a_strict_csp() {
     let app = spawn_app().await;
     // No inline script or style, nothing from anywhere but the page and the service.
-    let csp = format!("default-src 'none'; script-src {0}; connect-src {0}; style-src 'self'; img-src 'self'", app.address);
+    let csp =
+        format!("default-src 'none'; script-src {0}; connect-src {0}; style-src 'self'; img-src 'self'", app.address);
     let pages = serve_pages(vec![("/strict", page(&app, "en", "data-scale=\"nps\""), Some(csp))]).await;
     let (_driver, client) = browser(true).await;
 
@@ -275,14 +287,16 @@ async fn a_client_rates_with_the_mouse_from_the_floating_button_under_a_strict_c
     wait_text(&client, "[role=status]", "Thank you for your rating!").await;
 
     assert_eq!(wait_for_rows(&app.storage, "feedback", 1).await, 1);
-    let rating: FeedbackRow = app.storage.client().query("SELECT ?fields FROM feedback FINAL").fetch_one().await.unwrap();
+    let rating: FeedbackRow =
+        app.storage.client().query("SELECT ?fields FROM feedback FINAL").fetch_one().await.unwrap();
     assert_eq!((rating.scale, rating.score, rating.emotion, rating.locale.as_str()), (2, 9, 1, "en"));
     assert_eq!(rating.comment, "Quick and clear");
 
     // Answered: not asked again in this session.
     client.goto(&format!("{pages}/strict")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let shown: Value = client.execute("return !!document.querySelector('[data-touchpoint-widget]')", vec![]).await.unwrap();
+    let shown: Value =
+        client.execute("return !!document.querySelector('[data-touchpoint-widget]')", vec![]).await.unwrap();
     assert_eq!(shown, json!(false));
     client.close().await.unwrap();
 }
@@ -309,7 +323,10 @@ async fn on_a_360_px_screen_the_panel_fits_and_passes_axe() {
     screenshot(&client, "widget-360.png").await;
     let violations = axe(&client).await;
 
-    assert!(fits["left"].as_f64().unwrap() >= 0.0 && fits["right"].as_f64().unwrap() <= fits["width"].as_f64().unwrap(), "{fits}");
+    assert!(
+        fits["left"].as_f64().unwrap() >= 0.0 && fits["right"].as_f64().unwrap() <= fits["width"].as_f64().unwrap(),
+        "{fits}"
+    );
     assert!(fits["scroll"].as_f64().unwrap() <= fits["width"].as_f64().unwrap(), "no sideways scrolling: {fits}");
     assert!(violations.is_empty(), "axe: {violations:#?}");
 
@@ -329,7 +346,10 @@ async fn the_no_js_page_works_with_javascript_off_and_passes_axe() {
     let app = spawn_app().await;
     let (_driver, client) = browser(false).await;
 
-    client.goto(&format!("{}/embed/demo/scrap-metal-licensing/information_search?touchpoint=site", app.address)).await.unwrap();
+    client
+        .goto(&format!("{}/embed/demo/scrap-metal-licensing/information_search?touchpoint=site", app.address))
+        .await
+        .unwrap();
     client.find(Locator::Css("input[name=score][value='2']")).await.unwrap().click().await.unwrap();
     client.find(Locator::Css("input[name=tags][value=hard_to_find]")).await.unwrap().click().await.unwrap();
     client.find(Locator::Css("textarea")).await.unwrap().send_keys("Не нашёл форму заявления").await.unwrap();
@@ -338,8 +358,12 @@ async fn the_no_js_page_works_with_javascript_off_and_passes_axe() {
 
     assert!(client.source().await.unwrap().contains("Спасибо за оценку"));
     assert_eq!(wait_for_rows(&app.storage, "feedback", 1).await, 1);
-    let rating: FeedbackRow = app.storage.client().query("SELECT ?fields FROM feedback FINAL").fetch_one().await.unwrap();
-    assert_eq!((rating.score, rating.touchpoint.as_str(), rating.comment.as_str()), (2, "site", "Не нашёл форму заявления"));
+    let rating: FeedbackRow =
+        app.storage.client().query("SELECT ?fields FROM feedback FINAL").fetch_one().await.unwrap();
+    assert_eq!(
+        (rating.score, rating.touchpoint.as_str(), rating.comment.as_str()),
+        (2, "site", "Не нашёл форму заявления")
+    );
     assert_eq!(rating.tags, vec!["hard_to_find"]);
     client.close().await.unwrap();
 
@@ -363,12 +387,21 @@ async fn an_analyst_logs_in_and_sees_the_journey_map() {
 
     client.goto(&format!("{}/dashboard/scrap-metal-licensing?period=90", app.address)).await.unwrap();
     client.find(Locator::Css("input[name=name]")).await.unwrap().send_keys("olga").await.unwrap();
-    client.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("correct horse battery staple").await.unwrap();
+    client
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys("correct horse battery staple")
+        .await
+        .unwrap();
     client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
     let heading = client.wait().for_element(Locator::Css("main h1")).await.unwrap();
 
     assert!(heading.text().await.unwrap().starts_with("Лицензирование деятельности"));
-    assert!(client.current_url().await.unwrap().as_str().contains("/dashboard/scrap-metal-licensing?period=90"), "back where the login began");
+    assert!(
+        client.current_url().await.unwrap().as_str().contains("/dashboard/scrap-metal-licensing?period=90"),
+        "back where the login began"
+    );
     assert_eq!(client.find_all(Locator::Css("figure svg")).await.unwrap().len(), 5);
     screenshot(&client, "dashboard.png").await;
     client.close().await.unwrap();

@@ -170,11 +170,15 @@ async fn malformed_oversized_and_mistyped_bodies_get_400_413_415() {
     let app = spawn_app().await;
     let url = format!("{}/api/v1/feedback", app.address);
 
-    let broken = app.http.post(&url).header("content-type", "application/json").body("{\"score\": ").send().await.unwrap();
-    let huge = app.http.post(&url).header("content-type", "application/json").body(vec![b' '; 70_000]).send().await.unwrap();
+    let broken =
+        app.http.post(&url).header("content-type", "application/json").body("{\"score\": ").send().await.unwrap();
+    let huge =
+        app.http.post(&url).header("content-type", "application/json").body(vec![b' '; 70_000]).send().await.unwrap();
     let xml = app.http.post(&url).header("content-type", "application/xml").body("<rating/>").send().await.unwrap();
 
-    for (response, status, code) in [(broken, 400, "malformed"), (huge, 413, "too_large"), (xml, 415, "unsupported_media_type")] {
+    for (response, status, code) in
+        [(broken, 400, "malformed"), (huge, 413, "too_large"), (xml, 415, "unsupported_media_type")]
+    {
         assert_eq!(response.status().as_u16(), status);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], code);

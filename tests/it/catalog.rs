@@ -82,7 +82,8 @@ fn a_missing_register_is_reported() {
 #[tokio::test]
 async fn the_service_refuses_to_start_on_an_invalid_journey() {
     let mut config = test_config();
-    config.dashboards_dir = catalog_with_journey(|j| j.replacen("touchpoints = [\"in_person\"]", "touchpoints = [\"court\"]", 1));
+    config.dashboards_dir =
+        catalog_with_journey(|j| j.replacen("touchpoints = [\"in_person\"]", "touchpoints = [\"court\"]", 1));
 
     let Err(error) = Application::build(&config).await else { panic!("the app started on an invalid journey") };
 

@@ -55,7 +55,10 @@ fn check_fails_naming_file_entry_and_field() {
 
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
-    assert!(err.contains("journeys/tiny.toml: stages[0] \"only\": field `touchpoints`: unknown touchpoint \"pigeon\""), "{err}");
+    assert!(
+        err.contains("journeys/tiny.toml: stages[0] \"only\": field `touchpoints`: unknown touchpoint \"pigeon\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -126,7 +129,10 @@ async fn serve_starts_its_own_clickhouse_and_on_sigterm_flushes_every_event_then
     let config = serve_config(&data);
     let mut child = touchpoint(
         &["serve", "--config", config.to_str().unwrap()],
-        &[("TOUCHPOINT_LISTEN", &format!("127.0.0.1:{port}")), ("TOUCHPOINT_CLICKHOUSE_DATA_DIR", data.to_str().unwrap())],
+        &[
+            ("TOUCHPOINT_LISTEN", &format!("127.0.0.1:{port}")),
+            ("TOUCHPOINT_CLICKHOUSE_DATA_DIR", data.to_str().unwrap()),
+        ],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
@@ -144,12 +150,8 @@ async fn serve_starts_its_own_clickhouse_and_on_sigterm_flushes_every_event_then
             _ => panic!("serve never became ready: {}", stderr(&child.wait_with_output().unwrap())),
         }
     }
-    let journey: serde_json::Value = reqwest::get(format!("{base}/api/v1/journeys/scrap-metal-licensing"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let journey: serde_json::Value =
+        reqwest::get(format!("{base}/api/v1/journeys/scrap-metal-licensing")).await.unwrap().json().await.unwrap();
     assert_eq!(journey["stages"].as_array().unwrap().len(), 5);
     let storage = Storage::new(&local_server(&data), "touchpoint");
     for table in ["calls", "correspondence", "feedback", "timings"] {
@@ -195,20 +197,28 @@ async fn serve_starts_its_own_clickhouse_and_on_sigterm_flushes_every_event_then
 async fn analysts_and_tokens_are_made_from_the_command_line() {
     let storage = crate::support::fresh_storage().await;
     let server = crate::support::server();
-    let env = [
-        ("TOUCHPOINT_CLICKHOUSE_URL", server.url.as_str()),
-        ("TOUCHPOINT_CLICKHOUSE_DATABASE", storage.database()),
-    ];
+    let env =
+        [("TOUCHPOINT_CLICKHOUSE_URL", server.url.as_str()), ("TOUCHPOINT_CLICKHOUSE_DATABASE", storage.database())];
     let password = secrecy::ExposeSecret::expose_secret(&server.password).to_string();
     let mut env = env.to_vec();
     env.push(("TOUCHPOINT_CLICKHOUSE_PASSWORD", &password));
 
-    let mut add = touchpoint(&["user", "add", "olga"], &env).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut add = touchpoint(&["user", "add", "olga"], &env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     std::io::Write::write_all(add.stdin.as_mut().unwrap(), b"a long enough password\n").unwrap();
     let added = add.wait_with_output().unwrap();
     let token = run(&["token", "create", "weekly-report"], &env);
     let short = {
-        let mut c = touchpoint(&["user", "add", "ivan"], &env).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut c = touchpoint(&["user", "add", "ivan"], &env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         std::io::Write::write_all(c.stdin.as_mut().unwrap(), b"short\n").unwrap();
         c.wait_with_output().unwrap()
     };
@@ -221,7 +231,8 @@ async fn analysts_and_tokens_are_made_from_the_command_line() {
     let stored: Vec<String> = storage.client().query("SELECT token_hash FROM api_tokens").fetch_all().await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0], last, "only the hash is stored");
-    let hash: String = storage.client().query("SELECT password_hash FROM analysts WHERE name = 'olga'").fetch_one().await.unwrap();
+    let hash: String =
+        storage.client().query("SELECT password_hash FROM analysts WHERE name = 'olga'").fetch_one().await.unwrap();
     assert!(hash.starts_with("$argon2"), "{hash}");
     assert_eq!(short.status.code(), Some(1));
     assert!(stderr(&short).contains("12 characters"));

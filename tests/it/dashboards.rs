@@ -60,7 +60,13 @@ fn rating(stage: &str, touchpoint: &str, score: u8, segment: i8, comment: &str) 
         segment,
         scale: 1,
         score,
-        emotion: if score <= 2 { -1 } else if score >= 4 { 1 } else { 0 },
+        emotion: if score <= 2 {
+            -1
+        } else if score >= 4 {
+            1
+        } else {
+            0
+        },
         comment: comment.into(),
         tags: vec![],
         reported_duration_ms: None,
@@ -93,12 +99,8 @@ async fn nothing_is_readable_without_a_login_or_a_token() {
         assert_eq!(response.status(), 401, "{path}");
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
     }
-    let wrong_token = no_redirects()
-        .get(format!("{}{}", app.address, APIS[0]))
-        .bearer_auth("tp_not-a-token")
-        .send()
-        .await
-        .unwrap();
+    let wrong_token =
+        no_redirects().get(format!("{}{}", app.address, APIS[0])).bearer_auth("tp_not-a-token").send().await.unwrap();
     assert_eq!(wrong_token.status(), 401);
 }
 
@@ -189,8 +191,20 @@ async fn filters_change_the_result() {
     let stage = |body: Value| body["stages"][0].clone();
 
     let all = stage(get_with(&app, &format!("/api/v1/journeys/{JOURNEY}/stats"), &cookie).await.json().await.unwrap());
-    let legal = stage(get_with(&app, &format!("/api/v1/journeys/{JOURNEY}/stats?segment=legal_entity"), &cookie).await.json().await.unwrap());
-    let phone = stage(get_with(&app, &format!("/api/v1/journeys/{JOURNEY}/stats?touchpoint=phone"), &cookie).await.json().await.unwrap());
+    let legal = stage(
+        get_with(&app, &format!("/api/v1/journeys/{JOURNEY}/stats?segment=legal_entity"), &cookie)
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    let phone = stage(
+        get_with(&app, &format!("/api/v1/journeys/{JOURNEY}/stats?touchpoint=phone"), &cookie)
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
     let bad = get_with(&app, &format!("/api/v1/journeys/{JOURNEY}/stats?segment=aliens"), &cookie).await;
 
     assert_eq!((all["n"].as_u64(), all["score"].as_f64()), (Some(10), Some(50.0)));
@@ -229,10 +243,13 @@ async fn every_chart_is_valid_svg_naming_every_stage_and_a_png() {
 async fn a_comment_with_a_script_is_shown_escaped_and_csv_formulas_are_neutralised() {
     let app = spawn_app().await;
     let cookie = login(&app).await;
-    insert(&app, &[
-        rating("information_search", "site", 1, 2, "<script>alert('x')</script> долго"),
-        rating("information_search", "site", 1, 2, "=HYPERLINK(\"http://evil\",\"click\")"),
-    ])
+    insert(
+        &app,
+        &[
+            rating("information_search", "site", 1, 2, "<script>alert('x')</script> долго"),
+            rating("information_search", "site", 1, 2, "=HYPERLINK(\"http://evil\",\"click\")"),
+        ],
+    )
     .await;
 
     let page = get_with(&app, &format!("/dashboard/{JOURNEY}"), &cookie).await.text().await.unwrap();
@@ -240,7 +257,10 @@ async fn a_comment_with_a_script_is_shown_escaped_and_csv_formulas_are_neutralis
 
     assert!(!page.contains("<script>alert"), "the comment's tag must not reach the page as markup");
     let shown = page.split("comments").last().unwrap_or_default();
-    assert!(shown.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; долго"), "escaped comment shown: {shown}");
+    assert!(
+        shown.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; долго"),
+        "escaped comment shown: {shown}"
+    );
     assert!(csv.contains("'=HYPERLINK"), "{csv}");
     assert!(!csv.lines().any(|l| l.split(',').any(|cell| cell.trim_matches('"').starts_with('='))), "{csv}");
 }
@@ -252,7 +272,8 @@ async fn the_journey_page_shows_the_map_and_too_few_answers_as_such() {
     insert(&app, &[rating("onsite_assessment", "in_person", 5, 2, "")]).await;
 
     let page = get_with(&app, &format!("/dashboard/{JOURNEY}?period=7"), &cookie).await.text().await.unwrap();
-    let english = get_with(&app, &format!("/dashboard/{JOURNEY}?period=7&lang=en"), &cookie).await.text().await.unwrap();
+    let english =
+        get_with(&app, &format!("/dashboard/{JOURNEY}?period=7&lang=en"), &cookie).await.text().await.unwrap();
 
     assert!(page.contains("Проведение выездной оценки на соответствие лицензионным требованиям"));
     assert!(page.contains("Реализовать единое цифровое пространство"), "the lab's recommendation");

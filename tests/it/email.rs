@@ -18,7 +18,10 @@ async fn links(app: &TestApp, locale: &str) -> Value {
 }
 
 fn url(links: &Value, score: u64) -> String {
-    links["links"].as_array().unwrap().iter().find(|l| l["score"] == score).unwrap()["url"].as_str().unwrap().to_string()
+    links["links"].as_array().unwrap().iter().find(|l| l["score"] == score).unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn ratings(app: &TestApp) -> Vec<FeedbackRow> {

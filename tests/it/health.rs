@@ -5,12 +5,14 @@ use touchpoint::capture::Capture;
 use touchpoint::dashboards::Dashboards;
 use touchpoint::dashboards::auth::Auth;
 use touchpoint::journeys::Catalog;
-use touchpoint::storage::writer::{FlushPolicy, Writer};
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use touchpoint::storage::migrations::Migration;
+use touchpoint::storage::writer::{FlushPolicy, Writer};
 use touchpoint::{AppState, app};
 
-use crate::support::{TestApp, embedded_config, fresh_storage, repo, scratch, spawn_app, spawn_app_with, tables, test_config};
+use crate::support::{
+    TestApp, embedded_config, fresh_storage, repo, scratch, spawn_app, spawn_app_with, tables, test_config,
+};
 
 /// Polls `/readyz` until it answers `want` or `patience` runs out; returns the last answer.
 async fn readyz_until(app: &TestApp, want: u16, patience: Duration) -> (reqwest::StatusCode, serde_json::Value) {
@@ -50,7 +52,8 @@ async fn readyz_names_the_migrations_not_applied() {
     // The router alone, on a database nobody migrated.
     let catalog = Arc::new(Catalog::load(&repo().join("dashboards")).unwrap());
     let storage = fresh_storage().await;
-    let (queue, _writer) = Writer::start(storage.client(), 10, FlushPolicy { rows: 10, period: Duration::from_secs(1) });
+    let (queue, _writer) =
+        Writer::start(storage.client(), 10, FlushPolicy { rows: 10, period: Duration::from_secs(1) });
     let capture = Capture::new(&test_config(), catalog.clone(), storage.clone(), queue, "http://127.0.0.1".into());
     let auth = Auth::new(storage.clone(), &Default::default());
     let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, 5);

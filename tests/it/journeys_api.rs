@@ -36,7 +36,10 @@ async fn a_journey_lists_its_stages_in_order_with_touchpoints_resolved() {
     assert_eq!(stages[0]["number"], 1);
     assert_eq!(ids(&stages[0]["touchpoints"]), vec!["in_person", "site", "phone", "info_materials"]);
     let epgu = &stages[2]["touchpoints"][0];
-    assert_eq!((epgu["id"].as_str(), epgu["channel"].as_str(), epgu["kind"].as_str()), (Some("epgu"), Some("epgu"), Some("digital")));
+    assert_eq!(
+        (epgu["id"].as_str(), epgu["channel"].as_str(), epgu["kind"].as_str()),
+        (Some("epgu"), Some("epgu"), Some("digital"))
+    );
     assert_eq!(stages[0]["metrics"][0], serde_json::json!({"kind": "time_spent", "target": "30m"}));
     assert_eq!(
         stages[0]["recommendations"][0]["ru"],
@@ -84,9 +87,8 @@ async fn the_register_lists_the_orders_touchpoints_and_processes() {
     for id in digital.iter().chain(&offline) {
         assert!(listed.contains(id), "{id} missing from {listed:?}");
     }
-    let kind_of = |id: &str| {
-        body["touchpoints"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap()["kind"].clone()
-    };
+    let kind_of =
+        |id: &str| body["touchpoints"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap()["kind"].clone();
     assert!(digital.iter().all(|id| kind_of(id) == "digital"));
     assert!(offline.iter().all(|id| kind_of(id) == "offline"));
     assert_eq!(ids(&body["processes"]), vec!["informing", "consulting", "compliance_assessment", "pre_trial_appeal"]);

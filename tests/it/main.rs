@@ -4,14 +4,14 @@
 mod browser;
 mod capture;
 mod catalog;
-mod dashboards;
 mod cli;
+mod dashboards;
+mod email;
 mod example_config;
 mod health;
 mod journeys_api;
 mod migrations;
 mod openapi;
 mod staff;
-mod widget;
-mod email;
 mod support;
+mod widget;

@@ -45,7 +45,10 @@ async fn only_new_migrations_are_applied_in_order() {
          CREATE TABLE IF NOT EXISTS c (s String DEFAULT 'a;b?') ENGINE = MergeTree ORDER BY s;",
     );
 
-    assert_eq!(migrations::pending(&storage, &[first.clone(), second.clone()]).await.unwrap(), vec!["0002_b_and_c.sql"]);
+    assert_eq!(
+        migrations::pending(&storage, &[first.clone(), second.clone()]).await.unwrap(),
+        vec!["0002_b_and_c.sql"]
+    );
     let report = migrations::run(&storage, &[first, second]).await.unwrap();
 
     assert_eq!(report.applied, vec!["0002_b_and_c.sql"]);
@@ -55,9 +58,12 @@ async fn only_new_migrations_are_applied_in_order() {
 #[tokio::test]
 async fn an_applied_migration_whose_file_changed_is_refused() {
     let storage = fresh_storage().await;
-    migrations::run(&storage, &[one("0001_a.sql", "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = MergeTree ORDER BY x")])
-        .await
-        .unwrap();
+    migrations::run(
+        &storage,
+        &[one("0001_a.sql", "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = MergeTree ORDER BY x")],
+    )
+    .await
+    .unwrap();
     let edited = one("0001_a.sql", "CREATE TABLE IF NOT EXISTS a (x UInt16) ENGINE = MergeTree ORDER BY x");
 
     let refused = migrations::run(&storage, std::slice::from_ref(&edited)).await.unwrap_err();
@@ -86,10 +92,7 @@ async fn a_failing_migration_is_not_recorded_and_stops_the_run() {
 #[test]
 fn every_migration_runs_on_current_clickhouse() {
     let all = Migration::embedded();
-    let statements: Vec<(String, Vec<&str>)> = all
-        .iter()
-        .map(|m| (m.name.clone(), m.statements()))
-        .collect();
+    let statements: Vec<(String, Vec<&str>)> = all.iter().map(|m| (m.name.clone(), m.statements())).collect();
     let input = serde_json::to_vec(&statements).unwrap();
     let script = repo().join("tests/chdb_migrations.py");
     let mut child = Command::new("python3")

@@ -43,12 +43,16 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
     assert_eq!(documented, expected);
 
     for (method, path) in &documented {
-        let url = format!("{}{}", app.address, path.replace("{id}", "scrap-metal-licensing")
-            .replace("{token}", "x.y")
-            .replace("{site}", "demo")
-            .replace("{journey}", "scrap-metal-licensing")
-            .replace("{stage}", "application")
-            .replace("{chart}", "stages.svg"));
+        let url = format!(
+            "{}{}",
+            app.address,
+            path.replace("{id}", "scrap-metal-licensing")
+                .replace("{token}", "x.y")
+                .replace("{site}", "demo")
+                .replace("{journey}", "scrap-metal-licensing")
+                .replace("{stage}", "application")
+                .replace("{chart}", "stages.svg")
+        );
         let request = match method.as_str() {
             "get" => app.http.get(&url),
             _ => app.http.post(&url).header("content-type", "application/json").body("{}"),

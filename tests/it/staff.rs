@@ -70,7 +70,10 @@ async fn a_call_lands_and_more_than_two_transfers_break_the_standard() {
     let rows = calls(&app).await;
     let row = &rows[0];
     assert_eq!(row.event_id, ok_id);
-    assert_eq!((row.journey.as_str(), row.stage.as_str(), row.touchpoint.as_str()), ("scrap-metal-licensing", "information_search", "phone"));
+    assert_eq!(
+        (row.journey.as_str(), row.stage.as_str(), row.touchpoint.as_str()),
+        ("scrap-metal-licensing", "information_search", "phone")
+    );
     assert_eq!((row.process.as_str(), row.operator.as_str(), row.segment), ("consulting", "op-7f3a", 3));
     assert_eq!((row.wait_seconds, row.talk_seconds, row.transfers, row.resolved), (45, 310, 2, 1));
     assert_eq!((row.rating_scale, row.rating_score), (1, Some(4)));
@@ -144,7 +147,8 @@ async fn a_letter_timeline_is_updated_in_place() {
     assert_eq!(app.post_staff("/api/v1/correspondence", &answered).await.0, 202);
 
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    let rows: Vec<LetterRow> = app.storage.client().query("SELECT ?fields FROM correspondence FINAL").fetch_all().await.unwrap();
+    let rows: Vec<LetterRow> =
+        app.storage.client().query("SELECT ?fields FROM correspondence FINAL").fetch_all().await.unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     let row = &rows[0];
     assert_eq!(row.letter_id, "28-01/1234");

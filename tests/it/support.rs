@@ -10,16 +10,29 @@ use touchpoint::config::{Config, EmbeddedConfig, SiteConfig, StaffToken};
 
 /// Every table and view the shipped migrations create, with the runner's ledger.
 pub const ALL_TABLES: &[&str] = &[
-    "analysts", "api_tokens", "calls", "calls_daily", "calls_daily_mv", "correspondence", "feedback",
-    "feedback_comments", "feedback_comments_mv", "feedback_daily", "feedback_daily_mv", "schema_migrations", "stage_time_daily",
-    "stage_time_from_feedback_mv", "stage_time_from_timings_mv", "timings",
+    "analysts",
+    "api_tokens",
+    "calls",
+    "calls_daily",
+    "calls_daily_mv",
+    "correspondence",
+    "feedback",
+    "feedback_comments",
+    "feedback_comments_mv",
+    "feedback_daily",
+    "feedback_daily_mv",
+    "schema_migrations",
+    "stage_time_daily",
+    "stage_time_from_feedback_mv",
+    "stage_time_from_timings_mv",
+    "timings",
 ];
 
 /// The staff token `test_config` configures.
 pub const STAFF_TOKEN: &str = "test-staff-token-0123456789";
+use touchpoint::storage::Endpoint;
 use touchpoint::storage::Storage;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
-use touchpoint::storage::Endpoint;
 
 /// Set to test against a server of your own (e.g. a current ClickHouse release)
 /// instead of the one the tests start.
