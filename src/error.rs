@@ -150,6 +150,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
 /// Answer for paths no router knows, in the same shape as every other error.
 pub async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound { what: "path", field: "path", id: uri.path().to_string() }

@@ -135,6 +135,16 @@ fn stage_label(s: &StageStats, w: &Words) -> String {
     format!("{}. {}", s.number, short(if w.en { &s.name.en } else { &s.name.ru }, 22))
 }
 
+/// Names the stages along a segmented axis.
+fn stage_axis<'a>(stats: &'a JourneyStats, w: &'a Words) -> impl Fn(&SegmentValue<usize>) -> String + 'a {
+    move |i| match i {
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+            stats.stages.get(*i).map(|s| stage_label(s, w)).unwrap_or_default()
+        }
+        SegmentValue::Last => String::new(),
+    }
+}
+
 fn score_color(score: f64) -> RGBColor {
     // Red at 0, amber at 50, green at 100.
     let t = (score / 100.0).clamp(0.0, 1.0);
@@ -155,12 +165,7 @@ where
 {
     let n = stats.stages.len();
     let (upper, lower) = root.split_vertically(300);
-    let label = |i: &SegmentValue<usize>| match i {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-            stats.stages.get(*i).map(|s| stage_label(s, w)).unwrap_or_default()
-        }
-        SegmentValue::Last => String::new(),
-    };
+    let label = stage_axis(stats, w);
     let mut chart = ChartBuilder::on(&upper)
         .caption(w.t("Оценка этапов (0–100, 95% интервал)", "Stage score (0–100, 95% interval)"), (FONT, 18))
         .margin(10)
@@ -242,12 +247,7 @@ where
         .flatten()
         .fold(1.0f64, |a, b| a.max(hours(b)))
         * 2.0;
-    let label = |i: &SegmentValue<usize>| match i {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-            stats.stages.get(*i).map(|s| stage_label(s, w)).unwrap_or_default()
-        }
-        SegmentValue::Last => String::new(),
-    };
+    let label = stage_axis(stats, w);
     let mut chart = ChartBuilder::on(root)
         .caption(
             w.t("Время на этапе, часы: медиана ■, p90 ▪, цель —", "Time per stage, hours: median ■, p90 ▪, target —"),
@@ -306,12 +306,7 @@ where
         }
     }
     let (n, m) = (stats.stages.len(), touchpoints.len().max(1));
-    let label = |i: &SegmentValue<usize>| match i {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-            stats.stages.get(*i).map(|s| stage_label(s, w)).unwrap_or_default()
-        }
-        SegmentValue::Last => String::new(),
-    };
+    let label = stage_axis(stats, w);
     let tp_label = |i: &SegmentValue<usize>| match i {
         SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
             touchpoints.get(*i).map(|t| t.to_string()).unwrap_or_default()

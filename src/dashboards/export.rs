@@ -48,11 +48,7 @@ pub async fn stages(
     Path(id): Path<String>,
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
-    let journey = state.journey(&id)?;
-    let filters = q.filters(journey, &state.catalog)?;
-    let stats = stats::journey_stats(&state.storage, journey, &filters, state.min_answers)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let (journey, _, stats) = state.view(&id, &q).await?;
     let mut records = vec![
         [
             "stage",
@@ -120,9 +116,7 @@ pub async fn feedback(
 ) -> Result<Response, ApiError> {
     let journey = state.journey(&id)?;
     let filters = q.filters(journey, &state.catalog)?;
-    let rows = stats::raw_feedback::<RawRow>(&state.storage, &journey.id, &filters, MAX_ROWS)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let rows = stats::raw_feedback::<RawRow>(&state.storage, &journey.id, &filters, MAX_ROWS).await?;
     let mut records = vec![
         [
             "event_id",

@@ -46,6 +46,14 @@ impl Dashboards {
     fn journey(&self, id: &str) -> Result<&Journey, ApiError> {
         self.catalog.journey(id).ok_or(ApiError::NotFound { what: "journey", field: "id", id: id.to_string() })
     }
+
+    /// A view's journey, its checked filters and its numbers.
+    async fn view(&self, id: &str, query: &ViewQuery) -> Result<(&Journey, Filters, stats::JourneyStats), ApiError> {
+        let journey = self.journey(id)?;
+        let filters = query.filters(journey, &self.catalog)?;
+        let stats = stats::journey_stats(&self.storage, journey, &filters, self.min_answers).await?;
+        Ok((journey, filters, stats))
+    }
 }
 
 /// The read API, described in the OpenAPI document; it needs an analyst.
@@ -164,11 +172,7 @@ async fn stats_api(
     Path(id): Path<String>,
     Query(query): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
-    let journey = state.journey(&id)?;
-    let filters = query.filters(journey, &state.catalog)?;
-    let stats = stats::journey_stats(&state.storage, journey, &filters, state.min_answers)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let (_, _, stats) = state.view(&id, &query).await?;
     Ok(axum::Json(stats).into_response())
 }
 
@@ -191,13 +195,9 @@ async fn chart_api(
     Path((id, file)): Path<(String, String)>,
     Query(query): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
-    let journey = state.journey(&id)?;
     let (name, extension) = file.rsplit_once('.').unwrap_or((&file, ""));
     let chart = Chart::parse(name).ok_or(ApiError::NotFound { what: "chart", field: "chart", id: name.to_string() })?;
-    let filters = query.filters(journey, &state.catalog)?;
-    let stats = stats::journey_stats(&state.storage, journey, &filters, state.min_answers)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let (_, _, stats) = state.view(&id, &query).await?;
     let words = Words { en: query.english() };
     let failed = |e| ApiError::Internal(anyhow::anyhow!("drawing {name} failed: {e}"));
     let (body, content_type) = match extension {

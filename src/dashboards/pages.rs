@@ -74,7 +74,7 @@ pub async fn login(State(state): State<Dashboards>, request: Request) -> Result<
         e.decorate(&mut response);
         return Ok(response);
     }
-    let ok = state.auth.check_password(&form.name, &form.password).await.map_err(|e| ApiError::Internal(e.into()))?;
+    let ok = state.auth.check_password(&form.name, &form.password).await?;
     if !ok {
         tracing::warn!(account = %form.name, "failed login");
         return page(StatusCode::UNAUTHORIZED, "Неверная учётная запись или пароль.");
@@ -193,8 +193,7 @@ pub async fn journey(
     let (stats, comments) = tokio::try_join!(
         stats::journey_stats(&state.storage, journey, &filters, state.min_answers),
         stats::comments(&state.storage, &journey.id, &filters, 5),
-    )
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    )?;
     let words = Words { en };
     let mut charts = Vec::new();
     for chart in Chart::ALL {
