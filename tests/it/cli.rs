@@ -226,6 +226,7 @@ async fn analysts_and_tokens_are_made_from_the_command_line() {
     assert!(added.status.success(), "{}", stderr(&added));
     assert!(token.status.success(), "{}", stderr(&token));
     let printed = String::from_utf8_lossy(&token.stdout);
+    assert_eq!(printed.lines().count(), 1, "stdout holds the token alone, logs go to stderr: {printed}");
     let last = printed.lines().last().unwrap();
     assert!(last.starts_with("tp_") && last.len() > 40, "{printed}");
     let stored: Vec<String> = storage.client().query("SELECT token_hash FROM api_tokens").fetch_all().await.unwrap();
