@@ -406,3 +406,25 @@ async fn an_analyst_logs_in_and_sees_the_journey_map() {
     screenshot(&client, "dashboard.png").await;
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_dismissed_widget_is_not_shown_again_in_the_session_and_sends_nothing() {
+    let app = spawn_app().await;
+    let pages = serve_pages(vec![("/dismiss", page(&app, "ru", ""), None)]).await;
+    let (_driver, client) = browser(true).await;
+
+    client.goto(&format!("{pages}/dismiss")).await.unwrap();
+    in_widget(&client, "button.o").await.click().await.unwrap();
+    in_widget(&client, "input[type=radio]").await;
+    keys(&client, "\u{E00C}").await; // Escape closes the panel
+    let gone: Value = client.execute("return !!document.querySelector('[data-touchpoint-widget]')", vec![]).await.unwrap();
+    client.goto(&format!("{pages}/dismiss")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again: Value = client.execute("return !!document.querySelector('[data-touchpoint-widget]')", vec![]).await.unwrap();
+
+    assert_eq!(gone, json!(false), "Escape removed it");
+    assert_eq!(again, json!(false), "not asked again in this session");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(crate::support::count_rows(&app.storage, "feedback").await, 0, "no rating was chosen, none sent");
+    client.close().await.unwrap();
+}
