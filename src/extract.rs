@@ -95,6 +95,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => data_error(&path, &inner.to_string()),
+            // serde_json reports some type mismatches (a number where an enum's
+            // name belongs) as syntax errors: well-formed JSON is never a 400.
+            _ if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
+                ApiError::Invalid { field: path, message: "a value of the wrong type".into() }
+            }
             _ => ApiError::Malformed { message: format!("the body is not valid JSON: {inner}") },
         }
     })?;
@@ -150,6 +155,48 @@ mod tests {
         assert_eq!(field(parse_json(br#"[{"score": 1}, {"score": 300}]"#)), "[1].score");
         assert_eq!(field(parse_json(br#"[{"score": 1}, {}]"#)), "[1].score");
         assert_eq!(field(parse_json(br#"[{"score": 1, "sore": 2}]"#)), "[0].sore");
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes, the parsers answer Ok or one of our errors: no panic, never a 5xx.
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            for result in [
+                parse_json::<crate::capture::events::FeedbackInput>(&bytes).err(),
+                parse_json::<Vec<crate::capture::events::TimingInput>>(&bytes).err(),
+                parse_form::<crate::capture::events::FeedbackInput>(&bytes).err(),
+            ] {
+                if let Some(e) = result {
+                    proptest::prop_assert!(e.status().is_client_error(), "{e:?}");
+                }
+            }
+        }
+
+        /// Near-valid bodies: a valid rating with one field replaced by arbitrary JSON.
+        #[test]
+        fn a_valid_rating_with_one_field_garbled_fails_naming_it(field in 0usize..8, junk in "[-a-z0-9\"{}\\[\\],:. ]{0,24}") {
+            let names = ["event_id", "site", "journey", "stage", "touchpoint", "scale", "score", "tags"];
+            let mut body = serde_json::json!({
+                "event_id": "6f1c2a4e-1d3b-4c5d-9e8f-0a1b2c3d4e5f", "site": "demo", "journey": "j", "stage": "s",
+                "touchpoint": "t", "scale": "csat", "score": 3, "tags": []
+            });
+            let Ok(replacement) = serde_json::from_str::<serde_json::Value>(&junk) else { return Ok(()) };
+            body[names[field]] = replacement;
+            if let Err(e) = parse_json::<crate::capture::events::FeedbackInput>(body.to_string().as_bytes()) {
+                proptest::prop_assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+                proptest::prop_assert!(e.field().is_some_and(|f| f.starts_with(names[field])), "{:?}", e);
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_and_invalid_utf8_are_client_errors() {
+        let deep = "[".repeat(100_000);
+        assert!(parse_json::<Vec<Item>>(deep.as_bytes()).unwrap_err().status().is_client_error());
+        // serde_json's recursion limit, not the stack, ends a deep document.
+        assert!(matches!(parse_json::<serde_json::Value>(deep.as_bytes()), Err(ApiError::Malformed { .. })));
+        let bad_utf8 = b"[{\"score\": 1, \"tags\": [\"\xff\xfe\"]}]";
+        assert!(parse_json::<Vec<Item>>(bad_utf8).unwrap_err().status().is_client_error());
     }
 
     #[test]

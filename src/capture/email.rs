@@ -434,6 +434,29 @@ mod tests {
         assert_eq!(s.verify(&format!("{payload}.!!"), SystemTime::now()), Err(TokenError::Malformed));
     }
 
+    proptest::proptest! {
+        /// No string a client can send is accepted unless we signed it, and none panics.
+        #[test]
+        fn random_tokens_are_refused(token in "[A-Za-z0-9_.=-]{0,200}") {
+            proptest::prop_assert!(signer().verify(&token, SystemTime::now()).is_err());
+        }
+
+        /// Any change to a signed token's payload is caught by the signature.
+        #[test]
+        fn a_changed_byte_is_caught(position in 0usize..60, replacement in "[A-Za-z0-9_-]") {
+            let s = signer();
+            let token = s.sign(&claims(u32::MAX));
+            let (payload, sig) = token.split_once('.').unwrap();
+            let position = position % payload.len();
+            let mut changed = payload.to_string();
+            changed.replace_range(position..position + 1, &replacement);
+            if changed != payload {
+                let tampered = format!("{changed}.{sig}");
+                proptest::prop_assert!(s.verify(&tampered, SystemTime::now()).is_err());
+            }
+        }
+    }
+
     #[test]
     fn an_expired_token_is_refused() {
         let s = signer();

@@ -163,6 +163,21 @@ mod tests {
         assert_eq!(l.tracked_ips(), 0);
     }
 
+    proptest::proptest! {
+        /// Any X-Forwarded-For value yields an address: the peer's or one the header names.
+        #[test]
+        fn any_forwarded_for_header_is_handled(value in "[ -~]{0,200}") {
+            let l = limits(&["10.0.0.0/8"]);
+            let peer: IpAddr = "10.1.2.3".parse().unwrap();
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = value.parse() {
+                headers.insert("x-forwarded-for", v);
+            }
+            let ip = l.client_ip(peer, &headers);
+            proptest::prop_assert!(ip == peer || value.contains(&ip.to_string()) || value.contains(&ip.to_canonical().to_string()));
+        }
+    }
+
     #[test]
     fn a_burst_then_refusal_with_a_wait() {
         let l = Limits::new(&LimitsConfig { per_ip_burst: 3, per_ip_per_second: 1, ..LimitsConfig::default() });

@@ -417,10 +417,12 @@ async fn a_dismissed_widget_is_not_shown_again_in_the_session_and_sends_nothing(
     in_widget(&client, "button.o").await.click().await.unwrap();
     in_widget(&client, "input[type=radio]").await;
     keys(&client, "\u{E00C}").await; // Escape closes the panel
-    let gone: Value = client.execute("return !!document.querySelector('[data-touchpoint-widget]')", vec![]).await.unwrap();
+    let gone: Value =
+        client.execute("return !!document.querySelector('[data-touchpoint-widget]')", vec![]).await.unwrap();
     client.goto(&format!("{pages}/dismiss")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let again: Value = client.execute("return !!document.querySelector('[data-touchpoint-widget]')", vec![]).await.unwrap();
+    let again: Value =
+        client.execute("return !!document.querySelector('[data-touchpoint-widget]')", vec![]).await.unwrap();
 
     assert_eq!(gone, json!(false), "Escape removed it");
     assert_eq!(again, json!(false), "not asked again in this session");

@@ -138,6 +138,7 @@ async fn every_bad_value_is_refused_naming_its_field_and_nothing_is_stored() {
         ("score of the wrong type", Box::new(|v| v["score"] = json!("five")), 422, Some("score")),
         ("score missing", Box::new(|v| drop(v.as_object_mut().unwrap().remove("score"))), 422, Some("score")),
         ("unknown scale", Box::new(|v| v["scale"] = json!("stars")), 422, Some("scale")),
+        ("scale as a number", Box::new(|v| v["scale"] = json!(0)), 422, Some("scale")),
         ("unknown field", Box::new(|v| v["email"] = json!("a@b.c")), 422, Some("email")),
         ("unknown site", Box::new(|v| v["site"] = json!("elsewhere")), 422, Some("site")),
         ("unknown journey", Box::new(|v| v["journey"] = json!("fishing-licence")), 422, Some("journey")),
