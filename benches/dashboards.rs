@@ -104,6 +104,7 @@ fn main() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
             .args(["serve", "--config", config.to_str().unwrap()])
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");

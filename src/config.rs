@@ -109,6 +109,9 @@ pub struct CaptureConfig {
     /// How many recent event ids are remembered to drop client retries before
     /// they reach ClickHouse.
     pub dedupe_ids: usize,
+    /// `/readyz` fails when the writer has had rows waiting and shipped none for this long.
+    #[serde(with = "humantime_serde")]
+    pub stall_after: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +216,7 @@ impl Default for CaptureConfig {
             flush_rows: 200_000,
             flush_period: Duration::from_secs(1),
             dedupe_ids: 100_000,
+            stall_after: Duration::from_secs(30),
         }
     }
 }

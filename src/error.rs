@@ -46,6 +46,11 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+/// The error code of an answer, kept in the response's extensions for the
+/// metrics middleware.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 /// The body of every error answer.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
@@ -128,6 +133,7 @@ impl ApiError {
 
     /// Adds the headers the status calls for (Retry-After, WWW-Authenticate).
     pub fn decorate(&self, response: &mut Response) {
+        response.extensions_mut().insert(ErrorCode(self.code()));
         let headers = response.headers_mut();
         if let Some(wait) = self.retry_after() {
             // Whole seconds, rounded up: a client that waits this long gets through.
@@ -172,6 +178,27 @@ mod tests {
         assert_eq!(response.headers()[header::RETRY_AFTER], "2");
         let response = ApiError::RateLimited { scope: "site", retry_after: Duration::ZERO }.into_response();
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn every_error_code_has_its_own_metrics_outcome() {
+        let errors = [
+            ApiError::Malformed { message: String::new() },
+            ApiError::invalid("f", "m"),
+            ApiError::Unauthorized,
+            ApiError::LoginRequired,
+            ApiError::Forbidden { field: "f", message: String::new() },
+            ApiError::NotFound { what: "w", field: "f", id: String::new() },
+            ApiError::TooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType { expected: "x" },
+            ApiError::RateLimited { scope: "s", retry_after: Duration::ZERO },
+            ApiError::Overloaded { retry_after: Duration::ZERO },
+            ApiError::Unavailable(String::new()),
+            ApiError::Internal(anyhow::anyhow!("x")),
+        ];
+        for e in errors {
+            assert!(crate::metrics::OUTCOMES.contains(&e.code()), "{}", e.code());
+        }
     }
 
     #[test]

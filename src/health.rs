@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use std::time::Duration;
+
 use crate::error::{ApiError, ErrorBody};
+use crate::metrics::Metrics;
 use crate::storage::Storage;
 use crate::storage::migrations::{self, Migration};
 
@@ -16,10 +19,13 @@ use crate::storage::migrations::{self, Migration};
 struct Probe {
     storage: Storage,
     migrations: Arc<[Migration]>,
+    metrics: Arc<Metrics>,
+    stall_after: Duration,
 }
 
-pub fn router(storage: Storage, migrations: Arc<[Migration]>) -> OpenApiRouter {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).with_state(Probe { storage, migrations })
+pub fn router(storage: Storage, migrations: Arc<[Migration]>, metrics: Arc<Metrics>, stall_after: Duration) -> OpenApiRouter {
+    let probe = Probe { storage, migrations, metrics, stall_after };
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).with_state(probe)
 }
 
 /// The process is up and serving HTTP; says nothing about ClickHouse.
@@ -56,6 +62,9 @@ async fn readyz(State(probe): State<Probe>) -> Result<Json<Value>, ApiError> {
     })?;
     if !pending.is_empty() {
         return Err(not_ready(format!("migrations not applied: {}", pending.join(", "))));
+    }
+    if let Some(age) = probe.metrics.stalled_for(probe.stall_after) {
+        return Err(not_ready(format!("the writer has not shipped events to ClickHouse for {} s", age.as_secs())));
     }
     Ok(Json(json!({ "status": "ready", "migrations": probe.migrations.len() })))
 }

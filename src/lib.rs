@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod journeys;
+pub mod metrics;
 pub mod openapi;
 pub mod seed;
 pub mod startup;

@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::error::ApiError;
 use anyhow::Context as _;
@@ -13,7 +12,8 @@ use axum::response::IntoResponse as _;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
 
 use crate::capture::{self, Capture};
 use crate::config::Config;
@@ -23,6 +23,7 @@ use crate::storage::embedded::{self, EmbeddedClickHouse};
 use crate::storage::migrations::{self, Migration};
 use crate::storage::writer::{FlushPolicy, Writer};
 use crate::storage::{Endpoint, Storage};
+use crate::metrics::{self, Metrics};
 use crate::{error, health, journeys, openapi, widget};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -37,6 +38,9 @@ pub struct AppState {
     pub migrations: Arc<[Migration]>,
     pub capture: Capture,
     pub dashboards: Dashboards,
+    pub metrics: Arc<Metrics>,
+    /// `/readyz` fails when the writer has not shipped for this long.
+    pub stall_after: std::time::Duration,
 }
 
 /// All routes of the service, each group with its own state, merged here.
@@ -45,19 +49,30 @@ pub struct AppState {
 /// exists; the analysts' HTML pages are outside it.
 pub fn app(state: AppState) -> Router {
     let pages = dashboards::pages_router(state.dashboards.clone());
+    let scrape = Router::new()
+        .route("/metrics", axum::routing::get(metrics::serve))
+        .with_state(state.metrics.clone())
+        .layer(axum::middleware::from_fn_with_state(state.dashboards.auth(), dashboards::auth::require_analyst));
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
         .route("/api/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
         .merge(pages)
+        .merge(scrape)
         .fallback(error::no_route)
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-                }))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|request: &Request<_>| {
+                            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                        })
+                        // A 500's cause is logged where it happens; a 503 under load is
+                        // backpressure, not an error worth a line per request.
+                        .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+                )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 // A bug in one handler is a 500 for that request, not a dropped connection.
                 .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
@@ -68,11 +83,12 @@ pub fn app(state: AppState) -> Router {
 
 /// The routes and their OpenAPI description, before they are split apart.
 pub fn routes(state: AppState) -> OpenApiRouter {
+    let counted = axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::count);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .merge(health::router(state.storage.clone(), state.migrations.clone()))
+        .merge(health::router(state.storage.clone(), state.migrations.clone(), state.metrics.clone(), state.stall_after))
         .merge(journeys::router(state.catalog.clone()))
-        .merge(capture::public_router(state.capture.clone()))
-        .merge(capture::staff_router(state.capture.clone()))
+        .merge(capture::public_router(state.capture.clone()).layer(counted.clone()))
+        .merge(capture::staff_router(state.capture.clone()).layer(counted))
         .merge(widget::router(state.catalog.clone(), state.capture.sites()))
         .merge(dashboards::api_router(state.dashboards.clone()))
 }
@@ -161,7 +177,8 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {} (config key `listen`)", config.listen))?;
         let policy = FlushPolicy { rows: config.capture.flush_rows, period: config.capture.flush_period };
-        let (queue, writer) = Writer::start(storage.client(), config.capture.queue_capacity, policy);
+        let metrics = Metrics::new();
+        let (queue, writer) = Writer::start(storage.client(), config.capture.queue_capacity, policy, metrics.clone());
         let base_url = match &config.email.public_url {
             Some(url) => url.to_string(),
             None => format!("http://{}", listener.local_addr()?),
@@ -169,7 +186,8 @@ impl Application {
         let capture = Capture::new(config, catalog.clone(), storage.clone(), queue, base_url);
         let auth = Auth::new(storage.clone(), &config.dashboards);
         let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
-        let state = AppState { catalog, storage: storage.clone(), migrations, capture, dashboards };
+        let stall_after = config.capture.stall_after;
+        let state = AppState { catalog, storage: storage.clone(), migrations, capture, dashboards, metrics, stall_after };
         Ok((listener, app(state), writer))
     }
 
@@ -197,12 +215,7 @@ impl Application {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         // The router (and with it every queue handle) is gone: the writer drains and ends.
-        let stats = self.writer.finish().await;
-        tracing::info!(
-            written = stats.written.load(Ordering::Relaxed),
-            failed = stats.failed.load(Ordering::Relaxed),
-            "events flushed"
-        );
+        self.writer.finish().await;
         self.database.close().await;
         served
     }

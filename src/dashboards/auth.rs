@@ -265,7 +265,9 @@ pub async fn require_analyst(State(auth): State<Arc<Auth>>, mut request: Request
             request.extensions_mut().insert(Analyst(name));
             next.run(request).await
         }
-        Ok(None) if request.uri().path().starts_with("/api/") => ApiError::LoginRequired.into_response(),
+        Ok(None) if request.uri().path().starts_with("/api/") || request.uri().path() == "/metrics" => {
+            ApiError::LoginRequired.into_response()
+        }
         Ok(None) => {
             let target = request.uri().path_and_query().map_or("/dashboard", |p| p.as_str());
             let next = url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>();

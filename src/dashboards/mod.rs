@@ -47,6 +47,10 @@ impl Dashboards {
         self.catalog.journey(id).ok_or(ApiError::NotFound { what: "journey", field: "id", id: id.to_string() })
     }
 
+    pub fn auth(&self) -> Arc<Auth> {
+        self.auth.clone()
+    }
+
     /// A view's journey, its checked filters and its numbers.
     async fn view(&self, id: &str, query: &ViewQuery) -> Result<(&Journey, Filters, stats::JourneyStats), ApiError> {
         let journey = self.journey(id)?;

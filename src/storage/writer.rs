@@ -7,7 +7,6 @@
 //! this task without changing the handlers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clickhouse::inserter::Inserter;
@@ -15,6 +14,8 @@ use clickhouse::{Client, RowOwned, RowWrite};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::instrument;
+
+use crate::metrics::Metrics;
 
 use super::rows::{self, CallRow, Event, FeedbackDailyRow, FeedbackRow, LetterRow, TimingRow};
 
@@ -63,25 +64,15 @@ impl Queue {
     }
 }
 
-/// Counters of the writer, for logs, tests and the benchmark.
-#[derive(Debug, Default)]
-pub struct WriterStats {
-    /// Rows ClickHouse acknowledged.
-    pub written: AtomicU64,
-    /// Rows lost to a failed INSERT (logged as errors).
-    pub failed: AtomicU64,
-}
-
 pub struct Writer {
     task: JoinHandle<()>,
-    pub stats: Arc<WriterStats>,
 }
 
 impl Writer {
     /// Starts the writer task and returns the queue that feeds it.
-    pub fn start(client: &Client, capacity: usize, policy: FlushPolicy) -> (Queue, Writer) {
+    pub fn start(client: &Client, capacity: usize, policy: FlushPolicy, metrics: Arc<Metrics>) -> (Queue, Writer) {
         let (tx, rx) = mpsc::channel(capacity);
-        let stats = Arc::new(WriterStats::default());
+        let stats = metrics;
         let tables = Tables {
             feedback: Table::new(client, rows::FEEDBACK, policy, &stats),
             timings: Table::new(client, rows::TIMINGS, policy, &stats),
@@ -91,21 +82,20 @@ impl Writer {
         };
         // Checking a few times a period keeps the oldest row's wait close to `period`.
         let tick = (policy.period / 4).max(Duration::from_millis(10));
-        let task = tokio::spawn(run(rx, tables, tick));
-        (Queue { tx }, Writer { task, stats })
+        let task = tokio::spawn(run(rx, tables, tick, stats));
+        (Queue { tx }, Writer { task })
     }
 
     /// Waits until every queued event has been sent; call after the last
     /// [`Queue`] clone is dropped.
-    pub async fn finish(self) -> Arc<WriterStats> {
+    pub async fn finish(self) {
         if let Err(e) = self.task.await {
             tracing::error!(error = %e, "the ClickHouse writer panicked");
         }
-        self.stats
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Event>, mut tables: Tables, tick: Duration) {
+async fn run(mut rx: mpsc::Receiver<Event>, mut tables: Tables, tick: Duration, metrics: Arc<Metrics>) {
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = Vec::with_capacity(DRAIN_BATCH);
@@ -121,6 +111,10 @@ async fn run(mut rx: mpsc::Receiver<Event>, mut tables: Tables, tick: Duration) 
                 tables.commit().await;
             }
             _ = ticker.tick() => tables.commit().await,
+        }
+        metrics.set_queue_depth(rx.len());
+        if tables.idle() {
+            metrics.progressed();
         }
     }
     tables.end().await;
@@ -155,6 +149,14 @@ impl Tables {
         self.corrections.commit().await;
     }
 
+    /// Nothing written and unacknowledged: the writer is keeping up.
+    fn idle(&self) -> bool {
+        [self.feedback.unconfirmed, self.timings.unconfirmed, self.calls.unconfirmed, self.letters.unconfirmed]
+            .into_iter()
+            .chain([self.corrections.unconfirmed])
+            .all(|n| n == 0)
+    }
+
     async fn end(self) {
         self.feedback.end().await;
         self.timings.end().await;
@@ -174,12 +176,14 @@ struct Table<T: RowOwned + RowWrite> {
     /// Rows written into the current INSERT and not yet acknowledged; what a
     /// failure loses.
     unconfirmed: u64,
-    stats: Arc<WriterStats>,
+    metrics: Arc<Metrics>,
+    label: crate::metrics::Table,
 }
 
 impl<T: RowOwned + RowWrite> Table<T> {
-    fn new(client: &Client, name: &'static str, policy: FlushPolicy, stats: &Arc<WriterStats>) -> Self {
-        Table { client: client.clone(), name, policy, inserter: None, unconfirmed: 0, stats: stats.clone() }
+    fn new(client: &Client, name: &'static str, policy: FlushPolicy, metrics: &Arc<Metrics>) -> Self {
+        let label = Metrics::table(name);
+        Table { client: client.clone(), name, policy, inserter: None, unconfirmed: 0, metrics: metrics.clone(), label }
     }
 
     async fn write(&mut self, row: &T) {
@@ -196,8 +200,14 @@ impl<T: RowOwned + RowWrite> Table<T> {
     #[instrument(skip_all, fields(table = self.name))]
     async fn commit(&mut self) {
         let Some(inserter) = self.inserter.as_mut() else { return };
+        let started = std::time::Instant::now();
         match inserter.commit().await {
-            Ok(done) => self.done(done.rows),
+            Ok(done) => {
+                if done.rows > 0 {
+                    self.metrics.insert_seconds.get_or_create(&self.label).observe(started.elapsed().as_secs_f64());
+                }
+                self.done(done.rows)
+            }
             Err(e) => self.fail(e),
         }
     }
@@ -214,7 +224,8 @@ impl<T: RowOwned + RowWrite> Table<T> {
         if rows > 0 {
             self.unconfirmed = self.unconfirmed.saturating_sub(rows);
             tracing::debug!(table = self.name, rows, "INSERT done");
-            self.stats.written.fetch_add(rows, Ordering::Relaxed);
+            self.metrics.rows_written.get_or_create(&self.label).inc_by(rows);
+            self.metrics.progressed();
         }
     }
 
@@ -222,7 +233,8 @@ impl<T: RowOwned + RowWrite> Table<T> {
         self.inserter = None;
         let lost = std::mem::take(&mut self.unconfirmed);
         tracing::error!(table = self.name, rows = lost, error = %error, "INSERT failed; rows lost");
-        self.stats.failed.fetch_add(lost, Ordering::Relaxed);
+        self.metrics.rows_failed.get_or_create(&self.label).inc_by(lost);
+        self.metrics.clickhouse_errors.get_or_create(&self.label).inc();
     }
 }
 

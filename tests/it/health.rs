@@ -52,12 +52,21 @@ async fn readyz_names_the_migrations_not_applied() {
     // The router alone, on a database nobody migrated.
     let catalog = Arc::new(Catalog::load(&repo().join("dashboards")).unwrap());
     let storage = fresh_storage().await;
+    let metrics = touchpoint::metrics::Metrics::new();
     let (queue, _writer) =
-        Writer::start(storage.client(), 10, FlushPolicy { rows: 10, period: Duration::from_secs(1) });
+        Writer::start(storage.client(), 10, FlushPolicy { rows: 10, period: Duration::from_secs(1) }, metrics.clone());
     let capture = Capture::new(&test_config(), catalog.clone(), storage.clone(), queue, "http://127.0.0.1".into());
     let auth = Auth::new(storage.clone(), &Default::default());
     let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, 5);
-    let state = AppState { catalog, storage, migrations: Migration::embedded().into(), capture, dashboards };
+    let state = AppState {
+        catalog,
+        storage,
+        migrations: Migration::embedded().into(),
+        capture,
+        dashboards,
+        metrics,
+        stall_after: Duration::from_secs(30),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app(state)).await });

@@ -10,6 +10,7 @@ mod email;
 mod example_config;
 mod health;
 mod journeys_api;
+mod metrics;
 mod migrations;
 mod openapi;
 mod staff;
