@@ -23,7 +23,12 @@ struct Probe {
     stall_after: Duration,
 }
 
-pub fn router(storage: Storage, migrations: Arc<[Migration]>, metrics: Arc<Metrics>, stall_after: Duration) -> OpenApiRouter {
+pub fn router(
+    storage: Storage,
+    migrations: Arc<[Migration]>,
+    metrics: Arc<Metrics>,
+    stall_after: Duration,
+) -> OpenApiRouter {
     let probe = Probe { storage, migrations, metrics, stall_after };
     OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).with_state(probe)
 }

@@ -19,11 +19,11 @@ use crate::capture::{self, Capture};
 use crate::config::Config;
 use crate::dashboards::{self, Dashboards, auth::Auth};
 use crate::journeys::Catalog;
+use crate::metrics::{self, Metrics};
 use crate::storage::embedded::{self, EmbeddedClickHouse};
 use crate::storage::migrations::{self, Migration};
 use crate::storage::writer::{FlushPolicy, Writer};
 use crate::storage::{Endpoint, Storage};
-use crate::metrics::{self, Metrics};
 use crate::{error, health, journeys, openapi, widget};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -85,7 +85,12 @@ pub fn app(state: AppState) -> Router {
 pub fn routes(state: AppState) -> OpenApiRouter {
     let counted = axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::count);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .merge(health::router(state.storage.clone(), state.migrations.clone(), state.metrics.clone(), state.stall_after))
+        .merge(health::router(
+            state.storage.clone(),
+            state.migrations.clone(),
+            state.metrics.clone(),
+            state.stall_after,
+        ))
         .merge(journeys::router(state.catalog.clone()))
         .merge(capture::public_router(state.capture.clone()).layer(counted.clone()))
         .merge(capture::staff_router(state.capture.clone()).layer(counted))
@@ -187,7 +192,8 @@ impl Application {
         let auth = Auth::new(storage.clone(), &config.dashboards);
         let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
         let stall_after = config.capture.stall_after;
-        let state = AppState { catalog, storage: storage.clone(), migrations, capture, dashboards, metrics, stall_after };
+        let state =
+            AppState { catalog, storage: storage.clone(), migrations, capture, dashboards, metrics, stall_after };
         Ok((listener, app(state), writer))
     }
 

@@ -238,3 +238,38 @@ async fn analysts_and_tokens_are_made_from_the_command_line() {
     assert_eq!(short.status.code(), Some(1));
     assert!(stderr(&short).contains("12 characters"));
 }
+
+#[tokio::test]
+async fn the_local_clickhouse_does_not_outlive_a_killed_service() {
+    let data = scratch("kill9");
+    let port = free_port();
+    let mut child = touchpoint(
+        &["serve"],
+        &[
+            ("TOUCHPOINT_LISTEN", &format!("127.0.0.1:{port}")),
+            ("TOUCHPOINT_CLICKHOUSE_DATA_DIR", data.to_str().unwrap()),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !matches!(reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await, Ok(r) if r.status() == 200) {
+        assert!(Instant::now() < deadline && child.try_wait().unwrap().is_none(), "serve never became ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let url = local_server(&data).url;
+    let answers = || std::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).is_ok();
+    assert!(answers());
+
+    child.kill().unwrap(); // SIGKILL: no shutdown code runs
+    child.wait().unwrap();
+
+    // The kernel's parent-death signal stops the server; give it the time a clean stop takes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while answers() {
+        assert!(Instant::now() < deadline, "the local ClickHouse outlived a killed service");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
