@@ -14,17 +14,18 @@
 //! the time from its 202 until it can be queried. After each run the rows that
 //! landed are counted (FINAL) against the 202s.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use secrecy::ExposeSecret;
+use common::{Service, free_port, wait_ready};
 use touchpoint::config::EmbeddedConfig;
 use touchpoint::storage::Storage;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use uuid::Uuid;
+
+mod common;
 
 const ROLE: &str = "TOUCHPOINT_BENCH_ROLE";
 
@@ -49,10 +50,6 @@ fn args() -> Args {
     args
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The ceiling: the same stack (tokio, hyper, axum) doing nothing.
 fn run_ceiling(port: u16) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -61,47 +58,6 @@ fn run_ceiling(port: u16) {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         axum::serve(listener, app).await.unwrap();
     });
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn peak_rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        let kb: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        kb / 1024.0
-    }
-}
-
-async fn wait_ready(base: &str, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(format!("{base}{path}")).await
-            && (r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{base} never became ready");
 }
 
 fn rating(id: Uuid) -> Vec<u8> {
@@ -312,30 +268,10 @@ fn main() {
             .await
             .expect("ClickHouse starts (./scripts/test.sh installs it)");
         let endpoint = clickhouse.endpoint();
-        let port = free_port();
-        let config = dir.join("touchpoint.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "listen = \"127.0.0.1:{port}\"\ndashboards_dir = \"{}\"\n[log]\nfilter = \"warn\"\n\
-                 [clickhouse]\nurl = \"{}\"\ndatabase = \"bench\"\npassword = \"{}\"\n\
-                 [sites.demo]\njourneys = [\"scrap-metal-licensing\"]\n\
-                 [limits]\nper_ip_burst = 1000000000\nper_ip_per_second = 1000000000\n\
-                 per_site_burst = 1000000000\nper_site_per_second = 1000000000\n",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards"),
-                endpoint.url,
-                endpoint.password.expose_secret()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
-        wait_ready(&server.base, "/readyz").await;
+        let limits = "[sites.demo]\njourneys = [\"scrap-metal-licensing\"]\n\
+                      [limits]\nper_ip_burst = 1000000000\nper_ip_per_second = 1000000000\n\
+                      per_site_burst = 1000000000\nper_site_per_second = 1000000000\n";
+        let server = Service::start(&dir, &endpoint, limits).await;
         let storage = Storage::new(&endpoint, "bench");
         println!("{} s per run, {} connections, 2 cores shared by ClickHouse, the service and this client\n", args.seconds, args.connections);
 

@@ -8,23 +8,20 @@
 //! and times, over `--runs` requests each, the whole journey page (five charts
 //! included), the stats API and the `stages.svg` chart, all for 90 days.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use secrecy::ExposeSecret;
+use common::Service;
 use touchpoint::config::EmbeddedConfig;
 use touchpoint::journeys::Catalog;
 use touchpoint::storage::Storage;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use touchpoint::storage::migrations::{self, Migration};
 
+mod common;
+
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn time(client: &reqwest::Client, url: &str, token: &str, runs: u64) -> (Vec<Duration>, usize) {
@@ -88,32 +85,9 @@ fn main() {
         );
         let token = touchpoint::dashboards::auth::create_token(&storage, "bench").await.unwrap();
 
-        let port = free_port();
-        let config = dir.join("touchpoint.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "listen = \"127.0.0.1:{port}\"\ndashboards_dir = \"{}\"\n[log]\nfilter = \"warn\"\n\
-                 [clickhouse]\nurl = \"{}\"\ndatabase = \"bench\"\npassword = \"{}\"\n",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards"),
-                endpoint.url,
-                endpoint.password.expose_secret()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
+        let service = Service::start(&dir, &endpoint, "").await;
+        let base = service.base.clone();
         let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !matches!(client.get(format!("{base}/readyz")).send().await, Ok(r) if r.status() == 200) {
-            assert!(Instant::now() < deadline, "serve never became ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         println!("{} ratings, {} timings; 2 cores shared by ClickHouse, the service and this client\n", rows.0, rows.1);
         let j = "scrap-metal-licensing";
         // One warm-up each, as an analyst's second look would be.
@@ -127,9 +101,7 @@ fn main() {
             time(&client, &format!("{base}/api/v1/journeys/{j}/charts/stages.svg?period=90"), &token, runs).await,
         );
         report("page, 7 days", time(&client, &format!("{base}/dashboard/{j}?period=7"), &token, runs).await);
-        let _ =
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
-        let _ = child.wait();
+        drop(service);
         drop(storage);
         clickhouse.stop().await.unwrap();
     });

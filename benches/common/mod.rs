@@ -1,0 +1,80 @@
+//! What both benchmarks need: a free port, the release binary started against a
+//! given ClickHouse, and a wait until it is ready.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+use touchpoint::storage::Endpoint;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until `base` + `path` answers 2xx, for a minute at most.
+pub async fn wait_ready(base: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("{base}{path}")).await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{base} never became ready");
+}
+
+/// The release `touchpoint serve`, stopped with SIGTERM when dropped.
+pub struct Service {
+    child: Child,
+    pub base: String,
+}
+
+impl Service {
+    /// Writes a config in `dir` (database `bench` on `clickhouse`, logs at
+    /// warn, plus `extra` TOML) and starts the binary; returns once it is ready.
+    pub async fn start(dir: &Path, clickhouse: &Endpoint, extra: &str) -> Service {
+        let port = free_port();
+        let config = dir.join("touchpoint.toml");
+        let text = format!(
+            "listen = \"127.0.0.1:{port}\"\ndashboards_dir = \"{}\"\n[log]\nfilter = \"warn\"\n\
+             [clickhouse]\nurl = \"{}\"\ndatabase = \"bench\"\npassword = \"{}\"\n{extra}",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards"),
+            clickhouse.url,
+            clickhouse.password.expose_secret()
+        );
+        std::fs::write(&config, text).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let service = Service { child, base: format!("http://127.0.0.1:{port}") };
+        wait_ready(&service.base, "/readyz").await;
+        service
+    }
+
+    /// The service's peak resident memory so far, in MB.
+    #[allow(dead_code)] // one benchmark reports it
+    pub fn peak_rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        kb / 1024.0
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
