@@ -54,6 +54,17 @@ impl Chart {
         }
     }
 
+    /// The numbers this chart draws.
+    pub fn parts(self) -> super::stats::Parts {
+        use super::stats::Parts;
+        match self {
+            Chart::Stages | Chart::Heatmap => Parts::SCORES,
+            Chart::Time => Parts { times: true, ..Parts::SCORES },
+            Chart::Timeline => Parts { timeline: true, ..Parts::SCORES },
+            Chart::Standards => Parts { standards: true, ..Parts::SCORES },
+        }
+    }
+
     fn size(self) -> (u32, u32) {
         match self {
             Chart::Stages => (1000, 460),

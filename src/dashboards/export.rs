@@ -48,7 +48,7 @@ pub async fn stages(
     Path(id): Path<String>,
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
-    let (journey, _, stats) = state.view(&id, &q).await?;
+    let (journey, _, stats) = state.view(&id, &q, stats::Parts { timeline: false, ..stats::Parts::ALL }).await?;
     let mut records = vec![
         [
             "stage",

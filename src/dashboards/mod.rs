@@ -51,11 +51,16 @@ impl Dashboards {
         self.auth.clone()
     }
 
-    /// A view's journey, its checked filters and its numbers.
-    async fn view(&self, id: &str, query: &ViewQuery) -> Result<(&Journey, Filters, stats::JourneyStats), ApiError> {
+    /// A view's journey, its checked filters and the `parts` of its numbers.
+    async fn view(
+        &self,
+        id: &str,
+        query: &ViewQuery,
+        parts: stats::Parts,
+    ) -> Result<(&Journey, Filters, stats::JourneyStats), ApiError> {
         let journey = self.journey(id)?;
         let filters = query.filters(journey, &self.catalog)?;
-        let stats = stats::journey_stats(&self.storage, journey, &filters, self.min_answers).await?;
+        let stats = stats::journey_stats(&self.storage, journey, &filters, self.min_answers, parts).await?;
         Ok((journey, filters, stats))
     }
 }
@@ -176,7 +181,7 @@ async fn stats_api(
     Path(id): Path<String>,
     Query(query): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
-    let (_, _, stats) = state.view(&id, &query).await?;
+    let (_, _, stats) = state.view(&id, &query, stats::Parts::ALL).await?;
     Ok(axum::Json(stats).into_response())
 }
 
@@ -201,7 +206,7 @@ async fn chart_api(
 ) -> Result<Response, ApiError> {
     let (name, extension) = file.rsplit_once('.').unwrap_or((&file, ""));
     let chart = Chart::parse(name).ok_or(ApiError::NotFound { what: "chart", field: "chart", id: name.to_string() })?;
-    let (_, _, stats) = state.view(&id, &query).await?;
+    let (_, _, stats) = state.view(&id, &query, chart.parts()).await?;
     let words = Words { en: query.english() };
     let failed = |e| ApiError::Internal(anyhow::anyhow!("drawing {name} failed: {e}"));
     let (body, content_type) = match extension {

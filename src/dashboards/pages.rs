@@ -191,7 +191,7 @@ pub async fn journey(
     let journey = state.journey(&id)?;
     let filters = q.filters(journey, &state.catalog)?;
     let (stats, comments) = tokio::try_join!(
-        stats::journey_stats(&state.storage, journey, &filters, state.min_answers),
+        stats::journey_stats(&state.storage, journey, &filters, state.min_answers, stats::Parts::ALL),
         stats::comments(&state.storage, &journey.id, &filters, 5),
     )?;
     let words = Words { en };

@@ -6,6 +6,7 @@
 //! mean ± 1.96·s/√n. Periods are whole UTC days, as the daily rollups hold them.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
@@ -78,13 +79,13 @@ struct PointRow {
     sum: f64,
 }
 
-#[derive(Debug, Row, Deserialize)]
+#[derive(Debug, Default, Row, Deserialize)]
 struct CallsRow {
     n: u64,
     over: u64,
 }
 
-#[derive(Debug, Row, Deserialize)]
+#[derive(Debug, Default, Row, Deserialize)]
 struct LettersRow {
     n: u64,
     acknowledged: u64,
@@ -232,12 +233,35 @@ fn quantiles(q: &[f64], n: u64) -> (Option<f64>, Option<f64>) {
     if n == 0 || q.len() < 2 { (None, None) } else { (Some(q[0]), Some(q[1])) }
 }
 
+/// Which of the numbers a caller needs; a single chart reads only its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    pub timeline: bool,
+    pub times: bool,
+    pub standards: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts { timeline: true, times: true, standards: true };
+    /// Scores and volumes only (the per-stage cells are always read).
+    pub const SCORES: Parts = Parts { timeline: false, times: false, standards: false };
+}
+
+/// Runs `fetch` when `wanted`, else answers the default at once.
+async fn when<T: Default>(
+    wanted: bool,
+    fetch: impl Future<Output = clickhouse::error::Result<T>>,
+) -> clickhouse::error::Result<T> {
+    if wanted { fetch.await } else { Ok(T::default()) }
+}
+
 #[tracing::instrument(skip_all, fields(journey = %journey.id))]
 pub async fn journey_stats(
     storage: &Storage,
     journey: &Journey,
     filters: &Filters,
     min_answers: u64,
+    parts: Parts,
 ) -> Result<JourneyStats, StorageError> {
     // Scores, volumes and times come from the daily rollups (migration 0006):
     // thousands of rows instead of millions. Comments and letters are read raw.
@@ -290,10 +314,10 @@ pub async fn journey_stats(
 
     let (cells, timeline, times, calls, letters) = tokio::try_join!(
         query(storage, &cells_sql, &journey.id, &binds).fetch_all::<CellRow>(),
-        query(storage, &timeline_sql, &journey.id, &binds).fetch_all::<PointRow>(),
-        query(storage, &time_sql, &journey.id, &binds).fetch_all::<TimeRow>(),
-        query(storage, &calls_sql, &journey.id, &call_binds).fetch_one::<CallsRow>(),
-        query(storage, &letters_sql, &journey.id, &call_binds).fetch_one::<LettersRow>(),
+        when(parts.timeline, query(storage, &timeline_sql, &journey.id, &binds).fetch_all::<PointRow>()),
+        when(parts.times, query(storage, &time_sql, &journey.id, &binds).fetch_all::<TimeRow>()),
+        when(parts.standards, query(storage, &calls_sql, &journey.id, &call_binds).fetch_one::<CallsRow>()),
+        when(parts.standards, query(storage, &letters_sql, &journey.id, &call_binds).fetch_one::<LettersRow>()),
     )?;
 
     let mut by_stage: BTreeMap<&str, (Sums, Vec<Cell>)> = BTreeMap::new();
