@@ -155,15 +155,7 @@ async fn the_stage_aggregates_match_a_hand_computed_expectation() {
     rows.push(rating("application", "epgu", 4, 3, ""));
     insert(&app, &rows).await;
 
-    let stats: Value = no_redirects()
-        .get(format!("{}/api/v1/journeys/{JOURNEY}/stats?period=7", app.address))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = app.stats(&token, "period=7").await;
 
     let stage = &stats["stages"][0];
     let values = [0.0, 25.0, 75.0, 100.0, 100.0, 50.0];

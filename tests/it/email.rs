@@ -68,16 +68,7 @@ async fn a_click_records_the_rating_and_a_second_click_replaces_it() {
 
     // The dashboards' rollup counts the letter once too, with the second score.
     let token = touchpoint::dashboards::auth::create_token(&app.storage, "t").await.unwrap();
-    let stats: Value = app
-        .http
-        .get(format!("{}/api/v1/journeys/scrap-metal-licensing/stats?period=7", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = app.stats(&token, "period=7").await;
     let stage = stats["stages"].as_array().unwrap().iter().find(|s| s["id"] == "service_result").unwrap();
     assert_eq!(stage["touchpoints"][0]["n"], 1, "{stage}");
     assert_eq!(stage["n"], 1);

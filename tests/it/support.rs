@@ -155,6 +155,19 @@ impl TestApp {
         (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// The dashboards' stats of the example journey, read with an API token.
+    pub async fn stats(&self, token: &str, query: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}/api/v1/journeys/scrap-metal-licensing/stats?{query}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     /// Posts with the staff token.
     pub async fn post_staff(&self, path: &str, body: &serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
         let response = self
