@@ -32,6 +32,8 @@ pub struct Config {
     pub staff_tokens: Vec<StaffToken>,
     /// The path from a request to ClickHouse.
     pub capture: CaptureConfig,
+    /// The on-disk log accepted events are written to before the 202.
+    pub spool: SpoolConfig,
     /// Abuse protection of the public endpoints.
     pub limits: LimitsConfig,
     /// One-click rating links for letters.
@@ -97,21 +99,52 @@ pub struct StaffToken {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureConfig {
-    /// Events held in memory between the handlers and the ClickHouse writer;
-    /// when full, the endpoints answer 503 with Retry-After.
+    /// Requests waiting for the spool's disk at once; more get 503 with Retry-After.
     pub queue_capacity: usize,
-    /// An INSERT is ended once it holds this many rows...
+    /// A spool segment is sealed and shipped (one INSERT per table) once it
+    /// holds this many events...
     pub flush_rows: u64,
-    /// ...or once it is this old: the longest an accepted event waits before
-    /// ClickHouse has it.
+    /// ...or once it is this old: about the longest an accepted event waits
+    /// before ClickHouse has it.
     #[serde(with = "humantime_serde")]
     pub flush_period: Duration,
     /// How many recent event ids are remembered to drop client retries before
     /// they reach ClickHouse.
     pub dedupe_ids: usize,
-    /// `/readyz` fails when the writer has had rows waiting and shipped none for this long.
+    /// `/readyz` fails when the shipper has had segments waiting and shipped none for this long.
     #[serde(with = "humantime_serde")]
     pub stall_after: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// Folder of the spool's segment files; keep it on a local disk that
+    /// survives restarts. What is in it at start is shipped first.
+    pub dir: PathBuf,
+    /// Disk the spool may use; past it (ClickHouse down for long) new events
+    /// get 503 with Retry-After until shipped segments free space.
+    pub max_bytes: u64,
+    /// How long the spool waits after a request arrives for more before one
+    /// `fdatasync` covers them all. Zero syncs at once; requests arriving
+    /// during a sync still share the next one.
+    #[serde(with = "humantime_serde")]
+    pub commit_window: Duration,
+    /// At shutdown, how long to keep shipping to ClickHouse; what is left
+    /// stays on disk and ships at the next start.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            dir: PathBuf::from("data/spool"),
+            max_bytes: 1 << 30,
+            commit_window: Duration::ZERO,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,6 +235,7 @@ impl Default for Config {
             sites: BTreeMap::new(),
             staff_tokens: Vec::new(),
             capture: CaptureConfig::default(),
+            spool: SpoolConfig::default(),
             limits: LimitsConfig::default(),
             email: EmailConfig::default(),
             dashboards: DashboardsConfig::default(),
@@ -290,6 +324,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TOUCHPOINT_CLICKHOUSE_BINARY", "clickhouse.embedded.binary"),
     ("TOUCHPOINT_CLICKHOUSE_DATA_DIR", "clickhouse.embedded.data_dir"),
     ("TOUCHPOINT_CLICKHOUSE_START_TIMEOUT", "clickhouse.embedded.start_timeout"),
+    ("TOUCHPOINT_SPOOL_DIR", "spool.dir"),
     ("TOUCHPOINT_STAFF_TOKEN", "staff_tokens"),
     ("TOUCHPOINT_EMAIL_SECRET", "email.secret"),
     ("TOUCHPOINT_PUBLIC_URL", "email.public_url"),
@@ -363,6 +398,7 @@ impl Config {
             "clickhouse.connect_timeout" => ch.connect_timeout = duration(value)?,
             "clickhouse.embedded.binary" => ch.embedded.binary = Some(value.into()),
             "clickhouse.embedded.data_dir" => ch.embedded.data_dir = value.into(),
+            "spool.dir" => self.spool.dir = value.into(),
             "clickhouse.embedded.start_timeout" => ch.embedded.start_timeout = duration(value)?,
             "staff_tokens" => {
                 self.staff_tokens.push(StaffToken { name: "env".into(), token: SecretString::from(value) })
@@ -440,6 +476,12 @@ impl Config {
         let c = &self.capture;
         if c.queue_capacity == 0 || c.flush_rows == 0 || c.flush_period.is_zero() {
             return invalid("capture", "queue_capacity, flush_rows and flush_period must be above zero");
+        }
+        if self.spool.dir.as_os_str().is_empty() {
+            return invalid("spool.dir", "must not be empty");
+        }
+        if self.spool.max_bytes < 1 << 20 {
+            return invalid("spool.max_bytes", "at least 1 MiB (1048576)");
         }
         let l = &self.limits;
         if l.per_ip_burst == 0 || l.per_ip_per_second == 0 || l.per_site_burst == 0 || l.per_site_per_second == 0 {

@@ -1,9 +1,10 @@
 //! `/metrics` in the Prometheus (OpenMetrics) text format: what was accepted
-//! and refused and why, what reached ClickHouse, how long INSERTs take, the
-//! queue's depth. Counters are cheap atomics; the text is made at scrape time.
+//! and refused and why, what reached ClickHouse, how long INSERTs take, what
+//! waits in the spool and for how long. Counters are cheap atomics; the
+//! gauges are read at scrape time.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -18,6 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::storage::spool::Shared;
 
 /// Static strings: counting a request allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -62,6 +64,12 @@ pub struct Table {
     pub table: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    /// `busy` (too many requests waiting for the disk), `disk_cap`, `io`.
+    pub reason: &'static str,
+}
+
 fn insert_buckets() -> Histogram {
     // 1 ms to about 16 s.
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
@@ -73,39 +81,56 @@ pub struct Metrics {
     /// Handles on every endpoint × outcome counter, made once: counting a
     /// request is one atomic add, with no map lookup or lock on the hot path.
     request_counters: Vec<Counter>,
+    /// Events written to the spool (a 202 was or is about to be sent).
+    pub events_spooled: Counter,
+    refused: Family<Reason, Counter>,
     pub rows_written: Family<Table, Counter>,
-    pub rows_failed: Family<Table, Counter>,
     pub clickhouse_errors: Family<Table, Counter>,
     pub insert_seconds: Family<Table, Histogram, fn() -> Histogram>,
     queue_depth: Gauge,
+    spool_bytes: Gauge,
+    spool_oldest_age: Gauge,
     last_progress_age: Gauge,
-    /// Seconds since the epoch when the writer last had nothing waiting or
-    /// finished an INSERT; a shipper that stops advancing it is stalled.
+    /// Seconds since the epoch when the shipper last had nothing waiting or
+    /// shipped a round; a shipper that stops advancing it is stalled.
     last_progress: AtomicU64,
-    depth: AtomicI64,
+    spool: OnceLock<Arc<Shared>>,
 }
 
 impl Metrics {
     pub fn new() -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("touchpoint");
         let requests = Family::<Outcome, Counter>::default();
+        let events_spooled = Counter::default();
+        let refused = Family::<Reason, Counter>::default();
         let rows_written = Family::<Table, Counter>::default();
-        let rows_failed = Family::<Table, Counter>::default();
         let clickhouse_errors = Family::<Table, Counter>::default();
         let insert_seconds = Family::<Table, Histogram, fn() -> Histogram>::new_with_constructor(insert_buckets);
         let queue_depth = Gauge::default();
+        let spool_bytes = Gauge::default();
+        let spool_oldest_age = Gauge::default();
         let last_progress_age = Gauge::default();
         registry.register("capture_requests", "Capture requests by endpoint and outcome", requests.clone());
+        registry.register("events_spooled", "Events synced to the spool and accepted", events_spooled.clone());
+        registry.register("events_refused", "Events refused with 503, by reason", refused.clone());
         registry.register("rows_written", "Rows ClickHouse acknowledged, by table", rows_written.clone());
-        registry.register("rows_failed", "Rows lost to a failed INSERT, by table", rows_failed.clone());
-        registry.register("clickhouse_errors", "Failed INSERTs, by table", clickhouse_errors.clone());
-        registry.register("insert_seconds", "Time to end an INSERT, by table", insert_seconds.clone());
-        registry.register("queue_depth", "Events accepted and not yet taken by the writer", queue_depth.clone());
+        registry.register("clickhouse_errors", "Failed INSERTs or replay checks, by table", clickhouse_errors.clone());
+        registry.register("insert_seconds", "Time of one INSERT, by table", insert_seconds.clone());
+        registry.register("queue_depth", "Requests waiting for the spool's disk", queue_depth.clone());
+        registry.register("spool_bytes", "Bytes of spool segments on disk", spool_bytes.clone());
+        registry.register(
+            "spool_oldest_age_seconds",
+            "Age of the oldest spool segment not yet in ClickHouse; 0 when none",
+            spool_oldest_age.clone(),
+        );
         registry.register(
             "writer_progress_age_seconds",
-            "Seconds since the writer last shipped or was idle",
+            "Seconds since the shipper last shipped or was idle",
             last_progress_age.clone(),
         );
+        for reason in ["busy", "disk_cap", "io"] {
+            let _ = refused.get_or_create(&Reason { reason });
+        }
         let request_counters = ENDPOINTS
             .iter()
             .flat_map(|endpoint| OUTCOMES.iter().map(move |outcome| (*endpoint, *outcome)))
@@ -115,14 +140,17 @@ impl Metrics {
             registry,
             requests,
             request_counters,
+            events_spooled,
+            refused,
             rows_written,
-            rows_failed,
             clickhouse_errors,
             insert_seconds,
             queue_depth,
+            spool_bytes,
+            spool_oldest_age,
             last_progress_age,
             last_progress: AtomicU64::new(now()),
-            depth: AtomicI64::new(0),
+            spool: OnceLock::new(),
         })
     }
 
@@ -135,8 +163,13 @@ impl Metrics {
         self.last_progress.store(now(), Ordering::Relaxed);
     }
 
-    pub fn set_queue_depth(&self, depth: usize) {
-        self.depth.store(depth as i64, Ordering::Relaxed);
+    /// The spool whose size and age the gauges report.
+    pub fn watch_spool(&self, shared: Arc<Shared>) {
+        let _ = self.spool.set(shared);
+    }
+
+    pub fn refused(&self, reason: &'static str) {
+        self.refused.get_or_create(&Reason { reason }).inc();
     }
 
     /// How long the writer has not progressed; `None` while it keeps up.
@@ -145,7 +178,13 @@ impl Metrics {
     }
 
     pub fn render(&self) -> Result<String, std::fmt::Error> {
-        self.queue_depth.set(self.depth.load(Ordering::Relaxed));
+        if let Some(spool) = self.spool.get() {
+            self.queue_depth.set(spool.waiting.load(Ordering::Relaxed) as i64);
+            self.spool_bytes.set(spool.bytes.load(Ordering::Relaxed) as i64);
+            let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+            let age = spool.oldest_ms().map_or(0, |oldest| now_ms.saturating_sub(oldest) / 1000);
+            self.spool_oldest_age.set(age as i64);
+        }
         self.last_progress_age.set(now().saturating_sub(self.last_progress.load(Ordering::Relaxed)) as i64);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
@@ -200,10 +239,17 @@ mod tests {
     fn the_text_names_every_family() {
         let m = Metrics::new();
         m.rows_written.get_or_create(&Metrics::table("feedback")).inc_by(3);
-        m.set_queue_depth(7);
+        let spool = Arc::new(Shared::default());
+        spool.waiting.store(7, Ordering::Relaxed);
+        spool.bytes.store(4096, Ordering::Relaxed);
+        m.watch_spool(spool);
+        m.refused("disk_cap");
         let text = m.render().unwrap();
         assert!(text.contains("touchpoint_rows_written_total{table=\"feedback\"} 3"), "{text}");
         assert!(text.contains("touchpoint_queue_depth 7"), "{text}");
+        assert!(text.contains("touchpoint_spool_bytes 4096"), "{text}");
+        assert!(text.contains("touchpoint_spool_oldest_age_seconds 0"), "{text}");
+        assert!(text.contains("touchpoint_events_refused_total{reason=\"disk_cap\"} 1"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -22,7 +22,8 @@ use crate::journeys::Catalog;
 use crate::metrics::{self, Metrics};
 use crate::storage::embedded::{self, EmbeddedClickHouse};
 use crate::storage::migrations::{self, Migration};
-use crate::storage::writer::{FlushPolicy, Writer};
+use crate::storage::spool::SpoolOptions;
+use crate::storage::writer::Writer;
 use crate::storage::{Endpoint, Storage};
 use crate::{error, health, journeys, openapi, widget};
 use utoipa::OpenApi as _;
@@ -181,9 +182,17 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (config key `listen`)", config.listen))?;
-        let policy = FlushPolicy { rows: config.capture.flush_rows, period: config.capture.flush_period };
         let metrics = Metrics::new();
-        let (queue, writer) = Writer::start(storage.client(), config.capture.queue_capacity, policy, metrics.clone());
+        let options = SpoolOptions {
+            dir: config.spool.dir.clone(),
+            max_bytes: config.spool.max_bytes,
+            commit_window: config.spool.commit_window,
+            segment_rows: config.capture.flush_rows,
+            segment_period: config.capture.flush_period,
+            capacity: config.capture.queue_capacity,
+        };
+        let (queue, writer) = Writer::start(storage.client(), options, config.spool.drain_timeout, metrics.clone())
+            .with_context(|| format!("cannot open the spool in {} (config key `spool.dir`)", config.spool.dir.display()))?;
         let base_url = match &config.email.public_url {
             Some(url) => url.to_string(),
             None => format!("http://{}", listener.local_addr()?),

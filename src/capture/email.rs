@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::events::{Rating, Scale, daily, unix};
+use super::events::{Rating, Scale, correction, unix};
 use super::{Capture, accepted, pages};
 use crate::config::EmailConfig;
 use crate::error::{ApiError, ErrorBody};
@@ -261,9 +261,14 @@ impl LastRatings {
         LastRatings { inner: Default::default(), capacity }
     }
 
-    fn swap(&self, row: &FeedbackRow) -> Option<FeedbackRow> {
+    /// Remembers `row` as the last rating of its event id and returns the one
+    /// it replaces; moves `row.received_at` past the previous one's.
+    fn swap(&self, row: &mut FeedbackRow) -> Option<FeedbackRow> {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (map, order) = &mut *guard;
+        if let Some(previous) = map.get(&row.event_id) {
+            later_than(row, previous);
+        }
         let previous = map.insert(row.event_id, row.clone());
         if previous.is_none() {
             order.push_back(row.event_id);
@@ -275,6 +280,13 @@ impl LastRatings {
         }
         previous
     }
+}
+
+/// A replacing rating's version (`received_at`) must be later than the one it
+/// replaces: ReplacingMergeTree keeps the highest, and a replay from the spool
+/// tells writes apart by event id and version. Two clicks can share a second.
+fn later_than(row: &mut FeedbackRow, previous: &FeedbackRow) {
+    row.received_at = row.received_at.max(previous.received_at.saturating_add(1));
 }
 
 /// The rating stored for this event id, when this process has not seen it:
@@ -319,7 +331,7 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(
         scale: claims.k,
         score,
     };
-    let row = FeedbackRow {
+    let mut row = FeedbackRow {
         site: EMAIL_SITE.into(),
         comment,
         locale: claims.l.clone(),
@@ -328,14 +340,21 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(
     };
     // A later click (or the comment) replaces the rating in `feedback`; the
     // rollup, which only adds, gets the previous one subtracted.
-    let previous = match capture.last_ratings.swap(&row) {
+    let previous = match capture.last_ratings.swap(&mut row) {
         Some(previous) => Some(previous),
-        None => stored(capture, &row).await,
+        None => match stored(capture, &row).await {
+            Some(stored) => {
+                later_than(&mut row, &stored);
+                capture.last_ratings.swap(&mut row);
+                Some(stored)
+            }
+            None => None,
+        },
     };
     let mut events = Vec::with_capacity(2);
+    events.extend(previous.as_ref().and_then(|p| correction(p, &row)).map(Event::Correction));
     events.push(Event::Feedback(row));
-    events.extend(previous.as_ref().and_then(|p| daily(p, -1)).map(Event::Correction));
-    capture.queue.push_all(events).map_err(super::busy)
+    capture.queue.push_all(events).await.map_err(super::busy)
 }
 
 /// `GET /r/{token}`: the click in the letter.

@@ -10,7 +10,7 @@ use crate::config::SiteConfig;
 use crate::error::ApiError;
 use crate::journeys::Catalog;
 use crate::journeys::model::{Emotion, Journey, Segment, Stage, Touchpoint};
-use crate::storage::rows::{FeedbackDailyRow, FeedbackRow, TimingRow};
+use crate::storage::rows::{CorrectionRow, FeedbackRow, TimingRow};
 
 /// Longest comment kept, in characters.
 pub const MAX_COMMENT_CHARS: usize = 2000;
@@ -400,11 +400,15 @@ impl Rating<'_> {
     }
 }
 
-/// What `row` contributed to the daily rollup, with the sign of `sign`.
-pub fn daily(row: &FeedbackRow, sign: i64) -> Option<FeedbackDailyRow> {
+/// Takes what `row` added to the daily rollup back out, on behalf of
+/// `replacing`, the rating that takes its place.
+pub fn correction(row: &FeedbackRow, replacing: &FeedbackRow) -> Option<CorrectionRow> {
     let norm = Scale::from_code(row.scale)?.normalised(row.score);
+    let sign = -1;
     let f = sign as f64;
-    Some(FeedbackDailyRow {
+    Some(CorrectionRow {
+        event_id: replacing.event_id,
+        received_at: replacing.received_at,
         day: u16::try_from(row.occurred_at / 86_400).ok()?,
         journey: row.journey.clone(),
         stage: row.stage.clone(),

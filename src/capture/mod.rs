@@ -33,7 +33,8 @@ use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
 use crate::journeys::Catalog;
 use crate::storage::Storage;
 use crate::storage::rows::Event;
-use crate::storage::writer::{Queue, QueueFull};
+use crate::storage::spool::Refused;
+use crate::storage::writer::Queue;
 use events::{Checker, FeedbackInput, MAX_TIMINGS_PER_REQUEST, TimingInput};
 use limits::Limits;
 use recent::RecentIds;
@@ -100,8 +101,8 @@ impl Capture {
         Checker { catalog: &self.catalog, site, now, prefix }
     }
 
-    fn push(&self, event: Event) -> Result<(), ApiError> {
-        self.queue.push(event).map_err(busy)
+    async fn push(&self, event: Event) -> Result<(), ApiError> {
+        self.queue.push(event).await.map_err(busy)
     }
 }
 
@@ -118,7 +119,7 @@ pub fn check_sites(config: &Config, catalog: &Catalog) -> Result<(), crate::conf
     Ok(())
 }
 
-fn busy(_: QueueFull) -> ApiError {
+fn busy(_: Refused) -> ApiError {
     ApiError::Overloaded { retry_after: BUSY_RETRY }
 }
 
@@ -225,7 +226,7 @@ async fn feedback(
         Err(e) => return e.into_response(),
     };
     let en = pages::is_english(input.locale.as_deref());
-    match accept_feedback(&capture, &headers, input) {
+    match accept_feedback(&capture, &headers, input).await {
         Ok(id) if kind == BodyKind::Form => {
             tracing::debug!(%id, "feedback accepted from a form");
             pages::thanks(en, None)
@@ -236,7 +237,7 @@ async fn feedback(
     }
 }
 
-fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: FeedbackInput) -> Result<Uuid, ApiError> {
+async fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: FeedbackInput) -> Result<Uuid, ApiError> {
     let span = tracing::Span::current();
     span.record("site", input.site.as_str())
         .record("journey", input.journey.as_str())
@@ -246,7 +247,7 @@ fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: FeedbackInput)
     capture.limits.check_site(&row.site)?;
     let id = row.event_id;
     if !capture.recent.contains(&id) {
-        capture.push(Event::Feedback(row))?;
+        capture.push(Event::Feedback(row)).await?;
         capture.recent.remember(id);
     }
     Ok(id)
@@ -291,7 +292,7 @@ async fn timings(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
     let fresh: Vec<Event> =
         rows.into_iter().filter(|r| !capture.recent.contains(&r.event_id)).map(Event::Timing).collect();
-    capture.queue.push_all(fresh).map_err(busy)?;
+    capture.queue.push_all(fresh).await.map_err(busy)?;
     for id in &ids {
         capture.recent.remember(*id);
     }

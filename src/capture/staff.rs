@@ -215,7 +215,7 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         };
         events.push(Event::Feedback(FeedbackRow { segment, ..rating.row() }));
     }
-    capture.queue.push_all(events).map_err(busy)?;
+    capture.queue.push_all(events).await.map_err(busy)?;
     Ok(accepted(CallAccepted { event_id: input.event_id, breaks_transfer_standard: input.transfers > MAX_TRANSFERS }))
 }
 
@@ -295,6 +295,6 @@ pub async fn correspondence(
         process: capture.process("process", input.process)?,
         segment: segment_code(input.segment),
     };
-    capture.push(Event::Letter(row))?;
+    capture.push(Event::Letter(row)).await?;
     Ok(accepted(super::Accepted { event_id: input.event_id }))
 }

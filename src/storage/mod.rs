@@ -4,6 +4,8 @@
 pub mod embedded;
 pub mod migrations;
 pub mod rows;
+mod shipper;
+pub mod spool;
 pub mod writer;
 
 use std::time::Duration;

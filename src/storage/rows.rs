@@ -87,11 +87,14 @@ pub struct LetterRow {
     pub segment: i8,
 }
 
-/// A row of the `feedback_daily` rollup. The materialized view adds each rating;
-/// a row written directly, with negative counts, takes one back out (a rating
-/// replaced by a later one with the same event id).
+/// Takes a replaced rating back out of the `feedback_daily` rollup (negative
+/// counts; migration 0008's view adds it there). `event_id` and `received_at`
+/// are those of the replacing rating: what a replay checks for.
 #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
-pub struct FeedbackDailyRow {
+pub struct CorrectionRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub received_at: u32,
     /// Days since the epoch (UTC).
     pub day: u16,
     pub journey: String,
@@ -106,19 +109,45 @@ pub struct FeedbackDailyRow {
     pub negative: i64,
 }
 
-/// An accepted event on its way to ClickHouse.
-#[derive(Debug, Clone, PartialEq)]
+/// An accepted event on its way to ClickHouse, as the spool stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     Feedback(FeedbackRow),
     Timing(TimingRow),
     Call(CallRow),
     Letter(LetterRow),
-    /// Written after the rating it corrects: one writer keeps the order.
-    Correction(FeedbackDailyRow),
+    Correction(CorrectionRow),
 }
+
+/// A row the spool ships: its table, and what tells a stored copy of this very
+/// write apart from every other row — the event id and the table's version
+/// column (a later write of the same event id has a later version).
+pub trait Spooled: clickhouse::RowOwned + clickhouse::RowWrite + Send + Sync + 'static {
+    const TABLE: &'static str;
+    const VERSION: &'static str;
+    fn identity(&self) -> (Uuid, u32);
+}
+
+macro_rules! spooled {
+    ($row:ty, $table:expr, $version:ident) => {
+        impl Spooled for $row {
+            const TABLE: &'static str = $table;
+            const VERSION: &'static str = stringify!($version);
+            fn identity(&self) -> (Uuid, u32) {
+                (self.event_id, self.$version)
+            }
+        }
+    };
+}
+
+spooled!(FeedbackRow, FEEDBACK, received_at);
+spooled!(TimingRow, TIMINGS, received_at);
+spooled!(CallRow, CALLS, received_at);
+spooled!(LetterRow, CORRESPONDENCE, updated_at);
+spooled!(CorrectionRow, FEEDBACK_CORRECTIONS, received_at);
 
 pub const FEEDBACK: &str = "feedback";
 pub const TIMINGS: &str = "timings";
 pub const CALLS: &str = "calls";
 pub const CORRESPONDENCE: &str = "correspondence";
-pub const FEEDBACK_DAILY: &str = "feedback_daily";
+pub const FEEDBACK_CORRECTIONS: &str = "feedback_corrections";

@@ -132,6 +132,7 @@ async fn serve_starts_its_own_clickhouse_and_on_sigterm_flushes_every_event_then
         &[
             ("TOUCHPOINT_LISTEN", &format!("127.0.0.1:{port}")),
             ("TOUCHPOINT_CLICKHOUSE_DATA_DIR", data.to_str().unwrap()),
+            ("TOUCHPOINT_SPOOL_DIR", data.join("spool").to_str().unwrap()),
         ],
     )
     .stdout(Stdio::null())
@@ -248,6 +249,7 @@ async fn the_local_clickhouse_does_not_outlive_a_killed_service() {
         &[
             ("TOUCHPOINT_LISTEN", &format!("127.0.0.1:{port}")),
             ("TOUCHPOINT_CLICKHOUSE_DATA_DIR", data.to_str().unwrap()),
+            ("TOUCHPOINT_SPOOL_DIR", data.join("spool").to_str().unwrap()),
         ],
     )
     .stdout(Stdio::null())

@@ -7,11 +7,12 @@ use touchpoint::dashboards::auth::Auth;
 use touchpoint::journeys::Catalog;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use touchpoint::storage::migrations::Migration;
-use touchpoint::storage::writer::{FlushPolicy, Writer};
+use touchpoint::storage::writer::Writer;
 use touchpoint::{AppState, app};
 
 use crate::support::{
-    TestApp, embedded_config, fresh_storage, repo, scratch, spawn_app, spawn_app_with, tables, test_config,
+    TestApp, embedded_config, fresh_storage, repo, scratch, spawn_app, spawn_app_with, spool_options, tables,
+    test_config,
 };
 
 /// Polls `/readyz` until it answers `want` or `patience` runs out; returns the last answer.
@@ -54,7 +55,8 @@ async fn readyz_names_the_migrations_not_applied() {
     let storage = fresh_storage().await;
     let metrics = touchpoint::metrics::Metrics::new();
     let (queue, _writer) =
-        Writer::start(storage.client(), 10, FlushPolicy { rows: 10, period: Duration::from_secs(1) }, metrics.clone());
+        Writer::start(storage.client(), spool_options(&scratch("spool")), Duration::from_secs(1), metrics.clone())
+            .unwrap();
     let capture = Capture::new(&test_config(), catalog.clone(), storage.clone(), queue, "http://127.0.0.1".into());
     let auth = Auth::new(storage.clone(), &Default::default());
     let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, 5);

@@ -19,6 +19,8 @@ pub const ALL_TABLES: &[&str] = &[
     "feedback",
     "feedback_comments",
     "feedback_comments_mv",
+    "feedback_corrections",
+    "feedback_corrections_mv",
     "feedback_daily",
     "feedback_daily_mv",
     "schema_migrations",
@@ -115,6 +117,7 @@ pub fn test_config() -> Config {
     config.email.secret = Some(SecretString::from("a-test-signing-key-of-32-characters!"));
     // Short flushes keep the tests quick; production defaults to 1 s.
     config.capture.flush_period = std::time::Duration::from_millis(200);
+    config.spool.dir = scratch("spool");
     config
 }
 
@@ -242,4 +245,17 @@ pub async fn tables(storage: &Storage) -> Vec<String> {
         .fetch_all::<String>()
         .await
         .unwrap()
+}
+
+/// Spool options as the service derives them from `test_config`.
+pub fn spool_options(dir: &Path) -> touchpoint::storage::spool::SpoolOptions {
+    let config = test_config();
+    touchpoint::storage::spool::SpoolOptions {
+        dir: dir.to_path_buf(),
+        max_bytes: config.spool.max_bytes,
+        commit_window: config.spool.commit_window,
+        segment_rows: config.capture.flush_rows,
+        segment_period: config.capture.flush_period,
+        capacity: config.capture.queue_capacity,
+    }
 }

@@ -1,0 +1,197 @@
+//! Ships sealed spool segments to ClickHouse, oldest first, and deletes each
+//! once every one of its rows is confirmed.
+//!
+//! Exactly once: the rollups are fed by materialized views, so a row inserted
+//! twice is counted twice there even though the ReplacingMergeTree tables
+//! collapse it. A segment is therefore inserted blind only on its first
+//! attempt. When an INSERT of it failed (ClickHouse may have stored it before
+//! the connection broke) or the segment was found on disk at start (the
+//! service may have died between the INSERT and the delete), the shipper first
+//! reads which of its rows' (event id, version) pairs the table already holds
+//! and inserts only the others.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clickhouse::Client;
+use serde::Deserialize;
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::metrics::Metrics;
+
+use super::rows::{CallRow, CorrectionRow, Event, FeedbackRow, LetterRow, Spooled, TimingRow};
+use super::spool::{self, Sealed, Shared};
+
+/// Segments shipped in one round at most, when a backlog has built up.
+const ROUND_SEGMENTS: usize = 16;
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+const LAST_RETRY: Duration = Duration::from_secs(10);
+
+pub(crate) struct Shipper {
+    pub client: Client,
+    pub shared: Arc<Shared>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Shipper {
+    /// Runs until the appender has stopped and every segment is shipped.
+    pub async fn run(self) {
+        let mut retry = FIRST_RETRY;
+        loop {
+            let round: Vec<Sealed> = {
+                let sealed = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
+                sealed.iter().take(ROUND_SEGMENTS).cloned().collect()
+            };
+            if round.is_empty() {
+                if self.shared.closed.load(Ordering::Acquire) {
+                    break;
+                }
+                self.metrics.progressed();
+                let _ = tokio::time::timeout(Duration::from_millis(250), self.shared.notify.notified()).await;
+                continue;
+            }
+            match self.ship(&round).await {
+                Ok(()) => {
+                    retry = FIRST_RETRY;
+                    self.forget(&round);
+                    self.metrics.progressed();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, segments = round.len(), retry_in = ?retry, "cannot ship the spool to ClickHouse; retrying");
+                    self.mark_maybe_stored(round.len());
+                    tokio::time::sleep(retry).await;
+                    retry = (retry * 2).min(LAST_RETRY);
+                }
+            }
+        }
+        tracing::info!("spool shipped and shipper stopped");
+    }
+
+    #[instrument(skip_all, fields(segments = round.len()))]
+    async fn ship(&self, round: &[Sealed]) -> anyhow::Result<()> {
+        let paths: Vec<_> = round.iter().map(|s| s.path.clone()).collect();
+        let events = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Event>> {
+            let mut all = Vec::new();
+            for path in paths {
+                let (events, damaged) = spool::read_segment(&path)?;
+                if damaged > 0 {
+                    // Only the unsynced tail of a crashed run: nothing in it was answered 202.
+                    tracing::warn!(path = %path.display(), bytes = damaged, "spool segment ends in a torn record");
+                }
+                all.extend(events);
+            }
+            Ok(all)
+        })
+        .await??;
+        let check = round.iter().any(|s| s.maybe_stored);
+        let mut tables = Tables::default();
+        for event in events {
+            tables.add(event);
+        }
+        // Ratings before the corrections that take earlier ratings back out.
+        self.table(tables.feedback, check).await?;
+        self.table(tables.timings, check).await?;
+        self.table(tables.calls, check).await?;
+        self.table(tables.letters, check).await?;
+        self.table(tables.corrections, check).await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(table = T::TABLE, rows = rows.len()))]
+    async fn table<T: Spooled>(&self, mut rows: Vec<T>, check: bool) -> anyhow::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let label = Metrics::table(T::TABLE);
+        if check {
+            let stored = self.stored(&rows).await.inspect_err(|_| self.failed(&label))?;
+            let before = rows.len();
+            rows.retain(|row| !stored.contains(&row.identity()));
+            tracing::info!(table = T::TABLE, already = before - rows.len(), inserting = rows.len(), "replayed segment checked");
+            if rows.is_empty() {
+                return Ok(());
+            }
+        }
+        let started = Instant::now();
+        let inserted = async {
+            let mut insert = self.client.insert::<T>(T::TABLE).await?;
+            for row in &rows {
+                insert.write(row).await?;
+            }
+            insert.end().await
+        }
+        .await;
+        inserted.inspect_err(|_| self.failed(&label))?;
+        self.metrics.insert_seconds.get_or_create(&label).observe(started.elapsed().as_secs_f64());
+        self.metrics.rows_written.get_or_create(&label).inc_by(rows.len() as u64);
+        Ok(())
+    }
+
+    /// The (event id, version) pairs of `rows` the table holds already. The
+    /// version range bounds the read; other writes in that range come along
+    /// and are ignored.
+    async fn stored<T: Spooled>(&self, rows: &[T]) -> clickhouse::error::Result<HashSet<(Uuid, u32)>> {
+        #[derive(clickhouse::Row, Deserialize)]
+        struct Stored {
+            #[serde(with = "clickhouse::serde::uuid")]
+            id: Uuid,
+            v: u32,
+        }
+        let (low, high) = rows.iter().map(|r| r.identity().1).fold((u32::MAX, 0), |(l, h), v| (l.min(v), h.max(v)));
+        let sql = format!(
+            "SELECT event_id AS id, toUInt32({v}) AS v FROM {t} WHERE {v} >= toDateTime({low}) AND {v} <= toDateTime({high})",
+            v = T::VERSION,
+            t = T::TABLE,
+        );
+        let found = self.client.query(&sql).fetch_all::<Stored>().await?;
+        Ok(found.into_iter().map(|s| (s.id, s.v)).collect())
+    }
+
+    fn failed(&self, label: &crate::metrics::Table) {
+        self.metrics.clickhouse_errors.get_or_create(label).inc();
+    }
+
+    /// The round is in ClickHouse: delete its files.
+    fn forget(&self, round: &[Sealed]) {
+        let mut sealed = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
+        for segment in round {
+            if let Err(e) = std::fs::remove_file(&segment.path) {
+                // Shipped again, checked, at the next start: no double count.
+                tracing::error!(path = %segment.path.display(), error = %e, "cannot delete a shipped spool segment");
+            }
+            sealed.pop_front();
+            self.shared.bytes.fetch_sub(segment.bytes, Ordering::Relaxed);
+        }
+    }
+
+    fn mark_maybe_stored(&self, count: usize) {
+        let mut sealed = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
+        for segment in sealed.iter_mut().take(count) {
+            segment.maybe_stored = true;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tables {
+    feedback: Vec<FeedbackRow>,
+    timings: Vec<TimingRow>,
+    calls: Vec<CallRow>,
+    letters: Vec<LetterRow>,
+    corrections: Vec<CorrectionRow>,
+}
+
+impl Tables {
+    fn add(&mut self, event: Event) {
+        match event {
+            Event::Feedback(row) => self.feedback.push(row),
+            Event::Timing(row) => self.timings.push(row),
+            Event::Call(row) => self.calls.push(row),
+            Event::Letter(row) => self.letters.push(row),
+            Event::Correction(row) => self.corrections.push(row),
+        }
+    }
+}
