@@ -181,7 +181,8 @@ impl Metrics {
         if let Some(spool) = self.spool.get() {
             self.queue_depth.set(spool.waiting.load(Ordering::Relaxed) as i64);
             self.spool_bytes.set(spool.bytes.load(Ordering::Relaxed) as i64);
-            let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+            let now_ms =
+                SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
             let age = spool.oldest_ms().map_or(0, |oldest| now_ms.saturating_sub(oldest) / 1000);
             self.spool_oldest_age.set(age as i64);
         }

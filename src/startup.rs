@@ -192,7 +192,9 @@ impl Application {
             capacity: config.capture.queue_capacity,
         };
         let (queue, writer) = Writer::start(storage.client(), options, config.spool.drain_timeout, metrics.clone())
-            .with_context(|| format!("cannot open the spool in {} (config key `spool.dir`)", config.spool.dir.display()))?;
+            .with_context(|| {
+                format!("cannot open the spool in {} (config key `spool.dir`)", config.spool.dir.display())
+            })?;
         let base_url = match &config.email.public_url {
             Some(url) => url.to_string(),
             None => format!("http://{}", listener.local_addr()?),

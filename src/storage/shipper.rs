@@ -110,7 +110,12 @@ impl Shipper {
             let stored = self.stored(&rows).await.inspect_err(|_| self.failed(&label))?;
             let before = rows.len();
             rows.retain(|row| !stored.contains(&row.identity()));
-            tracing::info!(table = T::TABLE, already = before - rows.len(), inserting = rows.len(), "replayed segment checked");
+            tracing::info!(
+                table = T::TABLE,
+                already = before - rows.len(),
+                inserting = rows.len(),
+                "replayed segment checked"
+            );
             if rows.is_empty() {
                 return Ok(());
             }

@@ -111,7 +111,9 @@ impl Shared {
 
 /// Opens the spool directory: every segment left by an earlier run is
 /// queued for shipping (marked maybe-stored), and the appender thread starts.
-pub(crate) fn open(options: SpoolOptions) -> io::Result<(mpsc::SyncSender<Append>, Arc<Shared>, std::thread::JoinHandle<()>)> {
+pub(crate) fn open(
+    options: SpoolOptions,
+) -> io::Result<(mpsc::SyncSender<Append>, Arc<Shared>, std::thread::JoinHandle<()>)> {
     fs::create_dir_all(&options.dir)?;
     let shared = Arc::new(Shared::default());
     let mut next = 0;
@@ -275,7 +277,8 @@ impl Appender {
 
     fn write(&mut self, buf: &[u8], events: u64) -> io::Result<()> {
         if self.open.is_none() {
-            self.open = Some(self.create().inspect_err(|e| tracing::error!(error = %e, "cannot open a spool segment"))?);
+            self.open =
+                Some(self.create().inspect_err(|e| tracing::error!(error = %e, "cannot open a spool segment"))?);
         }
         let Some(open) = self.open.as_mut() else { return Err(io::ErrorKind::Other.into()) };
         match open.file.write_all(buf).and_then(|()| open.file.sync_data()) {
@@ -300,7 +303,8 @@ impl Appender {
     fn create(&mut self) -> io::Result<Segment> {
         let path = self.options.dir.join(format!("{:020}.{OPEN}", self.next));
         self.next += 1;
-        let created_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        let created_ms =
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
         let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
         let mut header = MAGIC.to_vec();
         header.extend_from_slice(&created_ms.to_le_bytes());
@@ -328,8 +332,7 @@ impl Appender {
             Ok(()) => sealed,
             Err(_) => open.path.clone(),
         };
-        let segment =
-            Sealed { path, bytes: open.len, created_ms: open.created_ms, maybe_stored: false };
+        let segment = Sealed { path, bytes: open.len, created_ms: open.created_ms, maybe_stored: false };
         self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner()).push_back(segment);
         self.shared.open_ms.store(0, Ordering::Relaxed);
         self.shared.notify.notify_one();
@@ -339,4 +342,61 @@ impl Appender {
 /// A new file's name must survive a power cut too, not only its data.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::rows::LetterRow;
+
+    fn letter(id: &str) -> Event {
+        Event::Letter(LetterRow {
+            event_id: uuid::Uuid::new_v4(),
+            letter_id: id.into(),
+            received_at: 1,
+            acknowledged_at: None,
+            answered_at: Some(2),
+            updated_at: 3,
+            journey: "j".into(),
+            stage: "s".into(),
+            touchpoint: "email".into(),
+            process: String::new(),
+            segment: 0,
+        })
+    }
+
+    fn record(events: &[Event]) -> Vec<u8> {
+        let payload = postcard::to_stdvec(events).unwrap();
+        let mut out = (payload.len() as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    #[test]
+    fn reading_stops_at_a_torn_or_damaged_record_and_keeps_what_precedes_it() {
+        let dir = std::env::temp_dir().join(format!("spool-unit-{}", uuid::Uuid::new_v4().simple()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("1.seg");
+        let first = vec![letter("1"), letter("2")];
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&7u64.to_le_bytes());
+        bytes.extend(record(&first));
+        let whole = bytes.len();
+        let mut damaged = record(&[letter("3")]);
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0xff;
+        bytes.extend(&damaged);
+        bytes.extend(record(&[letter("4")]));
+
+        fs::write(&path, &bytes).unwrap();
+        let (events, rest) = read_segment(&path).unwrap();
+        assert_eq!(events, first, "the damaged record and everything after it are dropped");
+        assert_eq!(rest as usize, bytes.len() - whole);
+
+        fs::write(&path, &bytes[..whole + 5]).unwrap();
+        assert_eq!(read_segment(&path).unwrap().0, first, "a record cut short is dropped");
+        assert_eq!(read_header(&path).unwrap(), 7);
+        fs::remove_dir_all(dir).unwrap();
+    }
 }

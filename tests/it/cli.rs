@@ -190,6 +190,7 @@ async fn serve_starts_its_own_clickhouse_and_on_sigterm_flushes_every_event_then
     let server = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
     let storage = Storage::new(&server.endpoint(), "touchpoint");
     assert_eq!(count_rows(&storage, "feedback").await, n);
+    assert_eq!(std::fs::read_dir(data.join("spool")).unwrap().count(), 0, "the spool was drained");
     drop(storage);
     server.stop().await.unwrap();
 }
@@ -274,4 +275,99 @@ async fn the_local_clickhouse_does_not_outlive_a_killed_service() {
         assert!(Instant::now() < deadline, "the local ClickHouse outlived a killed service");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Waits until the service on `port` is ready, or fails with its exit.
+async fn ready(child: &mut std::process::Child, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !matches!(reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await, Ok(r) if r.status() == 200) {
+        assert!(Instant::now() < deadline && child.try_wait().unwrap().is_none(), "serve never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn after_kill_9_mid_load_every_rating_that_got_a_202_lands_exactly_once() {
+    // Arrange: the binary on the tests' ClickHouse, a database and spool of its own.
+    let data = scratch("kill9-spool");
+    let server = crate::support::server();
+    let database = crate::support::unique_database();
+    let config = serve_config(&data);
+    std::fs::write(&config, std::fs::read_to_string(&config).unwrap().replace("\"1h\"", "\"200ms\"")).unwrap();
+    let spool = data.join("spool");
+    let start = |port: u16| {
+        touchpoint(
+            &["serve", "--config", config.to_str().unwrap()],
+            &[
+                ("TOUCHPOINT_LISTEN", &format!("127.0.0.1:{port}")),
+                ("TOUCHPOINT_CLICKHOUSE_URL", server.url.as_str()),
+                ("TOUCHPOINT_CLICKHOUSE_USER", &server.user),
+                ("TOUCHPOINT_CLICKHOUSE_PASSWORD", secrecy::ExposeSecret::expose_secret(&server.password)),
+                ("TOUCHPOINT_CLICKHOUSE_DATABASE", &database),
+                ("TOUCHPOINT_SPOOL_DIR", spool.to_str().unwrap()),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+    };
+    let port = free_port();
+    let mut child = start(port);
+    ready(&mut child, port).await;
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let streams: Vec<_> = (0..4)
+        .map(|_| {
+            let accepted = accepted.clone();
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                loop {
+                    let id = uuid::Uuid::new_v4();
+                    let rating = serde_json::json!({
+                        "event_id": id, "site": "demo", "journey": "scrap-metal-licensing",
+                        "stage": "application", "touchpoint": "epgu", "scale": "csat", "score": 4
+                    });
+                    match http.post(format!("http://127.0.0.1:{port}/api/v1/feedback")).json(&rating).send().await {
+                        Ok(r) if r.status() == 202 => accepted.lock().unwrap().push(id),
+                        _ => break,
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // Act: SIGKILL under load, then start again on the same spool.
+    while accepted.lock().unwrap().len() < 600 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for stream in streams {
+        stream.await.unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    let port = free_port();
+    let mut child = start(port);
+    ready(&mut child, port).await;
+
+    // Assert: each 202 once in the table and once in the rollup. Requests in
+    // flight at the kill may land too (at most once); they never got a 202.
+    let storage = Storage::new(server, &database);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stored: Vec<String> = loop {
+        let ids: Vec<String> =
+            storage.client().query("SELECT toString(event_id) FROM feedback").fetch_all().await.unwrap();
+        if ids.len() >= accepted.len() || Instant::now() > deadline {
+            break ids;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let unique: std::collections::HashSet<&String> = stored.iter().collect();
+    assert_eq!(unique.len(), stored.len(), "no rating stored twice");
+    let missing = accepted.iter().filter(|id| !unique.contains(&id.to_string())).count();
+    assert_eq!(missing, 0, "of {} accepted ratings, {missing} are missing", accepted.len());
+    let rollup: i64 = storage.client().query("SELECT sum(n) FROM feedback_daily").fetch_one().await.unwrap();
+    assert_eq!(rollup, stored.len() as i64, "the rollup counts each stored rating once");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(child.wait().unwrap().success());
 }

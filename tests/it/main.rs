@@ -13,6 +13,7 @@ mod journeys_api;
 mod metrics;
 mod migrations;
 mod openapi;
+mod spool;
 mod staff;
 mod support;
 mod widget;

@@ -1,0 +1,241 @@
+//! Faults on the path of an accepted event: ClickHouse going away mid-load,
+//! the disk cap, and a segment that reached ClickHouse but was not deleted.
+//! Each test bounds its waits; `kill -9` of the binary is in `cli`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use touchpoint::storage::embedded::EmbeddedClickHouse;
+use touchpoint::storage::migrations::{self, Migration};
+use touchpoint::storage::rows::{Event, FeedbackRow};
+use touchpoint::storage::writer::Writer;
+use touchpoint::storage::{Endpoint, Storage};
+use uuid::Uuid;
+
+use crate::support::{TestApp, embedded_config, fresh_storage, scratch, spawn_app_with, spool_options, test_config};
+
+/// A thumbs-up rating of the example journey for the public endpoint.
+fn rating(event_id: Uuid) -> serde_json::Value {
+    serde_json::json!({
+        "event_id": event_id, "site": "demo", "journey": "scrap-metal-licensing",
+        "stage": "application", "touchpoint": "epgu", "scale": "thumbs", "score": 1
+    })
+}
+
+/// Rows as stored, not deduplicated: a row inserted twice counts twice.
+async fn raw_count(storage: &Storage, table: &str) -> u64 {
+    storage.client().query(&format!("SELECT count() FROM {table}")).fetch_one().await.unwrap()
+}
+
+/// Ratings the daily rollup counts; a replayed row would be counted again here
+/// even after ReplacingMergeTree collapsed it in `feedback`.
+async fn rollup_ratings(storage: &Storage) -> i64 {
+    storage.client().query("SELECT sum(n) FROM feedback_daily").fetch_one().await.unwrap()
+}
+
+/// Waits until `feedback` holds `n` rows (raw), or `limit`.
+async fn wait_for_feedback(storage: &Storage, n: u64, limit: Duration) -> u64 {
+    let deadline = Instant::now() + limit;
+    loop {
+        let count = storage.client().query("SELECT count() FROM feedback").fetch_one::<u64>().await.unwrap_or(0);
+        if count >= n || Instant::now() >= deadline {
+            return count;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A local ClickHouse of the test's own (the test stops it) and an app on it.
+async fn app_on_own_server(name: &str, max_bytes: Option<u64>) -> (TestApp, EmbeddedClickHouse, std::path::PathBuf) {
+    let data = scratch(name);
+    let server = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
+    let mut config = test_config();
+    config.clickhouse.url = Some(server.endpoint().url.clone());
+    config.clickhouse.password = server.endpoint().password.clone();
+    config.limits.per_ip_burst = 1_000_000;
+    config.limits.per_site_burst = 1_000_000;
+    if let Some(max) = max_bytes {
+        config.spool.max_bytes = max;
+    }
+    let app = spawn_app_with(config).await;
+    (app, server, data)
+}
+
+#[tokio::test]
+async fn every_rating_accepted_while_clickhouse_was_down_lands_exactly_once() {
+    // Arrange
+    let (app, server, data) = app_on_own_server("spool-outage", None).await;
+    let app = Arc::new(app);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let stream = || {
+        let (app, accepted, done) = (app.clone(), accepted.clone(), done.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                let (status, body) = app.post("/api/v1/feedback", &rating(Uuid::new_v4())).await;
+                assert_eq!(status, 202, "{body}");
+                accepted.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let reach = |n: u64| {
+        let accepted = accepted.clone();
+        async move {
+            while accepted.load(Ordering::Relaxed) < n {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            accepted.load(Ordering::Relaxed)
+        }
+    };
+
+    // Act: a load in four streams; ClickHouse stops under it and comes back.
+    let streams: Vec<_> = (0..4).map(|_| stream()).collect();
+    let before = reach(200).await;
+    server.stop().await.unwrap();
+    let stopped = reach(accepted.load(Ordering::Relaxed) + 300).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // INSERTs fail and back off
+    let restarted = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
+    reach(accepted.load(Ordering::Relaxed) + 200).await;
+    done.store(true, Ordering::Relaxed);
+    for stream in streams {
+        stream.await.unwrap();
+    }
+    let total = accepted.load(Ordering::Relaxed);
+
+    // Assert
+    assert!(before < stopped && stopped < total, "accepted before, during and after the outage");
+    let landed = wait_for_feedback(&app.storage, total, Duration::from_secs(30)).await;
+    assert_eq!(landed, total, "every 202 is in ClickHouse");
+    tokio::time::sleep(Duration::from_millis(500)).await; // nothing more arrives late
+    assert_eq!(raw_count(&app.storage, "feedback").await, total, "no row inserted twice");
+    assert_eq!(rollup_ratings(&app.storage).await, total as i64, "the rollup counts each rating once");
+    Arc::try_unwrap(app).ok().expect("the load is over").stop().await;
+    restarted.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_disk_cap_refuses_with_503_and_accepts_again_once_shipped() {
+    // Arrange: a 1 MiB spool and ClickHouse down, so nothing leaves it.
+    let (app, server, data) = app_on_own_server("spool-cap", Some(1 << 20)).await;
+    server.stop().await.unwrap();
+    let batch = |n: usize| -> serde_json::Value {
+        (0..n)
+            .map(|_| {
+                serde_json::json!({
+                    "event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
+                    "stage": "application", "touchpoint": "epgu", "measure": "task",
+                    "source": "measured", "duration_ms": 60_000, "page_path": "/apply/".repeat(30)
+                })
+            })
+            .collect()
+    };
+
+    // Act: fill the spool.
+    let mut accepted = 0u64;
+    let refusal = loop {
+        let response = app.post_json("/api/v1/timings", &batch(50)).await;
+        if response.status() != 202 {
+            break response;
+        }
+        accepted += 50;
+        assert!(accepted < 100_000, "the cap never bit");
+    };
+
+    // Assert: a clear 503, then recovery once ClickHouse takes the spool.
+    assert_eq!(refusal.status(), 503);
+    assert!(refusal.headers().contains_key("retry-after"));
+    let body: serde_json::Value = refusal.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    assert!(accepted > 1000, "the cap is about 1 MiB of events, not less: {accepted}");
+    let restarted = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (status, body) = loop {
+        let (status, body) = app.post("/api/v1/timings", &batch(50)).await;
+        if status == 202 || Instant::now() > deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, 202, "accepted again once the spool shipped: {body}");
+    let expected = accepted + 50;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while raw_count(&app.storage, "timings").await < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(raw_count(&app.storage, "timings").await, expected, "every accepted timing, once, none refused");
+    app.stop().await;
+    restarted.stop().await.unwrap();
+}
+
+fn row(event_id: Uuid, received_at: u32, score: u8) -> FeedbackRow {
+    let json = serde_json::json!({
+        "event_id": event_id, "occurred_at": 1_763_900_000, "received_at": received_at, "site": "demo",
+        "journey": "scrap-metal-licensing", "stage": "application", "touchpoint": "epgu", "channel": "web",
+        "segment": 0, "scale": 1, "score": score, "emotion": 0, "comment": "", "tags": [],
+        "reported_duration_ms": null, "locale": "ru", "session_id": "", "page_path": "", "case_ref": ""
+    });
+    serde_json::from_str(&json.to_string()).unwrap()
+}
+
+/// Segment files in a spool folder.
+fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect()
+}
+
+#[tokio::test]
+async fn a_segment_that_reached_clickhouse_but_was_not_deleted_is_not_counted_again() {
+    // Arrange: spool 200 ratings (one of them later replaced, with its
+    // correction) while ClickHouse cannot be reached; keep a copy of the files.
+    let storage = fresh_storage().await;
+    migrations::run(&storage, &Migration::embedded()).await.unwrap();
+    let nowhere = Endpoint {
+        url: "http://127.0.0.1:9".parse().unwrap(),
+        user: "default".into(),
+        password: SecretString::from(""),
+    };
+    let dir = scratch("spool-replay");
+    let metrics = touchpoint::metrics::Metrics::new();
+    let unreachable = Storage::new(&nowhere, "nowhere");
+    let (queue, writer) =
+        Writer::start(unreachable.client(), spool_options(&dir), Duration::from_millis(300), metrics.clone()).unwrap();
+    let first = row(Uuid::new_v4(), 1_763_900_000, 5);
+    for i in 0..199 {
+        queue.push(Event::Feedback(row(Uuid::new_v4(), 1_763_900_000, 1 + (i % 5) as u8))).await.unwrap();
+    }
+    queue.push(Event::Feedback(first.clone())).await.unwrap();
+    let replacing = FeedbackRow { received_at: first.received_at + 1, score: 1, ..first.clone() };
+    let correction = touchpoint::capture::events::correction(&first, &replacing).unwrap();
+    queue.push_all(vec![Event::Correction(correction), Event::Feedback(replacing)]).await.unwrap();
+    drop(queue);
+    writer.finish().await;
+    let kept = scratch("spool-replay-copy");
+    let files = segments(&dir);
+    assert!(!files.is_empty(), "nothing could be shipped");
+    for file in &files {
+        std::fs::copy(file, kept.join(file.file_name().unwrap())).unwrap();
+    }
+
+    // Act: ship them; then put the shipped files back, as if the service died
+    // between the INSERTs and the delete, and start again.
+    for _ in 0..2 {
+        let (queue, writer) =
+            Writer::start(storage.client(), spool_options(&dir), Duration::from_secs(20), metrics.clone()).unwrap();
+        drop(queue);
+        writer.finish().await;
+        assert!(segments(&dir).is_empty(), "shipped segments are deleted");
+        for file in &files {
+            std::fs::copy(kept.join(file.file_name().unwrap()), file).unwrap();
+        }
+    }
+
+    // Assert: 201 writes of 200 ratings, counted once in the rollup.
+    assert!(raw_count(&storage, "feedback").await <= 201, "no rating inserted twice");
+    assert_eq!(raw_count(&storage, "feedback_corrections").await, 1, "the correction was not replayed");
+    assert_eq!(rollup_ratings(&storage).await, 200);
+    let scores: f64 = storage.client().query("SELECT sum(sum) FROM feedback_daily").fetch_one().await.unwrap();
+    // 199 ratings cycling 1..5 on the CSAT scale (0, 25, 50, 75, 100) plus the replaced one, now 1 → 0.
+    let expected: f64 = (0..199).map(|i| f64::from((i % 5) as u8) * 25.0).sum();
+    assert_eq!(scores, expected);
+}
