@@ -33,15 +33,17 @@ pub struct Service {
 }
 
 impl Service {
-    /// Writes a config in `dir` (database `bench` on `clickhouse`, logs at
-    /// warn, plus `extra` TOML) and starts the binary; returns once it is ready.
+    /// Writes a config in `dir` (database `bench` on `clickhouse`, the spool
+    /// in `dir/spool`, logs at warn, plus `extra` TOML) and starts the binary; returns once it is ready.
     pub async fn start(dir: &Path, clickhouse: &Endpoint, extra: &str) -> Service {
         let port = free_port();
         let config = dir.join("touchpoint.toml");
         let text = format!(
             "listen = \"127.0.0.1:{port}\"\ndashboards_dir = \"{}\"\n[log]\nfilter = \"warn\"\n\
+             [spool]\ndir = \"{}\"\n\
              [clickhouse]\nurl = \"{}\"\ndatabase = \"bench\"\npassword = \"{}\"\n{extra}",
             concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards"),
+            dir.join("spool").display(),
             clickhouse.url,
             clickhouse.password.expose_secret()
         );
