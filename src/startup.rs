@@ -186,7 +186,7 @@ impl Application {
         let options = SpoolOptions {
             dir: config.spool.dir.clone(),
             max_bytes: config.spool.max_bytes,
-            commit_window: config.spool.commit_window,
+            sync_interval: config.spool.sync_interval,
             segment_rows: config.capture.flush_rows,
             segment_period: config.capture.flush_period,
             capacity: config.capture.queue_capacity,

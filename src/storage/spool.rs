@@ -1,7 +1,19 @@
 //! The on-disk log an accepted event is written to before its 202.
 //!
-//! One thread appends: it takes every request waiting, writes them as one
-//! group, calls `fdatasync` once and only then answers them (group commit).
+//! Two durability modes, chosen by `sync_interval`:
+//! - interval (the default, a few ms): a request's record is written to the
+//!   file (the kernel's page cache) before its 202, so a crash or `kill -9`
+//!   of the service loses nothing; a syncer thread calls `fdatasync` every
+//!   interval, so a power cut or kernel crash loses at most that window.
+//! - zero: `fdatasync` before every 202, by group commit without a thread of
+//!   its own: the first request to arrive while nobody is writing becomes the
+//!   leader; it takes every record waiting, writes them as one group, syncs
+//!   once and answers them all, then hands the lead to the first request that
+//!   arrived meanwhile.
+//!
+//! Segment files are preallocated (zero-filled) by a background tick, so
+//! that `fdatasync` only flushes data: an appended file also has its size
+//! journalled on every sync, which halved throughput under load.
 //! A segment file is sealed after `segment_rows` events or `segment_period`,
 //! and handed to the shipper, which deletes it once ClickHouse confirmed it.
 //!
@@ -13,10 +25,10 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Notify, oneshot};
@@ -28,8 +40,9 @@ const HEADER: u64 = 16;
 /// A sealed segment is named `<seq>.seg`; the one being written `<seq>.open`.
 const SEALED: &str = "seg";
 const OPEN: &str = "open";
-/// Requests written in one group at most; bounds the latency of the first.
-const GROUP_MAX: usize = 4096;
+/// Largest preallocated segment; a segment is also at most 1/16 of the cap.
+const SEGMENT_BYTES_MAX: u64 = 16 << 20;
+const SEGMENT_BYTES_MIN: u64 = 64 << 10;
 
 /// Where and how the spool writes.
 #[derive(Debug, Clone)]
@@ -37,13 +50,12 @@ pub struct SpoolOptions {
     pub dir: PathBuf,
     /// Bytes on disk past which new events are refused (503).
     pub max_bytes: u64,
-    /// How long the appender waits after the first request of a group for
-    /// more before it syncs; zero syncs at once (groups still form while a
-    /// sync runs).
-    pub commit_window: Duration,
+    /// How often written records are `fdatasync`'d; zero syncs before every
+    /// answer (group commit).
+    pub sync_interval: Duration,
     pub segment_rows: u64,
     pub segment_period: Duration,
-    /// Requests waiting for the appender; more are refused (503).
+    /// Requests waiting for the disk; more are refused (503).
     pub capacity: usize,
 }
 
@@ -68,11 +80,6 @@ impl Refused {
     }
 }
 
-pub(crate) struct Append {
-    pub events: Vec<Event>,
-    pub done: oneshot::Sender<Result<(), Refused>>,
-}
-
 /// A sealed segment waiting for the shipper.
 #[derive(Debug, Clone)]
 pub struct Sealed {
@@ -88,13 +95,14 @@ pub struct Sealed {
 #[derive(Default)]
 pub struct Shared {
     pub sealed: Mutex<VecDeque<Sealed>>,
-    /// Bytes of every segment on disk, the open one included.
+    /// Bytes of records (and headers) in every segment, the open one included;
+    /// the open segment's preallocated tail and the spare are not counted.
     pub bytes: AtomicU64,
     /// Creation time (ms) of the open segment once it holds events; 0 before.
     pub open_ms: AtomicU64,
-    /// Requests handed to the appender and not yet answered.
+    /// Requests waiting for their records to be synced.
     pub waiting: AtomicUsize,
-    /// The appender has stopped: what is sealed is all there will be.
+    /// The spool is closed: what is sealed is all there will be.
     pub closed: AtomicBool,
     pub notify: Notify,
 }
@@ -110,10 +118,8 @@ impl Shared {
 }
 
 /// Opens the spool directory: every segment left by an earlier run is
-/// queued for shipping (marked maybe-stored), and the appender thread starts.
-pub(crate) fn open(
-    options: SpoolOptions,
-) -> io::Result<(mpsc::SyncSender<Append>, Arc<Shared>, std::thread::JoinHandle<()>)> {
+/// queued for shipping, marked maybe-stored.
+pub(crate) fn open(options: SpoolOptions) -> io::Result<Arc<Spool>> {
     fs::create_dir_all(&options.dir)?;
     let shared = Arc::new(Shared::default());
     let mut next = 0;
@@ -125,21 +131,239 @@ pub(crate) fn open(
         found.push((seq, path));
     }
     found.sort();
-    {
-        let mut sealed = shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, path) in found {
-            // An `.open` segment of a run that crashed: everything before its
-            // first bad record was synced, so it ships like a sealed one.
-            let bytes = fs::metadata(&path)?.len();
-            let created_ms = read_header(&path).unwrap_or(0);
-            shared.bytes.fetch_add(bytes, Ordering::Relaxed);
-            sealed.push_back(Sealed { path, bytes, created_ms, maybe_stored: true });
+    for (_, path) in found {
+        // An `.open` segment of a run that crashed: everything before its
+        // first bad record was synced, so it ships like a sealed one.
+        let bytes = fs::metadata(&path)?.len();
+        let created_ms = read_header(&path).unwrap_or(0);
+        shared.bytes.fetch_add(bytes, Ordering::Relaxed);
+        lock(&shared.sealed).push_back(Sealed { path, bytes, created_ms, maybe_stored: true });
+    }
+    let size = (options.max_bytes / 16).clamp(SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
+    let strict = options.sync_interval.is_zero();
+    let log = Log { dir: options.dir.clone(), shared: shared.clone(), next, size, strict, ..Log::default() };
+    let interval = options.sync_interval;
+    let spool = Arc::new(Spool { options, shared, pending: Mutex::default(), log: Mutex::new(log) });
+    spool.prepare_spare()?;
+    if !strict {
+        let weak = Arc::downgrade(&spool);
+        std::thread::Builder::new()
+            .name("spool-sync".into())
+            .spawn(move || Spool::sync_every_interval(weak, interval))?;
+    }
+    Ok(spool)
+}
+
+/// The spool's writing end.
+pub struct Spool {
+    options: SpoolOptions,
+    pub(crate) shared: Arc<Shared>,
+    pending: Mutex<Pending>,
+    log: Mutex<Log>,
+}
+
+/// Records waiting for the next group write.
+#[derive(Default)]
+struct Pending {
+    buf: Vec<u8>,
+    events: u64,
+    waiters: Vec<oneshot::Sender<Turn>>,
+    /// A request is writing a group now.
+    leading: bool,
+    closed: bool,
+}
+
+enum Turn {
+    Done(Result<(), Refused>),
+    /// Write the next group yourself.
+    Lead,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Spool {
+    /// Returns once `events` are written as one record: synced to disk when
+    /// `sync_interval` is zero, else in the page cache and synced within it.
+    pub async fn append(&self, events: &[Event]) -> Result<(), Refused> {
+        let record = encode(events)?;
+        if !self.options.sync_interval.is_zero() {
+            return self.write_now(&record, events.len() as u64);
+        }
+        let (tx, rx) = oneshot::channel();
+        let lead = {
+            let mut pending = lock(&self.pending);
+            if pending.closed || pending.waiters.len() >= self.options.capacity {
+                return Err(Refused::Busy);
+            }
+            let queued = (pending.buf.len() + record.len()) as u64 + HEADER;
+            if self.shared.bytes.load(Ordering::Relaxed) + queued > self.options.max_bytes {
+                return Err(Refused::DiskCap);
+            }
+            pending.buf.extend_from_slice(&record);
+            pending.events += events.len() as u64;
+            self.shared.waiting.fetch_add(1, Ordering::Relaxed);
+            if pending.leading {
+                pending.waiters.push(tx);
+                false
+            } else {
+                pending.leading = true;
+                true
+            }
+        };
+        // No await between taking the lead and writing: a dropped request
+        // future cannot leave the lead taken and nobody writing.
+        if lead {
+            return self.lead();
+        }
+        match rx.await {
+            Ok(Turn::Done(result)) => result,
+            Ok(Turn::Lead) => self.lead(),
+            Err(_) => Err(Refused::Io),
         }
     }
-    let (tx, rx) = mpsc::sync_channel(options.capacity);
-    let appender = Appender { options, shared: shared.clone(), next, open: None };
-    let thread = std::thread::Builder::new().name("spool-appender".into()).spawn(move || appender.run(rx))?;
-    Ok((tx, shared, thread))
+
+    fn write_now(&self, record: &[u8], events: u64) -> Result<(), Refused> {
+        let mut log = lock(&self.log);
+        if log.closed {
+            return Err(Refused::Busy);
+        }
+        if self.shared.bytes.load(Ordering::Relaxed) + record.len() as u64 + HEADER > self.options.max_bytes {
+            return Err(Refused::DiskCap);
+        }
+        log.write(record, events, &self.options).map_err(|_| Refused::Io)
+    }
+
+    /// Syncs what was written since the last sync, every `sync_interval`,
+    /// until the spool is closed or dropped.
+    fn sync_every_interval(spool: std::sync::Weak<Spool>, interval: Duration) {
+        loop {
+            std::thread::sleep(interval);
+            let Some(spool) = spool.upgrade() else { return };
+            let file = {
+                let mut log = lock(&spool.log);
+                if log.closed {
+                    return;
+                }
+                match log.open.as_ref() {
+                    Some(open) if log.dirty => Some(open.file.clone()),
+                    _ => None,
+                }
+                .inspect(|_| log.dirty = false)
+            };
+            if let Some(file) = file
+                && let Err(e) = file.sync_data()
+            {
+                tracing::error!(error = %e, "cannot sync the spool");
+            }
+        }
+    }
+
+    /// Writes every pending record as one group (this request's among them),
+    /// answers the others, and passes the lead on if more arrived meanwhile.
+    /// Blocks this runtime worker for one write and `fdatasync`.
+    fn lead(&self) -> Result<(), Refused> {
+        let mut own = None;
+        loop {
+            let (buf, events, waiters) = {
+                let mut pending = lock(&self.pending);
+                let taken = (std::mem::take(&mut pending.buf), std::mem::take(&mut pending.events));
+                (taken.0, taken.1, std::mem::take(&mut pending.waiters))
+            };
+            let result = if buf.is_empty() {
+                Ok(())
+            } else {
+                lock(&self.log).write(&buf, events, &self.options).map_err(|_| Refused::Io)
+            };
+            self.shared.waiting.fetch_sub(waiters.len() + usize::from(own.is_none()), Ordering::Relaxed);
+            for waiter in waiters {
+                let _ = waiter.send(Turn::Done(result));
+            }
+            let own = *own.get_or_insert(result);
+            let mut pending = lock(&self.pending);
+            while !pending.waiters.is_empty() {
+                if pending.waiters.remove(0).send(Turn::Lead).is_ok() {
+                    return own;
+                }
+                // That request was dropped (its client went away); its
+                // record still goes in the next group.
+                self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
+            }
+            if pending.buf.is_empty() {
+                pending.leading = false;
+                return own;
+            }
+            // Only records of dropped requests are left: write them too.
+        }
+    }
+
+    /// Seals the open segment once it is due, so that a quiet service still
+    /// ships within about `segment_period`, and preallocates the next
+    /// segment off the request path. Blocking: run it off the runtime.
+    pub fn tick(&self) {
+        if let Ok(mut log) = self.log.try_lock() {
+            log.seal_if_due(&self.options);
+        }
+        if let Err(e) = self.prepare_spare() {
+            tracing::warn!(error = %e, "cannot preallocate the next spool segment");
+        }
+    }
+
+    fn prepare_spare(&self) -> io::Result<()> {
+        let (dir, seq, size) = {
+            let mut log = lock(&self.log);
+            if log.spare.is_some() {
+                return Ok(());
+            }
+            log.next += 1;
+            (log.dir.clone(), log.next - 1, log.size)
+        };
+        let spare = Segment::prepare(&dir, seq, size)?;
+        let mut log = lock(&self.log);
+        // `close` takes the log lock after marking the spool closed.
+        if log.spare.is_some() || lock(&self.pending).closed {
+            spare.discard();
+        } else {
+            log.spare = Some(spare);
+        }
+        Ok(())
+    }
+
+    /// Refuses new records, waits for the group being written, and seals the
+    /// open segment: what is on disk is all the shipper will get.
+    pub fn close(&self) {
+        loop {
+            let mut pending = lock(&self.pending);
+            pending.closed = true;
+            if !pending.leading {
+                break;
+            }
+            drop(pending);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut log = lock(&self.log);
+        log.closed = true;
+        log.seal();
+        if let Some(spare) = log.spare.take() {
+            spare.discard();
+        }
+        drop(log);
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.notify.notify_one();
+    }
+}
+
+/// One record: `len | crc32 | postcard(events)`.
+fn encode(events: &[Event]) -> Result<Vec<u8>, Refused> {
+    let mut record = vec![0; 8];
+    // Rows hold only strings, numbers and options: encoding does not fail.
+    postcard::to_io(events, &mut record).map_err(|_| Refused::Io)?;
+    let len = u32::try_from(record.len() - 8).map_err(|_| Refused::Io)?;
+    let crc = crc32fast::hash(&record[8..]);
+    record[..4].copy_from_slice(&len.to_le_bytes());
+    record[4..8].copy_from_slice(&crc.to_le_bytes());
+    Ok(record)
 }
 
 fn sequence(path: &Path) -> Option<u64> {
@@ -171,6 +395,13 @@ pub fn read_segment(path: &Path) -> io::Result<(Vec<Event>, u64)> {
     while let Some(head) = data.get(at..at + 8) {
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if len == 0 {
+            // The zeroed, preallocated tail of a segment that was not sealed.
+            if data[at..].iter().all(|b| *b == 0) {
+                at = data.len();
+            }
+            break;
+        }
         let Some(payload) = data.get(at + 8..at + 8 + len) else { break };
         if crc32fast::hash(payload) != crc {
             break;
@@ -185,108 +416,101 @@ pub fn read_segment(path: &Path) -> io::Result<(Vec<Event>, u64)> {
 }
 
 struct Segment {
-    file: File,
+    /// Shared with the syncer thread, which syncs it outside the log's lock.
+    file: Arc<File>,
     path: PathBuf,
+    /// Bytes written: header and records.
     len: u64,
+    /// Bytes preallocated; a group that does not fit goes to a new segment.
+    size: u64,
     events: u64,
-    created_ms: u64,
-    opened: Instant,
+    /// When the first record was written.
+    first_write: Option<(Instant, u64)>,
 }
 
-struct Appender {
-    options: SpoolOptions,
+impl Segment {
+    /// A zero-filled `<seq>.open` file of `size` bytes, its name synced.
+    fn prepare(dir: &Path, seq: u64, size: u64) -> io::Result<Segment> {
+        let path = dir.join(format!("{seq:020}.{OPEN}"));
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let made = (|| {
+            let mut header = MAGIC.to_vec();
+            header.extend_from_slice(&now_ms().to_le_bytes());
+            file.write_all(&header)?;
+            let zeros = vec![0u8; 1 << 20];
+            let mut left = size.saturating_sub(HEADER);
+            while left > 0 {
+                let n = left.min(zeros.len() as u64) as usize;
+                file.write_all(&zeros[..n])?;
+                left -= n as u64;
+            }
+            file.sync_all()?;
+            file.seek(SeekFrom::Start(HEADER))?;
+            sync_dir(dir)
+        })();
+        if let Err(e) = made {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(Segment { file: Arc::new(file), path, len: HEADER, size, events: 0, first_write: None })
+    }
+
+    fn discard(self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+/// The segment files; one write at a time.
+#[derive(Default)]
+struct Log {
+    dir: PathBuf,
     shared: Arc<Shared>,
     next: u64,
+    /// Preallocated size of a segment.
+    size: u64,
     open: Option<Segment>,
+    /// The next segment, preallocated by `Spool::tick`.
+    spare: Option<Segment>,
+    /// Every write is synced before it is answered (`sync_interval` zero).
+    strict: bool,
+    /// Written since the syncer last synced.
+    dirty: bool,
+    closed: bool,
 }
 
-impl Appender {
-    fn run(mut self, rx: mpsc::Receiver<Append>) {
-        let tick = (self.options.segment_period / 4).max(Duration::from_millis(10));
-        let mut group = Vec::new();
-        loop {
-            match rx.recv_timeout(tick) {
-                Ok(first) => {
-                    group.push(first);
-                    if !self.options.commit_window.is_zero() {
-                        std::thread::sleep(self.options.commit_window);
-                    }
-                    while group.len() < GROUP_MAX {
-                        match rx.try_recv() {
-                            Ok(next) => group.push(next),
-                            Err(_) => break,
-                        }
-                    }
-                    self.commit(&mut group);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-            if self.open.as_ref().is_some_and(|o| self.due(o)) {
-                self.seal();
-            }
+impl Log {
+    fn write(&mut self, buf: &[u8], events: u64, options: &SpoolOptions) -> io::Result<()> {
+        if self.open.as_ref().is_some_and(|o| o.len + buf.len() as u64 > o.size) {
+            self.seal();
         }
-        self.seal();
-        self.shared.closed.store(true, Ordering::Release);
-        self.shared.notify.notify_one();
-        tracing::debug!("spool appender stopped");
-    }
-
-    fn due(&self, open: &Segment) -> bool {
-        open.events >= self.options.segment_rows
-            || (open.events > 0 && open.opened.elapsed() >= self.options.segment_period)
-    }
-
-    /// Writes the group, syncs once, answers every request.
-    fn commit(&mut self, group: &mut Vec<Append>) {
-        let mut buf = Vec::new();
-        let mut answers = Vec::with_capacity(group.len());
-        let mut events = 0;
-        let room = self.options.max_bytes.saturating_sub(self.shared.bytes.load(Ordering::Relaxed));
-        for append in group.drain(..) {
-            let start = buf.len();
-            buf.extend_from_slice(&[0; 8]);
-            // Rows hold only strings, numbers and options: encoding cannot fail.
-            let Ok(()) = postcard::to_io(&append.events, &mut buf).map(|_| ()) else {
-                buf.truncate(start);
-                answers.push((append.done, Err(Refused::Io)));
-                continue;
-            };
-            if (buf.len() as u64) + HEADER > room {
-                buf.truncate(start);
-                answers.push((append.done, Err(Refused::DiskCap)));
-                continue;
-            }
-            let len = (buf.len() - start - 8) as u32;
-            let crc = crc32fast::hash(&buf[start + 8..]);
-            buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
-            buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-            events += append.events.len() as u64;
-            answers.push((append.done, Ok(())));
-        }
-        let written = if buf.is_empty() { Ok(()) } else { self.write(&buf, events) };
-        let answered = answers.len();
-        for (done, mut result) in answers {
-            if written.is_err() && result.is_ok() {
-                result = Err(Refused::Io);
-            }
-            let _ = done.send(result);
-        }
-        self.shared.waiting.fetch_sub(answered, Ordering::Relaxed);
-    }
-
-    fn write(&mut self, buf: &[u8], events: u64) -> io::Result<()> {
         if self.open.is_none() {
-            self.open =
-                Some(self.create().inspect_err(|e| tracing::error!(error = %e, "cannot open a spool segment"))?);
+            let segment = match self.spare.take() {
+                Some(spare) => spare,
+                None => {
+                    self.next += 1;
+                    Segment::prepare(&self.dir, self.next - 1, self.size)
+                        .inspect_err(|e| tracing::error!(error = %e, "cannot open a spool segment"))?
+                }
+            };
+            self.shared.bytes.fetch_add(HEADER, Ordering::Relaxed);
+            self.open = Some(segment);
         }
         let Some(open) = self.open.as_mut() else { return Err(io::ErrorKind::Other.into()) };
-        match open.file.write_all(buf).and_then(|()| open.file.sync_data()) {
+        let strict = self.strict;
+        let mut file = &*open.file;
+        match file.write_all(buf).and_then(|()| if strict { open.file.sync_data() } else { Ok(()) }) {
             Ok(()) => {
                 open.len += buf.len() as u64;
                 open.events += events;
+                let (_, first_ms) = *open.first_write.get_or_insert_with(|| (Instant::now(), now_ms()));
                 self.shared.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
-                self.shared.open_ms.store(open.created_ms, Ordering::Relaxed);
+                self.shared.open_ms.store(first_ms, Ordering::Relaxed);
+                self.dirty = !strict;
+                self.seal_if_due(options);
                 Ok(())
             }
             Err(e) => {
@@ -300,40 +524,41 @@ impl Appender {
         }
     }
 
-    fn create(&mut self) -> io::Result<Segment> {
-        let path = self.options.dir.join(format!("{:020}.{OPEN}", self.next));
-        self.next += 1;
-        let created_ms =
-            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
-        let mut header = MAGIC.to_vec();
-        header.extend_from_slice(&created_ms.to_le_bytes());
-        let made = file.write_all(&header).and_then(|()| file.sync_data()).and_then(|()| sync_dir(&self.options.dir));
-        if let Err(e) = made {
-            let _ = fs::remove_file(&path);
-            return Err(e);
+    fn seal_if_due(&mut self, options: &SpoolOptions) {
+        let due = self.open.as_ref().is_some_and(|o| {
+            o.events >= options.segment_rows
+                || o.first_write.is_some_and(|(at, _)| at.elapsed() >= options.segment_period)
+        });
+        if due {
+            self.seal();
         }
-        self.shared.bytes.fetch_add(HEADER, Ordering::Relaxed);
-        Ok(Segment { file, path, len: HEADER, events: 0, created_ms, opened: Instant::now() })
     }
 
     /// Hands the open segment to the shipper; an empty one is removed.
     fn seal(&mut self) {
         let Some(open) = self.open.take() else { return };
         if open.events == 0 {
-            if fs::remove_file(&open.path).is_ok() {
-                self.shared.bytes.fetch_sub(open.len, Ordering::Relaxed);
-            }
+            self.shared.bytes.fetch_sub(HEADER, Ordering::Relaxed);
+            open.discard();
             return;
         }
+        // The zeroed tail is of no use once sealed; readers stop before it anyway.
+        let _ = open.file.set_len(open.len);
+        if !self.strict
+            && let Err(e) = open.file.sync_data()
+        {
+            tracing::error!(error = %e, "cannot sync a spool segment");
+        }
+        self.dirty = false;
         let sealed = open.path.with_extension(SEALED);
         // A failed rename leaves an `.open` file, which the next start ships.
         let path = match fs::rename(&open.path, &sealed) {
             Ok(()) => sealed,
             Err(_) => open.path.clone(),
         };
-        let segment = Sealed { path, bytes: open.len, created_ms: open.created_ms, maybe_stored: false };
-        self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner()).push_back(segment);
+        let created_ms = open.first_write.map_or_else(now_ms, |(_, ms)| ms);
+        let segment = Sealed { path, bytes: open.len, created_ms, maybe_stored: false };
+        lock(&self.shared.sealed).push_back(segment);
         self.shared.open_ms.store(0, Ordering::Relaxed);
         self.shared.notify.notify_one();
     }

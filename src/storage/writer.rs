@@ -1,29 +1,24 @@
-//! The path of an accepted event to ClickHouse: handlers hand it to the
-//! spool's appender and answer 202 once it is synced to disk; the shipper
-//! inserts sealed segments and deletes them once ClickHouse confirmed them.
-//! See `spool` (the log) and `shipper` (exactly-once delivery).
+//! The path of an accepted event to ClickHouse: handlers append it to the
+//! spool and answer 202 once it is synced to disk; the shipper inserts sealed
+//! segments and deletes them once ClickHouse confirmed them. See `spool` (the
+//! log, group commit) and `shipper` (exactly-once delivery).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::Duration;
 
 use clickhouse::Client;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::metrics::Metrics;
 
 use super::rows::Event;
 use super::shipper::Shipper;
-use super::spool::{self, Append, Refused, Shared, SpoolOptions};
+use super::spool::{self, Refused, Spool, SpoolOptions};
 
-/// The handlers' end of the spool. Cheap to clone; the spool seals its last
-/// segment once every clone is dropped.
+/// The handlers' end of the spool; cheap to clone.
 #[derive(Clone)]
 pub struct Queue {
-    tx: SyncSender<Append>,
-    shared: Arc<Shared>,
+    spool: Arc<Spool>,
     metrics: Arc<Metrics>,
 }
 
@@ -38,61 +33,61 @@ impl Queue {
         if events.is_empty() {
             return Ok(());
         }
-        let count = events.len() as u64;
-        let (done, answer) = oneshot::channel();
-        self.shared.waiting.fetch_add(1, Ordering::Relaxed);
-        let sent = self.tx.try_send(Append { events, done });
-        let result = match sent {
-            Ok(()) => answer.await.unwrap_or(Err(Refused::Io)),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
-                Err(Refused::Busy)
-            }
-        };
-        match result {
+        let result = self.spool.append(&events).await;
+        match &result {
             Ok(()) => {
-                self.metrics.events_spooled.inc_by(count);
+                self.metrics.events_spooled.inc_by(events.len() as u64);
             }
             Err(refused) => self.metrics.refused(refused.reason()),
         }
         result
     }
-
-    /// Requests waiting for the disk.
-    pub fn depth(&self) -> usize {
-        self.shared.waiting.load(Ordering::Relaxed)
-    }
 }
 
 pub struct Writer {
-    appender: std::thread::JoinHandle<()>,
+    spool: Arc<Spool>,
+    ticker: JoinHandle<()>,
     shipper: JoinHandle<()>,
     drain_timeout: Duration,
 }
 
 impl Writer {
     /// Opens the spool (queueing what an earlier run left for shipping) and
-    /// starts the appender and the shipper.
+    /// starts the shipper.
     pub fn start(
         client: &Client,
         options: SpoolOptions,
         drain_timeout: Duration,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Queue, Writer)> {
-        let (tx, shared, appender) = spool::open(options)?;
+        let tick = (options.segment_period / 4).max(Duration::from_millis(10));
+        let spool = spool::open(options)?;
+        let shared = spool.shared.clone();
         let shipper = Shipper { client: client.clone(), shared: shared.clone(), metrics: metrics.clone() };
         let shipper = tokio::spawn(shipper.run());
-        metrics.watch_spool(shared.clone());
-        Ok((Queue { tx, shared, metrics }, Writer { appender, shipper, drain_timeout }))
+        let ticking = Arc::downgrade(&spool);
+        let ticker = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let Some(spool) = ticking.upgrade() else { break };
+                // Preallocating a segment writes megabytes: not on a runtime worker.
+                let _ = tokio::task::spawn_blocking(move || spool.tick()).await;
+            }
+        });
+        metrics.watch_spool(shared);
+        Ok((Queue { spool: spool.clone(), metrics }, Writer { spool, ticker, shipper, drain_timeout }))
     }
 
-    /// Call after the last [`Queue`] clone is dropped: waits for the last
-    /// segment to be sealed and shipped. What ClickHouse has not taken within
-    /// the drain timeout stays on disk and is shipped at the next start.
+    /// Call once the HTTP server has stopped: seals the last segment and ships
+    /// for up to the drain timeout. What ClickHouse has not taken by then
+    /// stays on disk and is shipped at the next start.
     pub async fn finish(self) {
-        let appender = self.appender;
-        if tokio::task::spawn_blocking(move || appender.join()).await.is_err() {
-            tracing::error!("the spool appender panicked");
+        self.ticker.abort();
+        let spool = self.spool;
+        if tokio::task::spawn_blocking(move || spool.close()).await.is_err() {
+            tracing::error!("closing the spool panicked");
         }
         let mut shipper = self.shipper;
         match tokio::time::timeout(self.drain_timeout, &mut shipper).await {

@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use touchpoint::storage::migrations::{self, Migration};
 use touchpoint::storage::rows::{Event, FeedbackRow};
+use touchpoint::storage::spool::SpoolOptions;
 use touchpoint::storage::writer::Writer;
 use touchpoint::storage::{Endpoint, Storage};
 use uuid::Uuid;
@@ -198,8 +199,10 @@ async fn a_segment_that_reached_clickhouse_but_was_not_deleted_is_not_counted_ag
     let dir = scratch("spool-replay");
     let metrics = touchpoint::metrics::Metrics::new();
     let unreachable = Storage::new(&nowhere, "nowhere");
+    // This run syncs before every answer (group commit); the next ones every 5 ms.
+    let strict = SpoolOptions { sync_interval: Duration::ZERO, ..spool_options(&dir) };
     let (queue, writer) =
-        Writer::start(unreachable.client(), spool_options(&dir), Duration::from_millis(300), metrics.clone()).unwrap();
+        Writer::start(unreachable.client(), strict, Duration::from_millis(300), metrics.clone()).unwrap();
     let first = row(Uuid::new_v4(), 1_763_900_000, 5);
     for i in 0..199 {
         queue.push(Event::Feedback(row(Uuid::new_v4(), 1_763_900_000, 1 + (i % 5) as u8))).await.unwrap();

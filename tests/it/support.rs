@@ -253,7 +253,7 @@ pub fn spool_options(dir: &Path) -> touchpoint::storage::spool::SpoolOptions {
     touchpoint::storage::spool::SpoolOptions {
         dir: dir.to_path_buf(),
         max_bytes: config.spool.max_bytes,
-        commit_window: config.spool.commit_window,
+        sync_interval: config.spool.sync_interval,
         segment_rows: config.capture.flush_rows,
         segment_period: config.capture.flush_period,
         capacity: config.capture.queue_capacity,
