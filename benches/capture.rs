@@ -1,6 +1,6 @@
 //! Load benchmark of the capture endpoints over loopback.
 //!
-//!     cargo bench --bench capture -- [--seconds 60] [--connections 64] [--only NAME]
+//!     cargo bench --bench capture -- [--seconds 60] [--connections 64] [--only NAME] [--sync-interval 0s]
 //!
 //! Starts a local ClickHouse (under target/bench-clickhouse) and the release
 //! `touchpoint serve` as a child process, then runs, each for `--seconds`:
@@ -33,16 +33,19 @@ struct Args {
     seconds: u64,
     connections: usize,
     only: Option<String>,
+    /// `spool.sync_interval` of the service; unset: the default.
+    sync_interval: Option<String>,
 }
 
 fn args() -> Args {
-    let mut args = Args { seconds: 60, connections: 64, only: None };
+    let mut args = Args { seconds: 60, connections: 64, only: None, sync_interval: None };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seconds" => args.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds N"),
             "--connections" => args.connections = it.next().and_then(|v| v.parse().ok()).expect("--connections N"),
             "--only" => args.only = it.next(),
+            "--sync-interval" => args.sync_interval = it.next(),
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -271,7 +274,8 @@ fn main() {
         let limits = "[sites.demo]\njourneys = [\"scrap-metal-licensing\"]\n\
                       [limits]\nper_ip_burst = 1000000000\nper_ip_per_second = 1000000000\n\
                       per_site_burst = 1000000000\nper_site_per_second = 1000000000\n";
-        let server = Service::start(&dir, &endpoint, limits).await;
+        let spool = args.sync_interval.as_ref().map(|i| format!("[spool]\nsync_interval = \"{i}\"\n"));
+        let server = Service::start(&dir, &endpoint, &format!("{limits}{}", spool.unwrap_or_default())).await;
         let storage = Storage::new(&endpoint, "bench");
         println!("{} s per run, {} connections, 2 cores shared by ClickHouse, the service and this client\n", args.seconds, args.connections);
 

@@ -26,6 +26,12 @@ pub async fn wait_ready(base: &str, path: &str) {
     panic!("{base} never became ready");
 }
 
+/// The binary under test: this checkout's release build, or another one
+/// named by `BENCH_TOUCHPOINT_BIN` (to compare two commits on the same run).
+fn binary() -> String {
+    std::env::var("BENCH_TOUCHPOINT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_touchpoint").to_string())
+}
+
 /// The release `touchpoint serve`, stopped with SIGTERM when dropped.
 pub struct Service {
     child: Child,
@@ -33,22 +39,25 @@ pub struct Service {
 }
 
 impl Service {
-    /// Writes a config in `dir` (database `bench` on `clickhouse`, the spool
-    /// in `dir/spool`, logs at warn, plus `extra` TOML) and starts the binary; returns once it is ready.
+    /// Writes a config in `dir` (database `bench` on `clickhouse`, logs at
+    /// warn, plus `extra` TOML) and starts the binary; returns once it is ready.
     pub async fn start(dir: &Path, clickhouse: &Endpoint, extra: &str) -> Service {
         let port = free_port();
         let config = dir.join("touchpoint.toml");
         let text = format!(
             "listen = \"127.0.0.1:{port}\"\ndashboards_dir = \"{}\"\n[log]\nfilter = \"warn\"\n\
-             [spool]\ndir = \"{}\"\n\
              [clickhouse]\nurl = \"{}\"\ndatabase = \"bench\"\npassword = \"{}\"\n{extra}",
             concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards"),
-            dir.join("spool").display(),
             clickhouse.url,
             clickhouse.password.expose_secret()
         );
         std::fs::write(&config, text).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        // Relative defaults (the spool's `data/spool`) land in `dir/service`.
+        let cwd = dir.join("service");
+        std::fs::create_dir_all(&cwd).unwrap();
+        let child = Command::new(binary())
+            .current_dir(&cwd)
+            .envs(std::env::var("BENCH_SERVICE_WORKERS").map(|n| ("TOKIO_WORKER_THREADS", n)))
             .args(["serve", "--config", config.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

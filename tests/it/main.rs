@@ -9,6 +9,7 @@ mod dashboards;
 mod email;
 mod example_config;
 mod health;
+mod hostile;
 mod journeys_api;
 mod metrics;
 mod migrations;
