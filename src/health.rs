@@ -69,7 +69,7 @@ async fn readyz(State(probe): State<Probe>) -> Result<Json<Value>, ApiError> {
         return Err(not_ready(format!("migrations not applied: {}", pending.join(", "))));
     }
     if let Some(age) = probe.metrics.stalled_for(probe.stall_after) {
-        return Err(not_ready(format!("the writer has not shipped events to ClickHouse for {} s", age.as_secs())));
+        return Err(not_ready(format!("the spool has not shipped events to ClickHouse for {} s", age.as_secs())));
     }
     Ok(Json(json!({ "status": "ready", "migrations": probe.migrations.len() })))
 }

@@ -40,7 +40,7 @@ pub struct AppState {
     pub capture: Capture,
     pub dashboards: Dashboards,
     pub metrics: Arc<Metrics>,
-    /// `/readyz` fails when the writer has not shipped for this long.
+    /// `/readyz` fails when the spool has not shipped for this long.
     pub stall_after: std::time::Duration,
 }
 

@@ -25,8 +25,11 @@ use crate::metrics::Metrics;
 use super::rows::{CallRow, CorrectionRow, Event, FeedbackRow, LetterRow, Spooled, TimingRow};
 use super::spool::{self, Sealed, Shared};
 
-/// Segments shipped in one round at most, when a backlog has built up.
+/// Segments shipped in one round at most, when a backlog has built up...
 const ROUND_SEGMENTS: usize = 16;
+/// ...and their bytes: a round is held decoded in memory (a 1 s segment of
+/// 20-event batches at full speed is about 30 MB on disk).
+const ROUND_BYTES: u64 = 32 << 20;
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LAST_RETRY: Duration = Duration::from_secs(10);
 
@@ -43,7 +46,16 @@ impl Shipper {
         loop {
             let round: Vec<Sealed> = {
                 let sealed = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
-                sealed.iter().take(ROUND_SEGMENTS).cloned().collect()
+                let mut bytes = 0;
+                sealed
+                    .iter()
+                    .take(ROUND_SEGMENTS)
+                    .take_while(|s| {
+                        bytes += s.bytes;
+                        bytes == s.bytes || bytes <= ROUND_BYTES
+                    })
+                    .cloned()
+                    .collect()
             };
             if round.is_empty() {
                 if self.shared.closed.load(Ordering::Acquire) {

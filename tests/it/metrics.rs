@@ -32,6 +32,10 @@ async fn metrics_count_outcomes_and_shipped_rows_behind_the_api_token() {
         "touchpoint_capture_requests_total{endpoint=\"/api/v1/feedback\",outcome=\"invalid\"} 1",
         "touchpoint_rows_written_total{table=\"feedback\"} 1",
         "touchpoint_queue_depth 0",
+        "touchpoint_events_spooled_total 1",
+        "touchpoint_events_refused_total{reason=\"disk_cap\"} 0",
+        "touchpoint_spool_bytes 0",
+        "touchpoint_spool_oldest_age_seconds 0",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }

@@ -242,3 +242,54 @@ async fn a_segment_that_reached_clickhouse_but_was_not_deleted_is_not_counted_ag
     let expected: f64 = (0..199).map(|i| f64::from((i % 5) as u8) * 25.0).sum();
     assert_eq!(scores, expected);
 }
+
+/// One `/metrics` value, by the exact series name.
+async fn metric(app: &TestApp, token: &str, series: &str) -> f64 {
+    let text = app.http.get(format!("{}/metrics", app.address)).bearer_auth(token).send().await.unwrap();
+    let text = text.text().await.unwrap();
+    let line =
+        text.lines().find(|l| l.starts_with(&format!("{series} "))).unwrap_or_else(|| panic!("{series}\n{text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_insert_shows_as_a_stalled_shipper_and_the_spool_catches_up_exactly_once() {
+    // Arrange: ClickHouse answers, but the table the ratings go to is gone.
+    let mut config = test_config();
+    config.capture.stall_after = Duration::from_secs(1);
+    let app = spawn_app_with(config).await;
+    let token = touchpoint::dashboards::auth::create_token(&app.storage, "prometheus").await.unwrap();
+    let client = app.storage.client();
+    client.query("RENAME TABLE feedback TO feedback_away").execute().await.unwrap();
+
+    // Act
+    for _ in 0..20 {
+        assert_eq!(app.post("/api/v1/feedback", &rating(Uuid::new_v4())).await.0, 202);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (status, body) = loop {
+        let (status, body) = app.get_json("/readyz").await;
+        if status == 503 || Instant::now() > deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // Assert: not ready, and the spool shows what waits; then it catches up.
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("has not shipped"), "{message}");
+    assert!(metric(&app, &token, "touchpoint_spool_bytes").await > 0.0);
+    assert!(metric(&app, &token, "touchpoint_spool_oldest_age_seconds").await >= 1.0);
+    assert!(metric(&app, &token, "touchpoint_clickhouse_errors_total{table=\"feedback\"}").await >= 1.0);
+    assert_eq!(metric(&app, &token, "touchpoint_events_spooled_total").await, 20.0);
+    client.query("RENAME TABLE feedback_away TO feedback").execute().await.unwrap();
+    assert_eq!(wait_for_feedback(&app.storage, 20, Duration::from_secs(30)).await, 20);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(raw_count(&app.storage, "feedback").await, 20, "no row inserted twice");
+    assert_eq!(rollup_ratings(&app.storage).await, 20);
+    assert_eq!(metric(&app, &token, "touchpoint_spool_bytes").await, 0.0);
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
