@@ -44,8 +44,10 @@ impl Shipper {
     pub async fn run(self) {
         let mut retry = FIRST_RETRY;
         loop {
+            // Read before the segments: `close` seals the last one, then sets it.
+            let closed = self.shared.closed.load(Ordering::Acquire);
             let round: Vec<Sealed> = {
-                let sealed = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
+                let sealed = spool::lock(&self.shared.sealed);
                 let mut bytes = 0;
                 sealed
                     .iter()
@@ -58,7 +60,7 @@ impl Shipper {
                     .collect()
             };
             if round.is_empty() {
-                if self.shared.closed.load(Ordering::Acquire) {
+                if closed {
                     break;
                 }
                 self.metrics.progressed();
@@ -173,7 +175,7 @@ impl Shipper {
 
     /// The round is in ClickHouse: delete its files.
     fn forget(&self, round: &[Sealed]) {
-        let mut sealed = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sealed = spool::lock(&self.shared.sealed);
         for segment in round {
             if let Err(e) = std::fs::remove_file(&segment.path) {
                 // Shipped again, checked, at the next start: no double count.
@@ -185,7 +187,7 @@ impl Shipper {
     }
 
     fn mark_maybe_stored(&self, count: usize) {
-        let mut sealed = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sealed = spool::lock(&self.shared.sealed);
         for segment in sealed.iter_mut().take(count) {
             segment.maybe_stored = true;
         }

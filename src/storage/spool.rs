@@ -111,7 +111,7 @@ impl Shared {
     /// Creation time (ms) of the oldest segment holding events; `None` when
     /// everything accepted is in ClickHouse.
     pub fn oldest_ms(&self) -> Option<u64> {
-        let sealed = self.sealed.lock().unwrap_or_else(|p| p.into_inner());
+        let sealed = lock(&self.sealed);
         let open = self.open_ms.load(Ordering::Relaxed);
         sealed.front().map(|s| s.created_ms).or((open > 0).then_some(open))
     }
@@ -179,7 +179,9 @@ enum Turn {
     Lead,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A poisoned lock still guards consistent data here: every critical section
+/// only moves values in and out.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
