@@ -293,3 +293,53 @@ async fn a_refused_insert_shows_as_a_stalled_shipper_and_the_spool_catches_up_ex
     assert_eq!(status, 200, "{body}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_under_concurrent_requests_writes_every_record_once() {
+    // Arrange: sync before every answer; nothing can ship, so the files keep all.
+    let dir = scratch("spool-group-commit");
+    let strict = SpoolOptions { sync_interval: Duration::ZERO, ..spool_options(&dir) };
+    let nowhere = Endpoint { url: "http://127.0.0.1:9".parse().unwrap(), user: "default".into(), password: "".into() };
+    let metrics = touchpoint::metrics::Metrics::new();
+    let (queue, writer) =
+        Writer::start(Storage::new(&nowhere, "x").client(), strict, Duration::from_millis(100), metrics).unwrap();
+
+    // Act: eight streams of 200 requests, some of two events (one record each).
+    let streams: Vec<_> = (0..8)
+        .map(|stream| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..200u32 {
+                    let rows: Vec<FeedbackRow> =
+                        (0..1 + i % 2).map(|_| row(Uuid::new_v4(), 1_763_900_000 + stream, 3)).collect();
+                    ids.extend(rows.iter().map(|r| r.event_id));
+                    queue.push_all(rows.into_iter().map(Event::Feedback).collect()).await.unwrap();
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    for stream in streams {
+        let ids = tokio::time::timeout(Duration::from_secs(30), stream).await.expect("every request answered");
+        accepted.extend(ids.unwrap());
+    }
+    drop(queue);
+    writer.finish().await;
+
+    // Assert: the segments hold exactly the accepted events.
+    let mut stored = Vec::new();
+    for file in segments(&dir) {
+        let (events, damaged) = touchpoint::storage::spool::read_segment(&file).unwrap();
+        assert_eq!(damaged, 0, "{}", file.display());
+        stored.extend(events.into_iter().map(|e| match e {
+            Event::Feedback(r) => r.event_id,
+            other => panic!("{other:?}"),
+        }));
+    }
+    assert_eq!(accepted.len(), 2400);
+    stored.sort();
+    accepted.sort();
+    assert_eq!(stored, accepted);
+}
