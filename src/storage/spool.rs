@@ -386,7 +386,8 @@ fn read_header(path: &Path) -> io::Result<u64> {
 }
 
 /// Every event of a segment file, up to its first damaged record; the
-/// count of bytes past that point is returned so it can be logged.
+/// count of bytes past that point is returned so it can be logged. A record
+/// whose checksum holds but which does not decode is an error.
 pub fn read_segment(path: &Path) -> io::Result<(Vec<Event>, u64)> {
     let data = fs::read(path)?;
     if data.len() < HEADER as usize || &data[..8] != MAGIC {
@@ -408,10 +409,13 @@ pub fn read_segment(path: &Path) -> io::Result<(Vec<Event>, u64)> {
         if crc32fast::hash(payload) != crc {
             break;
         }
-        match postcard::from_bytes::<Vec<Event>>(payload) {
-            Ok(batch) => events.extend(batch),
-            Err(_) => break,
-        }
+        // An intact record that does not decode was written by another
+        // version of the rows: an error, so that the segment is kept, never
+        // taken for a torn tail and deleted.
+        let batch = postcard::from_bytes::<Vec<Event>>(payload).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{}: a record of another format: {e}", path.display()))
+        })?;
+        events.extend(batch);
         at += 8 + len;
     }
     Ok((events, (data.len() - at) as u64))
@@ -624,6 +628,15 @@ mod tests {
         fs::write(&path, &bytes[..whole + 5]).unwrap();
         assert_eq!(read_segment(&path).unwrap().0, first, "a record cut short is dropped");
         assert_eq!(read_header(&path).unwrap(), 7);
+
+        let mut other = bytes[..whole].to_vec();
+        let payload = [0xff_u8; 5];
+        other.extend_from_slice(&5u32.to_le_bytes());
+        other.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        other.extend_from_slice(&payload);
+        fs::write(&path, &other).unwrap();
+        let err = read_segment(&path).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "an intact record of another format is kept: {err}");
         fs::remove_dir_all(dir).unwrap();
     }
 }
