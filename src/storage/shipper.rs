@@ -27,9 +27,9 @@ use super::spool::{self, Sealed, Shared};
 
 /// Segments shipped in one round at most, when a backlog has built up...
 const ROUND_SEGMENTS: usize = 16;
-/// ...and their bytes: a round is held decoded in memory (a 1 s segment of
-/// 20-event batches at full speed is about 30 MB on disk).
-const ROUND_BYTES: u64 = 32 << 20;
+/// ...and their bytes: a round is held decoded in memory, several times its
+/// size on disk. A single segment is at most 8 MiB (`spool`).
+const ROUND_BYTES: u64 = 8 << 20;
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LAST_RETRY: Duration = Duration::from_secs(10);
 

@@ -41,7 +41,7 @@ const HEADER: u64 = 16;
 const SEALED: &str = "seg";
 const OPEN: &str = "open";
 /// Largest preallocated segment; a segment is also at most 1/16 of the cap.
-const SEGMENT_BYTES_MAX: u64 = 16 << 20;
+const SEGMENT_BYTES_MAX: u64 = 8 << 20;
 const SEGMENT_BYTES_MIN: u64 = 64 << 10;
 
 /// Where and how the spool writes.
