@@ -47,13 +47,16 @@ const SEGMENT_BYTES_MIN: u64 = 64 << 10;
 /// Where and how the spool writes.
 #[derive(Debug, Clone)]
 pub struct SpoolOptions {
+    /// Folder of the segment files; one service instance per folder.
     pub dir: PathBuf,
     /// Bytes on disk past which new events are refused (503).
     pub max_bytes: u64,
     /// How often written records are `fdatasync`'d; zero syncs before every
     /// answer (group commit).
     pub sync_interval: Duration,
+    /// A segment is sealed (and shipped) once it holds this many events...
     pub segment_rows: u64,
+    /// ...or this long after its first record, or when its 8 MiB are full.
     pub segment_period: Duration,
     /// Requests waiting for the disk; more are refused (503).
     pub capacity: usize,
@@ -132,8 +135,8 @@ pub(crate) fn open(options: SpoolOptions) -> io::Result<Arc<Spool>> {
     }
     found.sort();
     for (_, path) in found {
-        // An `.open` segment of a run that crashed: everything before its
-        // first bad record was synced, so it ships like a sealed one.
+        // An `.open` segment of a run that died: every record before its
+        // first bad one was written before its 202, so it ships like a sealed one.
         let bytes = fs::metadata(&path)?.len();
         let created_ms = read_header(&path).unwrap_or(0);
         shared.bytes.fetch_add(bytes, Ordering::Relaxed);

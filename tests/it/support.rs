@@ -118,6 +118,8 @@ pub fn test_config() -> Config {
     // Short flushes keep the tests quick; production defaults to 1 s.
     config.capture.flush_period = std::time::Duration::from_millis(200);
     config.spool.dir = scratch("spool");
+    // Segments are preallocated at 1/16 of the cap: 1 MiB files, not 8 MiB, per test.
+    config.spool.max_bytes = 16 << 20;
     config
 }
 
