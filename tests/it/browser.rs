@@ -395,7 +395,9 @@ async fn an_analyst_logs_in_and_sees_the_journey_map() {
         .await
         .unwrap();
     client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    let heading = client.wait().for_element(Locator::Css("main h1")).await.unwrap();
+    // The login page has a `main h1` too: wait for what only the journey page has.
+    client.wait().for_element(Locator::Css("figure svg")).await.unwrap();
+    let heading = client.find(Locator::Css("main h1")).await.unwrap();
 
     assert!(heading.text().await.unwrap().starts_with("Лицензирование деятельности"));
     assert!(
