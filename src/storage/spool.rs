@@ -124,6 +124,7 @@ impl Shared {
 /// queued for shipping, marked maybe-stored.
 pub(crate) fn open(options: SpoolOptions) -> io::Result<Arc<Spool>> {
     fs::create_dir_all(&options.dir)?;
+    let owner = own(&options.dir)?;
     let shared = Arc::new(Shared::default());
     let mut next = 0;
     let mut found = Vec::new();
@@ -146,7 +147,7 @@ pub(crate) fn open(options: SpoolOptions) -> io::Result<Arc<Spool>> {
     let strict = options.sync_interval.is_zero();
     let log = Log { dir: options.dir.clone(), shared: shared.clone(), next, size, strict, ..Log::default() };
     let interval = options.sync_interval;
-    let spool = Arc::new(Spool { options, shared, pending: Mutex::default(), log: Mutex::new(log) });
+    let spool = Arc::new(Spool { options, shared, pending: Mutex::default(), log: Mutex::new(log), _owner: owner });
     spool.prepare_spare()?;
     if !strict {
         let weak = Arc::downgrade(&spool);
@@ -157,12 +158,34 @@ pub(crate) fn open(options: SpoolOptions) -> io::Result<Arc<Spool>> {
     Ok(spool)
 }
 
+/// Locks the folder for this process: two processes on one spool would ship
+/// and delete each other's segments. Waits briefly, for a spool of this
+/// process that is closing.
+fn own(dir: &Path) -> io::Result<File> {
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("LOCK"))?;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(io::ErrorKind::WouldBlock, "another touchpoint process uses this folder"));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
 /// The spool's writing end.
 pub struct Spool {
     options: SpoolOptions,
     pub(crate) shared: Arc<Shared>,
     pending: Mutex<Pending>,
     log: Mutex<Log>,
+    /// Held (locked) while the spool is open.
+    _owner: File,
 }
 
 /// Records waiting for the next group write.

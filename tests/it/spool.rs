@@ -180,9 +180,10 @@ fn row(event_id: Uuid, received_at: u32, score: u8) -> FeedbackRow {
     serde_json::from_str(&json.to_string()).unwrap()
 }
 
-/// Segment files in a spool folder.
+/// Segment files in a spool folder (not its LOCK).
 fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect()
+    let files = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path());
+    files.filter(|p| p.extension().is_some_and(|e| e == "seg" || e == "open")).collect()
 }
 
 #[tokio::test]
@@ -342,4 +343,18 @@ async fn group_commit_under_concurrent_requests_writes_every_record_once() {
     stored.sort();
     accepted.sort();
     assert_eq!(stored, accepted);
+}
+
+#[tokio::test]
+async fn a_second_process_on_the_same_spool_folder_is_refused() {
+    let dir = scratch("spool-lock");
+    let storage = fresh_storage().await;
+    let metrics = touchpoint::metrics::Metrics::new();
+    let (_queue, _writer) =
+        Writer::start(storage.client(), spool_options(&dir), Duration::from_secs(1), metrics.clone()).unwrap();
+
+    let second = Writer::start(storage.client(), spool_options(&dir), Duration::from_secs(1), metrics);
+
+    let err = second.err().expect("the folder is taken");
+    assert!(err.to_string().contains("another touchpoint process uses this folder"), "{err}");
 }
