@@ -35,7 +35,8 @@ pub enum ApiError {
     /// A rate limit was hit; `scope` says which one.
     #[error("too many requests from this {scope}; retry in {} s", retry_after.as_secs().max(1))]
     RateLimited { scope: &'static str, retry_after: Duration },
-    /// The queue to ClickHouse is full: accepted events are not dropped, new ones wait.
+    /// The spool cannot take the event now (disk cap, too many waiting, disk error):
+    /// accepted events are not dropped, new ones retry after Retry-After.
     #[error("the service is busy; retry in {} s", retry_after.as_secs().max(1))]
     Overloaded { retry_after: Duration },
     /// The service cannot serve now; the reason is safe to show.
