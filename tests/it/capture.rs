@@ -6,7 +6,15 @@ use serde_json::{Value, json};
 use touchpoint::storage::rows::{FeedbackRow, TimingRow};
 use uuid::Uuid;
 
-use crate::support::{TestApp, count_rows, spawn_app, spawn_app_with, test_config, wait_for_rows};
+use crate::support::{TestApp, ago, count_rows, spawn_app, spawn_app_with, test_config, wait_for_rows};
+
+/// A time `secs` ahead of now, as RFC 3339.
+fn ahead(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(secs)).to_string()
+}
+
+/// When the fixture's contact happened: two days ago, inside the 7 days accepted.
+const OCCURRED_SECS_AGO: u64 = 2 * 24 * 3600;
 
 fn rating(event_id: Uuid) -> Value {
     json!({
@@ -24,7 +32,7 @@ fn rating(event_id: Uuid) -> Value {
         "locale": "ru-RU",
         "session_id": "s-123",
         "page_path": "/licenzirovanie/?inn=7700000000#top",
-        "occurred_at": "2026-11-20T10:00:00Z"
+        "occurred_at": ago(OCCURRED_SECS_AGO).1
     })
 }
 
@@ -37,7 +45,13 @@ async fn a_rating_lands_with_every_field_as_sent() {
     let app = spawn_app().await;
     let id = Uuid::new_v4();
 
-    let (status, body) = app.post("/api/v1/feedback", &rating(id)).await;
+    let body = rating(id);
+    let occurred_at: u32 = humantime::parse_rfc3339(body["occurred_at"].as_str().unwrap())
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+    let (status, body) = app.post("/api/v1/feedback", &body).await;
 
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["event_id"], id.to_string());
@@ -49,7 +63,7 @@ async fn a_rating_lands_with_every_field_as_sent() {
         row,
         FeedbackRow {
             event_id: id,
-            occurred_at: 1_795_168_800, // 2026-11-20T10:00:00Z
+            occurred_at,
             received_at: row.received_at,
             site: "demo".into(),
             journey: "scrap-metal-licensing".into(),
@@ -146,7 +160,8 @@ async fn every_bad_value_is_refused_naming_its_field_and_nothing_is_stored() {
         ("touchpoint not at the stage", Box::new(|v| v["touchpoint"] = json!("epgu")), 422, Some("touchpoint")),
         ("comment too long", Box::new(|v| v["comment"] = json!("я".repeat(2001))), 422, Some("comment")),
         ("tag not of the stage", Box::new(|v| v["tags"] = json!(["service_outage"])), 422, Some("tags")),
-        ("occurred long ago", Box::new(|v| v["occurred_at"] = json!("2020-01-01T00:00:00Z")), 422, Some("occurred_at")),
+        ("occurred 8 days ago", Box::new(|v| v["occurred_at"] = json!(ago(8 * 24 * 3600).1)), 422, Some("occurred_at")),
+        ("occurred ahead of the clock", Box::new(|v| v["occurred_at"] = json!(ahead(600))), 422, Some("occurred_at")),
         ("occurred_at not a time", Box::new(|v| v["occurred_at"] = json!("yesterday")), 422, Some("occurred_at")),
         ("bad event id", Box::new(|v| v["event_id"] = json!("42")), 422, Some("event_id")),
         ("unknown segment", Box::new(|v| v["segment"] = json!("alien")), 422, Some("segment")),

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::support::{TestApp, count_rows, spawn_app, wait_for_rows};
 
 fn ago(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now() - std::time::Duration::from_secs(secs)).to_string()
+    crate::support::ago(secs).1
 }
 
 fn call(event_id: Uuid, transfers: u8) -> Value {

@@ -93,6 +93,16 @@ pub fn embedded_config(dir: &Path) -> EmbeddedConfig {
     EmbeddedConfig { data_dir: dir.to_path_buf(), ..EmbeddedConfig::default() }
 }
 
+/// A time `secs` before now, whole seconds: as seconds since the epoch and as
+/// RFC 3339. Tests never hold a literal date the service judges against its
+/// clock, so the suite passes on any day.
+pub fn ago(secs: u64) -> (u32, String) {
+    let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    let unix = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
+    (unix as u32, humantime::format_rfc3339_seconds(t).to_string())
+}
+
 pub fn unique_database() -> String {
     format!("test_{}", uuid::Uuid::new_v4().simple())
 }
