@@ -13,9 +13,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng;
 use uuid::Uuid;
 
-use crate::capture::events::{Rating, Scale, channel_name, segment_code, unix};
+use crate::capture::events::Rating;
+use crate::domain::time::unix;
+use crate::domain::{Scale, Segment};
 use crate::journeys::Catalog;
-use crate::journeys::model::{Journey, Metric, Segment};
+use crate::journeys::model::{Journey, Metric};
 use crate::storage::rows::{CallRow, FeedbackRow, LetterRow, TimingRow};
 use crate::storage::{Storage, StorageError};
 
@@ -128,7 +130,7 @@ pub async fn seed(
             };
             feedback.push(FeedbackRow {
                 site: "demo".into(),
-                segment: segment_code(Some(segment)),
+                segment: Segment::code(Some(segment)),
                 comment,
                 reported_duration_ms: rng.random_bool(0.3).then_some(task_ms as u64),
                 locale: "ru".into(),
@@ -143,8 +145,8 @@ pub async fn seed(
                 journey: journey.id.clone(),
                 stage: stage.id.clone(),
                 touchpoint: touchpoint.id.clone(),
-                channel: channel_name(touchpoint),
-                segment: segment_code(Some(segment)),
+                channel: touchpoint.channel.name(),
+                segment: Segment::code(Some(segment)),
                 measure: if rng.random_bool(0.5) { 2 } else { 1 }, // task or page dwell
                 source: if rng.random_bool(0.5) { 1 } else { 2 },
                 duration_ms: if rng.random_bool(0.5) { task_ms as u64 } else { around(&mut rng, 90_000.0, 0.8) as u64 },
@@ -162,7 +164,7 @@ pub async fn seed(
                     touchpoint: "phone".into(),
                     process: if rng.random_bool(0.5) { "consulting" } else { "informing" }.into(),
                     operator: format!("op-{}", rng.random_range(1..12)),
-                    segment: segment_code(Some(segment)),
+                    segment: Segment::code(Some(segment)),
                     wait_seconds: around(&mut rng, 40.0, 0.8) as u32,
                     talk_seconds: around(&mut rng, 240.0, 0.6) as u32,
                     transfers,
@@ -185,7 +187,7 @@ pub async fn seed(
                     stage: stage.id.clone(),
                     touchpoint: "email".into(),
                     process: "consulting".into(),
-                    segment: segment_code(Some(segment)),
+                    segment: Segment::code(Some(segment)),
                 });
             }
         }

@@ -16,9 +16,11 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::events::{Rating, Scale, correction, unix};
+use super::events::{Rating, correction};
 use super::{Capture, accepted, pages};
 use crate::config::EmailConfig;
+use crate::domain::Scale;
+use crate::domain::time::unix;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, parse_form};
 use crate::storage::rows::{Event, FeedbackRow};

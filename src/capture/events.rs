@@ -1,15 +1,18 @@
 //! What clients send, and how it becomes a row: every field checked against
 //! the journeys, the register and the site's permissions.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::config::SiteConfig;
+use crate::domain::text::bounded;
+use crate::domain::time::{self, CLIENT_MAX_AGE, unix};
+use crate::domain::{Scale, Segment};
 use crate::error::ApiError;
 use crate::journeys::Catalog;
-use crate::journeys::model::{Emotion, Journey, Segment, Stage, Touchpoint};
+use crate::journeys::model::{Journey, Stage, Touchpoint};
 use crate::storage::rows::{CorrectionRow, FeedbackRow, TimingRow};
 
 /// Longest comment kept, in characters.
@@ -18,113 +21,6 @@ pub const MAX_COMMENT_CHARS: usize = 2000;
 pub const MAX_TIMINGS_PER_REQUEST: usize = 50;
 /// Longest duration accepted: a stage can take months, not years.
 pub const MAX_DURATION_MS: u64 = 366 * 24 * 3600 * 1000;
-/// How far back a client's `occurred_at` may lie (an offline phone retrying later).
-pub const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How far ahead of our clock a client's clock may run.
-pub const MAX_SKEW: Duration = Duration::from_secs(300);
-
-/// Rating scales and their ranges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Scale {
-    /// Satisfaction, 1–5.
-    Csat,
-    /// Likelihood to recommend, 0–10.
-    Nps,
-    /// Effort ("it was easy"), 1–7, higher is easier.
-    Ces,
-    /// 0 = thumbs down, 1 = thumbs up.
-    Thumbs,
-}
-
-impl Scale {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scale::Csat => "csat",
-            Scale::Nps => "nps",
-            Scale::Ces => "ces",
-            Scale::Thumbs => "thumbs",
-        }
-    }
-
-    pub fn range(self) -> (u8, u8) {
-        match self {
-            Scale::Csat => (1, 5),
-            Scale::Nps => (0, 10),
-            Scale::Ces => (1, 7),
-            Scale::Thumbs => (0, 1),
-        }
-    }
-
-    /// The `Enum8` code of the `scale` column.
-    pub fn code(self) -> i8 {
-        match self {
-            Scale::Csat => 1,
-            Scale::Nps => 2,
-            Scale::Ces => 3,
-            Scale::Thumbs => 4,
-        }
-    }
-
-    /// The score on 0–100, as migration 0006's rollup computes it.
-    pub fn normalised(self, score: u8) -> f64 {
-        let s = f64::from(score);
-        match self {
-            Scale::Csat => (s - 1.0) * 25.0,
-            Scale::Nps => s * 10.0,
-            Scale::Ces => (s - 1.0) * 100.0 / 6.0,
-            Scale::Thumbs => s * 100.0,
-        }
-    }
-
-    pub fn from_code(code: i8) -> Option<Scale> {
-        [Scale::Csat, Scale::Nps, Scale::Ces, Scale::Thumbs].into_iter().find(|s| s.code() == code)
-    }
-
-    /// The emotion a score expresses when the client did not say.
-    pub fn emotion(self, score: u8) -> Emotion {
-        let (negative_below, positive_from) = match self {
-            Scale::Csat => (3, 4),
-            Scale::Nps => (7, 9),
-            Scale::Ces => (4, 5),
-            Scale::Thumbs => (1, 1),
-        };
-        if score < negative_below {
-            Emotion::Negative
-        } else if score >= positive_from {
-            Emotion::Positive
-        } else {
-            Emotion::Neutral
-        }
-    }
-
-    pub fn check(self, score: u8, field: &str) -> Result<u8, ApiError> {
-        let (lo, hi) = self.range();
-        if (lo..=hi).contains(&score) {
-            Ok(score)
-        } else {
-            Err(ApiError::invalid(field, format!("a {self:?} score is {lo}–{hi}, not {score}").to_lowercase()))
-        }
-    }
-}
-
-pub fn emotion_code(emotion: Emotion) -> i8 {
-    match emotion {
-        Emotion::Negative => -1,
-        Emotion::Neutral => 0,
-        Emotion::Positive => 1,
-    }
-}
-
-pub fn segment_code(segment: Option<Segment>) -> i8 {
-    match segment {
-        None => 0,
-        Some(Segment::Individual) => 1,
-        Some(Segment::LegalEntity) => 2,
-        Some(Segment::SoleProprietor) => 3,
-        Some(Segment::Internal) => 4,
-    }
-}
 
 /// What was timed: time on a page, a task, a wait, staff handling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
@@ -157,7 +53,7 @@ pub struct FeedbackInput {
     pub scale: Scale,
     pub score: u8,
     #[serde(default)]
-    pub emotion: Option<Emotion>,
+    pub emotion: Option<crate::domain::Emotion>,
     #[serde(default)]
     pub comment: Option<String>,
     #[serde(default)]
@@ -199,11 +95,6 @@ pub struct TimingInput {
     pub page_path: Option<String>,
     #[serde(default)]
     pub occurred_at: Option<String>,
-}
-
-/// Seconds since the epoch, as the `DateTime` columns store them.
-pub fn unix(t: SystemTime) -> u32 {
-    u32::try_from(t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()).unwrap_or(u32::MAX)
 }
 
 /// Checks an event's claim to a site, journey, stage and touchpoint.
@@ -257,24 +148,11 @@ impl<'a> Checker<'a> {
     /// The client's time of the contact, within [now − 7 days, now + 5 min].
     pub fn occurred_at(&self, value: Option<&str>) -> Result<u32, ApiError> {
         let Some(text) = value else { return Ok(unix(self.now)) };
-        let field = self.field("occurred_at");
-        let t = humantime::parse_rfc3339_weak(text)
-            .map_err(|e| ApiError::invalid(&field, format!("{text:?} is not an RFC 3339 time: {e}")))?;
-        if t + MAX_AGE < self.now || t > self.now + MAX_SKEW {
-            return Err(ApiError::invalid(
-                field,
-                "must lie within the last 7 days (and not ahead of the server's clock)",
-            ));
-        }
-        Ok(unix(t))
+        time::within(&self.field("occurred_at"), text, self.now, CLIENT_MAX_AGE)
     }
 
     pub fn text(&self, name: &str, value: Option<String>, max_chars: usize) -> Result<String, ApiError> {
-        let value = value.unwrap_or_default();
-        if value.chars().count() > max_chars {
-            return Err(ApiError::invalid(self.field(name), format!("at most {max_chars} characters")));
-        }
-        Ok(value)
+        bounded(&self.field(name), value, max_chars)
     }
 
     /// Only the path: a query string or fragment may carry personal data.
@@ -319,8 +197,8 @@ impl<'a> Checker<'a> {
         };
         Ok(FeedbackRow {
             site: input.site,
-            segment: segment_code(input.segment),
-            emotion: emotion_code(input.emotion.unwrap_or_else(|| input.scale.emotion(score))),
+            segment: Segment::code(input.segment),
+            emotion: input.emotion.unwrap_or_else(|| input.scale.emotion(score)).code(),
             comment,
             tags: input.tags,
             reported_duration_ms: reported,
@@ -341,8 +219,8 @@ impl<'a> Checker<'a> {
             journey: place.journey.id.clone(),
             stage: place.stage.id.clone(),
             touchpoint: place.touchpoint.id.clone(),
-            channel: channel_name(place.touchpoint),
-            segment: segment_code(input.segment),
+            channel: place.touchpoint.channel.name(),
+            segment: Segment::code(input.segment),
             measure: match input.measure {
                 Measure::Dwell => 1,
                 Measure::Task => 2,
@@ -384,11 +262,11 @@ impl Rating<'_> {
             journey: self.journey.to_string(),
             stage: self.stage.to_string(),
             touchpoint: self.touchpoint.id.clone(),
-            channel: channel_name(self.touchpoint),
-            segment: segment_code(None),
+            channel: self.touchpoint.channel.name(),
+            segment: Segment::code(None),
             scale: self.scale.code(),
             score: self.score,
-            emotion: emotion_code(self.scale.emotion(self.score)),
+            emotion: self.scale.emotion(self.score).code(),
             comment: String::new(),
             tags: Vec::new(),
             reported_duration_ms: None,
@@ -421,36 +299,4 @@ pub fn correction(row: &FeedbackRow, replacing: &FeedbackRow) -> Option<Correcti
         positive: sign * i64::from(row.emotion == 1),
         negative: sign * i64::from(row.emotion == -1),
     })
-}
-
-/// The channel's name as the register writes it (`in_person`).
-pub fn channel_name(touchpoint: &Touchpoint) -> String {
-    serde_json::to_value(touchpoint.channel).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emotion_follows_the_score_on_every_scale() {
-        assert_eq!(Scale::Csat.emotion(2), Emotion::Negative);
-        assert_eq!(Scale::Csat.emotion(3), Emotion::Neutral);
-        assert_eq!(Scale::Csat.emotion(4), Emotion::Positive);
-        assert_eq!(Scale::Nps.emotion(6), Emotion::Negative);
-        assert_eq!(Scale::Nps.emotion(8), Emotion::Neutral);
-        assert_eq!(Scale::Nps.emotion(9), Emotion::Positive);
-        assert_eq!(Scale::Ces.emotion(3), Emotion::Negative);
-        assert_eq!(Scale::Ces.emotion(4), Emotion::Neutral);
-        assert_eq!(Scale::Thumbs.emotion(0), Emotion::Negative);
-        assert_eq!(Scale::Thumbs.emotion(1), Emotion::Positive);
-    }
-
-    #[test]
-    fn scores_outside_the_scale_are_refused() {
-        assert!(Scale::Csat.check(0, "score").is_err());
-        assert!(Scale::Nps.check(10, "score").is_ok());
-        assert!(Scale::Ces.check(8, "score").is_err());
-        assert!(Scale::Thumbs.check(2, "score").is_err());
-    }
 }

@@ -1,7 +1,7 @@
 //! Staff endpoints: the phone log and the written-channel timeline, behind a
 //! bearer token.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -13,18 +13,16 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::events::{Rating, Scale, segment_code, unix};
+use super::events::Rating;
 use super::{Capture, accepted, busy};
 use crate::config::StaffToken;
+use crate::domain::text::bounded;
+use crate::domain::time::{self, STAFF_MAX_AGE, unix};
+use crate::domain::{Scale, Segment};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
-use crate::journeys::model::{Channel, Segment};
 use crate::storage::rows::{CallRow, Event, FeedbackRow, LetterRow};
 
-/// Staff systems may log events later than clients: a nightly export of the
-/// telephony log, letters registered after the fact.
-const STAFF_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
-const MAX_SKEW: Duration = Duration::from_secs(300);
 /// The register id of the phone touchpoint: every call of the log happens there.
 const PHONE: &str = "phone";
 /// The order's phone standard (3.2.4): at most two transfers.
@@ -71,20 +69,7 @@ pub async fn require_token(State(capture): State<Capture>, request: Request, nex
 }
 
 fn staff_time(field: &str, text: &str, now: SystemTime) -> Result<u32, ApiError> {
-    let t = humantime::parse_rfc3339_weak(text)
-        .map_err(|e| ApiError::invalid(field, format!("{text:?} is not an RFC 3339 time: {e}")))?;
-    if t + STAFF_MAX_AGE < now || t > now + MAX_SKEW {
-        return Err(ApiError::invalid(field, "must lie within the last 90 days (and not ahead of the server's clock)"));
-    }
-    Ok(unix(t))
-}
-
-fn bounded(field: &str, value: Option<String>, max: usize) -> Result<String, ApiError> {
-    let value = value.unwrap_or_default();
-    if value.chars().count() > max {
-        return Err(ApiError::invalid(field, format!("at most {max} characters")));
-    }
-    Ok(value)
+    time::within(field, text, now, STAFF_MAX_AGE)
 }
 
 impl Capture {
@@ -179,7 +164,7 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         Some(r) => Some((r.scale, r.scale.check(r.score, "rating.score")?)),
         None => None,
     };
-    let segment = segment_code(input.segment);
+    let segment = Segment::code(input.segment);
     let mut events = vec![Event::Call(CallRow {
         event_id: input.event_id,
         started_at,
@@ -267,7 +252,7 @@ pub async fn correspondence(
         .catalog
         .touchpoint(&input.touchpoint)
         .ok_or_else(|| ApiError::invalid("touchpoint", format!("unknown touchpoint {:?}", input.touchpoint)))?;
-    if !matches!(touchpoint.channel, Channel::Email | Channel::Post | Channel::Edms | Channel::Epgu | Channel::Social) {
+    if !touchpoint.channel.is_written() {
         return Err(ApiError::invalid("touchpoint", format!("{:?} is not a written channel", touchpoint.id)));
     }
     let received_at = staff_time("received_at", &input.received_at, now)?;
@@ -293,7 +278,7 @@ pub async fn correspondence(
         stage,
         touchpoint: touchpoint.id.clone(),
         process: capture.process("process", input.process)?,
-        segment: segment_code(input.segment),
+        segment: Segment::code(input.segment),
     };
     capture.push(Event::Letter(row)).await?;
     Ok(accepted(super::Accepted { event_id: input.event_id }))

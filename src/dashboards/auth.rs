@@ -24,8 +24,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::capture::events::unix;
 use crate::config::DashboardsConfig;
+use crate::domain::time::unix;
 use crate::error::ApiError;
 use crate::storage::{Storage, StorageError};
 

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::capture::events::unix;
+use crate::domain::time::unix;
 use crate::error::ApiError;
 use crate::journeys::Catalog;
 use crate::journeys::model::Journey;
@@ -151,7 +151,7 @@ impl ViewQuery {
         }
         let channel = present(&self.channel);
         if let Some(c) = &channel
-            && !catalog.register.touchpoints.iter().any(|t| crate::capture::events::channel_name(t) == *c)
+            && !catalog.register.touchpoints.iter().any(|t| t.channel.name() == *c)
         {
             return Err(ApiError::invalid("channel", format!("unknown channel {c:?}")));
         }

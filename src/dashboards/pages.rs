@@ -273,7 +273,7 @@ pub async fn journey(
         .iter()
         .flat_map(|s| &s.touchpoints)
         .filter_map(|t| state.catalog.touchpoint(t))
-        .map(crate::capture::events::channel_name)
+        .map(|t| t.channel.name())
         .collect();
     channels.sort();
     channels.dedup();

@@ -12,7 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Catalog;
-use super::model::{Emotion, Experience, Journey, Metric, Segment, Stage, Tag, Text, Touchpoint};
+use super::model::{Experience, Journey, Metric, Stage, Tag, Text, Touchpoint};
+use crate::domain::{Emotion, Segment};
 use crate::error::{ApiError, ErrorBody};
 
 pub fn router(catalog: Arc<Catalog>) -> OpenApiRouter {

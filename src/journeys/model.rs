@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{Channel, Emotion, Segment};
+
 /// A text a person reads, in both languages of the product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,27 +17,6 @@ pub struct Text {
     pub ru: String,
     /// English.
     pub en: String,
-}
-
-/// How a client reaches the ministry through a touchpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Site,
-    Email,
-    Phone,
-    Social,
-    Epgu,
-    Vks,
-    Post,
-    InPerson,
-    Edms,
-    InternalOffice,
-    InternalWorkplace,
-    /// A state information system other than EPGU (GIS TOR KND, the state services platform).
-    InfoSystem,
-    /// Printed or published information materials.
-    Printed,
 }
 
 /// Touchpoint type, section 3.1 of the register order.
@@ -59,23 +40,6 @@ pub enum Need {
     GiveFeedback,
     GetFeedbackOutcome,
     Other,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Emotion {
-    Positive,
-    Neutral,
-    Negative,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Segment {
-    Individual,
-    LegalEntity,
-    SoleProprietor,
-    Internal,
 }
 
 /// `register.toml`: the ministry's list of touchpoints and interaction processes.

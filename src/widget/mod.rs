@@ -13,8 +13,8 @@ use tower_http::compression::CompressionLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::capture::events::Scale;
 use crate::config::SiteConfig;
+use crate::domain::Scale;
 use crate::error::ApiError;
 use crate::journeys::Catalog;
 

@@ -1,0 +1,16 @@
+//! The words every part of touchpoint shares: rating scales, emotions,
+//! client segments, channels, event kinds and times, each parsed and checked
+//! once here. Capture, dashboards, the seed and the widget import them from
+//! this module, never from one another.
+
+mod channel;
+mod kind;
+mod scale;
+mod segment;
+pub mod text;
+pub mod time;
+
+pub use channel::Channel;
+pub use kind::EventKind;
+pub use scale::{Emotion, Scale};
+pub use segment::Segment;
