@@ -99,7 +99,9 @@ pub struct StaffToken {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureConfig {
-    /// Requests waiting for the spool's disk at once; more get 503 with Retry-After.
+    /// With `spool.sync_interval = "0s"` only: requests waiting for the group
+    /// sync at once; more get 503 (`overloaded`) with Retry-After. The default
+    /// interval mode writes each record at once and has no such queue.
     pub queue_capacity: usize,
     /// A spool segment is sealed and shipped (one INSERT per table) once it
     /// holds this many events...
@@ -108,8 +110,12 @@ pub struct CaptureConfig {
     /// before ClickHouse has it.
     #[serde(with = "humantime_serde")]
     pub flush_period: Duration,
-    /// How many recent event ids are remembered to drop client retries before
-    /// they reach ClickHouse.
+    /// A repeat of an event id within this long of the first is answered 202
+    /// and stored nothing (letters and e-mail ratings: at least `email.link_ttl`).
+    #[serde(with = "humantime_serde")]
+    pub dedupe_window: Duration,
+    /// Event ids remembered at most (about 60 bytes each); past it the oldest
+    /// are forgotten before their window ends (metric `dedupe_evicted_total`).
     pub dedupe_ids: usize,
     /// `/readyz` fails when the shipper has had segments waiting and shipped none for this long.
     #[serde(with = "humantime_serde")]
@@ -251,7 +257,8 @@ impl Default for CaptureConfig {
             queue_capacity: 100_000,
             flush_rows: 200_000,
             flush_period: Duration::from_secs(1),
-            dedupe_ids: 100_000,
+            dedupe_window: Duration::from_secs(48 * 3600),
+            dedupe_ids: 1_000_000,
             stall_after: Duration::from_secs(30),
         }
     }

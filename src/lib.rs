@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod ingest;
 pub mod journeys;
 pub mod metrics;
 pub mod openapi;

@@ -19,6 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::ingest::Memory;
 use crate::storage::spool::Shared;
 
 /// Static strings: counting a request allocates nothing.
@@ -87,7 +88,9 @@ pub struct Metrics {
     pub rows_written: Family<Table, Counter>,
     pub clickhouse_errors: Family<Table, Counter>,
     pub insert_seconds: Family<Table, Histogram, fn() -> Histogram>,
-    queue_depth: Gauge,
+    sync_waiting: Gauge,
+    dedupe_ids: Gauge,
+    dedupe_evicted: Gauge,
     spool_bytes: Gauge,
     spool_oldest_age: Gauge,
     last_progress_age: Gauge,
@@ -95,6 +98,7 @@ pub struct Metrics {
     /// shipped a round; a shipper that stops advancing it is stalled.
     last_progress: AtomicU64,
     spool: OnceLock<Arc<Shared>>,
+    dedupe: OnceLock<Arc<Memory>>,
 }
 
 impl Metrics {
@@ -106,7 +110,9 @@ impl Metrics {
         let rows_written = Family::<Table, Counter>::default();
         let clickhouse_errors = Family::<Table, Counter>::default();
         let insert_seconds = Family::<Table, Histogram, fn() -> Histogram>::new_with_constructor(insert_buckets);
-        let queue_depth = Gauge::default();
+        let sync_waiting = Gauge::default();
+        let dedupe_ids = Gauge::default();
+        let dedupe_evicted = Gauge::default();
         let spool_bytes = Gauge::default();
         let spool_oldest_age = Gauge::default();
         let last_progress_age = Gauge::default();
@@ -116,7 +122,17 @@ impl Metrics {
         registry.register("rows_written", "Rows ClickHouse acknowledged, by table", rows_written.clone());
         registry.register("clickhouse_errors", "Failed INSERTs or replay checks, by table", clickhouse_errors.clone());
         registry.register("insert_seconds", "Time of one INSERT, by table", insert_seconds.clone());
-        registry.register("queue_depth", "Requests waiting for the spool's disk", queue_depth.clone());
+        registry.register(
+            "spool_sync_waiting",
+            "Requests waiting for a group sync; only with spool.sync_interval = 0s, else always 0",
+            sync_waiting.clone(),
+        );
+        registry.register("dedupe_ids", "Event ids the dedupe layer remembers", dedupe_ids.clone());
+        registry.register(
+            "dedupe_evicted",
+            "Event ids forgotten before their dedupe window ended (capture.dedupe_ids reached), since start",
+            dedupe_evicted.clone(),
+        );
         registry.register("spool_bytes", "Bytes of spool segments on disk", spool_bytes.clone());
         registry.register(
             "spool_oldest_age_seconds",
@@ -145,12 +161,15 @@ impl Metrics {
             rows_written,
             clickhouse_errors,
             insert_seconds,
-            queue_depth,
+            sync_waiting,
+            dedupe_ids,
+            dedupe_evicted,
             spool_bytes,
             spool_oldest_age,
             last_progress_age,
             last_progress: AtomicU64::new(now()),
             spool: OnceLock::new(),
+            dedupe: OnceLock::new(),
         })
     }
 
@@ -168,6 +187,11 @@ impl Metrics {
         let _ = self.spool.set(shared);
     }
 
+    /// The dedupe memory whose size the gauges report.
+    pub fn watch_dedupe(&self, memory: Arc<Memory>) {
+        let _ = self.dedupe.set(memory);
+    }
+
     pub fn refused(&self, reason: &'static str) {
         self.refused.get_or_create(&Reason { reason }).inc();
     }
@@ -179,12 +203,17 @@ impl Metrics {
 
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         if let Some(spool) = self.spool.get() {
-            self.queue_depth.set(spool.waiting.load(Ordering::Relaxed) as i64);
+            self.sync_waiting.set(spool.waiting.load(Ordering::Relaxed) as i64);
             self.spool_bytes.set(spool.bytes.load(Ordering::Relaxed) as i64);
             let now_ms =
                 SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
             let age = spool.oldest_ms().map_or(0, |oldest| now_ms.saturating_sub(oldest) / 1000);
             self.spool_oldest_age.set(age as i64);
+        }
+        if let Some(memory) = self.dedupe.get() {
+            let stats = memory.stats();
+            self.dedupe_ids.set(stats.ids as i64);
+            self.dedupe_evicted.set(stats.evicted as i64);
         }
         self.last_progress_age.set(now().saturating_sub(self.last_progress.load(Ordering::Relaxed)) as i64);
         let mut out = String::new();
@@ -247,7 +276,7 @@ mod tests {
         m.refused("disk_cap");
         let text = m.render().unwrap();
         assert!(text.contains("touchpoint_rows_written_total{table=\"feedback\"} 3"), "{text}");
-        assert!(text.contains("touchpoint_queue_depth 7"), "{text}");
+        assert!(text.contains("touchpoint_spool_sync_waiting 7"), "{text}");
         assert!(text.contains("touchpoint_spool_bytes 4096"), "{text}");
         assert!(text.contains("touchpoint_spool_oldest_age_seconds 0"), "{text}");
         assert!(text.contains("touchpoint_events_refused_total{reason=\"disk_cap\"} 1"), "{text}");

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use crate::error::ApiError;
 use anyhow::Context as _;
@@ -18,13 +19,15 @@ use tracing::Level;
 use crate::capture::{self, Capture};
 use crate::config::Config;
 use crate::dashboards::{self, Dashboards, auth::Auth};
+use crate::domain::time::unix;
+use crate::ingest::{DedupeOptions, Deduped, EventSink, Memory};
 use crate::journeys::Catalog;
 use crate::metrics::{self, Metrics};
 use crate::storage::embedded::{self, EmbeddedClickHouse};
 use crate::storage::migrations::{self, Migration};
 use crate::storage::spool::SpoolOptions;
 use crate::storage::writer::Writer;
-use crate::storage::{Endpoint, Storage};
+use crate::storage::{self, Endpoint, Storage};
 use crate::{error, health, journeys, openapi, widget};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -97,6 +100,68 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(capture::staff_router(state.capture.clone()).layer(counted))
         .merge(widget::router(state.catalog.clone(), state.capture.sites()))
         .merge(dashboards::api_router(state.dashboards.clone()))
+}
+
+/// The dedupe memory as ClickHouse knows it: every event id stored within
+/// the window. The spool's unshipped events are added by [`services`].
+pub async fn recall(config: &Config, storage: &Storage) -> anyhow::Result<Arc<Memory>> {
+    let options = dedupe_options(config);
+    let memory = Arc::new(Memory::new(options));
+    let now = SystemTime::now();
+    let since = |window: Duration| unix(now.checked_sub(window).unwrap_or(std::time::UNIX_EPOCH));
+    let started = std::time::Instant::now();
+    let read = storage::recall::recall(storage, since(options.window), since(options.update_window), &|k, v| {
+        memory.insert(k, v)
+    })
+    .await
+    .context("cannot read the event ids stored within the dedupe window")?;
+    tracing::info!(rows = read, ids = memory.stats().ids, took = ?started.elapsed(), "dedupe memory recalled from ClickHouse");
+    Ok(memory)
+}
+
+fn dedupe_options(config: &Config) -> DedupeOptions {
+    DedupeOptions {
+        window: config.capture.dedupe_window,
+        // A second click on a rating link must still replace the first.
+        update_window: config.capture.dedupe_window.max(config.email.link_ttl),
+        max_ids: config.capture.dedupe_ids,
+    }
+}
+
+/// Every service of the app on a migrated database, wired as production runs
+/// them: the spool (whose unshipped events join `memory`), the dedupe layer on
+/// it, capture, dashboards and metrics. Tests build the router through this.
+pub fn services(
+    config: &Config,
+    catalog: Arc<Catalog>,
+    storage: &Storage,
+    migrations: Arc<[Migration]>,
+    memory: Arc<Memory>,
+    base_url: String,
+) -> anyhow::Result<(AppState, Writer)> {
+    let metrics = Metrics::new();
+    let options = SpoolOptions {
+        dir: config.spool.dir.clone(),
+        max_bytes: config.spool.max_bytes,
+        sync_interval: config.spool.sync_interval,
+        segment_rows: config.capture.flush_rows,
+        segment_period: config.capture.flush_period,
+        capacity: config.capture.queue_capacity,
+    };
+    let remember = |event: &crate::storage::rows::Event| memory.remember(event);
+    let (queue, writer) =
+        Writer::start(storage.client(), options, config.spool.drain_timeout, metrics.clone(), &remember).with_context(
+            || format!("cannot open the spool in {} (config key `spool.dir`)", config.spool.dir.display()),
+        )?;
+    Memory::spawn_janitor(&memory);
+    metrics.watch_dedupe(memory.clone());
+    let sink: Arc<dyn EventSink> = Arc::new(Deduped::new(memory, Arc::new(queue)));
+    let capture = Capture::new(config, catalog.clone(), sink, base_url);
+    let auth = Auth::new(storage.clone(), &config.dashboards);
+    let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
+    let stall_after = config.capture.stall_after;
+    let state = AppState { catalog, storage: storage.clone(), migrations, capture, dashboards, metrics, stall_after };
+    Ok((state, writer))
 }
 
 /// ClickHouse as the config names it, or a local server started for the service.
@@ -182,29 +247,12 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (config key `listen`)", config.listen))?;
-        let metrics = Metrics::new();
-        let options = SpoolOptions {
-            dir: config.spool.dir.clone(),
-            max_bytes: config.spool.max_bytes,
-            sync_interval: config.spool.sync_interval,
-            segment_rows: config.capture.flush_rows,
-            segment_period: config.capture.flush_period,
-            capacity: config.capture.queue_capacity,
-        };
-        let (queue, writer) = Writer::start(storage.client(), options, config.spool.drain_timeout, metrics.clone())
-            .with_context(|| {
-                format!("cannot open the spool in {} (config key `spool.dir`)", config.spool.dir.display())
-            })?;
+        let memory = recall(config, storage).await?;
         let base_url = match &config.email.public_url {
             Some(url) => url.to_string(),
             None => format!("http://{}", listener.local_addr()?),
         };
-        let capture = Capture::new(config, catalog.clone(), storage.clone(), queue, base_url);
-        let auth = Auth::new(storage.clone(), &config.dashboards);
-        let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
-        let stall_after = config.capture.stall_after;
-        let state =
-            AppState { catalog, storage: storage.clone(), migrations, capture, dashboards, metrics, stall_after };
+        let (state, writer) = services(config, catalog, storage, migrations, memory, base_url)?;
         Ok((listener, app(state), writer))
     }
 

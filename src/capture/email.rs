@@ -1,7 +1,8 @@
 //! One-click rating links for letters: a staff system asks for the links of a
 //! case, pastes the HTML into the letter, and the client's click records the
 //! rating. Tokens are HMAC-signed and expire; every link of a case shares one
-//! event id, so a second click replaces the first (ReplacingMergeTree).
+//! event id, so a second click is a new state of the same e-mail rating
+//! (`ingest`): it replaces the first, and the same click twice is stored once.
 
 use std::time::{Duration, SystemTime};
 
@@ -16,17 +17,15 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::events::{Rating, correction};
+use super::events::Rating;
 use super::{Capture, accepted, pages};
 use crate::config::EmailConfig;
 use crate::domain::Scale;
 use crate::domain::time::unix;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, parse_form};
+use crate::ingest::{EMAIL_SITE, Submission};
 use crate::storage::rows::{Event, FeedbackRow};
-
-/// The `site` of ratings that came from a letter.
-pub const EMAIL_SITE: &str = "email";
 
 /// Signs and checks rating tokens.
 pub struct Signer {
@@ -251,69 +250,6 @@ fn token_error(e: TokenError) -> ApiError {
     }
 }
 
-/// The last rating stored for each recent letter's event id, so that a
-/// replacement can take the previous one out of the daily rollup.
-pub struct LastRatings {
-    inner: std::sync::Mutex<(std::collections::HashMap<Uuid, FeedbackRow>, std::collections::VecDeque<Uuid>)>,
-    capacity: usize,
-}
-
-impl LastRatings {
-    pub fn new(capacity: usize) -> LastRatings {
-        LastRatings { inner: Default::default(), capacity }
-    }
-
-    /// Remembers `row` as the last rating of its event id and returns the one
-    /// it replaces; moves `row.received_at` past the previous one's.
-    fn swap(&self, row: &mut FeedbackRow) -> Option<FeedbackRow> {
-        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let (map, order) = &mut *guard;
-        if let Some(previous) = map.get(&row.event_id) {
-            later_than(row, previous);
-        }
-        let previous = map.insert(row.event_id, row.clone());
-        if previous.is_none() {
-            order.push_back(row.event_id);
-            if order.len() > self.capacity
-                && let Some(oldest) = order.pop_front()
-            {
-                map.remove(&oldest);
-            }
-        }
-        previous
-    }
-}
-
-/// A replacing rating's version (`received_at`) must be later than the one it
-/// replaces: ReplacingMergeTree keeps the highest, and a replay from the spool
-/// tells writes apart by event id and version. Two clicks can share a second.
-fn later_than(row: &mut FeedbackRow, previous: &FeedbackRow) {
-    row.received_at = row.received_at.max(previous.received_at.saturating_add(1));
-}
-
-/// The rating stored for this event id, when this process has not seen it:
-/// a point read on the table's key.
-async fn stored(capture: &Capture, row: &FeedbackRow) -> Option<FeedbackRow> {
-    let found = capture
-        .storage
-        .client()
-        .query(
-            "SELECT ?fields FROM feedback FINAL WHERE journey = ? AND stage = ? AND touchpoint = ? \
-             AND occurred_at = toDateTime(?) AND event_id = toUUID(?)",
-        )
-        .bind(row.journey.as_str())
-        .bind(row.stage.as_str())
-        .bind(row.touchpoint.as_str())
-        .bind(row.occurred_at)
-        .bind(row.event_id.to_string())
-        .fetch_optional::<FeedbackRow>()
-        .await;
-    found.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "cannot read the previous rating of a letter; the rollup may count both");
-        None
-    })
-}
-
 async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(), ApiError> {
     let touchpoint = capture
         .catalog
@@ -333,30 +269,18 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(
         scale: claims.k,
         score,
     };
-    let mut row = FeedbackRow {
+    let row = FeedbackRow {
         site: EMAIL_SITE.into(),
         comment,
         locale: claims.l.clone(),
         case_ref: claims.c.clone(),
         ..rating.row()
     };
-    // A later click (or the comment) replaces the rating in `feedback`; the
-    // rollup, which only adds, gets the previous one subtracted.
-    let previous = match capture.last_ratings.swap(&mut row) {
-        Some(previous) => Some(previous),
-        None => match stored(capture, &row).await {
-            Some(stored) => {
-                later_than(&mut row, &stored);
-                capture.last_ratings.swap(&mut row);
-                Some(stored)
-            }
-            None => None,
-        },
-    };
-    let mut events = Vec::with_capacity(2);
-    events.extend(previous.as_ref().and_then(|p| correction(p, &row)).map(Event::Correction));
-    events.push(Event::Feedback(row));
-    capture.queue.push_all(events).await.map_err(super::busy)
+    // A later click (or the comment) is a new state of the same event id: the
+    // sink moves its version past the last one and takes the previous score
+    // back out of the rollup; the same click again is stored once.
+    capture.submit(vec![Submission::new(Event::Feedback(row))]).await?;
+    Ok(())
 }
 
 /// `GET /r/{token}`: the click in the letter.

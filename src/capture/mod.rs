@@ -3,14 +3,15 @@
 //! Public (`/api/v1/feedback`, `/api/v1/timings`, `/r/{token}`): write-only,
 //! CORS limited to the sites' origins, rate-limited per address and per site,
 //! 64 KiB bodies. Staff (`/api/v1/calls`, `/api/v1/correspondence`,
-//! `/api/v1/email-links`): bearer token. Every endpoint validates, queues
-//! the row for the ClickHouse writer and answers 202 without waiting for it.
+//! `/api/v1/email-links`): bearer token. Every endpoint parses and checks
+//! its input into rows once, hands them to the [`EventSink`] port (dedupe,
+//! then the durable spool) and answers 202 once they are on disk; a repeat
+//! of an event id is answered 202 with the same id and stored nothing.
 
 mod email;
 pub mod events;
 pub mod limits;
 mod pages;
-mod recent;
 mod staff;
 
 use std::collections::BTreeMap;
@@ -30,16 +31,14 @@ use uuid::Uuid;
 use crate::config::{Config, SiteConfig};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
+use crate::ingest::{EventSink, Outcome, Submission};
 use crate::journeys::Catalog;
-use crate::storage::Storage;
 use crate::storage::rows::Event;
 use crate::storage::spool::Refused;
-use crate::storage::writer::Queue;
 use events::{Checker, FeedbackInput, MAX_TIMINGS_PER_REQUEST, TimingInput};
 use limits::Limits;
-use recent::RecentIds;
 
-/// What a client is told to wait when the queue is full.
+/// What a client is told to wait when the spool refuses (busy or at its disk cap).
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 
 /// Shared by the capture handlers.
@@ -47,30 +46,25 @@ const BUSY_RETRY: Duration = Duration::from_secs(1);
 pub struct Capture {
     catalog: Arc<Catalog>,
     sites: Arc<BTreeMap<String, SiteConfig>>,
-    queue: Queue,
+    /// Where accepted events go: the only way out of capture.
+    sink: Arc<dyn EventSink>,
     limits: Arc<Limits>,
-    recent: Arc<RecentIds>,
     staff: Arc<staff::StaffTokens>,
     signer: Arc<email::Signer>,
-    last_ratings: Arc<email::LastRatings>,
-    storage: Storage,
 }
 
 impl Capture {
     /// `base_url` is where rating links point: the public URL of this service.
-    pub fn new(config: &Config, catalog: Arc<Catalog>, storage: Storage, queue: Queue, base_url: String) -> Capture {
+    pub fn new(config: &Config, catalog: Arc<Catalog>, sink: Arc<dyn EventSink>, base_url: String) -> Capture {
         let limits = Limits::new(&config.limits);
         Limits::spawn_janitor(&limits);
         Capture {
             catalog,
             sites: Arc::new(config.sites.clone()),
-            queue,
+            sink,
             limits,
-            recent: Arc::new(RecentIds::new(config.capture.dedupe_ids)),
             staff: Arc::new(staff::StaffTokens::new(&config.staff_tokens)),
             signer: Arc::new(email::Signer::new(&config.email, base_url)),
-            last_ratings: Arc::new(email::LastRatings::new(config.capture.dedupe_ids)),
-            storage,
         }
     }
 
@@ -101,8 +95,9 @@ impl Capture {
         Checker { catalog: &self.catalog, site, now, prefix }
     }
 
-    async fn push(&self, event: Event) -> Result<(), ApiError> {
-        self.queue.push(event).await.map_err(busy)
+    /// Stores what is new among `submissions`, all or nothing.
+    async fn submit(&self, submissions: Vec<Submission>) -> Result<Vec<Outcome>, ApiError> {
+        self.sink.submit(submissions).await.map_err(busy)
     }
 }
 
@@ -200,7 +195,7 @@ fn accepted<T: Serialize>(body: T) -> Response {
         (FeedbackInput = "application/x-www-form-urlencoded"),
     ), description = "JSON (also as text/plain, for sendBeacon), or the no-JavaScript form"),
     responses(
-        (status = 202, description = "Queued for ClickHouse (JSON requests)", body = Accepted),
+        (status = 202, description = "On disk, on its way to ClickHouse; a repeated event id is answered the same and stored once (JSON requests)", body = Accepted),
         (status = 200, description = "Thank-you page (form requests)", content_type = "text/html"),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 403, description = "The page's origin may not post for this site", body = ErrorBody),
@@ -208,7 +203,7 @@ fn accepted<T: Serialize>(body: T) -> Response {
         (status = 415, description = "Not JSON nor a form", body = ErrorBody),
         (status = 422, description = "A wrong value; `field` names it", body = ErrorBody),
         (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
-        (status = 503, description = "Queue full; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The spool is busy or at its disk cap; see Retry-After", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(site, journey, stage))]
 async fn feedback(
@@ -246,10 +241,7 @@ async fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: Feedback
     let row = capture.checker(site, SystemTime::now(), String::new()).feedback(input)?;
     capture.limits.check_site(&row.site)?;
     let id = row.event_id;
-    if !capture.recent.contains(&id) {
-        capture.push(Event::Feedback(row)).await?;
-        capture.recent.remember(id);
-    }
+    capture.submit(vec![Submission::new(Event::Feedback(row))]).await?;
     Ok(id)
 }
 
@@ -257,14 +249,14 @@ async fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: Feedback
 #[utoipa::path(post, path = "/api/v1/timings", tag = "capture",
     request_body(content = TimingsBody, description = "JSON (also as text/plain, for sendBeacon)"),
     responses(
-        (status = 202, description = "Queued: `event_id` for one event, `event_ids` for an array", body = AcceptedMany),
+        (status = 202, description = "On disk: `event_id` for one event, `event_ids` for an array; repeated ids are stored once", body = AcceptedMany),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 403, description = "The page's origin may not post for this site", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "A wrong value; `field` names it, e.g. `[3].duration_ms`", body = ErrorBody),
         (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
-        (status = 503, description = "Queue full; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The spool is busy or at its disk cap; see Retry-After", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all)]
 async fn timings(
@@ -290,11 +282,6 @@ async fn timings(
         capture.limits.check_site(site)?;
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
-    let fresh: Vec<Event> =
-        rows.into_iter().filter(|r| !capture.recent.contains(&r.event_id)).map(Event::Timing).collect();
-    capture.queue.push_all(fresh).await.map_err(busy)?;
-    for id in &ids {
-        capture.recent.remember(*id);
-    }
+    capture.submit(rows.into_iter().map(|r| Submission::new(Event::Timing(r))).collect()).await?;
     Ok(if many { accepted(AcceptedMany { event_ids: ids }) } else { accepted(Accepted { event_id: ids[0] }) })
 }

@@ -14,13 +14,14 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::events::Rating;
-use super::{Capture, accepted, busy};
+use super::{Capture, accepted};
 use crate::config::StaffToken;
 use crate::domain::text::bounded;
 use crate::domain::time::{self, STAFF_MAX_AGE, unix};
 use crate::domain::{Scale, Segment};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
+use crate::ingest::Submission;
 use crate::storage::rows::{CallRow, Event, FeedbackRow, LetterRow};
 
 /// The register id of the phone touchpoint: every call of the log happens there.
@@ -144,10 +145,10 @@ pub struct CallAccepted {
 #[utoipa::path(post, path = "/api/v1/calls", tag = "staff", security(("staff_token" = [])),
     request_body = CallInput,
     responses(
-        (status = 202, description = "Queued for ClickHouse", body = CallAccepted),
+        (status = 202, description = "On disk; a repeated event id is answered the same and stored once", body = CallAccepted),
         (status = 401, description = "No valid staff token", body = ErrorBody),
         (status = 422, description = "A wrong value; `field` names it", body = ErrorBody),
-        (status = 503, description = "Queue full; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The spool is busy or at its disk cap; see Retry-After", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(process))]
 pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>) -> Result<Response, ApiError> {
@@ -165,7 +166,7 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         None => None,
     };
     let segment = Segment::code(input.segment);
-    let mut events = vec![Event::Call(CallRow {
+    let call = Event::Call(CallRow {
         event_id: input.event_id,
         started_at,
         received_at: unix(now),
@@ -181,7 +182,8 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         resolved: u8::from(input.resolved),
         rating_scale: rating.map_or(0, |(scale, _)| scale.code()),
         rating_score: rating.map(|(_, score)| score),
-    })];
+    });
+    let mut attached = Vec::new();
     // A rating at the end of a call is client feedback at the phone touchpoint:
     // it counts in the stage's score like any other.
     if let Some((scale, score)) = rating
@@ -198,9 +200,9 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
             scale,
             score,
         };
-        events.push(Event::Feedback(FeedbackRow { segment, ..rating.row() }));
+        attached.push(Event::Feedback(FeedbackRow { segment, ..rating.row() }));
     }
-    capture.queue.push_all(events).await.map_err(busy)?;
+    capture.submit(vec![Submission { event: call, attached }]).await?;
     Ok(accepted(CallAccepted { event_id: input.event_id, breaks_transfer_standard: input.transfers > MAX_TRANSFERS }))
 }
 
@@ -233,10 +235,10 @@ pub struct LetterInput {
 #[utoipa::path(post, path = "/api/v1/correspondence", tag = "staff", security(("staff_token" = [])),
     request_body = LetterInput,
     responses(
-        (status = 202, description = "Queued for ClickHouse", body = super::Accepted),
+        (status = 202, description = "On disk; the same state posted again is stored once", body = super::Accepted),
         (status = 401, description = "No valid staff token", body = ErrorBody),
         (status = 422, description = "A wrong value; `field` names it", body = ErrorBody),
-        (status = 503, description = "Queue full; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The spool is busy or at its disk cap; see Retry-After", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn correspondence(
@@ -280,6 +282,6 @@ pub async fn correspondence(
         process: capture.process("process", input.process)?,
         segment: Segment::code(input.segment),
     };
-    capture.push(Event::Letter(row)).await?;
+    capture.submit(vec![Submission::new(Event::Letter(row))]).await?;
     Ok(accepted(super::Accepted { event_id: input.event_id }))
 }

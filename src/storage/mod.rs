@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod migrations;
+pub mod recall;
 pub mod rows;
 mod shipper;
 pub mod spool;

@@ -44,6 +44,12 @@ impl Queue {
     }
 }
 
+impl crate::ingest::Outbox for Queue {
+    fn append(&self, events: Vec<Event>) -> crate::ingest::port::BoxFuture<'_, Result<(), Refused>> {
+        Box::pin(self.push_all(events))
+    }
+}
+
 pub struct Writer {
     spool: Arc<Spool>,
     ticker: JoinHandle<()>,
@@ -52,17 +58,27 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Opens the spool (queueing what an earlier run left for shipping) and
-    /// starts the shipper.
+    /// Opens the spool (queueing what an earlier run left for shipping),
+    /// shows `unshipped` every event an earlier run left in it, then starts
+    /// the shipper: what the dedupe memory must know is read before any of
+    /// it can be shipped and deleted.
     pub fn start(
         client: &Client,
         options: SpoolOptions,
         drain_timeout: Duration,
         metrics: Arc<Metrics>,
+        unshipped: &dyn Fn(&Event),
     ) -> std::io::Result<(Queue, Writer)> {
         let tick = (options.segment_period / 4).max(Duration::from_millis(10));
         let spool = spool::open(options)?;
         let shared = spool.shared.clone();
+        let leftovers: Vec<_> = spool::lock(&shared.sealed).iter().map(|s| s.path.clone()).collect();
+        for path in leftovers {
+            // A segment that does not read stays for the shipper, which reports it.
+            if let Ok((events, _)) = spool::read_segment(&path) {
+                events.iter().for_each(unshipped);
+            }
+        }
         let shipper = Shipper { client: client.clone(), shared: shared.clone(), metrics: metrics.clone() };
         let shipper = tokio::spawn(shipper.run());
         let ticking = Arc::downgrade(&spool);

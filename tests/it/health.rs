@@ -1,18 +1,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use touchpoint::capture::Capture;
-use touchpoint::dashboards::Dashboards;
-use touchpoint::dashboards::auth::Auth;
+use touchpoint::app;
 use touchpoint::journeys::Catalog;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use touchpoint::storage::migrations::Migration;
-use touchpoint::storage::writer::Writer;
-use touchpoint::{AppState, app};
 
 use crate::support::{
-    TestApp, embedded_config, fresh_storage, repo, scratch, spawn_app, spawn_app_with, spool_options, tables,
-    test_config,
+    TestApp, embedded_config, fresh_storage, repo, scratch, spawn_app, spawn_app_with, tables, test_config,
 };
 
 /// Polls `/readyz` until it answers `want` or `patience` runs out; returns the last answer.
@@ -53,22 +48,22 @@ async fn readyz_names_the_migrations_not_applied() {
     // The router alone, on a database nobody migrated.
     let catalog = Arc::new(Catalog::load(&repo().join("dashboards")).unwrap());
     let storage = fresh_storage().await;
-    let metrics = touchpoint::metrics::Metrics::new();
-    let (queue, _writer) =
-        Writer::start(storage.client(), spool_options(&scratch("spool")), Duration::from_secs(1), metrics.clone())
-            .unwrap();
-    let capture = Capture::new(&test_config(), catalog.clone(), storage.clone(), queue, "http://127.0.0.1".into());
-    let auth = Auth::new(storage.clone(), &Default::default());
-    let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, 5);
-    let state = AppState {
+    let mut config = test_config();
+    config.spool.dir = scratch("spool");
+    let memory = Arc::new(touchpoint::ingest::Memory::new(touchpoint::ingest::DedupeOptions {
+        window: Duration::from_secs(3600),
+        update_window: Duration::from_secs(3600),
+        max_ids: 1000,
+    }));
+    let (state, _writer) = touchpoint::startup::services(
+        &config,
         catalog,
-        storage,
-        migrations: Migration::embedded().into(),
-        capture,
-        dashboards,
-        metrics,
-        stall_after: Duration::from_secs(30),
-    };
+        &storage,
+        Migration::embedded().into(),
+        memory,
+        "http://127.0.0.1".into(),
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app(state)).await });

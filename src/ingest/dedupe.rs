@@ -1,0 +1,479 @@
+//! The dedupe layer: an event id is claimed atomically before its rows are
+//! appended, so a retry in a row, a retry racing the first attempt, and a
+//! retry after a restart (the memory is rebuilt at start) are all answered
+//! without a second row.
+//!
+//! Memory: one entry per event id seen within the window, in 16 shards,
+//! each a `HashMap<Key, Version>` (about 60 bytes an id; README "Exactly
+//! once"). Bounded by the window (a janitor drops expired ids every
+//! minute) and by `max_ids`: past it a shard forgets its oldest eighth, and
+//! `MemoryStats::evicted` counts what was forgotten early.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Notify;
+
+use super::key::{Key, Version, identify, supersede};
+use super::port::{BoxFuture, EventSink, Outbox, Outcome, Submission};
+use crate::domain::time::unix;
+use crate::storage::rows::Event;
+use crate::storage::spool::Refused;
+
+const SHARDS: usize = 16;
+const JANITOR_EVERY: Duration = Duration::from_secs(60);
+
+/// How long and how many ids are remembered.
+#[derive(Debug, Clone, Copy)]
+pub struct DedupeOptions {
+    /// A repeat of an immutable event (rating, timing, call) within this long
+    /// of the first is a duplicate.
+    pub window: Duration,
+    /// The same for updatable events (letters, e-mail ratings): at least as
+    /// long as a rating link lives, so a late second click still replaces.
+    pub update_window: Duration,
+    /// Ids remembered at most, over all kinds.
+    pub max_ids: usize,
+}
+
+#[derive(Default)]
+struct Shard {
+    versions: HashMap<Key, Version>,
+    /// Claimed by a request whose rows are on their way to disk.
+    pending: HashSet<Key>,
+}
+
+/// Ids remembered now, and how many were forgotten before their window ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryStats {
+    pub ids: usize,
+    pub evicted: u64,
+}
+
+/// The ids remembered, and the claims in flight on them.
+pub struct Memory {
+    shards: Box<[Mutex<Shard>]>,
+    /// Woken when a claim in the shard is resolved.
+    resolved: Box<[Notify]>,
+    options: DedupeOptions,
+    evicted: AtomicU64,
+}
+
+/// The dedupe layer on an outbox: the production [`EventSink`].
+pub struct Deduped {
+    memory: Arc<Memory>,
+    outbox: Arc<dyn Outbox>,
+}
+
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    // Every critical section leaves the maps consistent: keep going after a panic.
+    shard.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What one pass over a submission's keys found.
+enum Pass<'a> {
+    Claimed(Vec<(usize, Key, Option<Version>)>, Vec<Outcome>),
+    /// Another request holds a claim on one of the keys: wait until a claim
+    /// of that shard is resolved, then try again.
+    Wait(tokio::sync::futures::Notified<'a>),
+}
+
+impl Memory {
+    pub fn new(options: DedupeOptions) -> Memory {
+        Memory {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            resolved: (0..SHARDS).map(|_| Notify::new()).collect(),
+            options,
+            evicted: AtomicU64::new(0),
+        }
+    }
+
+    fn shard_of(key: &Key) -> usize {
+        (key.id.as_bytes()[15] as usize ^ key.kind as usize) % SHARDS
+    }
+
+    fn window(&self, key: &Key) -> u32 {
+        let window = if key.kind.updatable() { self.options.update_window } else { self.options.window };
+        u32::try_from(window.as_secs()).unwrap_or(u32::MAX)
+    }
+
+    /// Records a stored event, as found at start in the spool or in ClickHouse.
+    pub fn remember(&self, event: &Event) {
+        if let Some((key, version)) = identify(event) {
+            self.insert(key, version);
+        }
+    }
+
+    /// Records a stored state of `key`; an older one than known is ignored.
+    pub fn insert(&self, key: Key, version: Version) {
+        let mut shard = lock(&self.shards[Self::shard_of(&key)]);
+        match shard.versions.get(&key) {
+            Some(known) if known.at > version.at => {}
+            _ => {
+                shard.versions.insert(key, version);
+            }
+        }
+        self.bound(&mut shard);
+    }
+
+    pub fn stats(&self) -> MemoryStats {
+        let ids = self.shards.iter().map(|s| lock(s).versions.len()).sum();
+        MemoryStats { ids, evicted: self.evicted.load(Ordering::Relaxed) }
+    }
+
+    /// Forgets ids whose window has passed.
+    pub fn expire(&self, now: u32) {
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            shard.versions.retain(|key, v| v.at.saturating_add(self.window(key)) >= now);
+        }
+    }
+
+    /// Runs `expire` every minute while the memory is in use.
+    pub fn spawn_janitor(this: &Arc<Memory>) {
+        let weak = Arc::downgrade(this);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(JANITOR_EVERY);
+            loop {
+                tick.tick().await;
+                let Some(memory) = weak.upgrade() else { break };
+                memory.expire(unix(SystemTime::now()));
+            }
+        });
+    }
+
+    /// Past its share of `max_ids`, a shard forgets its oldest eighth.
+    fn bound(&self, shard: &mut Shard) {
+        let cap = (self.options.max_ids / SHARDS).max(8);
+        if shard.versions.len() <= cap {
+            return;
+        }
+        let mut ats: Vec<u32> = shard.versions.values().map(|v| v.at).collect();
+        let eighth = ats.len() / 8;
+        let (_, cutoff, _) = ats.select_nth_unstable(eighth);
+        let cutoff = *cutoff;
+        let before = shard.versions.len();
+        shard.versions.retain(|_, v| v.at > cutoff);
+        self.evicted.fetch_add((before - shard.versions.len()) as u64, Ordering::Relaxed);
+    }
+
+    /// Claims every new key of `idents`, or names a shard to wait on.
+    fn pass(&self, idents: &[Option<(Key, Version)>], now: u32) -> Pass<'_> {
+        let mut outcomes = vec![Outcome::Stored; idents.len()];
+        let mut claims: Vec<(usize, Key, Option<Version>)> = Vec::new();
+        for (i, ident) in idents.iter().enumerate() {
+            let Some((key, version)) = ident else { continue };
+            // The same id twice in one request is stored once.
+            if claims.iter().any(|(_, k, _)| k == key) {
+                outcomes[i] = Outcome::Duplicate;
+                continue;
+            }
+            let at = Self::shard_of(key);
+            let mut shard = lock(&self.shards[at]);
+            if shard.pending.contains(key) {
+                // Created under the lock: the wake-up of that claim cannot be missed.
+                let notified = self.resolved[at].notified();
+                drop(shard);
+                self.release(claims.iter().map(|(_, k, _)| k));
+                return Pass::Wait(notified);
+            }
+            let known = shard.versions.get(key).copied().filter(|v| v.at.saturating_add(self.window(key)) >= now);
+            match known {
+                Some(last) if !key.kind.updatable() || last.fingerprint == version.fingerprint => {
+                    outcomes[i] = Outcome::Duplicate;
+                }
+                previous => {
+                    shard.pending.insert(*key);
+                    claims.push((i, *key, previous));
+                }
+            }
+        }
+        Pass::Claimed(claims, outcomes)
+    }
+
+    /// Gives up claims without storing: a waiting retry will try itself.
+    fn release<'a>(&self, keys: impl Iterator<Item = &'a Key>) {
+        for key in keys {
+            let at = Self::shard_of(key);
+            lock(&self.shards[at]).pending.remove(key);
+            self.resolved[at].notify_waiters();
+        }
+    }
+
+    fn commit(&self, stored: &[(Key, Version)]) {
+        for (key, version) in stored {
+            let at = Self::shard_of(key);
+            let mut shard = lock(&self.shards[at]);
+            shard.pending.remove(key);
+            shard.versions.insert(*key, *version);
+            self.bound(&mut shard);
+            drop(shard);
+            self.resolved[at].notify_waiters();
+        }
+    }
+}
+
+impl Deduped {
+    pub fn new(memory: Arc<Memory>, outbox: Arc<dyn Outbox>) -> Deduped {
+        Deduped { memory, outbox }
+    }
+
+    async fn submit_all(&self, mut submissions: Vec<Submission>) -> Result<Vec<Outcome>, Refused> {
+        let idents: Vec<_> = submissions.iter().map(|s| identify(&s.event)).collect();
+        let (claims, outcomes) = loop {
+            let now = unix(SystemTime::now());
+            match self.memory.pass(&idents, now) {
+                Pass::Claimed(claims, outcomes) => break (claims, outcomes),
+                Pass::Wait(notified) => notified.await,
+            }
+        };
+        let mut events = Vec::new();
+        let mut stored = Vec::with_capacity(claims.len());
+        let claimed: HashMap<usize, (Key, Option<Version>)> =
+            claims.into_iter().map(|(i, key, previous)| (i, (key, previous))).collect();
+        for (i, submission) in submissions.iter_mut().enumerate() {
+            if outcomes[i] == Outcome::Duplicate {
+                continue;
+            }
+            if let Some((key, previous)) = claimed.get(&i) {
+                if let Some(previous) = previous {
+                    events.extend(supersede(&mut submission.event, *previous));
+                }
+                if let Some((_, version)) = identify(&submission.event) {
+                    stored.push((*key, version));
+                }
+            }
+            events.push(submission.event.clone());
+            events.append(&mut submission.attached);
+        }
+        if events.is_empty() {
+            return Ok(outcomes);
+        }
+        let guard = Claims { memory: &self.memory, stored, resolved: false };
+        match self.outbox.append(events).await {
+            Ok(()) => {
+                guard.resolve(true);
+                Ok(outcomes)
+            }
+            Err(refused) => {
+                guard.resolve(false);
+                Err(refused)
+            }
+        }
+    }
+}
+
+/// Claims on their way to disk. Dropped unresolved (the client went away
+/// while its record waited for a group sync), they count as stored: the
+/// record is in the group and is written with it.
+struct Claims<'a> {
+    memory: &'a Memory,
+    stored: Vec<(Key, Version)>,
+    resolved: bool,
+}
+
+impl Claims<'_> {
+    fn resolve(mut self, stored: bool) {
+        self.resolved = true;
+        if stored {
+            self.memory.commit(&self.stored);
+        } else {
+            self.memory.release(self.stored.iter().map(|(k, _)| k));
+        }
+    }
+}
+
+impl Drop for Claims<'_> {
+    fn drop(&mut self) {
+        if !self.resolved {
+            self.memory.commit(&self.stored);
+        }
+    }
+}
+
+impl EventSink for Deduped {
+    fn submit(&self, submissions: Vec<Submission>) -> BoxFuture<'_, Result<Vec<Outcome>, Refused>> {
+        Box::pin(self.submit_all(submissions))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::rows::{FeedbackRow, LetterRow};
+    use uuid::Uuid;
+
+    /// An outbox in memory that can refuse its first appends and takes a
+    /// little time, so that concurrent submissions overlap.
+    #[derive(Default)]
+    struct Recorded {
+        events: Mutex<Vec<Event>>,
+        refuse: AtomicU64,
+    }
+
+    impl Outbox for Recorded {
+        fn append(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), Refused>> {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                if self.refuse.load(Ordering::Relaxed) > 0 {
+                    self.refuse.fetch_sub(1, Ordering::Relaxed);
+                    return Err(Refused::Busy);
+                }
+                self.events.lock().unwrap().extend(events);
+                Ok(())
+            })
+        }
+    }
+
+    fn options() -> DedupeOptions {
+        DedupeOptions { window: Duration::from_secs(3600), update_window: Duration::from_secs(7200), max_ids: 1000 }
+    }
+
+    fn sink() -> (Arc<Deduped>, Arc<Recorded>, Arc<Memory>) {
+        let outbox = Arc::new(Recorded::default());
+        let memory = Arc::new(Memory::new(options()));
+        (Arc::new(Deduped::new(memory.clone(), outbox.clone())), outbox, memory)
+    }
+
+    fn rating(id: Uuid, site: &str, score: u8) -> Event {
+        Event::Feedback(FeedbackRow {
+            event_id: id,
+            occurred_at: 1,
+            received_at: unix(SystemTime::now()),
+            site: site.into(),
+            journey: "j".into(),
+            stage: "s".into(),
+            touchpoint: "email".into(),
+            channel: "email".into(),
+            segment: 0,
+            scale: 1,
+            score,
+            emotion: crate::domain::Scale::Csat.emotion(score).code(),
+            comment: String::new(),
+            tags: vec![],
+            reported_duration_ms: None,
+            locale: String::new(),
+            session_id: String::new(),
+            page_path: String::new(),
+            case_ref: String::new(),
+        })
+    }
+
+    fn letter(id: Uuid, answered_at: Option<u32>) -> Event {
+        Event::Letter(LetterRow {
+            event_id: id,
+            letter_id: "Л-1".into(),
+            received_at: 10,
+            acknowledged_at: Some(11),
+            answered_at,
+            updated_at: unix(SystemTime::now()),
+            journey: String::new(),
+            stage: String::new(),
+            touchpoint: "email".into(),
+            process: String::new(),
+            segment: 0,
+        })
+    }
+
+    async fn submit(sink: &Deduped, event: Event) -> Result<Vec<Outcome>, Refused> {
+        sink.submit(vec![Submission::new(event)]).await
+    }
+
+    #[tokio::test]
+    async fn concurrent_repeats_of_one_id_store_it_once() {
+        let (sink, outbox, _) = sink();
+        let event = rating(Uuid::new_v4(), "demo", 4);
+        let tasks: Vec<_> = (0..24)
+            .map(|_| {
+                let (sink, event) = (sink.clone(), event.clone());
+                tokio::spawn(async move { submit(&sink, event).await })
+            })
+            .collect();
+        let mut stored = 0;
+        for task in tasks {
+            stored += task.await.unwrap().unwrap().iter().filter(|o| **o == Outcome::Stored).count();
+        }
+        assert_eq!(stored, 1);
+        assert_eq!(outbox.events.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_append_frees_the_id_for_the_retry() {
+        let (sink, outbox, _) = sink();
+        outbox.refuse.store(1, Ordering::Relaxed);
+        let event = rating(Uuid::new_v4(), "demo", 4);
+        assert_eq!(submit(&sink, event.clone()).await, Err(Refused::Busy));
+        assert_eq!(submit(&sink, event.clone()).await, Ok(vec![Outcome::Stored]));
+        assert_eq!(submit(&sink, event).await, Ok(vec![Outcome::Duplicate]));
+        assert_eq!(outbox.events.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_same_id_twice_in_one_request_is_stored_once() {
+        let (sink, outbox, _) = sink();
+        let event = rating(Uuid::new_v4(), "demo", 4);
+        let outcomes = sink.submit(vec![Submission::new(event.clone()), Submission::new(event)]).await.unwrap();
+        assert_eq!(outcomes, [Outcome::Stored, Outcome::Duplicate]);
+        assert_eq!(outbox.events.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_letter_update_supersedes_and_the_same_state_again_is_a_duplicate() {
+        let (sink, outbox, _) = sink();
+        let id = Uuid::new_v4();
+        assert_eq!(submit(&sink, letter(id, None)).await, Ok(vec![Outcome::Stored]));
+        assert_eq!(submit(&sink, letter(id, None)).await, Ok(vec![Outcome::Duplicate]));
+        assert_eq!(submit(&sink, letter(id, Some(20))).await, Ok(vec![Outcome::Stored]));
+        let events = outbox.events.lock().unwrap();
+        let [Event::Letter(first), Event::Letter(second)] = &events[..] else { panic!("{events:?}") };
+        assert!(second.updated_at > first.updated_at, "the update's version is later, even within one second");
+        assert_eq!(second.answered_at, Some(20));
+    }
+
+    #[tokio::test]
+    async fn a_second_click_takes_the_first_score_out_of_the_rollup_and_a_repeat_is_nothing() {
+        let (sink, outbox, _) = sink();
+        let id = Uuid::new_v4();
+        submit(&sink, rating(id, "email", 2)).await.unwrap();
+        assert_eq!(submit(&sink, rating(id, "email", 2)).await, Ok(vec![Outcome::Duplicate]));
+        submit(&sink, rating(id, "email", 5)).await.unwrap();
+        let events = outbox.events.lock().unwrap();
+        let [Event::Feedback(first), Event::Correction(correction), Event::Feedback(second)] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert_eq!((first.score, second.score), (2, 5));
+        assert!(second.received_at > first.received_at);
+        assert_eq!((correction.n, correction.sum, correction.negative), (-1, -25.0, -1), "csat 2 is 25 of 100");
+        assert_eq!(correction.event_id, id);
+        assert_eq!(correction.received_at, second.received_at);
+    }
+
+    #[tokio::test]
+    async fn an_id_older_than_the_window_is_new_again_and_expiry_forgets_it() {
+        let (sink, outbox, memory) = sink();
+        let now = unix(SystemTime::now());
+        let Event::Feedback(mut old) = rating(Uuid::new_v4(), "demo", 3) else { unreachable!() };
+        old.received_at = now - 3601;
+        memory.remember(&Event::Feedback(old.clone()));
+        old.received_at = now;
+        assert_eq!(submit(&sink, Event::Feedback(old.clone())).await, Ok(vec![Outcome::Stored]));
+        assert_eq!(outbox.events.lock().unwrap().len(), 1);
+        assert_eq!(memory.stats().ids, 1);
+        memory.expire(now + 3601);
+        assert_eq!(memory.stats().ids, 0);
+    }
+
+    #[test]
+    fn past_its_cap_the_memory_forgets_its_oldest_and_counts_them() {
+        let memory = Memory::new(DedupeOptions { max_ids: 16 * 8, ..options() });
+        for at in 0..2000u32 {
+            let id = Uuid::from_u128(u128::from(at) << 8);
+            memory.insert(Key { kind: crate::domain::EventKind::Timing, id }, Version { at, fingerprint: 0 });
+        }
+        let stats = memory.stats();
+        assert!(stats.ids <= 16 * 9, "{stats:?}");
+        assert_eq!(stats.ids as u64 + stats.evicted, 2000);
+    }
+}

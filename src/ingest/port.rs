@@ -1,0 +1,44 @@
+//! The narrow port the capture handlers see.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::storage::rows::Event;
+use crate::storage::spool::Refused;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One event as a handler accepted it: the row that carries its id, and the
+/// rows that stand or fall with it (the rating given at the end of a call).
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub event: Event,
+    pub attached: Vec<Event>,
+}
+
+impl Submission {
+    pub fn new(event: Event) -> Submission {
+        Submission { event, attached: Vec::new() }
+    }
+}
+
+/// What became of a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// New, or a new state of an updatable event: on disk now.
+    Stored,
+    /// Already stored (or being stored by a request still in flight): nothing written.
+    Duplicate,
+}
+
+/// Where the capture handlers send what they accepted. All or nothing: every
+/// new submission of the call is on disk when it returns `Ok`, or none is.
+pub trait EventSink: Send + Sync {
+    fn submit(&self, submissions: Vec<Submission>) -> BoxFuture<'_, Result<Vec<Outcome>, Refused>>;
+}
+
+/// Durable storage of accepted rows: the spool in production.
+pub trait Outbox: Send + Sync {
+    /// Returns once every event is on disk, in one record, or none is.
+    fn append(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), Refused>>;
+}
