@@ -287,8 +287,15 @@ async fn ready(child: &mut std::process::Child, port: u16) {
     }
 }
 
+fn rating(id: uuid::Uuid) -> serde_json::Value {
+    serde_json::json!({
+        "event_id": id, "site": "demo", "journey": "scrap-metal-licensing",
+        "stage": "application", "touchpoint": "epgu", "scale": "csat", "score": 4
+    })
+}
+
 #[tokio::test]
-async fn after_kill_9_mid_load_every_rating_that_got_a_202_lands_exactly_once() {
+async fn after_kill_9_mid_load_and_every_client_retrying_each_202_lands_exactly_once() {
     // Arrange: the binary on the tests' ClickHouse, a database and spool of its own.
     let data = scratch("kill9-spool");
     let server = crate::support::server();
@@ -324,11 +331,7 @@ async fn after_kill_9_mid_load_every_rating_that_got_a_202_lands_exactly_once() 
                 let http = reqwest::Client::new();
                 loop {
                     let id = uuid::Uuid::new_v4();
-                    let rating = serde_json::json!({
-                        "event_id": id, "site": "demo", "journey": "scrap-metal-licensing",
-                        "stage": "application", "touchpoint": "epgu", "scale": "csat", "score": 4
-                    });
-                    match http.post(format!("http://127.0.0.1:{port}/api/v1/feedback")).json(&rating).send().await {
+                    match http.post(format!("http://127.0.0.1:{port}/api/v1/feedback")).json(&rating(id)).send().await {
                         Ok(r) if r.status() == 202 => accepted.lock().unwrap().push(id),
                         _ => break,
                     }
@@ -350,6 +353,13 @@ async fn after_kill_9_mid_load_every_rating_that_got_a_202_lands_exactly_once() 
     let port = free_port();
     let mut child = start(port);
     ready(&mut child, port).await;
+    // The clients cannot know what the kill took: each retries everything it
+    // sent. Without occurred_at, a retry that got through would be a new row.
+    let http = reqwest::Client::new();
+    for id in &accepted {
+        let response = http.post(format!("http://127.0.0.1:{port}/api/v1/feedback")).json(&rating(*id)).send().await;
+        assert_eq!(response.unwrap().status(), 202, "a retry is answered 202");
+    }
 
     // Assert: each 202 once in the table and once in the rollup. Requests in
     // flight at the kill may land too (at most once); they never got a 202.
