@@ -20,6 +20,11 @@ pub const DEFAULT_FILE: &str = "touchpoint.toml";
 pub struct Config {
     /// Address the HTTP server listens on. Port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Longest a request may take, body read included; then it is answered
+    /// 503 (`timeout`). At shutdown, requests in flight get at most
+    /// `spool.drain_timeout`, whatever this says.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
     /// Folder holding `register.toml` and `journeys/*.toml`.
     pub dashboards_dir: PathBuf,
     /// Logging.
@@ -237,6 +242,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout: Duration::from_secs(30),
             dashboards_dir: PathBuf::from("dashboards"),
             log: LogConfig::default(),
             clickhouse: ClickHouseConfig::default(),
@@ -485,6 +491,12 @@ impl Config {
         let c = &self.capture;
         if c.queue_capacity == 0 || c.flush_rows == 0 || c.flush_period.is_zero() {
             return invalid("capture", "queue_capacity, flush_rows and flush_period must be above zero");
+        }
+        if c.dedupe_window.is_zero() {
+            return invalid("capture.dedupe_window", "must be above zero: a retry must be recognised");
+        }
+        if self.request_timeout.is_zero() {
+            return invalid("request_timeout", "must be above zero");
         }
         if self.spool.dir.as_os_str().is_empty() {
             return invalid("spool.dir", "must not be empty");

@@ -39,6 +39,10 @@ pub enum ApiError {
     /// accepted events are not dropped, new ones retry after Retry-After.
     #[error("the service is busy; retry in {} s", retry_after.as_secs().max(1))]
     Overloaded { retry_after: Duration },
+    /// The request took longer than `request_timeout` (a stuck ClickHouse
+    /// query, a client that stopped sending its body): cut, never left hanging.
+    #[error("the request took longer than {} s and was stopped; retry", after.as_secs())]
+    TimedOut { after: Duration },
     /// The service cannot serve now; the reason is safe to show.
     #[error("{0}")]
     Unavailable(String),
@@ -84,7 +88,9 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Overloaded { .. } | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded { .. } | ApiError::Unavailable(_) | ApiError::TimedOut { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -101,6 +107,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::TimedOut { .. } => "timeout",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -195,6 +202,7 @@ mod tests {
             ApiError::RateLimited { scope: "s", retry_after: Duration::ZERO },
             ApiError::Overloaded { retry_after: Duration::ZERO },
             ApiError::Unavailable(String::new()),
+            ApiError::TimedOut { after: Duration::ZERO },
             ApiError::Internal(anyhow::anyhow!("x")),
         ];
         for e in errors {

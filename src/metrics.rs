@@ -55,6 +55,7 @@ pub(crate) const OUTCOMES: &[&str] = &[
     "rate_limited",
     "overloaded",
     "unavailable",
+    "timeout",
     "internal",
     "client_error",
     "server_error",

@@ -8,11 +8,13 @@ use std::time::{Duration, SystemTime};
 use crate::error::ApiError;
 use anyhow::Context as _;
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::IntoResponse as _;
+use axum::response::Response;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
@@ -45,6 +47,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails when the spool has not shipped for this long.
     pub stall_after: std::time::Duration,
+    /// Longest a request may take (`request_timeout`).
+    pub request_timeout: Duration,
 }
 
 /// All routes of the service, each group with its own state, merged here.
@@ -52,6 +56,7 @@ pub struct AppState {
 /// document served at `/api/v1/openapi.json` lists exactly the API that
 /// exists; the analysts' HTML pages are outside it.
 pub fn app(state: AppState) -> Router {
+    let request_timeout = state.request_timeout;
     let pages = dashboards::pages_router(state.dashboards.clone());
     let scrape = Router::new()
         .route("/metrics", axum::routing::get(metrics::serve))
@@ -81,8 +86,26 @@ pub fn app(state: AppState) -> Router {
                 // A bug in one handler is a 500 for that request, not a dropped connection.
                 .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
                     ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
-                })),
+                }))
+                .layer(axum::middleware::map_response_with_state(request_timeout, timed_out_as_json))
+                // A stuck ClickHouse query or a body that never arrives ends here.
+                .layer(TimeoutLayer::with_status_code(TIMED_OUT, request_timeout)),
         )
+}
+
+/// What tower-http's time-out answers inside the stack; turned into our JSON
+/// error on the way out. Nothing else in the service answers 408.
+const TIMED_OUT: StatusCode = StatusCode::REQUEST_TIMEOUT;
+
+async fn timed_out_as_json(
+    axum::extract::State(after): axum::extract::State<Duration>,
+    response: Response,
+) -> Response {
+    if response.status() == TIMED_OUT && response.extensions().get::<error::ErrorCode>().is_none() {
+        tracing::warn!(?after, "a request took too long and was stopped");
+        return ApiError::TimedOut { after }.into_response();
+    }
+    response
 }
 
 /// The routes and their OpenAPI description, before they are split apart.
@@ -160,7 +183,16 @@ pub fn services(
     let auth = Auth::new(storage.clone(), &config.dashboards);
     let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
     let stall_after = config.capture.stall_after;
-    let state = AppState { catalog, storage: storage.clone(), migrations, capture, dashboards, metrics, stall_after };
+    let state = AppState {
+        catalog,
+        storage: storage.clone(),
+        migrations,
+        capture,
+        dashboards,
+        metrics,
+        stall_after,
+        request_timeout: config.request_timeout,
+    };
     Ok((state, writer))
 }
 
@@ -215,6 +247,8 @@ pub struct Application {
     writer: Writer,
     database: Database,
     catalog: Arc<Catalog>,
+    /// `spool.drain_timeout`: the whole budget of a shutdown.
+    drain_timeout: Duration,
 }
 
 impl Application {
@@ -228,7 +262,14 @@ impl Application {
         let database = Database::open(config).await?;
         let catalog = Arc::new(catalog);
         match Application::prepare(config, catalog.clone(), &database.storage).await {
-            Ok((listener, router, writer)) => Ok(Application { listener, router, writer, database, catalog }),
+            Ok((listener, router, writer)) => Ok(Application {
+                listener,
+                router,
+                writer,
+                database,
+                catalog,
+                drain_timeout: config.spool.drain_timeout,
+            }),
             Err(e) => {
                 database.close().await;
                 Err(e)
@@ -272,15 +313,35 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until `shutdown` completes; then lets requests in flight finish,
-    /// writes every accepted event to ClickHouse, and stops the local
-    /// ClickHouse if the service owns one.
+    /// Serves until `shutdown` completes; then lets requests in flight
+    /// finish, ships the spool to ClickHouse, and stops the local ClickHouse
+    /// if the service owns one. Both steps share one budget,
+    /// `spool.drain_timeout` from the signal: a request still running then is
+    /// cut, and what is not shipped stays on disk for the next start.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "serving");
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
-        // The router (and with it every queue handle) is gone: the writer drains and ends.
-        self.writer.finish().await;
+        let (signalled, at_signal) = tokio::sync::oneshot::channel();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = signalled.send(tokio::time::Instant::now());
+        };
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).into_future();
+        let budget = self.drain_timeout;
+        let cut = async move {
+            let Ok(at) = at_signal.await else { return std::future::pending().await };
+            tokio::time::sleep_until(at + budget).await;
+            at
+        };
+        let (served, deadline) = tokio::select! {
+            served = served => (served, None),
+            at = cut => {
+                tracing::warn!(timeout = ?budget, "requests still in flight at the drain timeout are cut");
+                (Ok(()), Some(at + budget))
+            }
+        };
+        // The router (and with it every spool handle) is gone: the writer drains and ends.
+        self.writer.finish(deadline.unwrap_or_else(|| tokio::time::Instant::now() + budget)).await;
         self.database.close().await;
         served
     }

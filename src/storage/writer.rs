@@ -97,16 +97,17 @@ impl Writer {
     }
 
     /// Call once the HTTP server has stopped: seals the last segment and ships
-    /// for up to the drain timeout. What ClickHouse has not taken by then
-    /// stays on disk and is shipped at the next start.
-    pub async fn finish(self) {
+    /// until `deadline` (at the latest the drain timeout from now). What
+    /// ClickHouse has not taken by then stays on disk and ships at the next start.
+    pub async fn finish(self, deadline: tokio::time::Instant) {
+        let deadline = deadline.min(tokio::time::Instant::now() + self.drain_timeout);
         self.ticker.abort();
         let spool = self.spool;
         if tokio::task::spawn_blocking(move || spool.close()).await.is_err() {
             tracing::error!("closing the spool panicked");
         }
         let mut shipper = self.shipper;
-        match tokio::time::timeout(self.drain_timeout, &mut shipper).await {
+        match tokio::time::timeout_at(deadline, &mut shipper).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "the spool shipper panicked"),
             Err(_) => {

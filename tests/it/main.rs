@@ -18,4 +18,5 @@ mod openapi;
 mod spool;
 mod staff;
 mod support;
+mod timeouts;
 mod widget;

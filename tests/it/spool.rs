@@ -213,7 +213,7 @@ async fn a_segment_that_reached_clickhouse_but_was_not_deleted_is_not_counted_ag
     let correction = touchpoint::capture::events::correction(&first, &replacing).unwrap();
     queue.push_all(vec![Event::Correction(correction), Event::Feedback(replacing)]).await.unwrap();
     drop(queue);
-    writer.finish().await;
+    writer.finish(tokio::time::Instant::now() + Duration::from_secs(3600)).await;
     let kept = scratch("spool-replay-copy");
     let files = segments(&dir);
     assert!(!files.is_empty(), "nothing could be shipped");
@@ -228,7 +228,7 @@ async fn a_segment_that_reached_clickhouse_but_was_not_deleted_is_not_counted_ag
             Writer::start(storage.client(), spool_options(&dir), Duration::from_secs(20), metrics.clone(), &|_| {})
                 .unwrap();
         drop(queue);
-        writer.finish().await;
+        writer.finish(tokio::time::Instant::now() + Duration::from_secs(3600)).await;
         assert!(segments(&dir).is_empty(), "shipped segments are deleted");
         for file in &files {
             std::fs::copy(kept.join(file.file_name().unwrap()), file).unwrap();
@@ -329,7 +329,7 @@ async fn group_commit_under_concurrent_requests_writes_every_record_once() {
         accepted.extend(ids.unwrap());
     }
     drop(queue);
-    writer.finish().await;
+    writer.finish(tokio::time::Instant::now() + Duration::from_secs(3600)).await;
 
     // Assert: the segments hold exactly the accepted events.
     let mut stored = Vec::new();
