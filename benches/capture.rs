@@ -1,25 +1,26 @@
 //! Load benchmark of the capture endpoints over loopback.
 //!
-//!     cargo bench --bench capture -- [--seconds 60] [--connections 64] [--only NAME] [--sync-interval 0s]
+//!     cargo bench --bench capture -- [--seconds 60] [--connections 32] [--only NAME,NAME] [--sync-interval 0s]
 //!
 //! Starts a local ClickHouse (under target/bench-clickhouse) and the release
 //! `touchpoint serve` as a child process, then runs, each for `--seconds`:
-//! - `ceiling`: a bare axum handler answering 202 without work, in a child
-//!   process of its own: the most this machine serves with this client;
-//! - `single`: one rating per request, closed loop, unique event ids;
-//! - `batch20`: timings arrays of 20 events per request;
-//! - `paced`: 5,000 ratings/s on a fixed schedule, latency measured from the
-//!   scheduled send time (no coordinated omission).
+//! - `ceiling`: a bare axum handler that parses the same JSON and answers
+//!   202, in a child process of its own, driven by wrk like `single`: the
+//!   most this stack serves on this machine;
+//! - `single`: one rating per request (wrk, 1 thread), unique event ids;
+//! - `batch20`: timings arrays of 20 events per request (wrk);
+//! - `paced`: 5,000 ratings/s on a fixed schedule (an open-loop reqwest
+//!   client), latency measured from the scheduled send time.
 //! During `single` a probe posts one rating a second and polls ClickHouse for it:
 //! the time from its 202 until it can be queried. After each run the rows that
-//! landed are counted (FINAL) against the 202s.
+//! landed are counted against the 202s. wrk is installed when missing.
 
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Service, free_port, wait_ready};
+use common::{Service, free_port, wait_ready, wrk};
 use touchpoint::config::EmbeddedConfig;
 use touchpoint::storage::Storage;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
@@ -38,7 +39,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args { seconds: 60, connections: 64, only: None, sync_interval: None };
+    let mut args = Args { seconds: 60, connections: 32, only: None, sync_interval: None };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -57,33 +58,26 @@ fn args() -> Args {
 fn run_ceiling(port: u16) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
-        let app = axum::Router::new().fallback(|| async { axum::http::StatusCode::ACCEPTED });
+        let ready = axum::routing::get(|| async { axum::http::StatusCode::OK });
+        let app = axum::Router::new().route("/", ready).fallback(|body: axum::body::Bytes| async move {
+            match serde_json::from_slice::<serde_json::Value>(&body) {
+                Ok(_) => axum::http::StatusCode::ACCEPTED,
+                Err(_) => axum::http::StatusCode::BAD_REQUEST,
+            }
+        });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         axum::serve(listener, app).await.unwrap();
     });
 }
 
-fn rating(id: Uuid) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "event_id": id, "site": "demo", "journey": "scrap-metal-licensing",
-        "stage": "information_search", "touchpoint": "site", "scale": "csat", "score": 4,
-        "comment": "Информацию нашёл быстро", "segment": "legal_entity", "locale": "ru",
-        "session_id": "bench", "page_path": "/licenzirovanie/"
-    }))
-    .unwrap()
-}
+/// The rating every request of `single` and `paced` posts, with `EVENT_ID` for its id.
+const RATING: &str = r#"{"event_id":"EVENT_ID","site":"demo","journey":"scrap-metal-licensing","stage":"information_search","touchpoint":"site","scale":"csat","score":4,"comment":"Информацию нашёл быстро","segment":"legal_entity","locale":"ru","session_id":"bench","page_path":"/licenzirovanie/"}"#;
 
-fn timings20() -> Vec<u8> {
-    let events: Vec<serde_json::Value> = (0..20)
-        .map(|i| {
-            serde_json::json!({
-                "event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
-                "stage": "application", "touchpoint": "epgu", "duration_ms": 1000 + i,
-                "measure": "dwell", "source": "measured", "session_id": "bench", "page_path": "/apply"
-            })
-        })
-        .collect();
-    serde_json::to_vec(&events).unwrap()
+/// One of the 20 timings of a `batch20` request.
+const TIMING: &str = r#"{"event_id":"EVENT_ID","site":"demo","journey":"scrap-metal-licensing","stage":"application","touchpoint":"epgu","duration_ms":1000,"measure":"dwell","source":"measured","session_id":"bench","page_path":"/apply"}"#;
+
+fn rating(id: Uuid) -> Vec<u8> {
+    RATING.replace("EVENT_ID", &id.to_string()).into_bytes()
 }
 
 #[derive(Default)]
@@ -119,29 +113,6 @@ impl Outcome {
     fn rps(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
-}
-
-/// Closed loop: `connections` tasks each send as fast as answers come.
-async fn closed_loop(url: String, connections: usize, seconds: u64, body: fn() -> Vec<u8>) -> Outcome {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap();
-    let start = Instant::now();
-    let end = start + Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (client, url) = (client.clone(), url.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut o = Outcome::default();
-            while Instant::now() < end {
-                let sent = Instant::now();
-                let r = client.post(&url).header("content-type", "application/json").body(body()).send().await;
-                o.latencies_us.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                o.requests += 1;
-                o.count(r);
-            }
-            o
-        }));
-    }
-    merge(tasks, start).await
 }
 
 /// Open loop at a fixed rate; latency counts from the scheduled send time.
@@ -192,7 +163,8 @@ async fn merge(tasks: Vec<tokio::task::JoinHandle<Outcome>>, start: Instant) -> 
 }
 
 async fn count(storage: &Storage, table: &str) -> u64 {
-    storage.client().query(&format!("SELECT count() FROM {table} FINAL")).fetch_one().await.unwrap()
+    // Raw rows: a second copy of an event would show as "extra".
+    storage.client().query(&format!("SELECT count() FROM {table}")).fetch_one().await.unwrap()
 }
 
 /// Waits until `table` stops growing; returns its row count.
@@ -244,7 +216,7 @@ async fn probe(base: String, storage: Storage, stop: Arc<AtomicBool>) -> Vec<Dur
 }
 
 fn report(name: &str, o: &Outcome, events_per_request: u64, ceiling: Option<f64>) {
-    let ratio = ceiling.map(|c| format!("{:.0}% of ceiling", 100.0 * o.rps() / c)).unwrap_or_default();
+    let ratio = ceiling.map(|c| format!("{:.2}x the ceiling", o.rps() / c)).unwrap_or_default();
     println!(
         "{name:<8} {:>9} req {:>9.0} req/s {:>9.0} events/s  p50 {:>6.2} ms  p99 {:>7.2} ms  non-202 {:>6} (503: {})  {ratio}",
         o.requests,
@@ -257,12 +229,32 @@ fn report(name: &str, o: &Outcome, events_per_request: u64, ceiling: Option<f64>
     );
 }
 
+fn report_wrk(name: &str, run: &wrk::Run, events_per_request: u64, ceiling: Option<f64>) {
+    let ratio = ceiling.map(|c| format!("{:.2}x the ceiling", run.per_second / c)).unwrap_or_default();
+    println!(
+        "{name:<8} {:>9} req {:>9.0} req/s {:>9.0} events/s  p50 {:>6.2} ms  p99 {:>7.2} ms  non-2xx {:>6}  socket errors {}  {ratio}",
+        run.requests,
+        run.per_second,
+        run.per_second * events_per_request as f64,
+        run.p50_ms,
+        run.p99_ms,
+        run.non_2xx,
+        run.socket_errors,
+    );
+}
+
+/// wrk against `url` in a blocking thread, so that the probe keeps running.
+async fn drive(url: String, script: std::path::PathBuf, connections: usize, seconds: u64) -> wrk::Run {
+    tokio::task::spawn_blocking(move || wrk::run(&url, &script, connections, seconds)).await.unwrap()
+}
+
 fn main() {
     if let Ok(port) = std::env::var(ROLE) {
         return run_ceiling(port.parse().unwrap());
     }
     let args = args();
-    let wants = |name: &str| args.only.as_deref().is_none_or(|o| o == name);
+    wrk::ensure();
+    let wants = |name: &str| args.only.as_deref().is_none_or(|o| o.split(',').any(|o| o == name));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-clickhouse");
@@ -277,7 +269,12 @@ fn main() {
         let spool = args.sync_interval.as_ref().map(|i| format!("[spool]\nsync_interval = \"{i}\"\n"));
         let server = Service::start(&dir, &endpoint, &format!("{limits}{}", spool.unwrap_or_default())).await;
         let storage = Storage::new(&endpoint, "bench");
-        println!("{} s per run, {} connections, 2 cores shared by ClickHouse, the service and this client\n", args.seconds, args.connections);
+        let single = wrk::script(&dir, "single", RATING, 1);
+        let batch = wrk::script(&dir, "batch20", TIMING, 20);
+        println!(
+            "{} s per run, wrk with 1 thread and {} connections; 2 cores shared by ClickHouse, the service and wrk\n",
+            args.seconds, args.connections
+        );
 
         let mut ceiling = None;
         if wants("ceiling") {
@@ -285,9 +282,9 @@ fn main() {
             let mut bare = Command::new(std::env::current_exe().unwrap()).env(ROLE, port.to_string()).spawn().unwrap();
             let base = format!("http://127.0.0.1:{port}");
             wait_ready(&base, "/").await;
-            let o = closed_loop(format!("{base}/api/v1/feedback"), args.connections, args.seconds, || rating(Uuid::new_v4())).await;
-            report("ceiling", &o, 1, None);
-            ceiling = Some(o.rps());
+            let run = drive(format!("{base}/api/v1/feedback"), single.clone(), args.connections, args.seconds).await;
+            report_wrk("ceiling", &run, 1, None);
+            ceiling = Some(run.per_second);
             let _ = bare.kill();
             let _ = bare.wait();
         }
@@ -295,31 +292,38 @@ fn main() {
             let stop = Arc::new(AtomicBool::new(false));
             let probing = tokio::spawn(probe(server.base.clone(), storage.clone(), stop.clone()));
             let before = count(&storage, "feedback").await;
-            let o = closed_loop(format!("{}/api/v1/feedback", server.base), args.connections, args.seconds, || rating(Uuid::new_v4())).await;
+            let url = format!("{}/api/v1/feedback", server.base);
+            let run = drive(url, single.clone(), args.connections, args.seconds).await;
             stop.store(true, Ordering::Relaxed);
             let probes = probing.await.unwrap();
-            report("single", &o, 1, ceiling);
+            report_wrk("single", &run, 1, ceiling);
             let landed = settled(&storage, "feedback").await - before;
             let worst = probes.iter().max().copied().unwrap_or_default();
+            let accepted = run.accepted() + probes.len() as u64;
             println!(
-                "         202s {} (+{} probes), rows landed {landed}, lost {}; queryable after 202: max {:.2} s over {} probes",
-                o.accepted,
+                "         202s {accepted} (incl. {} probes), rows landed {landed}, lost {}, extra {}; queryable after 202: max {:.2} s",
                 probes.len(),
-                (o.accepted + probes.len() as u64).saturating_sub(landed),
+                accepted.saturating_sub(landed),
+                landed.saturating_sub(accepted),
                 worst.as_secs_f64(),
-                probes.len()
             );
         }
         if wants("batch20") {
             let before = count(&storage, "timings").await;
-            let o = closed_loop(format!("{}/api/v1/timings", server.base), args.connections, args.seconds, timings20).await;
-            report("batch20", &o, 20, ceiling);
+            let run = drive(format!("{}/api/v1/timings", server.base), batch.clone(), args.connections, args.seconds).await;
+            report_wrk("batch20", &run, 20, None);
             let landed = settled(&storage, "timings").await - before;
-            println!("         events accepted {}, rows landed {landed}, lost {}", o.accepted * 20, (o.accepted * 20).saturating_sub(landed));
+            let accepted = run.accepted() * 20;
+            println!(
+                "         events accepted {accepted} ({:.0}/s), rows landed {landed}, lost {}, extra {}",
+                accepted as f64 / args.seconds as f64,
+                accepted.saturating_sub(landed),
+                landed.saturating_sub(accepted)
+            );
         }
         if wants("paced") {
             let before = count(&storage, "feedback").await;
-            let o = paced(format!("{}/api/v1/feedback", server.base), args.connections, args.seconds, 5000).await;
+            let o = paced(format!("{}/api/v1/feedback", server.base), 64, args.seconds, 5000).await;
             report("paced", &o, 1, None);
             let landed = settled(&storage, "feedback").await - before;
             println!("         5000 req/s scheduled; rows landed {landed} of {} accepted", o.accepted);

@@ -59,3 +59,10 @@ ensure_axe() {
     rm -rf "$dir" && mkdir -p "$dir"
     (cd "$dir" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null && tar xzf "axe-core-$AXE_VERSION.tgz")
 }
+
+# wrk: the lean load generator of the capture benchmark (Debian package).
+ensure_wrk() {
+    command -v wrk >/dev/null && return
+    echo "installing wrk (Debian package)..." >&2
+    apt_install wrk
+}

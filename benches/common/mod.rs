@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 use touchpoint::storage::Endpoint;
 
+#[allow(dead_code)] // the capture benchmark drives wrk; the dashboards one does not
+pub mod wrk;
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
