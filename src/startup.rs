@@ -13,7 +13,7 @@ use axum::response::IntoResponse as _;
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
@@ -71,7 +71,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::no_route)
         .layer(
             tower::ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(|request: &Request<_>| {
@@ -91,6 +91,20 @@ pub fn app(state: AppState) -> Router {
                 // A stuck ClickHouse query or a body that never arrives ends here.
                 .layer(TimeoutLayer::with_status_code(TIMED_OUT, request_timeout)),
         )
+}
+
+/// A UUID v4 per request from the thread's RNG: tower-http's own maker asks
+/// the kernel for randomness on every request (a syscall each).
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        axum::http::HeaderValue::from_str(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// What tower-http's time-out answers inside the stack; turned into our JSON

@@ -41,16 +41,26 @@ use limits::Limits;
 /// What a client is told to wait when the spool refuses (busy or at its disk cap).
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 
-/// Shared by the capture handlers.
+/// Shared by the capture handlers. One `Arc`: axum clones the state with
+/// the route's service for every request, so a clone is one atomic add.
 #[derive(Clone)]
-pub struct Capture {
+pub struct Capture(Arc<Shared>);
+
+pub struct Shared {
     catalog: Arc<Catalog>,
     sites: Arc<BTreeMap<String, SiteConfig>>,
     /// Where accepted events go: the only way out of capture.
     sink: Arc<dyn EventSink>,
     limits: Arc<Limits>,
-    staff: Arc<staff::StaffTokens>,
-    signer: Arc<email::Signer>,
+    staff: staff::StaffTokens,
+    signer: email::Signer,
+}
+
+impl std::ops::Deref for Capture {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl Capture {
@@ -58,14 +68,14 @@ impl Capture {
     pub fn new(config: &Config, catalog: Arc<Catalog>, sink: Arc<dyn EventSink>, base_url: String) -> Capture {
         let limits = Limits::new(&config.limits);
         Limits::spawn_janitor(&limits);
-        Capture {
+        Capture(Arc::new(Shared {
             catalog,
             sites: Arc::new(config.sites.clone()),
             sink,
             limits,
-            staff: Arc::new(staff::StaffTokens::new(&config.staff_tokens)),
-            signer: Arc::new(email::Signer::new(&config.email, base_url)),
-        }
+            staff: staff::StaffTokens::new(&config.staff_tokens),
+            signer: email::Signer::new(&config.email, base_url),
+        }))
     }
 
     pub fn sites(&self) -> Arc<BTreeMap<String, SiteConfig>> {

@@ -220,7 +220,7 @@ impl Deduped {
         Deduped { memory, outbox }
     }
 
-    async fn submit_all(&self, mut submissions: Vec<Submission>) -> Result<Vec<Outcome>, Refused> {
+    async fn submit_all(&self, submissions: Vec<Submission>) -> Result<Vec<Outcome>, Refused> {
         let idents: Vec<_> = submissions.iter().map(|s| identify(&s.event)).collect();
         let (claims, outcomes) = loop {
             let now = unix(SystemTime::now());
@@ -229,23 +229,23 @@ impl Deduped {
                 Pass::Wait(notified) => notified.await,
             }
         };
-        let mut events = Vec::new();
+        let mut events = Vec::with_capacity(submissions.len());
         let mut stored = Vec::with_capacity(claims.len());
-        let claimed: HashMap<usize, (Key, Option<Version>)> =
-            claims.into_iter().map(|(i, key, previous)| (i, (key, previous))).collect();
-        for (i, submission) in submissions.iter_mut().enumerate() {
+        // Claims come in the order of the submissions.
+        let mut claims = claims.into_iter().peekable();
+        for (i, mut submission) in submissions.into_iter().enumerate() {
             if outcomes[i] == Outcome::Duplicate {
                 continue;
             }
-            if let Some((key, previous)) = claimed.get(&i) {
+            if let Some((_, key, previous)) = claims.next_if(|(at, _, _)| *at == i) {
                 if let Some(previous) = previous {
-                    events.extend(supersede(&mut submission.event, *previous));
+                    events.extend(supersede(&mut submission.event, previous));
                 }
                 if let Some((_, version)) = identify(&submission.event) {
-                    stored.push((*key, version));
+                    stored.push((key, version));
                 }
             }
-            events.push(submission.event.clone());
+            events.push(submission.event);
             events.append(&mut submission.attached);
         }
         if events.is_empty() {
