@@ -17,10 +17,11 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::events::Rating;
+use super::events::{Rating, find_journey, find_stage, find_touchpoint};
 use super::{Capture, accepted, pages};
 use crate::config::EmailConfig;
 use crate::domain::Scale;
+use crate::domain::text::bounded;
 use crate::domain::time::unix;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, parse_form};
@@ -181,26 +182,11 @@ impl Snippet<'_> {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>) -> Result<Response, ApiError> {
-    let journey = capture
-        .catalog
-        .journey(&input.journey)
-        .ok_or_else(|| ApiError::invalid("journey", format!("unknown journey {:?}", input.journey)))?;
-    let stage = journey.stages.iter().find(|s| s.id == input.stage).ok_or_else(|| {
-        ApiError::invalid("stage", format!("journey {:?} has no stage {:?}", journey.id, input.stage))
-    })?;
-    let touchpoint_id = input.touchpoint.unwrap_or_else(|| "email".into());
-    let touchpoint = capture
-        .catalog
-        .touchpoint(&touchpoint_id)
-        .ok_or_else(|| ApiError::invalid("touchpoint", format!("unknown touchpoint {touchpoint_id:?}")))?;
-    let case_ref = input.case_ref.unwrap_or_default();
-    if case_ref.chars().count() > 64 {
-        return Err(ApiError::invalid("case_ref", "at most 64 characters"));
-    }
-    let locale = input.locale.unwrap_or_else(|| "ru".into());
-    if locale.len() > 35 {
-        return Err(ApiError::invalid("locale", "at most 35 characters"));
-    }
+    let journey = find_journey(&capture.catalog, "", &input.journey)?;
+    let stage = find_stage(journey, "", &input.stage)?;
+    let touchpoint = find_touchpoint(&capture.catalog, "touchpoint", input.touchpoint.as_deref().unwrap_or("email"))?;
+    let case_ref = bounded("case_ref", input.case_ref, 64)?;
+    let locale = bounded("locale", Some(input.locale.unwrap_or_else(|| "ru".into())), 35)?;
     let scale = input.scale.unwrap_or(Scale::Csat);
     let signer = &capture.signer;
     let now = SystemTime::now();

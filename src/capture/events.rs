@@ -118,19 +118,14 @@ impl<'a> Checker<'a> {
     }
 
     pub fn place(&self, site: &str, journey: &str, stage: &str, touchpoint: &str) -> Result<Place<'a>, ApiError> {
-        let journey = self
-            .catalog
-            .journey(journey)
-            .ok_or_else(|| ApiError::invalid(self.field("journey"), format!("unknown journey {journey:?}")))?;
+        let journey = find_journey(self.catalog, &self.prefix, journey)?;
         if !self.site.journeys.iter().any(|j| j == &journey.id) {
             return Err(ApiError::invalid(
                 self.field("journey"),
                 format!("site {site:?} may not post for journey {:?}", journey.id),
             ));
         }
-        let stage = journey.stages.iter().find(|s| s.id == stage).ok_or_else(|| {
-            ApiError::invalid(self.field("stage"), format!("journey {:?} has no stage {stage:?}", journey.id))
-        })?;
+        let stage = find_stage(journey, &self.prefix, stage)?;
         if !stage.touchpoints.iter().any(|t| t == touchpoint) {
             return Err(ApiError::invalid(
                 self.field("touchpoint"),
@@ -236,6 +231,23 @@ impl<'a> Checker<'a> {
             page_path: self.page_path(input.page_path)?,
         })
     }
+}
+
+/// The journey an event names, refused naming `{prefix}journey`.
+pub fn find_journey<'a>(catalog: &'a Catalog, prefix: &str, id: &str) -> Result<&'a Journey, ApiError> {
+    catalog.journey(id).ok_or_else(|| ApiError::invalid(format!("{prefix}journey"), format!("unknown journey {id:?}")))
+}
+
+/// A stage of `journey`, refused naming `{prefix}stage`.
+pub fn find_stage<'a>(journey: &'a Journey, prefix: &str, id: &str) -> Result<&'a Stage, ApiError> {
+    journey.stages.iter().find(|s| s.id == id).ok_or_else(|| {
+        ApiError::invalid(format!("{prefix}stage"), format!("journey {:?} has no stage {id:?}", journey.id))
+    })
+}
+
+/// A touchpoint of the register, refused naming `field`.
+pub fn find_touchpoint<'a>(catalog: &'a Catalog, field: &str, id: &str) -> Result<&'a Touchpoint, ApiError> {
+    catalog.touchpoint(id).ok_or_else(|| ApiError::invalid(field, format!("unknown touchpoint {id:?}")))
 }
 
 /// What every rating has, whichever way it came (widget, letter, phone).

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::events::Rating;
+use super::events::{Rating, find_journey, find_stage, find_touchpoint};
 use super::{Capture, accepted};
 use crate::config::StaffToken;
 use crate::domain::text::bounded;
@@ -81,13 +81,7 @@ impl Capture {
             (Some(_), None) => Err(ApiError::invalid("stage", "give the stage with the journey")),
             (None, Some(_)) => Err(ApiError::invalid("journey", "give the journey with the stage")),
             (Some(j), Some(s)) => {
-                let journey = self
-                    .catalog
-                    .journey(&j)
-                    .ok_or_else(|| ApiError::invalid("journey", format!("unknown journey {j:?}")))?;
-                if !journey.stages.iter().any(|st| st.id == s) {
-                    return Err(ApiError::invalid("stage", format!("journey {j:?} has no stage {s:?}")));
-                }
+                find_stage(find_journey(&self.catalog, "", &j)?, "", &s)?;
                 Ok((j, s))
             }
         }
@@ -250,10 +244,7 @@ pub async fn correspondence(
     if letter_id.is_empty() {
         return Err(ApiError::invalid("letter_id", "must not be empty"));
     }
-    let touchpoint = capture
-        .catalog
-        .touchpoint(&input.touchpoint)
-        .ok_or_else(|| ApiError::invalid("touchpoint", format!("unknown touchpoint {:?}", input.touchpoint)))?;
+    let touchpoint = find_touchpoint(&capture.catalog, "touchpoint", &input.touchpoint)?;
     if !touchpoint.channel.is_written() {
         return Err(ApiError::invalid("touchpoint", format!("{:?} is not a written channel", touchpoint.id)));
     }
