@@ -119,7 +119,7 @@ pub struct CaptureConfig {
     /// and stored nothing (letters and e-mail ratings: at least `email.link_ttl`).
     #[serde(with = "humantime_serde")]
     pub dedupe_window: Duration,
-    /// Event ids remembered at most (about 60 bytes each); past it the oldest
+    /// Event ids remembered at most (29–57 bytes each); past it the oldest
     /// are forgotten before their window ends (metric `dedupe_evicted_total`).
     pub dedupe_ids: usize,
     /// `/readyz` fails when the shipper has had segments waiting and shipped none for this long.

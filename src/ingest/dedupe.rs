@@ -4,8 +4,8 @@
 //! without a second row.
 //!
 //! Memory: one entry per event id seen within the window, in 16 shards,
-//! each a `HashMap<Key, Version>` (about 60 bytes an id; README "Exactly
-//! once"). Bounded by the window (a janitor drops expired ids every
+//! each two hash tables (25-byte slots for immutable kinds, 41-byte ones
+//! for updatable kinds; README "Exactly once across retries"). Bounded by the window (a janitor drops expired ids every
 //! minute) and by `max_ids`: past it a shard forgets its oldest eighth, and
 //! `MemoryStats::evicted` counts what was forgotten early.
 
@@ -38,11 +38,42 @@ pub struct DedupeOptions {
     pub max_ids: usize,
 }
 
+/// Immutable kinds need only the time an id arrived (25 bytes a slot);
+/// updatable ones also what their last state said (41 bytes a slot).
 #[derive(Default)]
 struct Shard {
+    seen: HashMap<Key, u32>,
     versions: HashMap<Key, Version>,
     /// Claimed by a request whose rows are on their way to disk.
     pending: HashSet<Key>,
+}
+
+impl Shard {
+    fn get(&self, key: &Key) -> Option<Version> {
+        if key.kind.updatable() {
+            self.versions.get(key).copied()
+        } else {
+            self.seen.get(key).map(|&at| Version { at, fingerprint: 0 })
+        }
+    }
+
+    fn put(&mut self, key: Key, version: Version) {
+        if key.kind.updatable() {
+            self.versions.insert(key, version);
+        } else {
+            self.seen.insert(key, version.at);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.seen.len() + self.versions.len()
+    }
+
+    /// Keeps the ids for which `keep(key, arrived at)` holds.
+    fn retain(&mut self, keep: impl Fn(&Key, u32) -> bool) {
+        self.seen.retain(|key, at| keep(key, *at));
+        self.versions.retain(|key, v| keep(key, v.at));
+    }
 }
 
 /// Ids remembered now, and how many were forgotten before their window ended.
@@ -109,17 +140,15 @@ impl Memory {
     /// Records a stored state of `key`; an older one than known is ignored.
     pub fn insert(&self, key: Key, version: Version) {
         let mut shard = lock(&self.shards[Self::shard_of(&key)]);
-        match shard.versions.get(&key) {
+        match shard.get(&key) {
             Some(known) if known.at > version.at => {}
-            _ => {
-                shard.versions.insert(key, version);
-            }
+            _ => shard.put(key, version),
         }
         self.bound(&mut shard);
     }
 
     pub fn stats(&self) -> MemoryStats {
-        let ids = self.shards.iter().map(|s| lock(s).versions.len()).sum();
+        let ids = self.shards.iter().map(|s| lock(s).len()).sum();
         MemoryStats { ids, evicted: self.evicted.load(Ordering::Relaxed) }
     }
 
@@ -127,7 +156,7 @@ impl Memory {
     pub fn expire(&self, now: u32) {
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
-            shard.versions.retain(|key, v| v.at.saturating_add(self.window(key)) >= now);
+            shard.retain(|key, at| at.saturating_add(self.window(key)) >= now);
         }
     }
 
@@ -147,16 +176,16 @@ impl Memory {
     /// Past its share of `max_ids`, a shard forgets its oldest eighth.
     fn bound(&self, shard: &mut Shard) {
         let cap = (self.options.max_ids / SHARDS).max(8);
-        if shard.versions.len() <= cap {
+        if shard.len() <= cap {
             return;
         }
-        let mut ats: Vec<u32> = shard.versions.values().map(|v| v.at).collect();
+        let mut ats: Vec<u32> = shard.seen.values().copied().chain(shard.versions.values().map(|v| v.at)).collect();
         let eighth = ats.len() / 8;
         let (_, cutoff, _) = ats.select_nth_unstable(eighth);
         let cutoff = *cutoff;
-        let before = shard.versions.len();
-        shard.versions.retain(|_, v| v.at > cutoff);
-        self.evicted.fetch_add((before - shard.versions.len()) as u64, Ordering::Relaxed);
+        let before = shard.len();
+        shard.retain(|_, at| at > cutoff);
+        self.evicted.fetch_add((before - shard.len()) as u64, Ordering::Relaxed);
     }
 
     /// Claims every new key of `idents`, or names a shard to wait on.
@@ -179,7 +208,7 @@ impl Memory {
                 self.release(claims.iter().map(|(_, k, _)| k));
                 return Pass::Wait(notified);
             }
-            let known = shard.versions.get(key).copied().filter(|v| v.at.saturating_add(self.window(key)) >= now);
+            let known = shard.get(key).filter(|v| v.at.saturating_add(self.window(key)) >= now);
             match known {
                 Some(last) if !key.kind.updatable() || last.fingerprint == version.fingerprint => {
                     outcomes[i] = Outcome::Duplicate;
@@ -207,7 +236,7 @@ impl Memory {
             let at = Self::shard_of(key);
             let mut shard = lock(&self.shards[at]);
             shard.pending.remove(key);
-            shard.versions.insert(*key, *version);
+            shard.put(*key, *version);
             self.bound(&mut shard);
             drop(shard);
             self.resolved[at].notify_waiters();
@@ -463,6 +492,13 @@ mod tests {
         assert_eq!(memory.stats().ids, 1);
         memory.expire(now + 3601);
         assert_eq!(memory.stats().ids, 0);
+    }
+
+    /// The README's memory figures: a slot is the entry plus one control byte.
+    #[test]
+    fn entries_are_24_and_40_bytes_as_the_readme_counts() {
+        assert_eq!(std::mem::size_of::<(Key, u32)>(), 24);
+        assert_eq!(std::mem::size_of::<(Key, Version)>(), 40);
     }
 
     #[test]
