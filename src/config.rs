@@ -461,6 +461,13 @@ impl Config {
             {
                 return invalid(&format!("sites.{key}"), "a site key is 1–64 characters of A-Z, a-z, 0-9, '-' and '_'");
             }
+            if key == crate::ingest::EMAIL_SITE {
+                // The site of ratings clicked in letters: they are updatable, a site's are not.
+                return invalid(
+                    &format!("sites.{key}"),
+                    "the site key `email` is reserved for rating links in letters",
+                );
+            }
             for origin in &site.origins {
                 if !matches!(origin.scheme(), "http" | "https") || origin.host_str().is_none() || origin.path() != "/" {
                     return invalid(
@@ -524,6 +531,13 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_email_site_key_is_reserved() {
+        let config: Config = toml::from_str("[sites.email]\njourneys = []").unwrap();
+        let err = config.validate().unwrap_err();
+        assert!(matches!(&err, ConfigError::Invalid { key, .. } if key == "sites.email"), "{err}");
     }
 
     #[test]
