@@ -2,9 +2,11 @@
 //! after a restart, with the first copy still in the spool — is stored once
 //! in its raw table and counted once in every rollup.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use touchpoint::config::Config;
 use touchpoint::storage::Storage;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use uuid::Uuid;
@@ -195,12 +197,16 @@ async fn a_repeat_after_a_restart_is_stored_once_as_clickhouse_remembers_it() {
     app.stop().await;
 
     // A new process: its memory comes from what ClickHouse stored.
-    let mut config = test_config();
+    repeat_in_a_new_process(test_config(), database, spool, &events).await;
+}
+
+/// A new process on the first one's database and spool posts every event
+/// again: each is still stored and counted once.
+async fn repeat_in_a_new_process(mut config: Config, database: String, spool: PathBuf, events: &Events) {
     config.clickhouse.database = database;
     config.spool.dir = spool;
     let restarted = spawn_app_with(config).await;
-    post_all(&restarted.http, &restarted.address, &events).await;
-
+    post_all(&restarted.http, &restarted.address, events).await;
     assert_counts(&restarted.storage, &ONCE).await;
     restarted.stop().await;
 }
@@ -229,12 +235,6 @@ async fn a_repeat_of_events_still_in_the_spool_at_restart_is_stored_once() {
     let mut config = test_config();
     config.clickhouse.url = Some(server.endpoint().url.clone());
     config.clickhouse.password = password;
-    config.clickhouse.database = database;
-    config.spool.dir = spool;
-    let restarted = spawn_app_with(config).await;
-    post_all(&restarted.http, &restarted.address, &events).await;
-
-    assert_counts(&restarted.storage, &ONCE).await;
-    restarted.stop().await;
+    repeat_in_a_new_process(config, database, spool, &events).await;
     server.stop().await.unwrap();
 }
