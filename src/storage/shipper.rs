@@ -87,24 +87,21 @@ impl Shipper {
     #[instrument(skip_all, fields(segments = round.len()))]
     async fn ship(&self, round: &[Sealed]) -> anyhow::Result<()> {
         let paths: Vec<_> = round.iter().map(|s| s.path.clone()).collect();
-        let events = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Event>> {
-            let mut all = Vec::new();
+        // Each event goes to its table's rows as it is decoded: the round is
+        // held once in memory, not also as one list of every event.
+        let tables = tokio::task::spawn_blocking(move || -> std::io::Result<Tables> {
+            let mut tables = Tables::default();
             for path in paths {
-                let (events, damaged) = spool::read_segment(&path)?;
+                let damaged = spool::each_event(&path, |event| tables.add(event))?;
                 if damaged > 0 {
                     // Only the unsynced tail of a crashed run: nothing in it was answered 202.
                     tracing::warn!(path = %path.display(), bytes = damaged, "spool segment ends in a torn record");
                 }
-                all.extend(events);
             }
-            Ok(all)
+            Ok(tables)
         })
         .await??;
         let check = round.iter().any(|s| s.maybe_stored);
-        let mut tables = Tables::default();
-        for event in events {
-            tables.add(event);
-        }
         // Ratings before the corrections that take earlier ratings back out.
         self.table(tables.feedback, check).await?;
         self.table(tables.timings, check).await?;

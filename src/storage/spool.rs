@@ -415,11 +415,18 @@ fn read_header(path: &Path) -> io::Result<u64> {
 /// count of bytes past that point is returned so it can be logged. A record
 /// whose checksum holds but which does not decode is an error.
 pub fn read_segment(path: &Path) -> io::Result<(Vec<Event>, u64)> {
+    let mut events = Vec::new();
+    let damaged = each_event(path, |event| events.push(event))?;
+    Ok((events, damaged))
+}
+
+/// `read_segment` without collecting: each event goes to `take` as its
+/// record is decoded, so a caller that sorts them does not hold two copies.
+pub fn each_event(path: &Path, mut take: impl FnMut(Event)) -> io::Result<u64> {
     let data = fs::read(path)?;
     if data.len() < HEADER as usize || &data[..8] != MAGIC {
-        return Ok((Vec::new(), data.len() as u64));
+        return Ok(data.len() as u64);
     }
-    let mut events = Vec::new();
     let mut at = HEADER as usize;
     while let Some(head) = data.get(at..at + 8) {
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
@@ -441,10 +448,10 @@ pub fn read_segment(path: &Path) -> io::Result<(Vec<Event>, u64)> {
         let batch = postcard::from_bytes::<Vec<Event>>(payload).map_err(|e| {
             io::Error::new(io::ErrorKind::InvalidData, format!("{}: a record of another format: {e}", path.display()))
         })?;
-        events.extend(batch);
+        batch.into_iter().for_each(&mut take);
         at += 8 + len;
     }
-    Ok((events, (data.len() - at) as u64))
+    Ok((data.len() - at) as u64)
 }
 
 struct Segment {

@@ -75,9 +75,7 @@ impl Writer {
         let leftovers: Vec<_> = spool::lock(&shared.sealed).iter().map(|s| s.path.clone()).collect();
         for path in leftovers {
             // A segment that does not read stays for the shipper, which reports it.
-            if let Ok((events, _)) = spool::read_segment(&path) {
-                events.iter().for_each(unshipped);
-            }
+            let _ = spool::each_event(&path, |event| unshipped(&event));
         }
         let shipper = Shipper { client: client.clone(), shared: shared.clone(), metrics: metrics.clone() };
         let shipper = tokio::spawn(shipper.run());
