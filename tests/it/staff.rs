@@ -103,7 +103,13 @@ async fn bad_calls_are_refused_naming_the_field() {
     let cases: Vec<(&str, Value, &str)> = vec![
         ("unknown process", json!({"process": "fishing"}), "process"),
         ("rating out of range", json!({"rating": {"scale": "nps", "score": 11}}), "rating.score"),
-        ("too old", json!({"started_at": "2020-01-01T00:00:00Z"}), "started_at"),
+        ("91 days ago", json!({"started_at": ago(91 * 24 * 3600)}), "started_at"),
+        (
+            "ahead of the clock",
+            json!({"started_at": humantime::format_rfc3339_seconds(
+            std::time::SystemTime::now() + std::time::Duration::from_secs(600)).to_string()}),
+            "started_at",
+        ),
         ("unknown stage", json!({"stage": "payment"}), "stage"),
         ("negative wait", json!({"wait_seconds": -1}), "wait_seconds"),
     ];
