@@ -28,8 +28,8 @@ use super::spool::{self, Sealed, Shared};
 /// Segments shipped in one round at most, when a backlog has built up...
 const ROUND_SEGMENTS: usize = 16;
 /// ...and their bytes: a round is held decoded in memory, several times its
-/// size on disk. A single segment is at most 8 MiB (`spool`).
-const ROUND_BYTES: u64 = 8 << 20;
+/// size on disk. A single segment is at most 4 MiB (`spool`).
+const ROUND_BYTES: u64 = 4 << 20;
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LAST_RETRY: Duration = Duration::from_secs(10);
 

@@ -41,7 +41,7 @@ const HEADER: u64 = 16;
 const SEALED: &str = "seg";
 const OPEN: &str = "open";
 /// Largest preallocated segment; a segment is also at most 1/16 of the cap.
-const SEGMENT_BYTES_MAX: u64 = 8 << 20;
+const SEGMENT_BYTES_MAX: u64 = 4 << 20;
 const SEGMENT_BYTES_MIN: u64 = 64 << 10;
 
 /// Where and how the spool writes.
@@ -56,7 +56,7 @@ pub struct SpoolOptions {
     pub sync_interval: Duration,
     /// A segment is sealed (and shipped) once it holds this many events...
     pub segment_rows: u64,
-    /// ...or this long after its first record, or when its 8 MiB are full.
+    /// ...or this long after its first record, or when its 4 MiB are full.
     pub segment_period: Duration,
     /// Requests waiting for the disk; more are refused (503).
     pub capacity: usize,
