@@ -1,9 +1,7 @@
 //! The kinds of event touchpoint captures. An event id is unique within its
 //! kind: a call and the rating given at its end share one id.
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     /// A rating from the widget, the no-JS form or a staff system's client.
     Rating,
@@ -22,15 +20,5 @@ impl EventKind {
     /// repeat is a duplicate only when it says the same as the last one.
     pub fn updatable(self) -> bool {
         matches!(self, EventKind::Letter | EventKind::EmailRating)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Rating => "rating",
-            EventKind::Timing => "timing",
-            EventKind::Call => "call",
-            EventKind::Letter => "letter",
-            EventKind::EmailRating => "email_rating",
-        }
     }
 }

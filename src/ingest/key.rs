@@ -54,7 +54,7 @@ pub fn email_fingerprint(score: u8, comment: &str) -> u64 {
 }
 
 /// Everything a letter's state says but the time it was posted.
-pub fn letter_fingerprint(row: &LetterRow) -> u64 {
+fn letter_fingerprint(row: &LetterRow) -> u64 {
     let mut hash = Sha256::new();
     for part in [&row.letter_id, &row.journey, &row.stage, &row.touchpoint, &row.process] {
         hash.update((part.len() as u32).to_le_bytes());
