@@ -192,8 +192,9 @@ pub fn services(
         )?;
     Memory::spawn_janitor(&memory);
     metrics.watch_dedupe(memory.clone());
-    let sink: Arc<dyn EventSink> = Arc::new(Deduped::new(memory, Arc::new(queue)));
-    let capture = Capture::new(config, catalog.clone(), sink, base_url);
+    let clock = crate::domain::time::system_clock();
+    let sink: Arc<dyn EventSink> = Arc::new(Deduped::new(memory, Arc::new(queue), clock.clone()));
+    let capture = Capture::new(config, catalog.clone(), sink, base_url, clock);
     let auth = Auth::new(storage.clone(), &config.dashboards);
     let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
     let stall_after = config.capture.stall_after;

@@ -189,7 +189,7 @@ pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>
     let locale = bounded("locale", Some(input.locale.unwrap_or_else(|| "ru".into())), 35)?;
     let scale = input.scale.unwrap_or(Scale::Csat);
     let signer = &capture.signer;
-    let now = SystemTime::now();
+    let now = capture.now();
     let expires = now + signer.ttl;
     let base = Claims {
         e: Uuid::new_v4(),
@@ -248,7 +248,7 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(
     let rating = Rating {
         event_id: claims.e,
         occurred_at: claims.i,
-        received_at: unix(SystemTime::now()),
+        received_at: unix(capture.now()),
         journey: &claims.j,
         stage: &claims.s,
         touchpoint,
@@ -280,7 +280,7 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn click(State(capture): State<Capture>, Path(token): Path<String>) -> Response {
-    match capture.signer.verify(&token, SystemTime::now()) {
+    match capture.signer.verify(&token, capture.now()) {
         Err(e) => pages::error(false, token_error(e)),
         Ok(claims) => {
             let en = pages::is_english(Some(&claims.l));
@@ -312,7 +312,7 @@ struct CommentForm {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn comment(State(capture): State<Capture>, Path(token): Path<String>, body: axum::body::Bytes) -> Response {
-    let claims = match capture.signer.verify(&token, SystemTime::now()) {
+    let claims = match capture.signer.verify(&token, capture.now()) {
         Ok(claims) => claims,
         Err(e) => return pages::error(false, token_error(e)),
     };

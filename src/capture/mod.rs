@@ -29,6 +29,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::config::{Config, SiteConfig};
+use crate::domain::time::Clock;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
 use crate::ingest::{EventSink, Outcome, Submission};
@@ -54,6 +55,7 @@ pub struct Shared {
     limits: Arc<Limits>,
     staff: staff::StaffTokens,
     signer: email::Signer,
+    clock: Clock,
 }
 
 impl std::ops::Deref for Capture {
@@ -65,7 +67,13 @@ impl std::ops::Deref for Capture {
 
 impl Capture {
     /// `base_url` is where rating links point: the public URL of this service.
-    pub fn new(config: &Config, catalog: Arc<Catalog>, sink: Arc<dyn EventSink>, base_url: String) -> Capture {
+    pub fn new(
+        config: &Config,
+        catalog: Arc<Catalog>,
+        sink: Arc<dyn EventSink>,
+        base_url: String,
+        clock: Clock,
+    ) -> Capture {
         let limits = Limits::new(&config.limits);
         Limits::spawn_janitor(&limits);
         Capture(Arc::new(Shared {
@@ -75,7 +83,12 @@ impl Capture {
             limits,
             staff: staff::StaffTokens::new(&config.staff_tokens),
             signer: email::Signer::new(&config.email, base_url),
+            clock,
         }))
+    }
+
+    fn now(&self) -> SystemTime {
+        (self.clock)()
     }
 
     pub fn sites(&self) -> Arc<BTreeMap<String, SiteConfig>> {
@@ -248,7 +261,7 @@ async fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: Feedback
         .record("journey", input.journey.as_str())
         .record("stage", input.stage.as_str());
     let site = capture.site(&input.site, headers, "")?;
-    let row = capture.checker(site, SystemTime::now(), String::new()).feedback(input)?;
+    let row = capture.checker(site, capture.now(), String::new()).feedback(input)?;
     capture.limits.check_site(&row.site)?;
     let id = row.event_id;
     capture.submit(vec![Submission::new(Event::Feedback(row))]).await?;
@@ -279,7 +292,7 @@ async fn timings(
     if inputs.is_empty() || inputs.len() > MAX_TIMINGS_PER_REQUEST {
         return Err(ApiError::invalid("[]", format!("send 1 to {MAX_TIMINGS_PER_REQUEST} events")));
     }
-    let now = SystemTime::now();
+    let now = capture.now();
     let mut rows = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.into_iter().enumerate() {
         let prefix = if many { format!("[{i}].") } else { String::new() };
@@ -294,4 +307,83 @@ async fn timings(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
     capture.submit(rows.into_iter().map(|r| Submission::new(Event::Timing(r))).collect()).await?;
     Ok(if many { accepted(AcceptedMany { event_ids: ids }) } else { accepted(Accepted { event_id: ids[0] }) })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+    use std::time::UNIX_EPOCH;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::Service as _;
+
+    use super::*;
+    use crate::ingest::port::BoxFuture;
+    use crate::ingest::{DedupeOptions, Deduped, Memory, Outbox};
+    use crate::storage::rows::FeedbackRow;
+
+    /// The spool's place, in memory.
+    #[derive(Default)]
+    struct InMemory(Mutex<Vec<Event>>);
+
+    impl Outbox for InMemory {
+        fn append(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), Refused>> {
+            self.0.lock().unwrap().extend(events);
+            Box::pin(std::future::ready(Ok(())))
+        }
+    }
+
+    /// 2033-05-18T03:33:20Z: far from any day this test runs on.
+    const NOW: u64 = 2_000_000_000;
+
+    fn router(outbox: Arc<InMemory>) -> axum::Router {
+        let mut config = Config::default();
+        let site = SiteConfig { journeys: vec!["scrap-metal-licensing".into()], origins: vec![] };
+        config.sites.insert("demo".into(), site);
+        let catalog = Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")).unwrap();
+        let clock: Clock = Arc::new(|| UNIX_EPOCH + Duration::from_secs(NOW));
+        let window = Duration::from_secs(3600);
+        let memory = Arc::new(Memory::new(DedupeOptions { window, update_window: window, max_ids: 100 }));
+        let sink = Arc::new(Deduped::new(memory, outbox, clock.clone()));
+        let capture = Capture::new(&config, Arc::new(catalog), sink, "http://x".into(), clock);
+        public_router(capture).split_for_parts().0
+    }
+
+    fn rating(id: Uuid, days_ago: u64) -> String {
+        let at = UNIX_EPOCH + Duration::from_secs(NOW - days_ago * 86_400);
+        serde_json::json!({
+            "event_id": id, "site": "demo", "journey": "scrap-metal-licensing", "stage": "information_search",
+            "touchpoint": "site", "scale": "csat", "score": 4,
+            "occurred_at": humantime::format_rfc3339_seconds(at).to_string()
+        })
+        .to_string()
+    }
+
+    async fn post(router: &mut axum::Router, body: String) -> StatusCode {
+        let mut request = Request::post("/api/v1/feedback")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        request.extensions_mut().insert(axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))));
+        router.call(request).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn the_router_judges_times_by_its_clock_and_stores_a_repeat_once() {
+        let outbox = Arc::new(InMemory::default());
+        let mut router = router(outbox.clone());
+        let id = Uuid::new_v4();
+
+        assert_eq!(post(&mut router, rating(id, 1)).await, StatusCode::ACCEPTED);
+        assert_eq!(post(&mut router, rating(id, 1)).await, StatusCode::ACCEPTED, "a repeat is answered the same");
+        assert_eq!(post(&mut router, rating(Uuid::new_v4(), 8)).await, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let events = outbox.0.lock().unwrap();
+        let [Event::Feedback(FeedbackRow { event_id, occurred_at, received_at, .. })] = &events[..] else {
+            panic!("one row stored: {events:?}")
+        };
+        assert_eq!((*event_id, *occurred_at, *received_at), (id, (NOW - 86_400) as u32, NOW as u32));
+    }
 }

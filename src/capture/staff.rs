@@ -147,7 +147,7 @@ pub struct CallAccepted {
 #[tracing::instrument(skip_all, fields(process))]
 pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>) -> Result<Response, ApiError> {
     tracing::Span::current().record("process", input.process.as_str());
-    let now = SystemTime::now();
+    let now = capture.now();
     if input.process.is_empty() {
         return Err(ApiError::invalid("process", "name the register process of the call"));
     }
@@ -239,7 +239,7 @@ pub async fn correspondence(
     State(capture): State<Capture>,
     Json(input): Json<LetterInput>,
 ) -> Result<Response, ApiError> {
-    let now = SystemTime::now();
+    let now = capture.now();
     let letter_id = bounded("letter_id", Some(input.letter_id), 128)?;
     if letter_id.is_empty() {
         return Err(ApiError::invalid("letter_id", "must not be empty"));

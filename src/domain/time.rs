@@ -1,6 +1,7 @@
 //! Times as ClickHouse's `DateTime` stores them, and the window of time an
 //! event may claim.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::ApiError;
@@ -12,6 +13,14 @@ pub const CLIENT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Staff systems log later: a nightly export of the telephony log, letters
 /// registered after the fact.
 pub const STAFF_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// Where "now" comes from: the system clock in production, a fixed one in
+/// tests, so that no test depends on the day it runs.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(SystemTime::now)
+}
 
 /// Seconds since the epoch, as the `DateTime` columns store them.
 pub fn unix(t: SystemTime) -> u32 {

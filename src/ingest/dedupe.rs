@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use super::key::{Key, Version, identify, supersede};
 use super::port::{BoxFuture, EventSink, Outbox, Outcome, Submission};
-use crate::domain::time::unix;
+use crate::domain::time::{Clock, unix};
 use crate::storage::rows::Event;
 use crate::storage::spool::Refused;
 
@@ -96,6 +96,8 @@ pub struct Memory {
 pub struct Deduped {
     memory: Arc<Memory>,
     outbox: Arc<dyn Outbox>,
+    /// Tells whether a remembered id's window has passed.
+    clock: Clock,
 }
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -245,14 +247,14 @@ impl Memory {
 }
 
 impl Deduped {
-    pub fn new(memory: Arc<Memory>, outbox: Arc<dyn Outbox>) -> Deduped {
-        Deduped { memory, outbox }
+    pub fn new(memory: Arc<Memory>, outbox: Arc<dyn Outbox>, clock: Clock) -> Deduped {
+        Deduped { memory, outbox, clock }
     }
 
     async fn submit_all(&self, submissions: Vec<Submission>) -> Result<Vec<Outcome>, Refused> {
         let idents: Vec<_> = submissions.iter().map(|s| identify(&s.event)).collect();
         let (claims, outcomes) = loop {
-            let now = unix(SystemTime::now());
+            let now = unix((self.clock)());
             match self.memory.pass(&idents, now) {
                 Pass::Claimed(claims, outcomes) => break (claims, outcomes),
                 Pass::Wait(notified) => notified.await,
@@ -363,7 +365,8 @@ mod tests {
     fn sink() -> (Arc<Deduped>, Arc<Recorded>, Arc<Memory>) {
         let outbox = Arc::new(Recorded::default());
         let memory = Arc::new(Memory::new(options()));
-        (Arc::new(Deduped::new(memory.clone(), outbox.clone())), outbox, memory)
+        let clock = crate::domain::time::system_clock();
+        (Arc::new(Deduped::new(memory.clone(), outbox.clone(), clock)), outbox, memory)
     }
 
     fn rating(id: Uuid, site: &str, score: u8) -> Event {
