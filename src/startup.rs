@@ -156,12 +156,26 @@ pub async fn recall(config: &Config, storage: &Storage) -> anyhow::Result<Arc<Me
     Ok(memory)
 }
 
-fn dedupe_options(config: &Config) -> DedupeOptions {
+/// How long and how many ids the dedupe layer remembers, from the config.
+pub fn dedupe_options(config: &Config) -> DedupeOptions {
     DedupeOptions {
         window: config.capture.dedupe_window,
         // A second click on a rating link must still replace the first.
         update_window: config.capture.dedupe_window.max(config.email.link_ttl),
         max_ids: config.capture.dedupe_ids,
+    }
+}
+
+/// Where and how the spool writes, from the config (`spool.*` and the
+/// segment limits under `capture.*`).
+pub fn spool_options(config: &Config) -> SpoolOptions {
+    SpoolOptions {
+        dir: config.spool.dir.clone(),
+        max_bytes: config.spool.max_bytes,
+        sync_interval: config.spool.sync_interval,
+        segment_rows: config.capture.flush_rows,
+        segment_period: config.capture.flush_period,
+        capacity: config.capture.queue_capacity,
     }
 }
 
@@ -177,14 +191,7 @@ pub fn services(
     base_url: String,
 ) -> anyhow::Result<(AppState, Writer)> {
     let metrics = Metrics::new();
-    let options = SpoolOptions {
-        dir: config.spool.dir.clone(),
-        max_bytes: config.spool.max_bytes,
-        sync_interval: config.spool.sync_interval,
-        segment_rows: config.capture.flush_rows,
-        segment_period: config.capture.flush_period,
-        capacity: config.capture.queue_capacity,
-    };
+    let options = spool_options(config);
     let remember = |event: &crate::storage::rows::Event| memory.remember(event);
     let (queue, writer) =
         Writer::start(storage.client(), options, config.spool.drain_timeout, metrics.clone(), &remember).with_context(

@@ -50,11 +50,7 @@ async fn readyz_names_the_migrations_not_applied() {
     let storage = fresh_storage().await;
     let mut config = test_config();
     config.spool.dir = scratch("spool");
-    let memory = Arc::new(touchpoint::ingest::Memory::new(touchpoint::ingest::DedupeOptions {
-        window: Duration::from_secs(3600),
-        update_window: Duration::from_secs(3600),
-        max_ids: 1000,
-    }));
+    let memory = Arc::new(touchpoint::ingest::Memory::new(touchpoint::startup::dedupe_options(&config)));
     let (state, _writer) = touchpoint::startup::services(
         &config,
         catalog,

@@ -259,15 +259,9 @@ pub async fn tables(storage: &Storage) -> Vec<String> {
         .unwrap()
 }
 
-/// Spool options as the service derives them from `test_config`.
+/// Spool options in `dir` as the service derives them from `test_config`.
 pub fn spool_options(dir: &Path) -> touchpoint::storage::spool::SpoolOptions {
-    let config = test_config();
-    touchpoint::storage::spool::SpoolOptions {
-        dir: dir.to_path_buf(),
-        max_bytes: config.spool.max_bytes,
-        sync_interval: config.spool.sync_interval,
-        segment_rows: config.capture.flush_rows,
-        segment_period: config.capture.flush_period,
-        capacity: config.capture.queue_capacity,
-    }
+    let mut config = test_config();
+    config.spool.dir = dir.to_path_buf();
+    touchpoint::startup::spool_options(&config)
 }
