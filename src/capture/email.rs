@@ -242,9 +242,7 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(
         .touchpoint(&claims.t)
         .ok_or_else(|| ApiError::Unavailable("this link's touchpoint is no longer in the register".into()))?;
     let score = claims.k.check(claims.v, "token")?;
-    if comment.chars().count() > super::events::MAX_COMMENT_CHARS {
-        return Err(ApiError::invalid("comment", "at most 2000 characters"));
-    }
+    let comment = bounded("comment", Some(comment), super::events::MAX_COMMENT_CHARS)?;
     let rating = Rating {
         event_id: claims.e,
         occurred_at: claims.i,

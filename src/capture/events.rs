@@ -13,7 +13,7 @@ use crate::domain::{Scale, Segment};
 use crate::error::ApiError;
 use crate::journeys::Catalog;
 use crate::journeys::model::{Journey, Stage, Touchpoint};
-use crate::storage::rows::{CorrectionRow, FeedbackRow, TimingRow};
+use crate::storage::rows::{FeedbackRow, TimingRow};
 
 /// Longest comment kept, in characters.
 pub const MAX_COMMENT_CHARS: usize = 2000;
@@ -288,27 +288,4 @@ impl Rating<'_> {
             case_ref: String::new(),
         }
     }
-}
-
-/// Takes what `row` added to the daily rollup back out, on behalf of
-/// `replacing`, the rating that takes its place.
-pub fn correction(row: &FeedbackRow, replacing: &FeedbackRow) -> Option<CorrectionRow> {
-    let norm = Scale::from_code(row.scale)?.normalised(row.score);
-    let sign = -1;
-    let f = sign as f64;
-    Some(CorrectionRow {
-        event_id: replacing.event_id,
-        received_at: replacing.received_at,
-        day: u16::try_from(row.occurred_at / 86_400).ok()?,
-        journey: row.journey.clone(),
-        stage: row.stage.clone(),
-        touchpoint: row.touchpoint.clone(),
-        channel: row.channel.clone(),
-        segment: row.segment,
-        n: sign,
-        sum: f * norm,
-        sumsq: f * norm * norm,
-        positive: sign * i64::from(row.emotion == 1),
-        negative: sign * i64::from(row.emotion == -1),
-    })
 }

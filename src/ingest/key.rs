@@ -6,9 +6,8 @@
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::capture::events::correction;
 use crate::domain::{EventKind, Scale};
-use crate::storage::rows::{Event, FeedbackRow, LetterRow};
+use crate::storage::rows::{CorrectionRow, Event, FeedbackRow, LetterRow};
 
 /// The `site` of ratings clicked in a letter.
 pub const EMAIL_SITE: &str = "email";
@@ -96,4 +95,27 @@ pub fn supersede(event: &mut Event, previous: Version) -> Option<Event> {
 fn replaced_rating(row: &FeedbackRow, score: u8) -> Option<FeedbackRow> {
     let scale = Scale::from_code(row.scale)?;
     Some(FeedbackRow { score, emotion: scale.emotion(score).code(), comment: String::new(), ..row.clone() })
+}
+
+/// Takes what `row` added to the daily rollup back out, on behalf of
+/// `replacing`, the rating that takes its place.
+pub fn correction(row: &FeedbackRow, replacing: &FeedbackRow) -> Option<CorrectionRow> {
+    let norm = Scale::from_code(row.scale)?.normalised(row.score);
+    let sign = -1;
+    let f = sign as f64;
+    Some(CorrectionRow {
+        event_id: replacing.event_id,
+        received_at: replacing.received_at,
+        day: u16::try_from(row.occurred_at / 86_400).ok()?,
+        journey: row.journey.clone(),
+        stage: row.stage.clone(),
+        touchpoint: row.touchpoint.clone(),
+        channel: row.channel.clone(),
+        segment: row.segment,
+        n: sign,
+        sum: f * norm,
+        sumsq: f * norm * norm,
+        positive: sign * i64::from(row.emotion == 1),
+        negative: sign * i64::from(row.emotion == -1),
+    })
 }

@@ -16,5 +16,5 @@ mod key;
 pub mod port;
 
 pub use dedupe::{DedupeOptions, Deduped, Memory, MemoryStats};
-pub use key::{EMAIL_SITE, Key, Version, email_fingerprint, identify};
+pub use key::{EMAIL_SITE, Key, Version, correction, email_fingerprint, identify};
 pub use port::{EventSink, Outbox, Outcome, Submission};

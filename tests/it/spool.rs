@@ -210,7 +210,7 @@ async fn a_segment_that_reached_clickhouse_but_was_not_deleted_is_not_counted_ag
     }
     queue.push(Event::Feedback(first.clone())).await.unwrap();
     let replacing = FeedbackRow { received_at: first.received_at + 1, score: 1, ..first.clone() };
-    let correction = touchpoint::capture::events::correction(&first, &replacing).unwrap();
+    let correction = touchpoint::ingest::correction(&first, &replacing).unwrap();
     queue.push_all(vec![Event::Correction(correction), Event::Feedback(replacing)]).await.unwrap();
     drop(queue);
     writer.finish(tokio::time::Instant::now() + Duration::from_secs(3600)).await;
