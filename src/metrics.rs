@@ -89,6 +89,8 @@ pub struct Metrics {
     pub rows_written: Family<Table, Counter>,
     pub clickhouse_errors: Family<Table, Counter>,
     pub insert_seconds: Family<Table, Histogram, fn() -> Histogram>,
+    /// Rows written into a rollup to make it agree with its raw table.
+    pub rollup_repairs: Family<Table, Counter>,
     sync_waiting: Gauge,
     dedupe_ids: Gauge,
     dedupe_evicted: Gauge,
@@ -111,6 +113,7 @@ impl Metrics {
         let rows_written = Family::<Table, Counter>::default();
         let clickhouse_errors = Family::<Table, Counter>::default();
         let insert_seconds = Family::<Table, Histogram, fn() -> Histogram>::new_with_constructor(insert_buckets);
+        let rollup_repairs = Family::<Table, Counter>::default();
         let sync_waiting = Gauge::default();
         let dedupe_ids = Gauge::default();
         let dedupe_evicted = Gauge::default();
@@ -123,6 +126,11 @@ impl Metrics {
         registry.register("rows_written", "Rows ClickHouse acknowledged, by table", rows_written.clone());
         registry.register("clickhouse_errors", "Failed INSERTs or replay checks, by table", clickhouse_errors.clone());
         registry.register("insert_seconds", "Time of one INSERT, by table", insert_seconds.clone());
+        registry.register(
+            "rollup_repairs",
+            "Rows added to a rollup that had missed rows of its raw table (ClickHouse stopped mid-INSERT), by rollup",
+            rollup_repairs.clone(),
+        );
         registry.register(
             "spool_sync_waiting",
             "Requests waiting for a group sync; only with spool.sync_interval = 0s, else always 0",
@@ -162,6 +170,7 @@ impl Metrics {
             rows_written,
             clickhouse_errors,
             insert_seconds,
+            rollup_repairs,
             sync_waiting,
             dedupe_ids,
             dedupe_evicted,

@@ -4,6 +4,7 @@
 pub mod embedded;
 pub mod migrations;
 pub mod recall;
+mod reconcile;
 pub mod rows;
 mod shipper;
 pub mod spool;

@@ -8,7 +8,8 @@
 //! the connection broke) or the segment was found on disk at start (the
 //! service may have died between the INSERT and the delete), the shipper first
 //! reads which of its rows' (event id, version) pairs the table already holds
-//! and inserts only the others.
+//! and inserts only the others; rows it found stored may have missed the
+//! rollups' views, which `reconcile` then repairs.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use uuid::Uuid;
 
 use crate::metrics::Metrics;
 
+use super::reconcile::{self, AlreadyStored};
 use super::rows::{CallRow, CorrectionRow, Event, FeedbackRow, LetterRow, Spooled, TimingRow};
 use super::spool::{self, Sealed, Shared};
 
@@ -103,32 +105,61 @@ impl Shipper {
         .await??;
         let check = round.iter().any(|s| s.maybe_stored);
         // Ratings before the corrections that take earlier ratings back out.
-        self.table(tables.feedback, check).await?;
-        self.table(tables.timings, check).await?;
-        self.table(tables.calls, check).await?;
-        self.table(tables.letters, check).await?;
-        self.table(tables.corrections, check).await?;
+        let found = AlreadyStored {
+            feedback: self.table(tables.feedback, check).await?,
+            timings: self.table(tables.timings, check).await?,
+            calls: self.table(tables.calls, check).await?,
+            corrections: {
+                self.table(tables.letters, check).await?;
+                self.table(tables.corrections, check).await?
+            },
+        };
+        if !found.is_empty() {
+            // After every INSERT of the round, corrections included: the
+            // rollups are compared with the raw tables as they now stand.
+            self.repair(&found).await?;
+        }
         Ok(())
     }
 
+    /// Rows found stored may have reached their table without its views.
+    async fn repair(&self, found: &AlreadyStored) -> anyhow::Result<()> {
+        let repaired = reconcile::rollups(&self.client, found).await.inspect_err(|_| {
+            self.failed(&Metrics::table("rollups"));
+        })?;
+        for (rollup, rows) in [
+            ("feedback_daily", repaired.feedback_daily),
+            ("calls_daily", repaired.calls_daily),
+            ("stage_time_daily", repaired.stage_time_daily),
+        ] {
+            if rows > 0 {
+                tracing::warn!(rollup, rows, "a rollup had missed rows its raw table holds; repaired");
+                self.metrics.rollup_repairs.get_or_create(&Metrics::table(rollup)).inc_by(rows as u64);
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts `rows`; when `check`, only those the table does not hold yet,
+    /// and returns the others.
     #[instrument(skip_all, fields(table = T::TABLE, rows = rows.len()))]
-    async fn table<T: Spooled>(&self, mut rows: Vec<T>, check: bool) -> anyhow::Result<()> {
+    async fn table<T: Spooled>(&self, mut rows: Vec<T>, check: bool) -> anyhow::Result<Vec<T>> {
+        let mut already = Vec::new();
         if rows.is_empty() {
-            return Ok(());
+            return Ok(already);
         }
         let label = Metrics::table(T::TABLE);
         if check {
             let stored = self.stored(&rows).await.inspect_err(|_| self.failed(&label))?;
-            let before = rows.len();
-            rows.retain(|row| !stored.contains(&row.identity()));
+            (already, rows) = rows.into_iter().partition(|row| stored.contains(&row.identity()));
             tracing::info!(
                 table = T::TABLE,
-                already = before - rows.len(),
+                already = already.len(),
                 inserting = rows.len(),
                 "replayed segment checked"
             );
             if rows.is_empty() {
-                return Ok(());
+                return Ok(already);
             }
         }
         let started = Instant::now();
@@ -143,7 +174,7 @@ impl Shipper {
         inserted.inspect_err(|_| self.failed(&label))?;
         self.metrics.insert_seconds.get_or_create(&label).observe(started.elapsed().as_secs_f64());
         self.metrics.rows_written.get_or_create(&label).inc_by(rows.len() as u64);
-        Ok(())
+        Ok(already)
     }
 
     /// The (event id, version) pairs of `rows` the table holds already. The

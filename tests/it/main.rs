@@ -15,6 +15,7 @@ mod journeys_api;
 mod metrics;
 mod migrations;
 mod openapi;
+mod rollup_repair;
 mod spool;
 mod staff;
 mod support;

@@ -15,7 +15,9 @@ use touchpoint::storage::writer::Writer;
 use touchpoint::storage::{Endpoint, Storage};
 use uuid::Uuid;
 
-use crate::support::{TestApp, embedded_config, fresh_storage, scratch, spawn_app_with, spool_options, test_config};
+use crate::support::{
+    TestApp, embedded_config, fresh_storage, scratch, segments, spawn_app_with, spool_options, test_config,
+};
 
 /// A thumbs-up rating of the example journey for the public endpoint.
 fn rating(event_id: Uuid) -> serde_json::Value {
@@ -178,12 +180,6 @@ fn row(event_id: Uuid, received_at: u32, score: u8) -> FeedbackRow {
         "reported_duration_ms": null, "locale": "ru", "session_id": "", "page_path": "", "case_ref": ""
     });
     serde_json::from_str(&json.to_string()).unwrap()
-}
-
-/// Segment files in a spool folder (not its LOCK).
-fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let files = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path());
-    files.filter(|p| p.extension().is_some_and(|e| e == "seg" || e == "open")).collect()
 }
 
 #[tokio::test]

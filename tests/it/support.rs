@@ -51,6 +51,12 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Segment files in a spool folder (not its LOCK).
+pub fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let files = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path());
+    files.filter(|p| p.extension().is_some_and(|e| e == "seg" || e == "open")).collect()
+}
+
 /// The ClickHouse all tests of this binary share.
 pub fn server() -> &'static Endpoint {
     static SERVER: OnceLock<Endpoint> = OnceLock::new();
