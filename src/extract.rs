@@ -89,6 +89,15 @@ async fn read<S: Send + Sync>(req: Request, state: &S, form: bool) -> Result<(Bo
 /// Syntax errors are 400; a well-formed body with a wrong value is 422 naming
 /// the field (`events[3].score`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Tracking the path costs on every field; only a failed parse needs it,
+    // so a body that parses is parsed once, without it.
+    // Valid UTF-8 once for the whole body: serde_json then skips the check
+    // string by string.
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && let Ok(value) = serde_json::from_str(text)
+    {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

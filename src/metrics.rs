@@ -7,9 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -241,20 +240,25 @@ fn stalled(last: u64, now: u64, limit: Duration) -> Option<Duration> {
     (age > limit).then_some(age)
 }
 
-/// Middleware of the capture routes: one count per answer, by its outcome.
-pub async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let matched = request.extensions().get::<MatchedPath>().map(|p| p.as_str());
-    let endpoint = ENDPOINTS.iter().position(|e| Some(*e) == matched).unwrap_or(ENDPOINTS.len() - 1);
-    let response = next.run(request).await;
-    let outcome = match response.extensions().get::<ErrorCode>() {
-        Some(ErrorCode(code)) => code,
-        None if response.status().is_success() => "accepted",
-        None if response.status().is_client_error() => "client_error",
-        None => "server_error",
-    };
-    let outcome = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(OUTCOMES.len() - 1);
-    metrics.request_counters[endpoint * OUTCOMES.len() + outcome].inc();
-    response
+impl Metrics {
+    /// The index of a capture route among the counted endpoints (`other`
+    /// for anything else); resolved once per request, before the handler.
+    pub fn endpoint(&self, matched: Option<&MatchedPath>) -> usize {
+        let matched = matched.map(|p| p.as_str());
+        ENDPOINTS.iter().position(|e| Some(*e) == matched).unwrap_or(ENDPOINTS.len() - 1)
+    }
+
+    /// Counts one answer of `endpoint` by its outcome: one atomic add.
+    pub fn count(&self, endpoint: usize, response: &Response) {
+        let outcome = match response.extensions().get::<ErrorCode>() {
+            Some(ErrorCode(code)) => code,
+            None if response.status().is_success() => "accepted",
+            None if response.status().is_client_error() => "client_error",
+            None => "server_error",
+        };
+        let outcome = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(OUTCOMES.len() - 1);
+        self.request_counters[endpoint.min(ENDPOINTS.len() - 1) * OUTCOMES.len() + outcome].inc();
+    }
 }
 
 /// `GET /metrics`, behind the same auth as the dashboards' API.

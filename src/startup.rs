@@ -87,7 +87,8 @@ pub fn app(state: AppState) -> Router {
                 .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
                     ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
                 }))
-                .layer(axum::middleware::map_response_with_state(request_timeout, timed_out_as_json))
+                // tower's map (not axum's `map_response`): no boxed future per request.
+                .layer(tower::util::MapResponseLayer::new(move |response| timed_out_as_json(request_timeout, response)))
                 // A stuck ClickHouse query or a body that never arrives ends here.
                 .layer(TimeoutLayer::with_status_code(TIMED_OUT, request_timeout)),
         )
@@ -111,10 +112,7 @@ impl MakeRequestId for RandomRequestId {
 /// error on the way out. Nothing else in the service answers 408.
 const TIMED_OUT: StatusCode = StatusCode::REQUEST_TIMEOUT;
 
-async fn timed_out_as_json(
-    axum::extract::State(after): axum::extract::State<Duration>,
-    response: Response,
-) -> Response {
+fn timed_out_as_json(after: Duration, response: Response) -> Response {
     if response.status() == TIMED_OUT && response.extensions().get::<error::ErrorCode>().is_none() {
         tracing::warn!(?after, "a request took too long and was stopped");
         return ApiError::TimedOut { after }.into_response();
@@ -124,7 +122,6 @@ async fn timed_out_as_json(
 
 /// The routes and their OpenAPI description, before they are split apart.
 pub fn routes(state: AppState) -> OpenApiRouter {
-    let counted = axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::count);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::router(
             state.storage.clone(),
@@ -133,8 +130,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
             state.stall_after,
         ))
         .merge(journeys::router(state.catalog.clone()))
-        .merge(capture::public_router(state.capture.clone()).layer(counted.clone()))
-        .merge(capture::staff_router(state.capture.clone()).layer(counted))
+        .merge(capture::public_router(state.capture.clone(), state.metrics.clone()))
+        .merge(capture::staff_router(state.capture.clone(), state.metrics.clone()))
         .merge(widget::router(state.catalog.clone(), state.capture.sites()))
         .merge(dashboards::api_router(state.dashboards.clone()))
 }

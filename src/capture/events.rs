@@ -113,8 +113,9 @@ pub struct Place<'a> {
 }
 
 impl<'a> Checker<'a> {
-    fn field(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+    /// The field's name as an error names it; allocates only inside an array.
+    fn field<'s>(&'s self, name: &'s str) -> std::borrow::Cow<'s, str> {
+        if self.prefix.is_empty() { name.into() } else { format!("{}{name}", self.prefix).into() }
     }
 
     pub fn place(&self, site: &str, journey: &str, stage: &str, touchpoint: &str) -> Result<Place<'a>, ApiError> {

@@ -6,12 +6,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::LimitsConfig;
 use crate::error::ApiError;
@@ -22,7 +20,9 @@ const FORGET_EVERY: Duration = Duration::from_secs(10);
 
 pub struct Limits {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    per_site: DefaultKeyedRateLimiter<String>,
+    /// One bucket per configured site, made at start: a look-up by the
+    /// site's name allocates nothing, and the map cannot grow.
+    per_site: std::collections::HashMap<String, DefaultDirectRateLimiter>,
     trusted_proxies: Vec<ipnet::IpNet>,
     clock: DefaultClock,
 }
@@ -33,10 +33,12 @@ fn quota(burst: u32, per_second: u32) -> Quota {
 }
 
 impl Limits {
-    pub fn new(config: &LimitsConfig) -> Arc<Limits> {
+    /// Limits for the sites named by `sites` (the configured site keys).
+    pub fn new<'a>(config: &LimitsConfig, sites: impl IntoIterator<Item = &'a String>) -> Arc<Limits> {
+        let per_site = quota(config.per_site_burst, config.per_site_per_second);
         Arc::new(Limits {
             per_ip: RateLimiter::keyed(quota(config.per_ip_burst, config.per_ip_per_second)),
-            per_site: RateLimiter::keyed(quota(config.per_site_burst, config.per_site_per_second)),
+            per_site: sites.into_iter().map(|site| (site.clone(), RateLimiter::direct(per_site))).collect(),
             trusted_proxies: config.trusted_proxies.clone(),
             clock: DefaultClock::default(),
         })
@@ -59,8 +61,6 @@ impl Limits {
     fn forget_idle(&self) {
         self.per_ip.retain_recent();
         self.per_ip.shrink_to_fit();
-        self.per_site.retain_recent();
-        self.per_site.shrink_to_fit();
     }
 
     /// Addresses currently tracked, for tests and metrics.
@@ -90,6 +90,16 @@ impl Limits {
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 
+    /// One token from the bucket of the request's client address.
+    pub fn check_request(&self, request: &Request) -> Result<(), ApiError> {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        self.check_ip(self.client_ip(peer, request.headers()))
+    }
+
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
         self.per_ip.check_key(&ip).map_err(|wait| ApiError::RateLimited {
             scope: "address",
@@ -97,24 +107,14 @@ impl Limits {
         })
     }
 
+    /// A token from the site's bucket. `site` is a configured site key
+    /// (checked before this call); any other name is not limited here.
     pub fn check_site(&self, site: &str) -> Result<(), ApiError> {
-        // Keys are configured site names only (checked before this call), so
-        // the map cannot grow from client input.
-        self.per_site
-            .check_key(&site.to_string())
+        let Some(bucket) = self.per_site.get(site) else { return Ok(()) };
+        bucket
+            .check()
             .map_err(|wait| ApiError::RateLimited { scope: "site", retry_after: wait.wait_time_from(self.clock.now()) })
     }
-}
-
-/// Middleware of the public routes: one token per request from the client's address.
-pub async fn per_ip(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Result<Response, ApiError> {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    limits.check_ip(limits.client_ip(peer, request.headers()))?;
-    Ok(next.run(request).await)
 }
 
 #[cfg(test)]
@@ -126,7 +126,7 @@ mod tests {
             trusted_proxies: trusted.iter().map(|t| t.parse().unwrap()).collect(),
             ..LimitsConfig::default()
         };
-        Limits::new(&config)
+        Limits::new(&config, &[])
     }
 
     fn xff(value: &str) -> HeaderMap {
@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn idle_addresses_are_forgotten() {
-        let l = Limits::new(&LimitsConfig { per_ip_burst: 1, per_ip_per_second: 1000, ..LimitsConfig::default() });
+        let l = Limits::new(&LimitsConfig { per_ip_burst: 1, per_ip_per_second: 1000, ..LimitsConfig::default() }, &[]);
         for i in 0..50u8 {
             l.check_ip(IpAddr::from([198, 51, 100, i])).unwrap();
         }
@@ -180,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_burst_then_refusal_with_a_wait() {
-        let l = Limits::new(&LimitsConfig { per_ip_burst: 3, per_ip_per_second: 1, ..LimitsConfig::default() });
+        let l = Limits::new(&LimitsConfig { per_ip_burst: 3, per_ip_per_second: 1, ..LimitsConfig::default() }, &[]);
         let ip: IpAddr = "198.51.100.1".parse().unwrap();
         for _ in 0..3 {
             l.check_ip(ip).unwrap();

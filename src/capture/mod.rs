@@ -8,8 +8,10 @@
 //! then the durable spool) and answers 202 once they are on disk; a repeat
 //! of an event id is answered 202 with the same id and stored nothing.
 
+mod caller;
 mod email;
 pub mod events;
+mod guard;
 pub mod limits;
 mod pages;
 mod staff;
@@ -19,10 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,9 +37,12 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
 use crate::ingest::{EventSink, Outcome, Submission};
 use crate::journeys::Catalog;
+use crate::metrics::Metrics;
 use crate::storage::rows::Event;
 use crate::storage::spool::Refused;
+use caller::{Caller, origin_allowed};
 use events::{Checker, FeedbackInput, MAX_TIMINGS_PER_REQUEST, TimingInput};
+use guard::GuardLayer;
 use limits::Limits;
 
 /// What a client is told to wait when the spool refuses (busy or at its disk cap).
@@ -74,7 +80,7 @@ impl Capture {
         base_url: String,
         clock: Clock,
     ) -> Capture {
-        let limits = Limits::new(&config.limits);
+        let limits = Limits::new(&config.limits, config.sites.keys());
         Limits::spawn_janitor(&limits);
         Capture(Arc::new(Shared {
             catalog,
@@ -97,15 +103,12 @@ impl Capture {
 
     /// The site an event claims, if it exists and the browser's origin (when
     /// there is one) is one of the site's, or this service's own (the embed form).
-    fn site(&self, key: &str, headers: &HeaderMap, prefix: &str) -> Result<&SiteConfig, ApiError> {
+    fn site(&self, key: &str, caller: &Caller, prefix: &str) -> Result<&SiteConfig, ApiError> {
         let site = self
             .sites
             .get(key)
             .ok_or_else(|| ApiError::invalid(format!("{prefix}site"), format!("unknown site {key:?}")))?;
-        if let Some(origin) = headers.get(header::ORIGIN)
-            && !origin_allowed(&site.origins, origin)
-            && !same_origin(origin, headers)
-        {
+        if !caller.may_post_for(&site.origins) {
             return Err(ApiError::Forbidden {
                 field: "site",
                 message: format!("this page's origin may not post for site {key:?}"),
@@ -141,23 +144,7 @@ fn busy(_: Refused) -> ApiError {
     ApiError::Overloaded { retry_after: BUSY_RETRY }
 }
 
-/// A form of this service posting to itself: the origin's authority is the Host.
-fn same_origin(origin: &HeaderValue, headers: &HeaderMap) -> bool {
-    let authority = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, a)| a);
-    authority.is_some_and(|a| headers.get(header::HOST).is_some_and(|h| h.as_bytes() == a.as_bytes()))
-}
-
-/// Scheme and host must match; a configured origin without a port allows any port.
-fn origin_allowed(allowed: &[url::Url], origin: &HeaderValue) -> bool {
-    let Some(origin) = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok()) else { return false };
-    allowed.iter().any(|a| {
-        a.scheme() == origin.scheme()
-            && a.host_str() == origin.host_str()
-            && (a.port().is_none() || a.port_or_known_default() == origin.port_or_known_default())
-    })
-}
-
-pub fn public_router(capture: Capture) -> OpenApiRouter {
+pub fn public_router(capture: Capture, metrics: Arc<Metrics>) -> OpenApiRouter {
     let sites = capture.sites.clone();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
@@ -166,25 +153,30 @@ pub fn public_router(capture: Capture) -> OpenApiRouter {
         .allow_methods([Method::POST])
         .allow_headers([header::CONTENT_TYPE])
         .max_age(Duration::from_secs(3600));
+    let stack = ServiceBuilder::new()
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(cors)
+        .layer(GuardLayer::public(metrics, capture.limits.clone()));
     OpenApiRouter::new()
         .routes(routes!(feedback))
         .routes(routes!(timings))
         .routes(routes!(email::click, email::comment))
-        .layer(middleware::from_fn_with_state(capture.limits.clone(), limits::per_ip))
-        .layer(cors)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(stack)
         .with_state(capture)
 }
 
-/// Endpoints for the ministry's own systems (call centre, mail desk): bearer
-/// token, no CORS (never called from a browser page).
-pub fn staff_router(capture: Capture) -> OpenApiRouter {
+/// Endpoints for the ministry's own systems (call centre, mail desk): counted
+/// in `metrics`, bearer token, no CORS (never called from a browser page).
+pub fn staff_router(capture: Capture, metrics: Arc<Metrics>) -> OpenApiRouter {
+    let stack = ServiceBuilder::new()
+        .layer(GuardLayer::counting(metrics))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(capture.clone(), staff::require_token));
     OpenApiRouter::new()
         .routes(routes!(staff::calls))
         .routes(routes!(staff::correspondence))
         .routes(routes!(email::links))
-        .layer(middleware::from_fn_with_state(capture.clone(), staff::require_token))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(stack)
         .with_state(capture)
 }
 
@@ -231,20 +223,16 @@ fn accepted<T: Serialize>(body: T) -> Response {
 #[tracing::instrument(skip_all, fields(site, journey, stage))]
 async fn feedback(
     State(capture): State<Capture>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Result<JsonOrForm<FeedbackInput>, ApiError>,
 ) -> Response {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let (input, kind) = match body {
         Ok(JsonOrForm { value, kind }) => (value, kind),
-        Err(e) if form => return pages::error(false, e),
+        Err(e) if caller.form => return pages::error(false, e),
         Err(e) => return e.into_response(),
     };
     let en = pages::is_english(input.locale.as_deref());
-    match accept_feedback(&capture, &headers, input).await {
+    match accept_feedback(&capture, &caller, input).await {
         Ok(id) if kind == BodyKind::Form => {
             tracing::debug!(%id, "feedback accepted from a form");
             pages::thanks(en, None)
@@ -255,12 +243,12 @@ async fn feedback(
     }
 }
 
-async fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: FeedbackInput) -> Result<Uuid, ApiError> {
+async fn accept_feedback(capture: &Capture, caller: &Caller, input: FeedbackInput) -> Result<Uuid, ApiError> {
     let span = tracing::Span::current();
     span.record("site", input.site.as_str())
         .record("journey", input.journey.as_str())
         .record("stage", input.stage.as_str());
-    let site = capture.site(&input.site, headers, "")?;
+    let site = capture.site(&input.site, caller, "")?;
     let row = capture.checker(site, capture.now(), String::new()).feedback(input)?;
     capture.limits.check_site(&row.site)?;
     let id = row.event_id;
@@ -284,7 +272,7 @@ async fn accept_feedback(capture: &Capture, headers: &HeaderMap, input: Feedback
 #[tracing::instrument(skip_all)]
 async fn timings(
     State(capture): State<Capture>,
-    headers: HeaderMap,
+    caller: Caller,
     RawJson(bytes): RawJson,
 ) -> Result<Response, ApiError> {
     let many = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
@@ -296,7 +284,7 @@ async fn timings(
     let mut rows = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.into_iter().enumerate() {
         let prefix = if many { format!("[{i}].") } else { String::new() };
-        let site = capture.site(&input.site, &headers, &prefix)?;
+        let site = capture.site(&input.site, &caller, &prefix)?;
         rows.push(capture.checker(site, now, prefix).timing(input)?);
     }
     let mut sites: Vec<&str> = rows.iter().map(|r| r.site.as_str()).collect();
@@ -348,7 +336,7 @@ mod tests {
         let memory = Arc::new(Memory::new(DedupeOptions { window, update_window: window, max_ids: 100 }));
         let sink = Arc::new(Deduped::new(memory, outbox, clock.clone()));
         let capture = Capture::new(&config, Arc::new(catalog), sink, "http://x".into(), clock);
-        public_router(capture).split_for_parts().0
+        public_router(capture, Metrics::new()).split_for_parts().0
     }
 
     fn rating(id: Uuid, days_ago: u64) -> String {
