@@ -10,6 +10,11 @@
 //! `MemoryStats::evicted` counts what was forgotten early.
 
 use std::collections::{HashMap, HashSet};
+
+// Event ids are chosen by clients, so the maps need a keyed hash; foldhash
+// is seeded per process like std's SipHash and hashes a 17-byte key in a
+// fraction of its time (a few percent of a rating's cost, BENCHMARKS.md).
+type Hasher = foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -42,10 +47,10 @@ pub struct DedupeOptions {
 /// updatable ones also what their last state said (41 bytes a slot).
 #[derive(Default)]
 struct Shard {
-    seen: HashMap<Key, u32>,
-    versions: HashMap<Key, Version>,
+    seen: HashMap<Key, u32, Hasher>,
+    versions: HashMap<Key, Version, Hasher>,
     /// Claimed by a request whose rows are on their way to disk.
-    pending: HashSet<Key>,
+    pending: HashSet<Key, Hasher>,
 }
 
 impl Shard {
