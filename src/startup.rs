@@ -72,16 +72,20 @@ pub fn app(state: AppState) -> Router {
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
-                .layer(
-                    TraceLayer::new_for_http()
+                // Both arms answer `Response<Body>`: the body type is the same
+                // whether or not the trace layer wraps it.
+                .layer(tower::util::option_layer(traced().then(|| {
+                    let trace = TraceLayer::new_for_http()
                         .make_span_with(|request: &Request<_>| {
                             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
                             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
                         })
                         // A 500's cause is logged where it happens; a 503 under load is
                         // backpressure, not an error worth a line per request.
-                        .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
-                )
+                        .on_failure(DefaultOnFailure::new().level(Level::DEBUG));
+                    tower::ServiceBuilder::new().map_response(axum_body).layer(trace)
+                })))
+                .map_response(axum_body)
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 // A bug in one handler is a 500 for that request, not a dropped connection.
                 .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
@@ -92,6 +96,22 @@ pub fn app(state: AppState) -> Router {
                 // A stuck ClickHouse query or a body that never arrives ends here.
                 .layer(TimeoutLayer::with_status_code(TIMED_OUT, request_timeout)),
         )
+}
+
+/// A response with axum's body type, which every layer above expects.
+fn axum_body<B>(response: Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    response.map(axum::body::Body::new)
+}
+
+/// Whether the log filter records the request span or the trace layer's own
+/// events. When it records neither (`warn`, as under load tests), the layer
+/// would only cost time: wrapping every future and body, reading the clock.
+fn traced() -> bool {
+    tracing::span_enabled!(Level::INFO) || tracing::enabled!(target: "tower_http::trace", Level::DEBUG)
 }
 
 /// A UUID v4 per request from the thread's RNG: tower-http's own maker asks
