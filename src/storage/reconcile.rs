@@ -134,9 +134,7 @@ async fn feedback_daily(client: &Client, journey: &str, day: u16) -> clickhouse:
          HAVING n != 0 OR positive != 0 OR negative != 0 OR abs(sum) > 1e-6 OR abs(sumsq) > 1e-6",
         to = from + 86_400,
     );
-    let delta: Vec<FeedbackDaily> = client.query(&sql).bind(journey).bind(journey).bind(date(day)).fetch_all().await?;
-    insert(client, "feedback_daily", &delta).await?;
-    Ok(delta.len())
+    add_difference::<FeedbackDaily>(client, "feedback_daily", &sql, journey, day).await
 }
 
 /// A row of `calls_daily`; as a repair, the difference to add.
@@ -167,8 +165,23 @@ async fn calls_daily(client: &Client, journey: &str, day: u16) -> clickhouse::er
          HAVING n != 0 OR over_two_transfers != 0",
         to = from + 86_400,
     );
-    let delta: Vec<CallsDaily> = client.query(&sql).bind(journey).bind(journey).bind(date(day)).fetch_all().await?;
-    insert(client, "calls_daily", &delta).await?;
+    add_difference::<CallsDaily>(client, "calls_daily", &sql, journey, day).await
+}
+
+/// Runs a difference query (raw sums minus the rollup's, bound to `journey`
+/// twice and `day`) and adds what it finds to `rollup`; returns the rows added.
+async fn add_difference<T>(
+    client: &Client,
+    rollup: &str,
+    sql: &str,
+    journey: &str,
+    day: u16,
+) -> clickhouse::error::Result<usize>
+where
+    T: clickhouse::RowOwned + clickhouse::RowRead + clickhouse::RowWrite,
+{
+    let delta: Vec<T> = client.query(sql).bind(journey).bind(journey).bind(date(day)).fetch_all().await?;
+    insert(client, rollup, &delta).await?;
     Ok(delta.len())
 }
 
