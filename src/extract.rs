@@ -65,16 +65,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
 
 async fn read<S: Send + Sync>(req: Request, state: &S, form: bool) -> Result<(BodyKind, Bytes), ApiError> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let kind = match essence.as_str() {
-        "application/json" | "text/plain" => BodyKind::Json,
-        "application/x-www-form-urlencoded" if form => BodyKind::Form,
-        _ if form => {
-            return Err(ApiError::UnsupportedMediaType {
-                expected: "application/json or application/x-www-form-urlencoded",
-            });
-        }
-        _ => return Err(ApiError::UnsupportedMediaType { expected: "application/json" }),
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let is = |name: &str| essence.eq_ignore_ascii_case(name);
+    let kind = if is("application/json") || is("text/plain") {
+        BodyKind::Json
+    } else if form && is("application/x-www-form-urlencoded") {
+        BodyKind::Form
+    } else if form {
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "application/json or application/x-www-form-urlencoded",
+        });
+    } else {
+        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
     };
     let bytes = Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {

@@ -51,12 +51,53 @@ pub struct AppState {
     pub request_timeout: Duration,
 }
 
+/// The service as it is served: every route of [`router`] behind the stack
+/// each request passes (request id, trace when logged, catch-panic,
+/// time-out). The stack wraps the router once, as a service of its own:
+/// `Router::layer` would box it around every route, and axum clones that box
+/// on every request (BENCHMARKS.md, "Where the time goes").
+pub fn app(
+    state: AppState,
+) -> impl tower::Service<axum::extract::Request, Response = Response, Error = std::convert::Infallible, Future: Send>
++ Clone
++ Send
++ Sync
++ 'static {
+    let request_timeout = state.request_timeout;
+    tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        // Both arms answer `Response<Body>`: the body type is the same
+        // whether or not the trace layer wraps it.
+        .layer(tower::util::option_layer(traced().then(|| {
+            let trace = TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                })
+                // A 500's cause is logged where it happens; a 503 under load is
+                // backpressure, not an error worth a line per request.
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG));
+            tower::ServiceBuilder::new().map_response(axum_body).layer(trace)
+        })))
+        .map_response(axum_body)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // A bug in one handler is a 500 for that request, not a dropped connection.
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+        }))
+        .map_response(axum_body)
+        // tower's map (not axum's `map_response`): no boxed future per request.
+        .map_response(move |response| timed_out_as_json(request_timeout, response))
+        // A stuck ClickHouse query or a body that never arrives ends here.
+        .layer(TimeoutLayer::with_status_code(TIMED_OUT, request_timeout))
+        .service(router(state))
+}
+
 /// All routes of the service, each group with its own state, merged here.
 /// Every API route is declared through `OpenApiRouter`, so the OpenAPI
 /// document served at `/api/v1/openapi.json` lists exactly the API that
 /// exists; the analysts' HTML pages are outside it.
-pub fn app(state: AppState) -> Router {
-    let request_timeout = state.request_timeout;
+pub fn router(state: AppState) -> Router {
     let pages = dashboards::pages_router(state.dashboards.clone());
     let scrape = Router::new()
         .route("/metrics", axum::routing::get(metrics::serve))
@@ -69,33 +110,6 @@ pub fn app(state: AppState) -> Router {
         .merge(pages)
         .merge(scrape)
         .fallback(error::no_route)
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
-                // Both arms answer `Response<Body>`: the body type is the same
-                // whether or not the trace layer wraps it.
-                .layer(tower::util::option_layer(traced().then(|| {
-                    let trace = TraceLayer::new_for_http()
-                        .make_span_with(|request: &Request<_>| {
-                            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-                        })
-                        // A 500's cause is logged where it happens; a 503 under load is
-                        // backpressure, not an error worth a line per request.
-                        .on_failure(DefaultOnFailure::new().level(Level::DEBUG));
-                    tower::ServiceBuilder::new().map_response(axum_body).layer(trace)
-                })))
-                .map_response(axum_body)
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                // A bug in one handler is a 500 for that request, not a dropped connection.
-                .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
-                    ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
-                }))
-                // tower's map (not axum's `map_response`): no boxed future per request.
-                .layer(tower::util::MapResponseLayer::new(move |response| timed_out_as_json(request_timeout, response)))
-                // A stuck ClickHouse query or a body that never arrives ends here.
-                .layer(TimeoutLayer::with_status_code(TIMED_OUT, request_timeout)),
-        )
 }
 
 /// A response with axum's body type, which every layer above expects.
@@ -282,7 +296,7 @@ impl Database {
 /// A bound, migrated, ready-to-run service.
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    state: AppState,
     writer: Writer,
     database: Database,
     catalog: Arc<Catalog>,
@@ -301,9 +315,9 @@ impl Application {
         let database = Database::open(config).await?;
         let catalog = Arc::new(catalog);
         match Application::prepare(config, catalog.clone(), &database.storage).await {
-            Ok((listener, router, writer)) => Ok(Application {
+            Ok((listener, state, writer)) => Ok(Application {
                 listener,
-                router,
+                state,
                 writer,
                 database,
                 catalog,
@@ -320,7 +334,7 @@ impl Application {
         config: &Config,
         catalog: Arc<Catalog>,
         storage: &Storage,
-    ) -> anyhow::Result<(TcpListener, Router, Writer)> {
+    ) -> anyhow::Result<(TcpListener, AppState, Writer)> {
         let migrations: Arc<[Migration]> = Migration::embedded().into();
         let report = migrations::run(storage, &migrations).await?;
         tracing::info!(applied = ?report.applied, already = report.already, "migrations done");
@@ -333,7 +347,7 @@ impl Application {
             None => format!("http://{}", listener.local_addr()?),
         };
         let (state, writer) = services(config, catalog, storage, migrations, memory, base_url)?;
-        Ok((listener, app(state), writer))
+        Ok((listener, state, writer))
     }
 
     /// Seeds every journey that has no rating yet with `events` synthetic ones.
@@ -359,7 +373,9 @@ impl Application {
     /// cut, and what is not shipped stays on disk for the next start.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "serving");
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
+            app(self.state),
+        );
         let (signalled, at_signal) = tokio::sync::oneshot::channel();
         let shutdown = async move {
             shutdown.await;

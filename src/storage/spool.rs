@@ -384,7 +384,9 @@ impl Spool {
 
 /// One record: `len | crc32 | postcard(events)`.
 fn encode(events: &[Event]) -> Result<Vec<u8>, Refused> {
-    let mut record = vec![0; 8];
+    // Room for a rating's record: growing from empty took eight reallocations.
+    let mut record = Vec::with_capacity(512);
+    record.extend_from_slice(&[0; 8]);
     // Rows hold only strings, numbers and options: encoding does not fail.
     postcard::to_io(events, &mut record).map_err(|_| Refused::Io)?;
     let len = u32::try_from(record.len() - 8).map_err(|_| Refused::Io)?;

@@ -62,7 +62,7 @@ async fn readyz_names_the_migrations_not_applied() {
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    tokio::spawn(async move { axum::serve(listener, tower::make::Shared::new(app(state))).await });
 
     let response = reqwest::get(format!("{address}/readyz")).await.unwrap();
 
