@@ -34,12 +34,19 @@ pub struct LoginQuery {
     lang: Option<String>,
 }
 
-/// Only our own paths: never an absolute or scheme-relative URL (open redirect).
+/// Where to go after logging in: a path of this service, else the dashboard.
+/// Browsers drop tabs and line breaks from a `Location` and read `\` as `/`,
+/// so `/\t/evil.example` would leave the site: only visible ASCII is taken
+/// (percent-encoding stays encoded), and the path must resolve on our own
+/// host. A line break would also have made the redirect header invalid.
 fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/dashboard",
-    }
+    const HOME: &str = "/dashboard";
+    let Some(next) = next else { return HOME };
+    let visible = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let ours = url::Url::parse("http://touchpoint.invalid/")
+        .and_then(|base| base.join(next))
+        .is_ok_and(|url| url.host_str() == Some("touchpoint.invalid") && url.port().is_none());
+    if visible && next.starts_with('/') && !next.starts_with("//") && ours { next } else { HOME }
 }
 
 pub async fn login_form(Query(q): Query<LoginQuery>) -> Result<Response, ApiError> {
@@ -318,4 +325,46 @@ pub async fn journey(
         columns,
         charts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn after_login_only_a_path_of_this_service_is_followed() {
+        for ours in ["/dashboard", "/dashboard/journeys/scrap-metal-licensing?period=30", "/%2F/evil.example"] {
+            assert_eq!(safe_next(Some(ours)), ours);
+        }
+        let elsewhere = [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/\u{0}/evil.example",
+            "/ /evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "https://evil.example",
+            "evil.example",
+            "/\u{3000}/evil.example",
+            "/\u{7f}/evil.example",
+            "",
+        ];
+        for next in elsewhere {
+            assert_eq!(safe_next(Some(next)), "/dashboard", "{next:?}");
+        }
+        assert_eq!(safe_next(None), "/dashboard");
+    }
+
+    proptest::proptest! {
+        /// Whatever comes in, what goes out resolves on this service's own host.
+        #[test]
+        fn any_next_stays_on_this_host(next in "(?s).{0,40}") {
+            let target = safe_next(Some(&next));
+            let url = url::Url::parse("https://ministry.example/").unwrap().join(target).unwrap();
+            proptest::prop_assert_eq!(url.host_str(), Some("ministry.example"));
+            proptest::prop_assert!(axum::http::HeaderValue::from_str(target).is_ok());
+        }
+    }
 }

@@ -273,3 +273,25 @@ async fn the_journey_page_shows_the_map_and_too_few_answers_as_such() {
     assert_eq!(page.matches("<svg").count(), 5);
     assert!(english.contains("On-site assessment") && english.contains("too few answers"));
 }
+
+#[tokio::test]
+async fn after_login_a_next_that_leaves_the_site_goes_to_the_dashboard() {
+    // Arrange: browsers drop tabs and line breaks from a Location, so `/\t/evil.example` reads `//evil.example`.
+    let app = spawn_app().await;
+    auth::add_user(&app.storage, "olga", PASSWORD).await.unwrap();
+
+    for next in ["/\t/evil.example", "/\n/evil.example", "/\\evil.example", "//evil.example", "/dashboard"] {
+        // Act
+        let response = no_redirects()
+            .post(format!("{}/login", app.address))
+            .form(&[("name", "olga"), ("password", PASSWORD), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(response.status(), 303, "{next:?}");
+        assert_eq!(response.headers()["location"], "/dashboard", "{next:?}");
+    }
+    app.stop().await;
+}
