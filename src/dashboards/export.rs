@@ -1,6 +1,5 @@
-//! CSV exports. A cell that starts with `=`, `+`, `-`, `@` (or a tab or
-//! carriage return) is prefixed with `'`, so a spreadsheet shows it as text
-//! instead of running it as a formula.
+//! CSV exports, written so that a spreadsheet opening them runs nothing: see
+//! [`neutralise`] for the cells, and every cell is quoted.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
@@ -14,15 +13,31 @@ use crate::error::ApiError;
 /// Rows of one raw export at most; narrow the period for more.
 const MAX_ROWS: u64 = 1_000_000;
 
+/// What a spreadsheet would evaluate becomes text: a cell whose first
+/// character after any leading whitespace (spaces, no-break spaces, tabs,
+/// line breaks; spreadsheets skip them) starts a formula, `= + - @` or their
+/// full-width forms, gets a leading `'`. A plain number (`-12.5`) is left a
+/// number. A formula after a `;` or a tab inside a cell is harmless because
+/// every cell is quoted ([`csv_response`]), so no spreadsheet splits it there.
 pub fn neutralise(cell: &str) -> String {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_string(),
-    }
+    let first = cell.trim_start().chars().next();
+    let formula = matches!(first, Some('=' | '+' | '-' | '@' | '＝' | '＋' | '－' | '＠'));
+    if formula && !is_plain_number(cell) { format!("'{cell}") } else { cell.to_string() }
+}
+
+/// `-12`, `3.5`: digits with an optional leading minus and one decimal point.
+fn is_plain_number(cell: &str) -> bool {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn csv_response(name: &str, records: Vec<Vec<String>>) -> Result<Response, ApiError> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Quoted, a cell stays one cell for a spreadsheet that splits on `;` or tabs.
+    let mut writer = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
     for record in records {
         writer.write_record(record.iter().map(|c| neutralise(c))).map_err(|e| ApiError::Internal(e.into()))?;
     }
@@ -156,14 +171,41 @@ pub async fn feedback(
 
 #[cfg(test)]
 mod tests {
-    use super::neutralise;
+    use super::{csv_response, neutralise};
 
     #[test]
-    fn formulas_become_text() {
-        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(neutralise("+1"), "'+1");
-        assert_eq!(neutralise("-2+3"), "'-2+3");
-        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(neutralise("Долго"), "Долго");
+    fn whatever_a_spreadsheet_would_evaluate_becomes_text() {
+        let formulas = [
+            "=HYPERLINK(\"x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            " =1",
+            "\u{a0}=1",
+            "\u{2003}+1",
+            "\n=1",
+            "\r\n-1",
+            "\t=1",
+            "\r=1",
+            "＝1+1",
+            "＋1",
+            "－1",
+            "＠A1",
+            "-cmd|' /C calc'!A0",
+        ];
+        for cell in formulas {
+            assert_eq!(neutralise(cell), format!("'{cell}"), "{cell:?}");
+        }
+        for text in ["Долго", "3", "-12.5", "0.75", "a=b", "1-2", "", "e-mail"] {
+            assert_eq!(neutralise(text), text, "{text:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_cell_is_quoted_so_a_semicolon_hides_no_formula() {
+        let records = vec![vec!["Долго;=HYPERLINK(\"http://evil.example\")".to_string(), "4.5".to_string()]];
+        let response = csv_response("x.csv", records).unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        assert_eq!(std::str::from_utf8(&body).unwrap(), "\"Долго;=HYPERLINK(\"\"http://evil.example\"\")\",\"4.5\"\n");
     }
 }
