@@ -2,11 +2,41 @@
 
 use crate::error::ApiError;
 
-/// The text, or empty when absent; refused (naming `field`) past `max_chars`.
+/// Whether a person could have typed `c`. Not: the C0 and C1 control
+/// characters other than tab, line feed and carriage return, DEL, the
+/// bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069: they can make a comment display as something else than it
+/// says), and the byte-order mark U+FEFF.
+fn typed(c: char) -> bool {
+    !matches!(c,
+        '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{7F}'..='\u{9F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// The text, or empty when absent, without the characters no person types
+/// (see [`typed`]); refused (naming `field`) past `max_chars` of what is left.
+/// Every free-text field of every endpoint goes through here.
 pub fn bounded(field: &str, value: Option<String>, max_chars: usize) -> Result<String, ApiError> {
-    let value = value.unwrap_or_default();
+    let mut value = value.unwrap_or_default();
+    if !value.chars().all(typed) {
+        value.retain(typed);
+    }
     if value.chars().count() > max_chars {
         return Err(ApiError::invalid(field, format!("at most {max_chars} characters")));
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn what_no_person_types_is_dropped_and_the_rest_kept() {
+        let sent = "\u{feff}Долго\u{0} ждал\u{202e}\u{2066} ответа\u{7f}\u{85}\u{1b}[31m\tи\r\nвсё.";
+        assert_eq!(bounded("comment", Some(sent.into()), 100).unwrap(), "Долго ждал ответа[31m\tи\r\nвсё.");
+        assert_eq!(bounded("comment", Some("\u{0}".repeat(50) + "ок"), 2).unwrap(), "ок", "counted after");
+        assert_eq!(bounded("comment", None, 2).unwrap(), "");
+        assert!(bounded("comment", Some("abc".into()), 2).is_err());
+    }
 }

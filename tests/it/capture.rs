@@ -357,3 +357,16 @@ async fn stopping_flushes_every_accepted_event() {
 
     assert_eq!(count_rows(&storage, "feedback").await + count_rows(&storage, "timings").await, n);
 }
+
+#[tokio::test]
+async fn characters_no_person_types_are_dropped_from_a_stored_comment() {
+    let app = spawn_app().await;
+    let mut body = rating(Uuid::new_v4());
+    body["comment"] = json!("\u{feff}Долго\u{0} ждал\u{202e} ответа\u{1b}");
+
+    let (status, answer) = app.post("/api/v1/feedback", &body).await;
+
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(wait_for_rows(&app.storage, "feedback", 1).await, 1);
+    assert_eq!(feedback_rows(&app).await.remove(0).comment, "Долго ждал ответа");
+}
