@@ -2,8 +2,9 @@
 //! names the field at fault.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -31,6 +32,45 @@ impl<S: Send + Sync> FromRequest<S> for RawJson {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         read(req, state, false).await.map(|(_, bytes)| RawJson(bytes))
+    }
+}
+
+/// A query string, parsed as a form is: a wrong value is our 422 naming the
+/// parameter, where axum's `Query` answers a plain-text 400.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parse_form(parts.uri.query().unwrap_or_default().as_bytes()).map(Query)
+    }
+}
+
+/// Path parameters; one that is not UTF-8 (`%FF`) names no page or event of
+/// ours: a 404 in our shape, where axum's `Path` answers plain text.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(_) => Err(ApiError::NotFound { what: "path", field: "path", id: parts.uri.path().to_string() }),
+        }
+    }
+}
+
+/// The bytes of a body of any type, for a handler that parses it itself; over
+/// the route's `DefaultBodyLimit`, our 413.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        body_bytes(req, state).await.map(RawBody)
     }
 }
 
@@ -78,14 +118,17 @@ async fn read<S: Send + Sync>(req: Request, state: &S, form: bool) -> Result<(Bo
     } else {
         return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
     };
-    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+    Ok((kind, body_bytes(req, state).await?))
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge { limit: BODY_LIMIT }
         } else {
             ApiError::Malformed { message: format!("cannot read the body: {e}") }
         }
-    })?;
-    Ok((kind, bytes))
+    })
 }
 
 /// Syntax errors are 400; a well-formed body with a wrong value is 422 naming

@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime};
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,7 +24,7 @@ use crate::domain::Scale;
 use crate::domain::text::bounded;
 use crate::domain::time::unix;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Json, parse_form};
+use crate::extract::{Json, Path, RawBody, parse_form};
 use crate::ingest::{EMAIL_SITE, Submission};
 use crate::storage::rows::{Event, FeedbackRow};
 
@@ -309,12 +309,20 @@ struct CommentForm {
         (status = 422, description = "Expired link or comment too long", content_type = "text/html"),
     ))]
 #[tracing::instrument(skip_all)]
-pub async fn comment(State(capture): State<Capture>, Path(token): Path<String>, body: axum::body::Bytes) -> Response {
+pub async fn comment(
+    State(capture): State<Capture>,
+    Path(token): Path<String>,
+    body: Result<RawBody, ApiError>,
+) -> Response {
     let claims = match capture.signer.verify(&token, capture.now()) {
         Ok(claims) => claims,
         Err(e) => return pages::error(false, token_error(e)),
     };
     let en = pages::is_english(Some(&claims.l));
+    let body = match body {
+        Ok(RawBody(body)) => body,
+        Err(e) => return pages::error(en, e),
+    };
     let form: CommentForm = match parse_form(&body) {
         Ok(form) => form,
         Err(e) => return pages::error(en, e),

@@ -1,7 +1,9 @@
 //! CSV exports, written so that a spreadsheet opening them runs nothing: see
 //! [`neutralise`] for the cells, and every cell is quoted.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use crate::extract::{Path, Query};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use clickhouse::Row;

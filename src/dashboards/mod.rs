@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use crate::extract::{Path, Query};
 use axum::http::{HeaderValue, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -104,6 +106,12 @@ pub struct ViewQuery {
     pub lang: Option<String>,
 }
 
+/// The days a view may span, 2000-01-01 to 2099-12-31 (UTC): ClickHouse 18.16
+/// cannot read a range that starts at the epoch itself, a day past 2106 does
+/// not fit its `DateTime`, and no event predates this service.
+const FIRST_DAY: u32 = 946_684_800;
+const LAST_DAY: u32 = 4_102_358_400;
+
 impl ViewQuery {
     pub fn english(&self) -> bool {
         self.lang.as_deref().is_some_and(|l| l.starts_with("en"))
@@ -119,9 +127,13 @@ impl ViewQuery {
     /// Checked filters; unknown values are 422 naming the parameter.
     pub fn filters(&self, journey: &Journey, catalog: &Catalog) -> Result<Filters, ApiError> {
         let day = |field: &str, text: &str| -> Result<u32, ApiError> {
-            humantime::parse_rfc3339_weak(&format!("{text}T00:00:00Z"))
+            let day = humantime::parse_rfc3339_weak(&format!("{text}T00:00:00Z"))
                 .map(unix)
-                .map_err(|_| ApiError::invalid(field, format!("{text:?} is not a date like 2026-11-01")))
+                .map_err(|_| ApiError::invalid(field, format!("{text:?} is not a date like 2026-11-01")))?;
+            if !(FIRST_DAY..=LAST_DAY).contains(&day) {
+                return Err(ApiError::invalid(field, "the dashboards cover 2000-01-01 to 2099-12-31"));
+            }
+            Ok(day)
         };
         let now = unix(SystemTime::now());
         let (from, to) = match (&self.from, &self.to) {

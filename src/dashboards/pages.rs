@@ -1,7 +1,9 @@
 //! Server-rendered pages (askama; every value escaped unless marked safe).
 
 use askama::Template;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
+
+use crate::extract::{Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, body::Bytes};

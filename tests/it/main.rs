@@ -7,6 +7,7 @@ mod catalog;
 mod cli;
 mod dashboards;
 mod email;
+mod error_shape;
 mod exactly_once;
 mod example_config;
 mod health;
