@@ -10,7 +10,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 
 pub struct Caller {
-    origin: Option<HeaderValue>,
+    /// The `Origin` header, parsed once per request (a timings array checks it
+    /// for every event); `Some(None)` when present but not a URL.
+    origin: Option<(HeaderValue, Option<url::Url>)>,
     host: Option<HeaderValue>,
     /// The body is `application/x-www-form-urlencoded`: answer with a page.
     pub form: bool,
@@ -25,7 +27,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        Ok(Caller { origin: headers.get(header::ORIGIN).cloned(), host: headers.get(header::HOST).cloned(), form })
+        let origin = headers.get(header::ORIGIN).map(|o| (o.clone(), origin_url(o)));
+        Ok(Caller { origin, host: headers.get(header::HOST).cloned(), form })
     }
 }
 
@@ -33,7 +36,9 @@ impl Caller {
     /// No origin (not a browser page), one of `origins`, or this service's
     /// own (the embed form posting to itself).
     pub fn may_post_for(&self, origins: &[url::Url]) -> bool {
-        self.origin.as_ref().is_none_or(|origin| origin_allowed(origins, origin) || self.same_origin(origin))
+        self.origin.as_ref().is_none_or(|(origin, url)| {
+            url.as_ref().is_some_and(|url| allowed_url(origins, url)) || self.same_origin(origin)
+        })
     }
 
     /// The origin's authority is the Host.
@@ -43,9 +48,17 @@ impl Caller {
     }
 }
 
-/// Scheme and host must match; a configured origin without a port allows any port.
+/// One of `allowed`, by the rule of [`allowed_url`].
 pub fn origin_allowed(allowed: &[url::Url], origin: &HeaderValue) -> bool {
-    let Some(origin) = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok()) else { return false };
+    origin_url(origin).is_some_and(|origin| allowed_url(allowed, &origin))
+}
+
+fn origin_url(origin: &HeaderValue) -> Option<url::Url> {
+    origin.to_str().ok().and_then(|o| url::Url::parse(o).ok())
+}
+
+/// Scheme and host must match; a configured origin without a port allows any port.
+fn allowed_url(allowed: &[url::Url], origin: &url::Url) -> bool {
     allowed.iter().any(|a| {
         a.scheme() == origin.scheme()
             && a.host_str() == origin.host_str()
