@@ -58,9 +58,16 @@ pub struct DashboardsConfig {
     pub session_ttl: Duration,
     /// Mark the session cookie `Secure` (set when the service is served over HTTPS).
     pub secure_cookie: bool,
-    /// Failed logins allowed at once per address and per account name...
+    /// Failed logins allowed at once from one address for one account name
+    /// (then that address gets 429 for that name), and for one name from
+    /// all addresses together (then each attempt for it waits up to 2 s,
+    /// never refused: a stranger cannot lock an analyst out). Successful
+    /// logins are not counted.
     pub login_burst: u32,
-    /// ...then one more per this period.
+    /// Failed logins from one address over all names, and wrong API tokens
+    /// from one address, allowed at once; then that address gets 429.
+    pub login_burst_per_address: u32,
+    /// Each of those budgets gets one failure back per this period.
     #[serde(with = "humantime_serde")]
     pub login_refill: Duration,
     /// A stage with fewer answers than this shows "too few answers", never a score.
@@ -74,6 +81,7 @@ impl Default for DashboardsConfig {
             session_ttl: Duration::from_secs(8 * 3600),
             secure_cookie: false,
             login_burst: 5,
+            login_burst_per_address: 20,
             login_refill: Duration::from_secs(60),
             min_answers: 5,
         }
@@ -492,8 +500,9 @@ impl Config {
         {
             return invalid("dashboards.session_secret", "the signing key needs at least 32 characters");
         }
-        if self.dashboards.login_burst == 0 || self.dashboards.login_refill.is_zero() {
-            return invalid("dashboards", "login_burst and login_refill must be above zero");
+        let d = &self.dashboards;
+        if d.login_burst == 0 || d.login_burst_per_address == 0 || d.login_refill.is_zero() {
+            return invalid("dashboards", "login_burst, login_burst_per_address and login_refill must be above zero");
         }
         let c = &self.capture;
         if c.queue_capacity == 0 || c.flush_rows == 0 || c.flush_period.is_zero() {

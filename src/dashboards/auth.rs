@@ -4,9 +4,8 @@
 //! signed cookies and need no table.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -17,13 +16,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clickhouse::Row;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::throttle::{Throttle, Verdict};
 use crate::config::DashboardsConfig;
 use crate::domain::time::unix;
 use crate::error::ApiError;
@@ -125,7 +124,7 @@ pub struct Auth {
     key: SecretString,
     ttl: Duration,
     secure: bool,
-    failures: DefaultKeyedRateLimiter<String>,
+    throttle: Throttle,
     /// A hash to verify against when the account does not exist, so that the
     /// answer takes as long as for a real account.
     decoy: String,
@@ -139,8 +138,6 @@ impl Auth {
             rand::rng().fill_bytes(&mut bytes);
             SecretString::from(URL_SAFE_NO_PAD.encode(bytes))
         });
-        let burst = NonZeroU32::new(config.login_burst).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(config.login_refill).expect("refill is above zero").allow_burst(burst);
         let decoy = salt()
             .ok()
             .and_then(|s| Argon2::default().hash_password(b"decoy password", &s).ok().map(|h| h.to_string()))
@@ -150,7 +147,7 @@ impl Auth {
             key,
             ttl: config.session_ttl,
             secure: config.secure_cookie,
-            failures: RateLimiter::keyed(quota),
+            throttle: Throttle::new(config.login_burst, config.login_burst_per_address, config.login_refill),
             decoy,
         })
     }
@@ -190,18 +187,14 @@ impl Auth {
         format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
     }
 
-    /// Refuses when this address or this account name failed too often lately.
-    pub fn may_try(&self, ip: IpAddr, name: &str) -> Result<(), ApiError> {
-        for key in [format!("ip:{ip}"), format!("name:{name}")] {
-            if let Err(wait) = self.failures.check_key(&key) {
-                use governor::clock::{Clock, DefaultClock};
-                return Err(ApiError::RateLimited {
-                    scope: "login",
-                    retry_after: wait.wait_time_from(DefaultClock::default().now()),
-                });
-            }
-        }
-        Ok(())
+    /// Whether this address may try this account name now (see [`throttle`]).
+    pub fn may_try(&self, ip: IpAddr, name: &str) -> Verdict {
+        self.throttle.login(ip, name, Instant::now())
+    }
+
+    /// Gives back the attempt `may_try` counted: a success is no failure.
+    pub fn succeeded(&self, ip: IpAddr, name: &str) {
+        self.throttle.login_succeeded(ip, name, Instant::now());
     }
 
     /// True when the name and password match an enabled account.
@@ -230,14 +223,22 @@ impl Auth {
             .await?)
     }
 
-    /// The analyst behind a bearer token or a session cookie.
-    pub async fn identify(&self, headers: &HeaderMap) -> Result<Option<String>, StorageError> {
+    /// The analyst behind a bearer token or a session cookie. A wrong token
+    /// counts against `ip`, which is refused once it guessed too often. A
+    /// failed lookup (ClickHouse down) stays counted: a client retrying then
+    /// is slowed like a guesser, which is what a down server needs anyway.
+    pub async fn identify(&self, headers: &HeaderMap, ip: IpAddr) -> Result<Option<String>, ApiError> {
         let bearer =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        if let Some(token) = bearer {
-            return self.token_holder(token.trim()).await;
+        let Some(token) = bearer else { return Ok(cookie(headers, COOKIE).and_then(|v| self.session_user(&v))) };
+        if let Some(retry_after) = self.throttle.token(ip, Instant::now()) {
+            return Err(ApiError::RateLimited { scope: "token", retry_after });
         }
-        Ok(cookie(headers, COOKIE).and_then(|v| self.session_user(&v)))
+        let holder = self.token_holder(token.trim()).await.map_err(|e| ApiError::Internal(e.into()))?;
+        if holder.is_some() {
+            self.throttle.token_matched(ip, Instant::now());
+        }
+        Ok(holder)
     }
 }
 
@@ -260,7 +261,7 @@ pub fn client_ip(request: &Request) -> IpAddr {
 /// Middleware of every dashboard page and read API: the API answers 401, a
 /// page sends the browser to the login page and back.
 pub async fn require_analyst(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
-    match auth.identify(request.headers()).await {
+    match auth.identify(request.headers(), client_ip(&request)).await {
         Ok(Some(name)) => {
             request.extensions_mut().insert(Analyst(name));
             next.run(request).await
@@ -273,7 +274,7 @@ pub async fn require_analyst(State(auth): State<Arc<Auth>>, mut request: Request
             let next = url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>();
             Redirect::to(&format!("/login?next={next}")).into_response()
         }
-        Err(e) => ApiError::Internal(e.into()).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

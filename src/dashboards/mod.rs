@@ -7,6 +7,7 @@ pub mod charts;
 mod export;
 mod pages;
 pub mod stats;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -10,6 +10,7 @@ use axum::{Extension, body::Bytes};
 use serde::Deserialize;
 
 use super::auth::{Analyst, client_ip};
+use super::throttle::Verdict;
 use super::charts::{self, Chart, Words};
 use super::stats::{self, StageStats};
 use super::{Dashboards, ViewQuery, duration_text};
@@ -64,7 +65,7 @@ struct LoginForm {
     next: Option<String>,
 }
 
-/// Failed attempts are limited per address and per account name.
+/// Failed attempts are limited as `dashboards::throttle` says.
 #[tracing::instrument(skip_all)]
 pub async fn login(State(state): State<Dashboards>, request: Request) -> Result<Response, ApiError> {
     let ip = client_ip(&request);
@@ -78,16 +79,23 @@ pub async fn login(State(state): State<Dashboards>, request: Request) -> Result<
         *response.status_mut() = status;
         Ok(response)
     };
-    if let Err(e) = state.auth.may_try(ip, &form.name) {
-        let mut response = page(StatusCode::TOO_MANY_REQUESTS, "Слишком много попыток. Подождите минуту.")?;
-        e.decorate(&mut response);
-        return Ok(response);
+    match state.auth.may_try(ip, &form.name) {
+        Verdict::Go => {}
+        // Someone elsewhere is guessing this name: its analyst waits, and
+        // the guesser's attempts stay as expensive.
+        Verdict::After(pause) => tokio::time::sleep(pause).await,
+        Verdict::Refused(retry_after) => {
+            let mut response = page(StatusCode::TOO_MANY_REQUESTS, "Слишком много попыток. Подождите минуту.")?;
+            ApiError::RateLimited { scope: "login", retry_after }.decorate(&mut response);
+            return Ok(response);
+        }
     }
     let ok = state.auth.check_password(&form.name, &form.password).await?;
     if !ok {
         tracing::warn!(account = %form.name, "failed login");
         return page(StatusCode::UNAUTHORIZED, "Неверная учётная запись или пароль.");
     }
+    state.auth.succeeded(ip, &form.name);
     tracing::info!(account = %form.name, "login");
     let cookie =
         HeaderValue::from_str(&state.auth.login_cookie(&form.name)).map_err(|e| ApiError::Internal(e.into()))?;

@@ -13,6 +13,7 @@ mod example_config;
 mod health;
 mod hostile;
 mod journeys_api;
+mod login_throttle;
 mod metrics;
 mod migrations;
 mod openapi;
