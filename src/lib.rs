@@ -17,6 +17,7 @@ pub mod seed;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod web;
 pub mod widget;
 
 pub use startup::{AppState, Application, app};

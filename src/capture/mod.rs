@@ -157,10 +157,15 @@ pub fn public_router(capture: Capture, metrics: Arc<Metrics>) -> OpenApiRouter {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors)
         .layer(GuardLayer::public(metrics, capture.limits.clone()));
+    // A rating link's pages show its own letter and take a comment.
+    let links = OpenApiRouter::new()
+        .routes(routes!(email::click, email::comment))
+        .layer(middleware::from_fn(crate::web::same_origin_forms))
+        .layer(tower::util::MapResponseLayer::new(crate::web::private_pages));
     OpenApiRouter::new()
         .routes(routes!(feedback))
         .routes(routes!(timings))
-        .routes(routes!(email::click, email::comment))
+        .merge(links)
         .layer(stack)
         .with_state(capture)
 }

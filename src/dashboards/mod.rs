@@ -21,6 +21,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use tower::util::MapResponseLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -29,6 +30,7 @@ use crate::error::ApiError;
 use crate::journeys::Catalog;
 use crate::journeys::model::Journey;
 use crate::storage::Storage;
+use crate::web;
 use auth::Auth;
 use charts::{Chart, Words};
 use stats::Filters;
@@ -74,6 +76,7 @@ pub fn api_router(state: Dashboards) -> OpenApiRouter {
         .routes(routes!(stats_api))
         .routes(routes!(chart_api))
         .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_analyst))
+        .layer(MapResponseLayer::new(web::private_pages))
         .with_state(state)
 }
 
@@ -89,6 +92,8 @@ pub fn pages_router(state: Dashboards) -> Router {
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .merge(guarded)
+        .layer(middleware::from_fn(web::same_origin_forms))
+        .layer(MapResponseLayer::new(web::private_pages))
         .with_state(state)
 }
 
@@ -227,11 +232,7 @@ async fn chart_api(
         "png" => (charts::png(chart, &stats, &words).map_err(failed)?, "image/png"),
         other => return Err(ApiError::NotFound { what: "chart format", field: "chart", id: other.to_string() }),
     };
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-        (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=60")),
-    ];
-    Ok((headers, body).into_response())
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response())
 }
 
 /// Human-friendly durations for the map's table.

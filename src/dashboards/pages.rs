@@ -10,9 +10,9 @@ use axum::{Extension, body::Bytes};
 use serde::Deserialize;
 
 use super::auth::{Analyst, client_ip};
-use super::throttle::Verdict;
 use super::charts::{self, Chart, Words};
 use super::stats::{self, StageStats};
+use super::throttle::Verdict;
 use super::{Dashboards, ViewQuery, duration_text};
 use crate::error::ApiError;
 use crate::extract::parse_form;

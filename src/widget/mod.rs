@@ -39,6 +39,7 @@ pub fn router(catalog: Arc<Catalog>, sites: Arc<std::collections::BTreeMap<Strin
     OpenApiRouter::new()
         .routes(routes!(widget_js))
         .routes(routes!(embed))
+        .layer(tower::util::MapResponseLayer::new(crate::web::public_pages))
         .layer(CompressionLayer::new())
         .with_state(Embed { catalog, sites })
 }

@@ -17,6 +17,7 @@ mod login_throttle;
 mod metrics;
 mod migrations;
 mod openapi;
+mod page_headers;
 mod rollup_repair;
 mod spool;
 mod staff;

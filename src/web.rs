@@ -1,0 +1,94 @@
+//! What every page a browser shows from this service shares: security
+//! headers, and forms that only the service's own pages may submit.
+//!
+//! Analysts' pages, their exports and charts, and the pages behind a
+//! letter's rating link get [`private_pages`]: nothing may frame them and
+//! nothing is cached. Every page sends its URL in a `Referer` to the service
+//! only, never to another site (a rating link's URL is its key); not
+//! `no-referrer`, which would also turn a form post's `Origin` into `null`.
+//! The widget's embeddable form sets its own `frame-ancestors` (the site's
+//! origins) and gets [`public_pages`] for the rest.
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+
+/// Inline styles only (the templates' `<style>` and `style=`), images from
+/// the service itself (charts), forms posted to it, no scripts, no framing.
+pub const PRIVATE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+                               form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Sets the headers of a page that shows data: see the module doc. A header
+/// the handler set itself (a stricter CSP, a `Cache-Control`) is kept.
+pub fn private_pages(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    set(headers, header::CONTENT_SECURITY_POLICY, PRIVATE_CSP);
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::CACHE_CONTROL, "no-store");
+    public_pages(response)
+}
+
+/// What any page or script of the service gets.
+pub fn public_pages(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    response
+}
+
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
+    headers.entry(name).or_insert(HeaderValue::from_static(value));
+}
+
+/// Middleware of routes with forms: a request that changes state must come
+/// from a page of this service. Browsers say where a request comes from in
+/// `Sec-Fetch-Site` (every current one) or `Origin`: cross-site is refused
+/// with 403. A request with neither is not a browser's form post (curl,
+/// scripts), which no other site can make a visitor send.
+pub async fn same_origin_forms(request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) || from_here(request.headers()) {
+        return next.run(request).await;
+    }
+    ApiError::Forbidden { field: "origin", message: "this form may only be sent from this service's own pages".into() }
+        .into_response()
+}
+
+fn from_here(headers: &HeaderMap) -> bool {
+    let value = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(site) = value(HeaderName::from_static("sec-fetch-site")) {
+        return matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = value(header::ORIGIN) else { return true };
+    // An opaque origin ("null": sandboxed frames, some redirects) is no page of ours.
+    let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    host.is_some_and(|host| Some(host) == value(header::HOST))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
+    }
+
+    #[test]
+    fn a_form_is_ours_by_fetch_metadata_else_by_origin_against_host() {
+        let host = ("host", "feedback.example.ru");
+        assert!(from_here(&headers(&[("sec-fetch-site", "same-origin"), host])));
+        assert!(!from_here(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://feedback.example.ru"),
+            host
+        ])));
+        assert!(!from_here(&headers(&[("sec-fetch-site", "same-site"), host])), "a sibling subdomain is not us");
+        assert!(from_here(&headers(&[("origin", "https://feedback.example.ru"), host])));
+        assert!(!from_here(&headers(&[("origin", "https://evil.example"), host])));
+        assert!(!from_here(&headers(&[("origin", "null"), host])));
+        assert!(!from_here(&headers(&[("origin", "https://feedback.example.ru.evil.example"), host])));
+        assert!(from_here(&headers(&[host])), "no browser: nothing to forge");
+    }
+}
