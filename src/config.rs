@@ -25,6 +25,13 @@ pub struct Config {
     /// `spool.drain_timeout`, whatever this says.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Longest a client may take to send a request's header, and longest a
+    /// keep-alive connection may sit idle; then the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Connections one client address may hold open at once; past that, new
+    /// ones are closed as soon as they are accepted.
+    pub max_connections_per_address: u32,
     /// Folder holding `register.toml` and `journeys/*.toml`.
     pub dashboards_dir: PathBuf,
     /// Logging.
@@ -251,6 +258,8 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            max_connections_per_address: 256,
             dashboards_dir: PathBuf::from("dashboards"),
             log: LogConfig::default(),
             clickhouse: ClickHouseConfig::default(),
@@ -513,6 +522,12 @@ impl Config {
         }
         if self.request_timeout.is_zero() {
             return invalid("request_timeout", "must be above zero");
+        }
+        if self.header_timeout.is_zero() {
+            return invalid("header_timeout", "must be above zero");
+        }
+        if self.max_connections_per_address == 0 {
+            return invalid("max_connections_per_address", "must be above zero");
         }
         if self.spool.dir.as_os_str().is_empty() {
             return invalid("spool.dir", "must not be empty");

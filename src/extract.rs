@@ -122,6 +122,7 @@ async fn read<S: Send + Sync>(req: Request, state: &S, form: bool) -> Result<(Bo
 }
 
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    refuse_declared_over(req.headers(), BODY_LIMIT)?;
     Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge { limit: BODY_LIMIT }
@@ -129,6 +130,17 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
             ApiError::Malformed { message: format!("cannot read the body: {e}") }
         }
     })
+}
+
+/// A body whose declared `Content-Length` is over `limit` is refused before
+/// a byte of it is read: waiting for it would hold the connection for as long
+/// as the client cares to send.
+pub fn refuse_declared_over(headers: &axum::http::HeaderMap, limit: usize) -> Result<(), ApiError> {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => Err(ApiError::TooLarge { limit }),
+        _ => Ok(()),
+    }
 }
 
 /// Syntax errors are 400; a well-formed body with a wrong value is 422 naming

@@ -14,6 +14,7 @@ pub mod journeys;
 pub mod metrics;
 pub mod openapi;
 pub mod seed;
+pub mod server;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -1,7 +1,6 @@
 //! Builds the service from its config and runs it until asked to stop.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -233,7 +232,8 @@ pub fn services(
     let clock = crate::domain::time::system_clock();
     let sink: Arc<dyn EventSink> = Arc::new(Deduped::new(memory, Arc::new(queue), clock.clone()));
     let capture = Capture::new(config, catalog.clone(), sink, base_url, clock);
-    let auth = Auth::new(storage.clone(), &config.dashboards);
+    let auth =
+        Auth::new(storage.clone(), &config.dashboards, crate::server::Proxies::new(&config.limits.trusted_proxies));
     let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
     let stall_after = config.capture.stall_after;
     let state = AppState {
@@ -302,6 +302,8 @@ pub struct Application {
     catalog: Arc<Catalog>,
     /// `spool.drain_timeout`: the whole budget of a shutdown.
     drain_timeout: Duration,
+    /// Header time-out and connections per address.
+    limits: crate::server::Limits,
 }
 
 impl Application {
@@ -322,6 +324,11 @@ impl Application {
                 database,
                 catalog,
                 drain_timeout: config.spool.drain_timeout,
+                limits: crate::server::Limits {
+                    header_timeout: config.header_timeout,
+                    max_connections_per_address: config.max_connections_per_address,
+                    proxies: crate::server::Proxies::new(&config.limits.trusted_proxies),
+                },
             }),
             Err(e) => {
                 database.close().await;
@@ -373,32 +380,29 @@ impl Application {
     /// cut, and what is not shipped stays on disk for the next start.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "serving");
-        let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
-            app(self.state),
-        );
         let (signalled, at_signal) = tokio::sync::oneshot::channel();
         let shutdown = async move {
             shutdown.await;
             let _ = signalled.send(tokio::time::Instant::now());
         };
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).into_future();
+        let served = crate::server::serve(self.listener, app(self.state), self.limits.clone(), shutdown);
         let budget = self.drain_timeout;
         let cut = async move {
             let Ok(at) = at_signal.await else { return std::future::pending().await };
             tokio::time::sleep_until(at + budget).await;
             at
         };
-        let (served, deadline) = tokio::select! {
-            served = served => (served, None),
+        let deadline = tokio::select! {
+            () = served => None,
             at = cut => {
                 tracing::warn!(timeout = ?budget, "requests still in flight at the drain timeout are cut");
-                (Ok(()), Some(at + budget))
+                Some(at + budget)
             }
         };
         // The router (and with it every spool handle) is gone: the writer drains and ends.
         self.writer.finish(deadline.unwrap_or_else(|| tokio::time::Instant::now() + budget)).await;
         self.database.close().await;
-        served
+        Ok(())
     }
 }
 

@@ -1,18 +1,19 @@
 //! Abuse protection: rate limits per client address and per site (governor),
 //! with `X-Forwarded-For` believed only from configured proxies.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::LimitsConfig;
 use crate::error::ApiError;
+use crate::server::Proxies;
 
 /// How often keys whose buckets are full again are forgotten; this is what
 /// bounds the limiters' memory to the clients seen in the last moments.
@@ -23,7 +24,7 @@ pub struct Limits {
     /// One bucket per configured site, made at start: a look-up by the
     /// site's name allocates nothing, and the map cannot grow.
     per_site: std::collections::HashMap<String, DefaultDirectRateLimiter>,
-    trusted_proxies: Vec<ipnet::IpNet>,
+    proxies: Proxies,
     clock: DefaultClock,
 }
 
@@ -39,7 +40,7 @@ impl Limits {
         Arc::new(Limits {
             per_ip: RateLimiter::keyed(quota(config.per_ip_burst, config.per_ip_per_second)),
             per_site: sites.into_iter().map(|site| (site.clone(), RateLimiter::direct(per_site))).collect(),
-            trusted_proxies: config.trusted_proxies.clone(),
+            proxies: Proxies::new(&config.trusted_proxies),
             clock: DefaultClock::default(),
         })
     }
@@ -68,36 +69,14 @@ impl Limits {
         self.per_ip.len()
     }
 
-    /// The client's address: the peer, unless the peer is a trusted proxy, in
-    /// which case the last address in `X-Forwarded-For` that is not itself a
-    /// trusted proxy (earlier entries can be forged by the client).
+    /// The client's address: see [`Proxies::client`].
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        if !self.trusted(peer) {
-            return peer;
-        }
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-            .collect::<Vec<_>>();
-        forwarded.into_iter().rev().find(|ip| !self.trusted(*ip)).unwrap_or(peer)
-    }
-
-    fn trusted(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+        self.proxies.client(peer, headers)
     }
 
     /// One token from the bucket of the request's client address.
     pub fn check_request(&self, request: &Request) -> Result<(), ApiError> {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        self.check_ip(self.client_ip(peer, request.headers()))
+        self.check_ip(self.proxies.client_of(request))
     }
 
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {

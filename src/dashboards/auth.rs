@@ -3,13 +3,13 @@
 //! the data they guard, so a deployment has one thing to back up; sessions are
 //! signed cookies and need no table.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,6 +26,7 @@ use super::throttle::{Throttle, Verdict};
 use crate::config::DashboardsConfig;
 use crate::domain::time::unix;
 use crate::error::ApiError;
+use crate::server::Proxies;
 use crate::storage::{Storage, StorageError};
 
 pub const COOKIE: &str = "tp_session";
@@ -125,13 +126,15 @@ pub struct Auth {
     ttl: Duration,
     secure: bool,
     throttle: Throttle,
+    /// Who the client behind a request is (`limits.trusted_proxies`).
+    proxies: Proxies,
     /// A hash to verify against when the account does not exist, so that the
     /// answer takes as long as for a real account.
     decoy: String,
 }
 
 impl Auth {
-    pub fn new(storage: Storage, config: &DashboardsConfig) -> Arc<Auth> {
+    pub fn new(storage: Storage, config: &DashboardsConfig, proxies: Proxies) -> Arc<Auth> {
         let key = config.session_secret.clone().unwrap_or_else(|| {
             tracing::warn!("dashboards.session_secret is not set: analysts log in again after every restart");
             let mut bytes = [0u8; 32];
@@ -148,6 +151,7 @@ impl Auth {
             ttl: config.session_ttl,
             secure: config.secure_cookie,
             throttle: Throttle::new(config.login_burst, config.login_burst_per_address, config.login_refill),
+            proxies,
             decoy,
         })
     }
@@ -185,6 +189,11 @@ impl Auth {
 
     pub fn logout_cookie(&self) -> String {
         format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+    }
+
+    /// The address a request's attempts are counted against.
+    pub fn client(&self, request: &Request) -> IpAddr {
+        self.proxies.client_of(request)
     }
 
     /// Whether this address may try this account name now (see [`throttle`]).
@@ -254,14 +263,10 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-pub fn client_ip(request: &Request) -> IpAddr {
-    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-}
-
 /// Middleware of every dashboard page and read API: the API answers 401, a
 /// page sends the browser to the login page and back.
 pub async fn require_analyst(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
-    match auth.identify(request.headers(), client_ip(&request)).await {
+    match auth.identify(request.headers(), auth.client(&request)).await {
         Ok(Some(name)) => {
             request.extensions_mut().insert(Analyst(name));
             next.run(request).await
@@ -295,6 +300,7 @@ mod tests {
         let auth = Auth::new(
             storage,
             &DashboardsConfig { session_secret: Some(SecretString::from("s".repeat(32))), ..Default::default() },
+            Proxies::default(),
         );
         let value = auth.session_value("olga");
         assert_eq!(auth.session_user(&value).as_deref(), Some("olga"));

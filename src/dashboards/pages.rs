@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, body::Bytes};
 use serde::Deserialize;
 
-use super::auth::{Analyst, client_ip};
+use super::auth::Analyst;
 use super::charts::{self, Chart, Words};
 use super::stats::{self, StageStats};
 use super::throttle::Verdict;
@@ -68,10 +68,11 @@ struct LoginForm {
 /// Failed attempts are limited as `dashboards::throttle` says.
 #[tracing::instrument(skip_all)]
 pub async fn login(State(state): State<Dashboards>, request: Request) -> Result<Response, ApiError> {
-    let ip = client_ip(&request);
-    let body: Bytes = axum::body::to_bytes(request.into_body(), 16 * 1024)
-        .await
-        .map_err(|_| ApiError::TooLarge { limit: 16 * 1024 })?;
+    const LIMIT: usize = 16 * 1024;
+    let ip = state.auth.client(&request);
+    crate::extract::refuse_declared_over(request.headers(), LIMIT)?;
+    let body: Bytes =
+        axum::body::to_bytes(request.into_body(), LIMIT).await.map_err(|_| ApiError::TooLarge { limit: LIMIT })?;
     let form: LoginForm = parse_form(&body)?;
     let next = safe_next(form.next.as_deref()).to_string();
     let page = |status: StatusCode, error: &str| -> Result<Response, ApiError> {

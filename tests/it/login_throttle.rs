@@ -106,3 +106,24 @@ async fn guesses_sent_at_once_get_no_more_tries_than_guesses_sent_one_by_one() {
     statuses.sort();
     assert_eq!(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
+    let mut config = test_config();
+    config.dashboards.login_burst = 2;
+    config.limits.trusted_proxies = vec!["127.0.0.5/32".parse().unwrap()];
+    let app = spawn_app_with(config).await;
+    auth::add_user(&app.storage, "olga", PASSWORD).await.unwrap();
+    let via_proxy = |client: &'static str, password: &'static str| {
+        from(5)
+            .post(format!("{}/login", app.address))
+            .header("x-forwarded-for", client)
+            .form(&[("name", "olga"), ("password", password)])
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(via_proxy("198.51.100.1", "guess").await.unwrap().status(), 401);
+    }
+    assert_eq!(via_proxy("198.51.100.1", PASSWORD).await.unwrap().status(), 429);
+    assert_eq!(via_proxy("198.51.100.2", PASSWORD).await.unwrap().status(), 303, "another client behind the proxy");
+}

@@ -19,6 +19,7 @@ mod migrations;
 mod openapi;
 mod page_headers;
 mod rollup_repair;
+mod slow_clients;
 mod spool;
 mod staff;
 mod support;

@@ -1,0 +1,160 @@
+//! Accepts connections and serves HTTP/1.1 on them, with the limits a public
+//! endpoint needs against slow or greedy clients (`axum::serve` has none):
+//! - a request header must arrive whole within `header_timeout`, and an idle
+//!   keep-alive connection is closed after it;
+//! - a body must arrive within `request_timeout` (the request's own time-out,
+//!   set in `startup::app`); a body the handler did not read is not waited
+//!   for: the connection is closed after the answer;
+//! - one address holds at most `max_connections_per_address` connections;
+//!   past that, a new one is closed at once (a trusted proxy is exempt).
+//!
+//! Each request gets the peer's `ConnectInfo<SocketAddr>`, as axum's own
+//! server gives it. At shutdown the listener closes, idle connections close,
+//! and the caller bounds the wait for requests in flight.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+/// The connection limits, from the config.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    /// Not applied to a trusted proxy, which carries many clients.
+    pub max_connections_per_address: u32,
+    pub proxies: Proxies,
+}
+
+/// The reverse proxies in front of the service (`limits.trusted_proxies`),
+/// and who the client behind a connection is.
+#[derive(Debug, Clone, Default)]
+pub struct Proxies(Arc<[ipnet::IpNet]>);
+
+impl Proxies {
+    pub fn new(nets: &[ipnet::IpNet]) -> Proxies {
+        Proxies(nets.into())
+    }
+
+    pub fn trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client's address: the peer, unless the peer is a trusted proxy,
+    /// in which case the last address in `X-Forwarded-For` that is not
+    /// itself a trusted proxy (earlier entries can be forged by the client).
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.trusted(peer) {
+            return peer;
+        }
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        forwarded.into_iter().rev().find(|ip| !self.trusted(*ip)).unwrap_or(peer)
+    }
+
+    /// [`Proxies::client`] of a request served by [`serve`].
+    pub fn client_of(&self, request: &Request) -> IpAddr {
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        self.client(peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), request.headers())
+    }
+}
+
+/// Open connections per peer address.
+#[derive(Default)]
+struct Open(Mutex<HashMap<IpAddr, u32>>);
+
+/// One open connection, counted until dropped.
+struct Slot {
+    open: Arc<Open>,
+    ip: IpAddr,
+}
+
+impl Open {
+    fn take(self: &Arc<Open>, ip: IpAddr, max: u32) -> Option<Slot> {
+        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(ip).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Slot { open: self.clone(), ip })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.open.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then waits for the
+/// connections to finish their requests in flight.
+pub async fn serve<S>(listener: TcpListener, app: S, limits: Limits, shutdown: impl Future<Output = ()>)
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    let open = Arc::new(Open::default());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::error!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let slot = if limits.proxies.trusted(peer.ip()) {
+            None
+        } else if let Some(slot) = open.take(peer.ip(), limits.max_connections_per_address) {
+            Some(slot)
+        } else {
+            tracing::debug!(%peer, "too many connections from this address; closed");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = tower::util::MapRequest::new(app.clone(), move |mut request: Request<_>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request.map(axum::body::Body::new)
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
