@@ -20,13 +20,15 @@ pub const DEFAULT_FILE: &str = "touchpoint.toml";
 pub struct Config {
     /// Address the HTTP server listens on. Port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Longest a request may take, body read included; then it is answered
-    /// 503 (`timeout`). At shutdown, requests in flight get at most
+    /// Longest a request may take, body read included (counted from when its
+    /// handler first waits: for the body, for ClickHouse); then it is
+    /// answered 503 (`timeout`). At shutdown, requests in flight get at most
     /// `spool.drain_timeout`, whatever this says.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
-    /// Longest a client may take to send a request's header, and longest a
-    /// keep-alive connection may sit idle; then the connection is closed.
+    /// A connection on which no request is being handled (a header not yet
+    /// whole, an idle keep-alive, an answer the client does not read) is
+    /// closed after this long, at most half as long again.
     #[serde(with = "humantime_serde")]
     pub header_timeout: Duration,
     /// Connections one client address may hold open at once; past that, new

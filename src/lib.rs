@@ -5,6 +5,7 @@ pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod dashboards;
+pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod extract;

@@ -7,19 +7,19 @@ use std::time::{Duration, SystemTime};
 use crate::error::ApiError;
 use anyhow::Context as _;
 use axum::Router;
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{HeaderName, Request};
 use axum::response::IntoResponse as _;
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
 use crate::capture::{self, Capture};
 use crate::config::Config;
 use crate::dashboards::{self, Dashboards, auth::Auth};
+use crate::deadline::DeadlineLayer;
 use crate::domain::time::unix;
 use crate::ingest::{DedupeOptions, Deduped, EventSink, Memory};
 use crate::journeys::Catalog;
@@ -85,10 +85,8 @@ pub fn app(
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
         .map_response(axum_body)
-        // tower's map (not axum's `map_response`): no boxed future per request.
-        .map_response(move |response| timed_out_as_json(request_timeout, response))
         // A stuck ClickHouse query or a body that never arrives ends here.
-        .layer(TimeoutLayer::with_status_code(TIMED_OUT, request_timeout))
+        .layer(DeadlineLayer(request_timeout))
         .service(router(state))
 }
 
@@ -139,18 +137,6 @@ impl MakeRequestId for RandomRequestId {
             .ok()
             .map(RequestId::new)
     }
-}
-
-/// What tower-http's time-out answers inside the stack; turned into our JSON
-/// error on the way out. Nothing else in the service answers 408.
-const TIMED_OUT: StatusCode = StatusCode::REQUEST_TIMEOUT;
-
-fn timed_out_as_json(after: Duration, response: Response) -> Response {
-    if response.status() == TIMED_OUT && response.extensions().get::<error::ErrorCode>().is_none() {
-        tracing::warn!(?after, "a request took too long and was stopped");
-        return ApiError::TimedOut { after }.into_response();
-    }
-    response
 }
 
 /// The routes and their OpenAPI description, before they are split apart.

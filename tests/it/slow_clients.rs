@@ -131,3 +131,17 @@ async fn a_trusted_proxy_may_hold_more_connections_than_one_client() {
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
 }
+
+#[tokio::test]
+async fn a_keep_alive_connection_in_use_is_not_cut() {
+    let app = app().await;
+    let mut stream = connect(&app, 1).await;
+    let mut buf = [0u8; 4096];
+    // A request every 0.7 s for 3.5 s, with a header time-out of 1 s.
+    for i in 0..5 {
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await.unwrap().unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "request {i}: {}", String::from_utf8_lossy(&buf[..n]));
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+}
