@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use axum::extract::{MatchedPath, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -242,10 +242,12 @@ fn stalled(last: u64, now: u64, limit: Duration) -> Option<Duration> {
 
 impl Metrics {
     /// The index of a capture route among the counted endpoints (`other`
-    /// for anything else); resolved once per request, before the handler.
-    pub fn endpoint(&self, matched: Option<&MatchedPath>) -> usize {
-        let matched = matched.map(|p| p.as_str());
-        ENDPOINTS.iter().position(|e| Some(*e) == matched).unwrap_or(ENDPOINTS.len() - 1)
+    /// for anything else), from the request's path; resolved once per
+    /// request, before the handler. From the path rather than axum's
+    /// `MatchedPath`, which costs an extension (an allocation) per request.
+    pub fn endpoint(&self, path: &str) -> usize {
+        let route = if path.starts_with("/r/") { "/r/{token}" } else { path };
+        ENDPOINTS.iter().position(|e| *e == route).unwrap_or(ENDPOINTS.len() - 1)
     }
 
     /// Counts one answer of `endpoint` by its outcome: one atomic add.

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::response::{IntoResponse as _, Response};
 use tower::{Layer, Service};
 
@@ -66,7 +66,7 @@ where
 
     fn call(&mut self, request: Request) -> Counted<S::Future> {
         let metrics = self.layer.metrics.clone();
-        let endpoint = metrics.endpoint(request.extensions().get::<MatchedPath>());
+        let endpoint = metrics.endpoint(request.uri().path());
         let limited = self.layer.limits.as_ref().and_then(|limits| limits.check_request(&request).err());
         let state = match limited {
             Some(refusal) => State::Refused { response: Some(refusal.into_response()) },

@@ -51,6 +51,9 @@ struct Shard {
     versions: HashMap<Key, Version, Hasher>,
     /// Claimed by a request whose rows are on their way to disk.
     pending: HashSet<Key, Hasher>,
+    /// A request waits on this shard's `resolved`: the next claim resolved
+    /// wakes it. Without waiters no wake-up is sent (it locks a list).
+    waited: bool,
 }
 
 impl Shard {
@@ -211,6 +214,7 @@ impl Memory {
             if shard.pending.contains(key) {
                 // Created under the lock: the wake-up of that claim cannot be missed.
                 let notified = self.resolved[at].notified();
+                shard.waited = true;
                 drop(shard);
                 self.release(claims.iter().map(|(_, k, _)| k));
                 return Pass::Wait(notified);
@@ -233,8 +237,13 @@ impl Memory {
     fn release<'a>(&self, keys: impl Iterator<Item = &'a Key>) {
         for key in keys {
             let at = Self::shard_of(key);
-            lock(&self.shards[at]).pending.remove(key);
-            self.resolved[at].notify_waiters();
+            let mut shard = lock(&self.shards[at]);
+            shard.pending.remove(key);
+            let wake = std::mem::take(&mut shard.waited);
+            drop(shard);
+            if wake {
+                self.resolved[at].notify_waiters();
+            }
         }
     }
 
@@ -245,8 +254,11 @@ impl Memory {
             shard.pending.remove(key);
             shard.put(*key, *version);
             self.bound(&mut shard);
+            let wake = std::mem::take(&mut shard.waited);
             drop(shard);
-            self.resolved[at].notify_waiters();
+            if wake {
+                self.resolved[at].notify_waiters();
+            }
         }
     }
 }
