@@ -5,7 +5,7 @@
 //!   keep-alive, a header that does not arrive whole, an answer the client
 //!   does not read. A watchdog per connection checks this, rather than
 //!   hyper's header time-out, which arms and drops a timer on every request
-//!   (4 % of the service's CPU per rating, measured);
+//!   (3.5 % of the instructions of a rating, by callgrind);
 //! - a body must arrive within `request_timeout` (the request's own time-out,
 //!   set in `startup::app`); a body the handler did not read is not waited
 //!   for: the connection is closed after the answer;

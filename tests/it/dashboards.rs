@@ -6,7 +6,7 @@ use touchpoint::dashboards::auth;
 use touchpoint::storage::rows::FeedbackRow;
 use uuid::Uuid;
 
-use crate::support::{TestApp, spawn_app, spawn_app_with, test_config};
+use crate::support::{TestApp, no_redirects, spawn_app, spawn_app_with, test_config};
 
 const PASSWORD: &str = "correct horse battery staple";
 const JOURNEY: &str = "scrap-metal-licensing";
@@ -22,10 +22,6 @@ const APIS: &[&str] = &[
     "/api/v1/journeys/scrap-metal-licensing/charts/stages.svg",
     "/api/v1/journeys/scrap-metal-licensing/charts/heatmap.png",
 ];
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
 
 /// Logs in as a fresh analyst; returns the session cookie.
 async fn login(app: &TestApp) -> String {

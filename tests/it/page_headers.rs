@@ -4,13 +4,9 @@
 use serde_json::{Value, json};
 use touchpoint::dashboards::auth;
 
-use crate::support::{TestApp, spawn_app};
+use crate::support::{TestApp, no_redirects, spawn_app};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
 
 async fn session(app: &TestApp) -> String {
     auth::add_user(&app.storage, "olga", PASSWORD).await.unwrap();

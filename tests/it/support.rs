@@ -99,6 +99,11 @@ pub fn embedded_config(dir: &Path) -> EmbeddedConfig {
     EmbeddedConfig { data_dir: dir.to_path_buf(), ..EmbeddedConfig::default() }
 }
 
+/// A client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
 /// A time `secs` before now, whole seconds: as seconds since the epoch and as
 /// RFC 3339. Tests never hold a literal date the service judges against its
 /// clock, so the suite passes on any day.
