@@ -233,9 +233,7 @@ impl Auth {
     }
 
     /// The analyst behind a bearer token or a session cookie. A wrong token
-    /// counts against `ip`, which is refused once it guessed too often. A
-    /// failed lookup (ClickHouse down) stays counted: a client retrying then
-    /// is slowed like a guesser, which is what a down server needs anyway.
+    /// counts against `ip`, which is refused once it guessed too often.
     pub async fn identify(&self, headers: &HeaderMap, ip: IpAddr) -> Result<Option<String>, ApiError> {
         let bearer =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
@@ -244,8 +242,8 @@ impl Auth {
             return Err(ApiError::RateLimited { scope: "token", retry_after });
         }
         let holder = self.token_holder(token.trim()).await.map_err(|e| ApiError::Internal(e.into()))?;
-        if holder.is_some() {
-            self.throttle.token_matched(ip, Instant::now());
+        if holder.is_none() {
+            self.throttle.token_failed(ip, Instant::now());
         }
         Ok(holder)
     }

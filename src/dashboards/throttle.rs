@@ -2,7 +2,7 @@
 //!
 //! Only failures are counted, each in a leaky bucket that refills one
 //! failure per `refill`. An attempt is counted when it starts and given back
-//! when it succeeds, so that many attempts sent at once cannot all pass the
+//! when it succeeds, so that many logins sent at once cannot all pass the
 //! check before the first of them fails:
 //! - per address and account name, and per address alone: over the burst,
 //!   that address is refused (429) until its bucket drains;
@@ -180,19 +180,16 @@ impl Throttle {
         self.name.refund(name, now);
     }
 
-    /// Before looking up an API token: refused after too many wrong ones,
-    /// else counted as wrong until [`Throttle::token_matched`].
+    /// Before looking up an API token: refused after too many wrong ones.
+    /// Counted after the look-up, not before as a login is: a token is
+    /// 256 random bits and its check costs a hash, so nothing is gained by
+    /// holding back a script's many requests sent at once.
     pub fn token(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        let key = ("token", client(ip));
-        let wait = self.address.wait(key, now);
-        if wait.is_none() {
-            self.address.fail(key, now);
-        }
-        wait
+        self.address.wait(("token", client(ip)), now)
     }
 
-    pub fn token_matched(&self, ip: IpAddr, now: Instant) {
-        self.address.refund(("token", client(ip)), now);
+    pub fn token_failed(&self, ip: IpAddr, now: Instant) {
+        self.address.fail(("token", client(ip)), now);
     }
 }
 
@@ -252,10 +249,9 @@ mod tests {
     fn wrong_tokens_are_refused_per_address() {
         let t = Throttle::new(4, 3, MIN);
         let now = Instant::now();
-        assert_eq!(t.token(ip(1), now), None);
-        t.token_matched(ip(1), now);
         for _ in 0..3 {
-            assert_eq!(t.token(ip(1), now), None, "a matched token was given back");
+            assert_eq!(t.token(ip(1), now), None);
+            t.token_failed(ip(1), now);
         }
         assert!(t.token(ip(1), now).is_some());
         assert_eq!(t.token(ip(2), now), None);
