@@ -202,3 +202,46 @@ where
     drop(listener);
     graceful.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies() -> Proxies {
+        Proxies::new(&["10.0.0.0/8".parse().unwrap()])
+    }
+
+    fn xff(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(proxies().client(peer, &xff("198.51.100.1")), peer);
+    }
+
+    #[test]
+    fn the_last_untrusted_forwarded_address_is_the_client() {
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        // The client forged the first entry; our proxies appended the rest.
+        let ip = proxies().client(peer, &xff("1.1.1.1, 198.51.100.7, 10.0.0.3"));
+        assert_eq!(ip, "198.51.100.7".parse::<IpAddr>().unwrap());
+    }
+
+    proptest::proptest! {
+        /// Any X-Forwarded-For value yields an address: the peer's or one the header names.
+        #[test]
+        fn any_forwarded_for_header_is_handled(value in "[ -~]{0,200}") {
+            let peer: IpAddr = "10.1.2.3".parse().unwrap();
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = value.parse() {
+                headers.insert("x-forwarded-for", v);
+            }
+            let ip = proxies().client(peer, &headers);
+            proptest::prop_assert!(ip == peer || value.contains(&ip.to_string()) || value.contains(&ip.to_canonical().to_string()));
+        }
+    }
+}

@@ -196,7 +196,8 @@ impl Auth {
         self.proxies.client_of(request)
     }
 
-    /// Whether this address may try this account name now (see [`throttle`]).
+    /// Whether this address may try this account name now (see [`throttle`]);
+    /// an attempt that may go on is counted as failed until [`Auth::succeeded`].
     pub fn may_try(&self, ip: IpAddr, name: &str) -> Verdict {
         self.throttle.login(ip, name, Instant::now())
     }
