@@ -204,16 +204,23 @@ async fn spooled(base: &str, token: &str) -> u64 {
         .expect("/metrics counts spooled events")
 }
 
-/// Waits until `table` stops growing; returns its row count.
-async fn settled(storage: &Storage, table: &str) -> u64 {
-    let mut last = u64::MAX;
+/// `table`'s row count once it holds `expected` rows and 3 s more have passed
+/// (a second copy would show as extra), or once it has not grown for 30 s.
+/// The last segment of a run can take a while: ClickHouse is still merging.
+async fn settled(storage: &Storage, table: &str, expected: u64) -> u64 {
+    let (mut last, mut since) = (0, Instant::now());
     loop {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
         let now = count(storage, table).await;
-        if now == last {
+        if now >= expected {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            return count(storage, table).await;
+        }
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() > Duration::from_secs(30) {
             return now;
         }
-        last = now;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -338,9 +345,9 @@ fn main() {
             stop.store(true, Ordering::Relaxed);
             let probes = probing.await.unwrap();
             report_wrk("single", &run, 1, ceiling);
-            let landed = settled(&storage, "feedback").await - before;
-            let worst = probes.iter().max().copied().unwrap_or_default();
             let accepted = spooled(&server.base, &token).await - spooled_before;
+            let landed = settled(&storage, "feedback", before + accepted).await - before;
+            let worst = probes.iter().max().copied().unwrap_or_default();
             println!(
                 "         events spooled {accepted} (wrk saw {} 202s, probes {}), rows landed {landed}, lost {}, extra {}; queryable after 202: max {:.2} s",
                 run.accepted(),
@@ -355,8 +362,9 @@ fn main() {
             let spooled_before = spooled(&server.base, &token).await;
             let run = drive(format!("{}/api/v1/timings", server.base), batch.clone(), args.connections, args.seconds).await;
             report_wrk("batch20", &run, 20, None);
-            let landed = settled(&storage, "timings").await - before;
+            tokio::time::sleep(Duration::from_millis(500)).await; // requests in flight when wrk stopped
             let accepted = spooled(&server.base, &token).await - spooled_before;
+            let landed = settled(&storage, "timings", before + accepted).await - before;
             println!(
                 "         events accepted {accepted} ({:.0}/s), rows landed {landed}, lost {}, extra {}",
                 accepted as f64 / args.seconds as f64,
@@ -368,7 +376,7 @@ fn main() {
             let before = count(&storage, "feedback").await;
             let o = paced(format!("{}/api/v1/feedback", server.base), 64, args.seconds, 5000).await;
             report("paced", &o, 1, None);
-            let landed = settled(&storage, "feedback").await - before;
+            let landed = settled(&storage, "feedback", before + o.accepted).await - before;
             println!("         5000 req/s scheduled; rows landed {landed} of {} accepted", o.accepted);
         }
         println!("\nservice peak RSS {:.0} MB", server.peak_rss_mb());
