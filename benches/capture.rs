@@ -243,14 +243,8 @@ async fn probe(base: String, storage: Storage, stop: Arc<AtomicBool>) -> Vec<Dur
         }
         let accepted = Instant::now();
         loop {
-            let n: u64 = storage
-                .client()
-                .query(PROBE_QUERY)
-                .bind(second)
-                .bind(id.to_string())
-                .fetch_one()
-                .await
-                .unwrap_or(0);
+            let n: u64 =
+                storage.client().query(PROBE_QUERY).bind(second).bind(id.to_string()).fetch_one().await.unwrap_or(0);
             if n > 0 {
                 seen.push(accepted.elapsed());
                 break;

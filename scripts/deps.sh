@@ -41,6 +41,15 @@ ensure_chdb() {
         python3 -m pip install -q --break-system-packages chdb-core
 }
 
+# PyPI's holidays: tests/it/calendar.rs checks the shipped production calendar against it.
+ensure_holidays() {
+    command -v python3 >/dev/null || apt_install python3 python3-pip
+    python3 -c 'import holidays' 2>/dev/null && return
+    echo "installing holidays (PyPI)..." >&2
+    python3 -m pip install -q holidays 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages holidays
+}
+
 # The widget's browser tests: Debian's Chromium and its driver (never a browser
 # downloaded at run time).
 ensure_chromium() {

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 ensure_cargo
 ensure_clickhouse
 ensure_chdb
+ensure_holidays
 ensure_chromium
 ensure_axe
 rm -rf target/tmp   # scratch folders of earlier runs

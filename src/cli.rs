@@ -197,8 +197,12 @@ fn check(config: &Config) -> ExitCode {
             }
             let journeys: Vec<String> =
                 catalog.journeys().map(|j| format!("{} ({} stages)", j.id, j.stages.len())).collect();
+            let calendar = match catalog.calendar.years() {
+                Some((first, last)) => format!("production calendar {first}–{last}"),
+                None => "no production calendar (fixed holidays only)".to_string(),
+            };
             println!(
-                "ok: config ({} sites), {} touchpoints and {} processes in the register, journeys: {}, {} migrations",
+                "ok: config ({} sites), {} touchpoints and {} processes in the register, journeys: {}, {calendar}, {} migrations",
                 config.sites.len(),
                 catalog.register.touchpoints.len(),
                 catalog.register.processes.len(),

@@ -34,7 +34,7 @@ pub struct Config {
     /// Connections one client address may hold open at once; past that, new
     /// ones are closed as soon as they are accepted.
     pub max_connections_per_address: u32,
-    /// Folder holding `register.toml` and `journeys/*.toml`.
+    /// Folder holding `register.toml`, `journeys/*.toml` and `calendar.toml`.
     pub dashboards_dir: PathBuf,
     /// Logging.
     pub log: LogConfig,

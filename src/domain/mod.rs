@@ -1,8 +1,9 @@
 //! The words every part of touchpoint shares: rating scales, emotions,
-//! client segments, channels, event kinds and times, each parsed and checked
+//! client segments, channels, event kinds, times and working days, each parsed and checked
 //! once here. Capture, dashboards, the seed and the widget import them from
 //! this module, never from one another.
 
+pub mod calendar;
 mod channel;
 mod kind;
 mod scale;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::model::{Journey, Metric, Register, Touchpoint};
+use crate::domain::calendar::{CALENDAR_FILE, Calendar};
 
 /// File name of the register inside the catalog folder.
 pub const REGISTER_FILE: &str = "register.toml";
@@ -54,16 +55,19 @@ impl fmt::Display for CatalogErrors {
 
 impl std::error::Error for CatalogErrors {}
 
-/// The register and every journey, validated against each other.
+/// The register and every journey, validated against each other, and the
+/// production calendar their deadlines count working days by.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub register: Register,
     journeys: BTreeMap<String, Journey>,
     touchpoints: HashMap<String, usize>,
+    /// From `calendar.toml`; without that file, the fixed public holidays only.
+    pub calendar: Calendar,
 }
 
 impl Catalog {
-    /// Reads `register.toml` and `journeys/*.toml` from `dir`.
+    /// Reads `register.toml`, `journeys/*.toml` and `calendar.toml` (optional) from `dir`.
     pub fn load(dir: &Path) -> Result<Catalog, CatalogErrors> {
         let mut errors = Vec::new();
         let register_path = dir.join(REGISTER_FILE);
@@ -82,11 +86,25 @@ impl Catalog {
             Err(e) => errors.push(file_error(&journeys_dir, e.to_string())),
         }
 
+        let calendar = match Calendar::load(dir) {
+            Ok(calendar) => calendar,
+            Err(_) if !dir.join(CALENDAR_FILE).exists() => Calendar::default(),
+            Err(e) => {
+                errors.push(CatalogError {
+                    file: e.file.into(),
+                    entry: String::new(),
+                    field: e.key,
+                    message: e.message,
+                });
+                Calendar::default()
+            }
+        };
+
         let Some(register) = register else {
             return Err(CatalogErrors(errors));
         };
         match Catalog::from_parts(register_path, register, journeys) {
-            Ok(catalog) if errors.is_empty() => Ok(catalog),
+            Ok(catalog) if errors.is_empty() => Ok(Catalog { calendar, ..catalog }),
             Ok(_) => Err(CatalogErrors(errors)),
             Err(CatalogErrors(more)) => {
                 errors.extend(more);

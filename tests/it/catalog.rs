@@ -26,6 +26,23 @@ fn the_shipped_catalog_is_valid() {
     let catalog = Catalog::load(&repo().join("dashboards")).unwrap();
     assert_eq!(catalog.journeys().count(), 1);
     assert_eq!(catalog.register.touchpoints.len(), 14);
+    assert_eq!(catalog.calendar.years(), Some((2024, 2027)));
+}
+
+#[test]
+fn a_broken_calendar_is_reported_with_its_key_and_a_missing_one_falls_back() {
+    let dir = catalog_with_journey(|j| j);
+    let fallback = Catalog::load(&dir).expect("no calendar.toml: the fixed holidays");
+    assert_eq!(fallback.calendar.years(), None);
+
+    let shipped = std::fs::read_to_string(repo().join("dashboards/calendar.toml")).unwrap();
+    std::fs::write(dir.join("calendar.toml"), shipped.replacen("\"2024-04-27\"", "\"2024-04-26\"", 1)).unwrap();
+    let errors = errors(&dir);
+
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].file.ends_with("calendar.toml"));
+    assert_eq!(errors[0].field, "years.2024.working_weekends");
+    assert!(errors[0].message.contains("2024-04-26"), "{}", errors[0]);
 }
 
 #[test]

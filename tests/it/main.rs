@@ -2,6 +2,7 @@
 //! One binary, so the suite links once and shares one server.
 
 mod browser;
+mod calendar;
 mod capture;
 mod catalog;
 mod cli;
