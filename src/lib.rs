@@ -2,6 +2,7 @@
 //! service's journey, collected over HTTP and stored in ClickHouse.
 
 pub mod capture;
+pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod dashboards;

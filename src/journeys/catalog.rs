@@ -138,7 +138,7 @@ impl Catalog {
             by_id.insert(journey.id.clone(), journey);
         }
         if errors.is_empty() {
-            Ok(Catalog { register, journeys: by_id, touchpoints })
+            Ok(Catalog { register, journeys: by_id, touchpoints, calendar: Calendar::default() })
         } else {
             Err(CatalogErrors(errors))
         }
@@ -315,5 +315,15 @@ fn validate_journey(
                 _ => {}
             }
         }
+        if let Some(m) = stage.unit.as_deref().and_then(id_problem) {
+            r.push(&entry, "unit", m);
+        }
+    }
+    let offered: Vec<&str> = journey.stages.iter().flat_map(|s| s.tags.iter().map(|t| t.id.as_str())).collect();
+    for (key, message) in journey.cases.problems(&offered) {
+        r.push("cases", key, message);
+    }
+    if let Some(m) = journey.cases.unit.as_deref().and_then(id_problem) {
+        r.push("cases", "unit", m);
     }
 }

@@ -92,6 +92,9 @@ pub struct Journey {
     pub segments: Vec<Segment>,
     /// Stages in the order a client goes through them.
     pub stages: Vec<Stage>,
+    /// What opens a case at this journey, its deadlines and default unit.
+    #[serde(default)]
+    pub cases: crate::cases::CaseRules,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +120,10 @@ pub struct Stage {
     /// Tags a client may attach to a rating at this stage ("hard to find", ...).
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// The unit responsible for this stage, which works its cases; default:
+    /// the journey's `cases.unit`.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// A tag offered with the rating form of a stage.

@@ -46,6 +46,17 @@ fn a_broken_calendar_is_reported_with_its_key_and_a_missing_one_falls_back() {
 }
 
 #[test]
+fn case_rules_naming_a_tag_no_stage_offers_are_reported() {
+    let dir = catalog_with_journey(|j| format!("{j}\n[cases]\ntags = [\"rude\"]\nces_at_most = 9\n"));
+
+    let errors = errors(&dir);
+
+    let fields: Vec<(&str, &str)> = errors.iter().map(|e| (e.entry.as_str(), e.field.as_str())).collect();
+    assert_eq!(fields, [("cases", "ces_at_most"), ("cases", "tags")], "{errors:?}");
+    assert!(errors[1].message.contains("\"rude\""), "{}", errors[1]);
+}
+
+#[test]
 fn a_stage_naming_an_unknown_touchpoint_is_reported_with_file_and_name() {
     let dir = catalog_with_journey(|j| j.replacen("touchpoints = [\"epgu\"]", "touchpoints = [\"epgu\", \"fax\"]", 1));
 
