@@ -54,6 +54,48 @@ pub struct Config {
     pub email: EmailConfig,
     /// The analysts' dashboards.
     pub dashboards: DashboardsConfig,
+    /// Cases opened by bad ratings and calls.
+    pub cases: CasesConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CasesConfig {
+    /// The ministry's offset from UTC, `+HH:MM`: when its working days begin
+    /// and end (Smolensk `+03:00`, Astrakhan `+04:00`).
+    pub utc_offset: String,
+}
+
+impl Default for CasesConfig {
+    fn default() -> Self {
+        CasesConfig { utc_offset: "+03:00".into() }
+    }
+}
+
+impl CasesConfig {
+    /// `utc_offset` parsed; `validate` has checked it.
+    pub fn offset(&self) -> time::UtcOffset {
+        parse_offset(&self.utc_offset).unwrap_or(time::UtcOffset::UTC)
+    }
+}
+
+/// `+HH:MM` or `-HH:MM`.
+fn parse_offset(text: &str) -> Option<time::UtcOffset> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (i8, i8) = (h.parse().ok()?, m.parse().ok()?);
+    // The offsets in use on Earth run from -12:00 to +14:00.
+    if h > 14 || m > 59 {
+        return None;
+    }
+    time::UtcOffset::from_hms(sign * h, sign * m, 0).ok()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -272,6 +314,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             email: EmailConfig::default(),
             dashboards: DashboardsConfig::default(),
+            cases: CasesConfig::default(),
         }
     }
 }
@@ -515,6 +558,9 @@ impl Config {
         if d.login_burst == 0 || d.login_burst_per_address == 0 || d.login_refill.is_zero() {
             return invalid("dashboards", "login_burst, login_burst_per_address and login_refill must be above zero");
         }
+        if parse_offset(&self.cases.utc_offset).is_none() {
+            return invalid("cases.utc_offset", "an offset from UTC such as +03:00");
+        }
         let c = &self.capture;
         if c.queue_capacity == 0 || c.flush_rows == 0 || c.flush_period.is_zero() {
             return invalid("capture", "queue_capacity, flush_rows and flush_period must be above zero");
@@ -564,6 +610,18 @@ mod tests {
         let config: Config = toml::from_str("[sites.email]\njourneys = []").unwrap();
         let err = config.validate().unwrap_err();
         assert!(matches!(&err, ConfigError::Invalid { key, .. } if key == "sites.email"), "{err}");
+    }
+
+    #[test]
+    fn the_ministrys_offset_is_checked_and_parsed() {
+        for bad in ["MSK", "+3:00", "03:00", "+15:00"] {
+            let config: Config = toml::from_str(&format!("[cases]\nutc_offset = \"{bad}\"")).unwrap();
+            let err = config.validate().unwrap_err();
+            assert!(matches!(&err, ConfigError::Invalid { key, .. } if key == "cases.utc_offset"), "{bad}: {err}");
+        }
+        let config: Config = toml::from_str("[cases]\nutc_offset = \"-03:30\"").unwrap();
+        assert_eq!(config.cases.offset(), time::UtcOffset::from_hms(-3, -30, 0).unwrap());
+        assert_eq!(Config::default().cases.offset(), time::UtcOffset::from_hms(3, 0, 0).unwrap());
     }
 
     #[test]

@@ -31,7 +31,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::cases::{CaseRules, Deadlines, Opening, Reason};
 use crate::config::{Config, SiteConfig};
+use crate::domain::Scale;
 use crate::domain::time::Clock;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
@@ -62,6 +64,8 @@ pub struct Shared {
     staff: staff::StaffTokens,
     signer: email::Signer,
     clock: Clock,
+    /// Working-day deadlines of the cases events open.
+    deadlines: Deadlines,
 }
 
 impl std::ops::Deref for Capture {
@@ -82,6 +86,7 @@ impl Capture {
     ) -> Capture {
         let limits = Limits::new(&config.limits, config.sites.keys());
         Limits::spawn_janitor(&limits);
+        let deadlines = Deadlines { calendar: catalog.calendar.clone(), offset: config.cases.offset() };
         Capture(Arc::new(Shared {
             catalog,
             sites: Arc::new(config.sites.clone()),
@@ -90,6 +95,7 @@ impl Capture {
             staff: staff::StaffTokens::new(&config.staff_tokens),
             signer: email::Signer::new(&config.email, base_url),
             clock,
+            deadlines,
         }))
     }
 
@@ -119,6 +125,21 @@ impl Capture {
 
     fn checker<'a>(&'a self, site: &'a SiteConfig, now: SystemTime, prefix: String) -> Checker<'a> {
         Checker { catalog: &self.catalog, site, now, prefix }
+    }
+
+    /// The case an event at `journey`/`stage` opens, if `reason` finds one in
+    /// the journey's rules; it travels with the event and stands or falls with it.
+    fn case(
+        &self,
+        event_id: Uuid,
+        at: u32,
+        (journey, stage, touchpoint): (&str, &str, &str),
+        reason: impl FnOnce(&CaseRules) -> Option<Reason>,
+    ) -> Option<Event> {
+        let journey = self.catalog.journey(journey)?;
+        let stage = journey.stages.iter().find(|s| s.id == stage)?;
+        let reason = reason(&journey.cases)?;
+        Some(Event::Case(self.deadlines.case(Opening { event_id, at, journey, stage, touchpoint, reason })))
     }
 
     /// Stores what is new among `submissions`, all or nothing.
@@ -269,7 +290,11 @@ async fn accept_feedback(capture: &Capture, caller: &Caller, input: FeedbackInpu
     let row = capture.checker(site, capture.now(), String::new()).feedback(input)?;
     capture.limits.check_site(&row.site)?;
     let id = row.event_id;
-    capture.submit(vec![Submission::new(Event::Feedback(row))]).await?;
+    let place = (row.journey.as_str(), row.stage.as_str(), row.touchpoint.as_str());
+    let scale = Scale::from_code(row.scale);
+    let case = capture.case(id, row.received_at, place, |rules| rules.rating(scale?, row.score, &row.tags));
+    let submission = Submission { event: Event::Feedback(row), attached: case.into_iter().collect() };
+    capture.submit(vec![submission]).await?;
     Ok(id)
 }
 

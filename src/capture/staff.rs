@@ -177,7 +177,11 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         rating_scale: rating.map_or(0, |(scale, _)| scale.code()),
         rating_score: rating.map(|(_, score)| score),
     });
-    let mut attached = Vec::new();
+    let place = (journey.as_str(), stage.as_str(), PHONE);
+    let case = capture.case(input.event_id, unix(now), place, |rules| {
+        rules.call(input.transfers).or_else(|| rating.and_then(|(scale, score)| rules.rating(scale, score, &[])))
+    });
+    let mut attached: Vec<Event> = case.into_iter().collect();
     // A rating at the end of a call is client feedback at the phone touchpoint:
     // it counts in the stage's score like any other.
     if let Some((scale, score)) = rating

@@ -3,6 +3,8 @@
 //! deadlines (`domain::calendar`). This module holds the rules that decide
 //! when; the case store, queue and notifications build on it (issue 13).
 
+mod open;
 pub mod rules;
 
+pub use open::{Deadlines, Opening};
 pub use rules::{CaseRules, Reason};

@@ -109,7 +109,27 @@ pub struct CorrectionRow {
     pub negative: i64,
 }
 
-/// An accepted event on its way to ClickHouse, as the spool stores it.
+/// A case an event opened (migration 0009); `event_id` is that event's and
+/// the case's id.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct CaseRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    /// When the event that opened it arrived: the deadlines count from here.
+    pub opened_at: u32,
+    pub journey: String,
+    pub stage: String,
+    pub touchpoint: String,
+    /// The stage's unit; empty when the journey names none.
+    pub unit: String,
+    /// `low_score`, `transfers` or `tag:<id>`.
+    pub reason: String,
+    pub acknowledge_by: u32,
+    pub answer_by: u32,
+}
+
+/// An accepted event on its way to ClickHouse, as the spool stores it. New
+/// kinds go last: a variant's position is its code in spool files on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     Feedback(FeedbackRow),
@@ -117,6 +137,7 @@ pub enum Event {
     Call(CallRow),
     Letter(LetterRow),
     Correction(CorrectionRow),
+    Case(CaseRow),
 }
 
 /// A row the spool ships: its table, and what tells a stored copy of this very
@@ -145,9 +166,11 @@ spooled!(TimingRow, TIMINGS, received_at);
 spooled!(CallRow, CALLS, received_at);
 spooled!(LetterRow, CORRESPONDENCE, updated_at);
 spooled!(CorrectionRow, FEEDBACK_CORRECTIONS, received_at);
+spooled!(CaseRow, CASES, opened_at);
 
 pub const FEEDBACK: &str = "feedback";
 pub const TIMINGS: &str = "timings";
 pub const CALLS: &str = "calls";
 pub const CORRESPONDENCE: &str = "correspondence";
 pub const FEEDBACK_CORRECTIONS: &str = "feedback_corrections";
+pub const CASES: &str = "cases";

@@ -101,14 +101,16 @@ async fn counts(storage: &Storage) -> Vec<(&'static str, i64)> {
         ("feedback_daily", "SELECT toInt64(sum(n)) FROM feedback_daily"),
         ("calls_daily", "SELECT toInt64(sum(n)) FROM calls_daily"),
         ("stage_time_daily", "SELECT toInt64(countMerge(n)) FROM stage_time_daily"),
+        ("cases", "SELECT toInt64(count()) FROM cases"),
     ] {
         out.push((name, storage.client().query(sql).fetch_one::<i64>().await.unwrap()));
     }
     out
 }
 
-/// A rating, the call's rating and the click; one of everything else.
-const ONCE: [(&str, i64); 7] = [
+/// A rating, the call's rating and the click; one of everything else; a case
+/// for the widget's csat 2 and one for the call's three transfers.
+const ONCE: [(&str, i64); 8] = [
     ("feedback", 3),
     ("timings", 1),
     ("calls", 1),
@@ -116,6 +118,7 @@ const ONCE: [(&str, i64); 7] = [
     ("feedback_daily", 3),
     ("calls_daily", 1),
     ("stage_time_daily", 1),
+    ("cases", 2),
 ];
 
 /// Waits up to 10 s for the counts to reach `expected`, then settles 0.5 s
