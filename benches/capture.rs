@@ -12,6 +12,7 @@
 //! - `batch20`: timings arrays of 20 events per request (wrk);
 //! - `paced`: 5,000 ratings/s on a fixed schedule (an open-loop reqwest
 //!   client), latency measured from the scheduled send time.
+//!
 //! During `single` a probe posts one rating a second and polls ClickHouse for it:
 //! the time from its 202 until it can be queried (its look-up goes through the
 //! primary key, so that it costs ClickHouse little). After each run the rows

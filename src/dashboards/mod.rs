@@ -124,10 +124,7 @@ impl ViewQuery {
     }
 
     pub fn period(&self) -> u32 {
-        match self.period {
-            Some(p @ (7 | 30 | 90)) => p,
-            _ => 30,
-        }
+        self.period.filter(|p| matches!(p, 7 | 30 | 90)).unwrap_or(30)
     }
 
     /// Checked filters; unknown values are 422 naming the parameter.
