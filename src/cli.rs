@@ -41,12 +41,12 @@ pub enum Command {
     /// Validate the config and the journey and register files, then exit;
     /// non-zero exit status and one line per problem when something is wrong.
     Check,
-    /// Analysts' accounts for the dashboards.
+    /// Accounts: analysts (dashboards), handlers (cases), admins.
     User {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// API tokens for scripts that read the dashboards' API.
+    /// API tokens for scripts: the dashboards' API, or a CRM working cases.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
@@ -67,15 +67,40 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create an analyst, or set a new password; the password is read from the
-    /// first line of standard input (at least 12 characters).
-    Add { name: String },
+    /// Create an account, or set a new password and role; the password is
+    /// read from the first line of standard input (at least 12 characters).
+    Add {
+        name: String,
+        #[command(flatten)]
+        grant: GrantArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create an API token; it is printed once, as the last line, and only its hash is kept.
-    Create { name: String },
+    Create {
+        name: String,
+        #[command(flatten)]
+        grant: GrantArgs,
+    },
+}
+
+/// What an account or token may do.
+#[derive(Debug, clap::Args)]
+pub struct GrantArgs {
+    /// analyst (reads the dashboards), handler (works the cases of its units) or admin.
+    #[arg(long, default_value = "analyst", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<crate::domain::Role>()))]
+    role: crate::domain::Role,
+    /// A unit whose cases a handler works; repeat for several.
+    #[arg(long = "unit")]
+    units: Vec<String>,
+}
+
+impl GrantArgs {
+    fn grant(self) -> crate::dashboards::auth::Grant {
+        crate::dashboards::auth::Grant { role: self.role, units: self.units }
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -103,21 +128,23 @@ pub fn main() -> ExitCode {
             Command::Serve { demo } => serve(&config, demo).await,
             Command::Migrate => migrate(&config).await,
             Command::Check => unreachable!("handled above"),
-            Command::User { command: UserCommand::Add { name } } => {
+            Command::User { command: UserCommand::Add { name, grant } } => {
+                let grant = grant.grant();
                 let mut password = String::new();
                 std::io::stdin().read_line(&mut password)?;
                 let password = password.trim_end_matches(['\n', '\r']);
                 with_database(&config, |storage| async move {
-                    crate::dashboards::auth::add_user(&storage, &name, password).await?;
-                    println!("analyst {name} can log in");
+                    crate::dashboards::auth::add_user(&storage, &name, password, &grant).await?;
+                    println!("{} {name} can log in", grant.role);
                     Ok(())
                 })
                 .await
             }
-            Command::Token { command: TokenCommand::Create { name } } => {
+            Command::Token { command: TokenCommand::Create { name, grant } } => {
+                let grant = grant.grant();
                 with_database(&config, |storage| async move {
-                    let token = crate::dashboards::auth::create_token(&storage, &name).await?;
-                    eprintln!("API token for {name}; it is shown once, keep it safe:");
+                    let token = crate::dashboards::auth::create_token(&storage, &name, &grant).await?;
+                    eprintln!("API token for {name} ({}); it is shown once, keep it safe:", grant.role);
                     println!("{token}");
                     Ok(())
                 })

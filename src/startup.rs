@@ -99,7 +99,7 @@ pub fn router(state: AppState) -> Router {
     let scrape = Router::new()
         .route("/metrics", axum::routing::get(metrics::serve))
         .with_state(state.metrics.clone())
-        .layer(axum::middleware::from_fn_with_state(state.dashboards.auth(), dashboards::auth::require_analyst));
+        .layer(axum::middleware::from_fn_with_state(state.dashboards.readers(), dashboards::auth::require));
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router

@@ -38,8 +38,12 @@ pub enum Action {
     Acknowledge,
     Start,
     /// The ministry's answer to the client.
-    Answer { text: String },
-    Close { resolution: Resolution },
+    Answer {
+        text: String,
+    },
+    Close {
+        resolution: Resolution,
+    },
 }
 
 /// One entry of a case's log.
@@ -181,7 +185,10 @@ mod tests {
         assert_eq!(state.apply(&first), Ok(Applied::Changed));
         assert_eq!(state.acknowledged_at, Some(10), "answering acknowledges");
         assert_eq!(state.apply(&first), Ok(Applied::Repeated));
-        assert_eq!(state.apply(&change(11, answer())), Err(Refusal::Order { from: Status::Answered, action: "answered again" }));
+        assert_eq!(
+            state.apply(&change(11, answer())),
+            Err(Refusal::Order { from: Status::Answered, action: "answered again" })
+        );
         let close = change(20, Action::Close { resolution: Resolution::Explained });
         state.apply(&close).unwrap();
         assert_eq!(state.apply(&close), Ok(Applied::Repeated), "the same close again");

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::throttle::{Throttle, Verdict};
 use crate::config::DashboardsConfig;
+use crate::domain::Role;
 use crate::domain::time::unix;
 use crate::error::ApiError;
 use crate::server::Proxies;
@@ -37,6 +38,8 @@ struct AnalystRow {
     password_hash: String,
     disabled: u8,
     updated_at: u32,
+    role: String,
+    units: Vec<String>,
 }
 
 #[derive(Debug, Row, Serialize, Deserialize)]
@@ -46,6 +49,48 @@ struct TokenRow {
     created_at: u32,
     revoked: u8,
     updated_at: u32,
+    role: String,
+    units: Vec<String>,
+}
+
+/// What an account or token may do: its role, and for a handler the units
+/// whose cases it works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub role: Role,
+    pub units: Vec<String>,
+}
+
+impl Grant {
+    pub fn analyst() -> Grant {
+        Grant { role: Role::Analyst, units: Vec::new() }
+    }
+
+    /// `None` for a role this build does not know: such a holder gets no route.
+    fn from_row(role: &str, units: Vec<String>) -> Option<Grant> {
+        role.parse().ok().map(|role| Grant { role, units })
+    }
+}
+
+/// An account's or token's name and grant as stored.
+#[derive(Row, Deserialize)]
+struct Holder {
+    name: String,
+    role: String,
+    units: Vec<String>,
+}
+
+impl Holder {
+    fn principal(self) -> Option<Principal> {
+        Some(Principal { grant: Grant::from_row(&self.role, self.units)?, name: self.name })
+    }
+}
+
+/// Who a request comes from: the account or token holder and its grant.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub name: String,
+    pub grant: Grant,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +99,12 @@ pub enum AccountError {
     BadName,
     #[error("a password needs at least 12 characters")]
     WeakPassword,
+    #[error("a handler works the cases of at least one unit: name it with --unit")]
+    NoUnits,
+    #[error("a unit id is 1–64 characters of a-z, 0-9, '.', '_' and '-'")]
+    BadUnit,
+    #[error("only a handler has units")]
+    UnitsWithoutCases,
     #[error("hashing the password failed: {0}")]
     Hash(String),
     #[error(transparent)]
@@ -66,6 +117,16 @@ impl From<clickhouse::error::Error> for AccountError {
     }
 }
 
+/// A handler works the cases of at least one unit; no other role has units.
+fn check_units(grant: &Grant) -> Result<(), AccountError> {
+    match grant.role {
+        Role::Handler if grant.units.is_empty() => Err(AccountError::NoUnits),
+        Role::Handler => grant.units.iter().try_for_each(|u| check_name(u).map_err(|_| AccountError::BadUnit)),
+        _ if !grant.units.is_empty() => Err(AccountError::UnitsWithoutCases),
+        _ => Ok(()),
+    }
+}
+
 fn check_name(name: &str) -> Result<(), AccountError> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -73,9 +134,10 @@ fn check_name(name: &str) -> Result<(), AccountError> {
     if ok { Ok(()) } else { Err(AccountError::BadName) }
 }
 
-/// `touchpoint user add`: creates the account or sets a new password.
-pub async fn add_user(storage: &Storage, name: &str, password: &str) -> Result<(), AccountError> {
+/// `touchpoint user add`: creates the account, or sets a new password and grant.
+pub async fn add_user(storage: &Storage, name: &str, password: &str, grant: &Grant) -> Result<(), AccountError> {
     check_name(name)?;
+    check_units(grant)?;
     if password.chars().count() < 12 {
         return Err(AccountError::WeakPassword);
     }
@@ -84,22 +146,37 @@ pub async fn add_user(storage: &Storage, name: &str, password: &str) -> Result<(
         .map_err(|e| AccountError::Hash(e.to_string()))?
         .to_string();
     let mut insert = storage.client().insert::<AnalystRow>("analysts").await?;
-    let row = AnalystRow { name: name.into(), password_hash: hash, disabled: 0, updated_at: unix(SystemTime::now()) };
+    let row = AnalystRow {
+        name: name.into(),
+        password_hash: hash,
+        disabled: 0,
+        updated_at: unix(SystemTime::now()),
+        role: grant.role.as_str().into(),
+        units: grant.units.clone(),
+    };
     insert.write(&row).await?;
     insert.end().await?;
     Ok(())
 }
 
 /// `touchpoint token create`: a new token for `name`; only its hash is kept.
-pub async fn create_token(storage: &Storage, name: &str) -> Result<String, AccountError> {
+pub async fn create_token(storage: &Storage, name: &str, grant: &Grant) -> Result<String, AccountError> {
     check_name(name)?;
+    check_units(grant)?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token = format!("tp_{}", URL_SAFE_NO_PAD.encode(bytes));
     let now = unix(SystemTime::now());
     let mut insert = storage.client().insert::<TokenRow>("api_tokens").await?;
-    let row =
-        TokenRow { token_hash: token_hash(&token), name: name.into(), created_at: now, revoked: 0, updated_at: now };
+    let row = TokenRow {
+        token_hash: token_hash(&token),
+        name: name.into(),
+        created_at: now,
+        revoked: 0,
+        updated_at: now,
+        role: grant.role.as_str().into(),
+        units: grant.units.clone(),
+    };
     insert.write(&row).await?;
     insert.end().await?;
     Ok(token)
@@ -115,10 +192,6 @@ fn salt() -> Result<SaltString, AccountError> {
 fn token_hash(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
 }
-
-/// The analyst a request comes from.
-#[derive(Debug, Clone)]
-pub struct Analyst(pub String);
 
 pub struct Auth {
     storage: Storage,
@@ -223,26 +296,44 @@ impl Auth {
         Ok(matches && row.is_some())
     }
 
-    async fn token_holder(&self, token: &str) -> Result<Option<String>, StorageError> {
-        Ok(self
+    async fn token_holder(&self, token: &str) -> Result<Option<Principal>, StorageError> {
+        let row = self
             .storage
             .client()
-            .query("SELECT name FROM api_tokens FINAL WHERE token_hash = ? AND revoked = 0")
+            .query("SELECT ?fields FROM api_tokens FINAL WHERE token_hash = ? AND revoked = 0")
             .bind(token_hash(token))
-            .fetch_optional::<String>()
-            .await?)
+            .fetch_optional::<Holder>()
+            .await?;
+        Ok(row.and_then(Holder::principal))
     }
 
-    /// The analyst behind a bearer token or a session cookie. A wrong token
+    /// The account of a session, as it stands now: a changed role (or a
+    /// disabled account) takes effect at the next request, not at the next login.
+    async fn session_holder(&self, name: String) -> Result<Option<Principal>, StorageError> {
+        let row = self
+            .storage
+            .client()
+            .query("SELECT ?fields FROM analysts FINAL WHERE name = ? AND disabled = 0")
+            .bind(&name)
+            .fetch_optional::<Holder>()
+            .await?;
+        Ok(row.and_then(Holder::principal))
+    }
+
+    /// Who is behind a bearer token or a session cookie. A wrong token
     /// counts against `ip`, which is refused once it guessed too often.
-    pub async fn identify(&self, headers: &HeaderMap, ip: IpAddr) -> Result<Option<String>, ApiError> {
+    pub async fn identify(&self, headers: &HeaderMap, ip: IpAddr) -> Result<Option<Principal>, ApiError> {
+        let internal = |e: StorageError| ApiError::Internal(e.into());
         let bearer =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let Some(token) = bearer else { return Ok(cookie(headers, COOKIE).and_then(|v| self.session_user(&v))) };
+        let Some(token) = bearer else {
+            let Some(name) = cookie(headers, COOKIE).and_then(|v| self.session_user(&v)) else { return Ok(None) };
+            return self.session_holder(name).await.map_err(internal);
+        };
         if let Some(retry_after) = self.throttle.token(ip, Instant::now()) {
             return Err(ApiError::RateLimited { scope: "token", retry_after });
         }
-        let holder = self.token_holder(token.trim()).await.map_err(|e| ApiError::Internal(e.into()))?;
+        let holder = self.token_holder(token.trim()).await.map_err(internal)?;
         if holder.is_none() {
             self.throttle.token_failed(ip, Instant::now());
         }
@@ -262,13 +353,32 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// Middleware of every dashboard page and read API: the API answers 401, a
-/// page sends the browser to the login page and back.
-pub async fn require_analyst(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
+/// The roles a group of routes admits, with the auth that identifies callers:
+/// the state of [`require`].
+#[derive(Clone)]
+pub struct Admits {
+    pub auth: Arc<Auth>,
+    pub roles: &'static [Role],
+}
+
+/// Middleware of every route that reads data or changes cases: no caller, a
+/// 401 (a page sends the browser to the login page and back); a caller of
+/// another role, a 403 naming the roles admitted. The caller goes on as a
+/// [`Principal`] extension.
+pub async fn require(State(admits): State<Admits>, mut request: Request, next: Next) -> Response {
+    let auth = &admits.auth;
     match auth.identify(request.headers(), auth.client(&request)).await {
-        Ok(Some(name)) => {
-            request.extensions_mut().insert(Analyst(name));
+        Ok(Some(principal)) if admits.roles.contains(&principal.grant.role) => {
+            request.extensions_mut().insert(principal);
             next.run(request).await
+        }
+        Ok(Some(principal)) => {
+            let roles: Vec<&str> = admits.roles.iter().map(|r| r.as_str()).collect();
+            ApiError::Forbidden {
+                field: "role",
+                message: format!("a {} may not use this; it is for: {}", principal.grant.role, roles.join(", ")),
+            }
+            .into_response()
         }
         Ok(None) if request.uri().path().starts_with("/api/") || request.uri().path() == "/metrics" => {
             ApiError::LoginRequired.into_response()
@@ -285,6 +395,17 @@ pub async fn require_analyst(State(auth): State<Arc<Auth>>, mut request: Request
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_handler_has_units_and_it_has_at_least_one() {
+        let grant = |role, units: &[&str]| Grant { role, units: units.iter().map(|u| u.to_string()).collect() };
+        assert!(check_units(&grant(Role::Handler, &["licensing"])).is_ok());
+        assert!(matches!(check_units(&grant(Role::Handler, &[])), Err(AccountError::NoUnits)));
+        assert!(matches!(check_units(&grant(Role::Handler, &["Отдел"])), Err(AccountError::BadUnit)));
+        assert!(matches!(check_units(&grant(Role::Analyst, &["licensing"])), Err(AccountError::UnitsWithoutCases)));
+        assert!(check_units(&Grant::analyst()).is_ok());
+        assert_eq!(Grant::from_row("auditor", vec![]), None, "a role this build does not know gets nothing");
+    }
 
     #[test]
     fn a_session_is_ours_until_it_expires() {

@@ -25,6 +25,7 @@ use tower::util::MapResponseLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::domain::Role;
 use crate::domain::time::unix;
 use crate::error::ApiError;
 use crate::journeys::Catalog;
@@ -56,6 +57,11 @@ impl Dashboards {
         self.auth.clone()
     }
 
+    /// Who may read the dashboards, their API and the metrics: analysts.
+    pub fn readers(&self) -> auth::Admits {
+        auth::Admits { auth: self.auth.clone(), roles: &[Role::Analyst] }
+    }
+
     /// A view's journey, its checked filters and the `parts` of its numbers.
     async fn view(
         &self,
@@ -70,24 +76,24 @@ impl Dashboards {
     }
 }
 
-/// The read API, described in the OpenAPI document; it needs an analyst.
+/// The read API, described in the OpenAPI document; for analysts only.
 pub fn api_router(state: Dashboards) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(stats_api))
         .routes(routes!(chart_api))
-        .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_analyst))
+        .layer(middleware::from_fn_with_state(state.readers(), auth::require))
         .layer(MapResponseLayer::new(web::private_pages))
         .with_state(state)
 }
 
-/// The pages; everything but the login page needs an analyst.
+/// The pages; everything but the login page is for analysts only.
 pub fn pages_router(state: Dashboards) -> Router {
     let guarded = Router::new()
         .route("/dashboard", get(pages::index))
         .route("/dashboard/{journey}", get(pages::journey))
         .route("/dashboard/{journey}/export/stages.csv", get(export::stages))
         .route("/dashboard/{journey}/export/feedback.csv", get(export::feedback))
-        .layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_analyst));
+        .layer(middleware::from_fn_with_state(state.readers(), auth::require));
     Router::new()
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))

@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, body::Bytes};
 use serde::Deserialize;
 
-use super::auth::Analyst;
+use super::auth::Principal;
 use super::charts::{self, Chart, Words};
 use super::stats::{self, StageStats};
 use super::throttle::Verdict;
@@ -119,7 +119,7 @@ struct Index<'a> {
 
 pub async fn index(
     State(state): State<Dashboards>,
-    Extension(Analyst(analyst)): Extension<Analyst>,
+    Extension(Principal { name: analyst, .. }): Extension<Principal>,
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
     let en = q.english();
@@ -201,7 +201,7 @@ fn query_string(q: &ViewQuery) -> String {
 #[tracing::instrument(skip_all, fields(journey = %id))]
 pub async fn journey(
     State(state): State<Dashboards>,
-    Extension(Analyst(analyst)): Extension<Analyst>,
+    Extension(Principal { name: analyst, .. }): Extension<Principal>,
     Path(id): Path<String>,
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {

@@ -1,11 +1,12 @@
 //! The words every part of touchpoint shares: rating scales, emotions,
-//! client segments, channels, event kinds, times and working days, each parsed and checked
+//! client segments, channels, event kinds, roles, times and working days, each parsed and checked
 //! once here. Capture, dashboards, the seed and the widget import them from
 //! this module, never from one another.
 
 pub mod calendar;
 mod channel;
 mod kind;
+mod role;
 mod scale;
 mod segment;
 pub mod text;
@@ -13,5 +14,6 @@ pub mod time;
 
 pub use channel::Channel;
 pub use kind::EventKind;
+pub use role::Role;
 pub use scale::{Emotion, Scale};
 pub use segment::Segment;

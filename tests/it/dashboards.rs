@@ -25,7 +25,7 @@ const APIS: &[&str] = &[
 
 /// Logs in as a fresh analyst; returns the session cookie.
 async fn login(app: &TestApp) -> String {
-    auth::add_user(&app.storage, "olga", PASSWORD).await.unwrap();
+    auth::add_user(&app.storage, "olga", PASSWORD, &auth::Grant::analyst()).await.unwrap();
     let response = no_redirects()
         .post(format!("{}/login", app.address))
         .form(&[("name", "olga"), ("password", PASSWORD), ("next", "/dashboard")])
@@ -104,7 +104,7 @@ async fn nothing_is_readable_without_a_login_or_a_token() {
 async fn a_session_or_an_api_token_opens_everything_and_logout_ends_the_session() {
     let app = spawn_app().await;
     let cookie = login(&app).await;
-    let token = auth::create_token(&app.storage, "report-script").await.unwrap();
+    let token = auth::create_token(&app.storage, "report-script", &auth::Grant::analyst()).await.unwrap();
 
     for path in PAGES.iter().chain(APIS) {
         assert_eq!(get_with(&app, path, &cookie).await.status(), 200, "{path}");
@@ -123,7 +123,7 @@ async fn wrong_passwords_are_refused_then_rate_limited() {
     let mut config = test_config();
     config.dashboards.login_burst = 3;
     let app = spawn_app_with(config).await;
-    auth::add_user(&app.storage, "olga", PASSWORD).await.unwrap();
+    auth::add_user(&app.storage, "olga", PASSWORD, &auth::Grant::analyst()).await.unwrap();
     let attempt = |password: &'static str| {
         no_redirects().post(format!("{}/login", app.address)).form(&[("name", "olga"), ("password", password)]).send()
     };
@@ -142,7 +142,7 @@ async fn wrong_passwords_are_refused_then_rate_limited() {
 #[tokio::test]
 async fn the_stage_aggregates_match_a_hand_computed_expectation() {
     let app = spawn_app().await;
-    let token = auth::create_token(&app.storage, "t").await.unwrap();
+    let token = auth::create_token(&app.storage, "t", &auth::Grant::analyst()).await.unwrap();
     // Stage 1: csat 1, 2, 4, 5, 5, 3 → normalised 0, 25, 75, 100, 100, 50.
     let scores = [1u8, 2, 4, 5, 5, 3];
     let mut rows: Vec<FeedbackRow> = scores.iter().map(|&s| rating("information_search", "site", s, 2, "")).collect();
@@ -274,7 +274,7 @@ async fn the_journey_page_shows_the_map_and_too_few_answers_as_such() {
 async fn after_login_a_next_that_leaves_the_site_goes_to_the_dashboard() {
     // Arrange: browsers drop tabs and line breaks from a Location, so `/\t/evil.example` reads `//evil.example`.
     let app = spawn_app().await;
-    auth::add_user(&app.storage, "olga", PASSWORD).await.unwrap();
+    auth::add_user(&app.storage, "olga", PASSWORD, &auth::Grant::analyst()).await.unwrap();
 
     for next in ["/\t/evil.example", "/\n/evil.example", "/\\evil.example", "//evil.example", "/dashboard"] {
         // Act

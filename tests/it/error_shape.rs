@@ -16,7 +16,7 @@ async fn get_with_token(app: &TestApp, token: &str, path: &str) -> (reqwest::Sta
 #[tokio::test]
 async fn bad_queries_and_paths_are_answered_in_our_json_shape() {
     let app = spawn_app().await;
-    let token = auth::create_token(&app.storage, "report-script").await.unwrap();
+    let token = auth::create_token(&app.storage, "report-script", &auth::Grant::analyst()).await.unwrap();
     let stats = "/api/v1/journeys/scrap-metal-licensing/stats";
 
     let cases = [

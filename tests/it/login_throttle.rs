@@ -29,7 +29,7 @@ async fn app(burst: u32, per_address: u32) -> TestApp {
     config.dashboards.login_burst = burst;
     config.dashboards.login_burst_per_address = per_address;
     let app = spawn_app_with(config).await;
-    auth::add_user(&app.storage, "olga", PASSWORD).await.unwrap();
+    auth::add_user(&app.storage, "olga", PASSWORD, &auth::Grant::analyst()).await.unwrap();
     app
 }
 
@@ -76,7 +76,7 @@ async fn one_address_is_refused_for_a_name_and_over_all_names_others_are_not() {
 #[tokio::test]
 async fn wrong_api_tokens_are_refused_per_address() {
     let app = app(5, 3).await;
-    let token = auth::create_token(&app.storage, "report-script").await.unwrap();
+    let token = auth::create_token(&app.storage, "report-script", &auth::Grant::analyst()).await.unwrap();
     let get = |client: u8, token: String| {
         let url = format!("{}{STATS}", app.address);
         async move { from(client).get(url).bearer_auth(token).send().await.unwrap() }
@@ -113,7 +113,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
     config.dashboards.login_burst = 2;
     config.limits.trusted_proxies = vec!["127.0.0.5/32".parse().unwrap()];
     let app = spawn_app_with(config).await;
-    auth::add_user(&app.storage, "olga", PASSWORD).await.unwrap();
+    auth::add_user(&app.storage, "olga", PASSWORD, &auth::Grant::analyst()).await.unwrap();
     let via_proxy = |client: &'static str, password: &'static str| {
         from(5)
             .post(format!("{}/login", app.address))

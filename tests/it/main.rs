@@ -20,6 +20,7 @@ mod metrics;
 mod migrations;
 mod openapi;
 mod page_headers;
+mod roles;
 mod rollup_repair;
 mod slow_clients;
 mod spool;

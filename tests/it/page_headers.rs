@@ -9,7 +9,7 @@ use crate::support::{TestApp, no_redirects, spawn_app};
 const PASSWORD: &str = "correct horse battery staple";
 
 async fn session(app: &TestApp) -> String {
-    auth::add_user(&app.storage, "olga", PASSWORD).await.unwrap();
+    auth::add_user(&app.storage, "olga", PASSWORD, &auth::Grant::analyst()).await.unwrap();
     let response = no_redirects()
         .post(format!("{}/login", app.address))
         .form(&[("name", "olga"), ("password", PASSWORD)])

@@ -1,0 +1,84 @@
+//! Every guarded route against every role, by token and by session: the role
+//! a route admits gets its answer, any other a 403 naming the role, never data.
+
+use touchpoint::dashboards::auth::{self, Grant};
+use touchpoint::domain::Role;
+
+use crate::support::{TestApp, no_redirects, spawn_app};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Routes for analysts only: the dashboards' pages, their API and the metrics.
+const ANALYSTS: &[&str] = &[
+    "/dashboard",
+    "/dashboard/scrap-metal-licensing",
+    "/dashboard/scrap-metal-licensing/export/stages.csv",
+    "/dashboard/scrap-metal-licensing/export/feedback.csv",
+    "/api/v1/journeys/scrap-metal-licensing/stats",
+    "/api/v1/journeys/scrap-metal-licensing/charts/stages.svg",
+    "/metrics",
+];
+
+fn grant(role: Role) -> Grant {
+    let units = if role == Role::Handler { vec!["licensing".to_string()] } else { Vec::new() };
+    Grant { role, units }
+}
+
+async fn session(app: &TestApp, role: Role) -> String {
+    let name = format!("user-{role}");
+    auth::add_user(&app.storage, &name, PASSWORD, &grant(role)).await.unwrap();
+    let response = no_redirects()
+        .post(format!("{}/login", app.address))
+        .form(&[("name", name.as_str()), ("password", PASSWORD), ("next", "/dashboard")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "{role} logs in");
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn each_route_answers_its_roles_and_refuses_the_others() {
+    let app = spawn_app().await;
+    for role in Role::ALL {
+        let token = auth::create_token(&app.storage, &format!("script-{role}"), &grant(role)).await.unwrap();
+        let cookie = session(&app, role).await;
+        for path in ANALYSTS {
+            for by_token in [true, false] {
+                let request = no_redirects().get(format!("{}{path}", app.address));
+                let request =
+                    if by_token { request.bearer_auth(&token) } else { request.header("cookie", cookie.as_str()) };
+                let response = request.send().await.unwrap();
+                let how = if by_token { "token" } else { "session" };
+                let status = response.status().as_u16();
+                let body = response.text().await.unwrap();
+                if role == Role::Analyst {
+                    assert_eq!(status, 200, "{role} by {how}: {path}: {body}");
+                } else {
+                    assert_eq!(status, 403, "{role} by {how}: {path}: {body}");
+                    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    let e = &error["error"];
+                    assert_eq!((e["code"].as_str(), e["field"].as_str()), (Some("forbidden"), Some("role")), "{body}");
+                    let keys: Vec<&String> = error.as_object().unwrap().keys().collect();
+                    assert_eq!(keys, ["error"], "nothing but the error: {body}");
+                }
+            }
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_role_change_takes_effect_at_the_next_request_of_a_session() {
+    let app = spawn_app().await;
+    let cookie = session(&app, Role::Analyst).await;
+    let get = || no_redirects().get(format!("{}/dashboard", app.address)).header("cookie", cookie.as_str()).send();
+    assert_eq!(get().await.unwrap().status(), 200);
+
+    // The same account made a handler: the session it holds no longer reads the dashboards.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await; // a later updated_at wins
+    auth::add_user(&app.storage, "user-analyst", PASSWORD, &grant(Role::Handler)).await.unwrap();
+    assert_eq!(get().await.unwrap().status(), 403);
+    app.stop().await;
+}
