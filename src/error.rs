@@ -28,6 +28,9 @@ pub enum ApiError {
     /// A journey, stage or touchpoint id that does not exist.
     #[error("{what} {id:?} does not exist")]
     NotFound { what: &'static str, field: &'static str, id: String },
+    /// A change the thing's state refuses, e.g. a reply to a closed case.
+    #[error("{message}")]
+    Conflict { field: &'static str, message: String },
     #[error("the body is larger than {limit} bytes")]
     TooLarge { limit: usize },
     #[error("send the body as {expected}")]
@@ -85,6 +88,7 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::LoginRequired => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -102,6 +106,7 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::LoginRequired => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound { .. } => "not_found",
+            ApiError::Conflict { .. } => "conflict",
             ApiError::TooLarge { .. } => "too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -115,7 +120,9 @@ impl ApiError {
     pub fn field(&self) -> Option<&str> {
         match self {
             ApiError::Invalid { field, .. } => Some(field),
-            ApiError::Forbidden { field, .. } | ApiError::NotFound { field, .. } => Some(field),
+            ApiError::Forbidden { field, .. } | ApiError::NotFound { field, .. } | ApiError::Conflict { field, .. } => {
+                Some(field)
+            }
             _ => None,
         }
     }
@@ -197,6 +204,7 @@ mod tests {
             ApiError::LoginRequired,
             ApiError::Forbidden { field: "f", message: String::new() },
             ApiError::NotFound { what: "w", field: "f", id: String::new() },
+            ApiError::Conflict { field: "f", message: String::new() },
             ApiError::TooLarge { limit: 1 },
             ApiError::UnsupportedMediaType { expected: "x" },
             ApiError::RateLimited { scope: "s", retry_after: Duration::ZERO },

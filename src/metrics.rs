@@ -49,6 +49,7 @@ pub(crate) const OUTCOMES: &[&str] = &[
     "unauthorized",
     "forbidden",
     "not_found",
+    "conflict",
     "too_large",
     "unsupported_media_type",
     "rate_limited",

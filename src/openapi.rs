@@ -17,7 +17,8 @@ use utoipa::{Modify, OpenApi};
         (name = "staff", description = "Endpoints for the ministry's own systems; bearer token"),
         (name = "journeys", description = "The journeys and the touchpoint register"),
         (name = "widget", description = "The embeddable widget and its no-JavaScript form"),
-        (name = "dashboards", description = "The analysts' read API; an API token or a login"),
+        (name = "dashboards", description = "The analysts' read API; an analyst's API token or login"),
+        (name = "cases", description = "The case queue: a handler's API token or login, the cases of its units"),
         (name = "health", description = "Probes"),
     )
 )]

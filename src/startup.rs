@@ -43,6 +43,8 @@ pub struct AppState {
     pub migrations: Arc<[Migration]>,
     pub capture: Capture,
     pub dashboards: Dashboards,
+    /// The case queue's API.
+    pub cases: crate::cases::api::Desk,
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails when the spool has not shipped for this long.
     pub stall_after: std::time::Duration,
@@ -153,6 +155,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(capture::staff_router(state.capture.clone(), state.metrics.clone()))
         .merge(widget::router(state.catalog.clone(), state.capture.sites()))
         .merge(dashboards::api_router(state.dashboards.clone()))
+        .merge(crate::cases::api::router(state.cases.clone(), state.dashboards.handlers()))
 }
 
 /// The dedupe memory as ClickHouse knows it: every event id stored within
@@ -197,7 +200,7 @@ pub fn spool_options(config: &Config) -> SpoolOptions {
 
 /// Every service of the app on a migrated database, wired as production runs
 /// them: the spool (whose unshipped events join `memory`), the dedupe layer on
-/// it, capture, dashboards and metrics. Tests build the router through this.
+/// it, capture, dashboards, cases and metrics. Tests build the router through this.
 pub fn services(
     config: &Config,
     catalog: Arc<Catalog>,
@@ -217,7 +220,8 @@ pub fn services(
     metrics.watch_dedupe(memory.clone());
     let clock = crate::domain::time::system_clock();
     let sink: Arc<dyn EventSink> = Arc::new(Deduped::new(memory, Arc::new(queue), clock.clone()));
-    let capture = Capture::new(config, catalog.clone(), sink, base_url, clock);
+    let capture = Capture::new(config, catalog.clone(), sink, base_url, clock.clone());
+    let cases = crate::cases::api::Desk { book: crate::cases::CaseBook::new(storage.clone()), clock };
     let auth =
         Auth::new(storage.clone(), &config.dashboards, crate::server::Proxies::new(&config.limits.trusted_proxies));
     let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
@@ -228,6 +232,7 @@ pub fn services(
         migrations,
         capture,
         dashboards,
+        cases,
         metrics,
         stall_after,
         request_timeout: config.request_timeout,

@@ -5,9 +5,12 @@
 //! through (`status`); the store of changes, the queue, roles and
 //! notifications build on them (issue 13).
 
+pub mod api;
+mod book;
 mod open;
 pub mod rules;
 pub mod status;
 
+pub use book::CaseBook;
 pub use open::{Deadlines, Opening};
 pub use rules::{CaseRules, Reason};

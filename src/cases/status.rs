@@ -32,8 +32,7 @@ pub enum Resolution {
 }
 
 /// What a handler does to a case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Acknowledge,
     Start,

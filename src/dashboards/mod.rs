@@ -62,6 +62,11 @@ impl Dashboards {
         auth::Admits { auth: self.auth.clone(), roles: &[Role::Analyst] }
     }
 
+    /// Who may work cases: handlers.
+    pub fn handlers(&self) -> auth::Admits {
+        auth::Admits { auth: self.auth.clone(), roles: &[Role::Handler] }
+    }
+
     /// A view's journey, its checked filters and the `parts` of its numbers.
     async fn view(
         &self,

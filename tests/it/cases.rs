@@ -97,3 +97,136 @@ async fn bad_ratings_and_calls_past_the_standard_open_cases_with_working_day_dea
     }
     app.stop().await;
 }
+
+/// The shipped catalog with units: `application` is the licensing unit's, the
+/// other stages the journey's default `general`.
+fn catalog_with_units() -> std::path::PathBuf {
+    let dir = crate::support::scratch("units");
+    std::fs::create_dir_all(dir.join("journeys")).unwrap();
+    for file in ["register.toml", "calendar.toml"] {
+        std::fs::copy(repo().join("dashboards").join(file), dir.join(file)).unwrap();
+    }
+    let journey = std::fs::read_to_string(repo().join("dashboards/journeys/scrap-metal-licensing.toml")).unwrap();
+    let journey = journey.replacen("id = \"application\"\n", "id = \"application\"\nunit = \"licensing\"\n", 1);
+    std::fs::write(
+        dir.join("journeys/scrap-metal-licensing.toml"),
+        format!("{journey}\n[cases]\nunit = \"general\"\n"),
+    )
+    .unwrap();
+    dir
+}
+
+async fn token(app: &crate::support::TestApp, role: touchpoint::domain::Role, units: &[&str]) -> String {
+    let grant = touchpoint::dashboards::auth::Grant { role, units: units.iter().map(|u| u.to_string()).collect() };
+    let name = format!("t-{}", Uuid::new_v4().simple());
+    touchpoint::dashboards::auth::create_token(&app.storage, &name, &grant).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_handler_works_the_cases_of_its_units_through_to_closed() {
+    use touchpoint::domain::Role;
+    let mut config = test_config();
+    config.dashboards_dir = catalog_with_units();
+    let app = spawn_app_with(config).await;
+    let rating = |stage: &str, touchpoint: &str| {
+        json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
+               "stage": stage, "touchpoint": touchpoint, "scale": "csat", "score": 1})
+    };
+    let (ours, theirs) = (rating("application", "epgu"), rating("information_search", "site"));
+    for body in [&ours, &theirs] {
+        assert_eq!(app.post("/api/v1/feedback", body).await.0, 202);
+    }
+    wait_for_rows(&app.storage, "cases", 2).await;
+    let (handler, analyst) = (token(&app, Role::Handler, &["licensing"]).await, token(&app, Role::Analyst, &[]).await);
+    let id = |v: &serde_json::Value| v["event_id"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let get = |path: String, token: &str| http.get(format!("{}{path}", app.address)).bearer_auth(token).send();
+    let post = |change: serde_json::Value| {
+        http.post(format!("{}/api/v1/cases/{}/changes", app.address, id(&ours)))
+            .bearer_auth(&handler)
+            .json(&change)
+            .send()
+    };
+
+    let queue: serde_json::Value = get("/api/v1/cases".into(), &handler).await.unwrap().json().await.unwrap();
+    let listed: Vec<(&str, &str, &str, bool)> = queue["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap(),
+                c["unit"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["overdue"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [(id(&ours).as_str(), "licensing", "new", false)], "only its unit's case");
+    assert_eq!(get(format!("/api/v1/cases/{}", id(&theirs)), &handler).await.unwrap().status(), 403);
+    assert_eq!(get(format!("/api/v1/cases/{}", Uuid::new_v4()), &handler).await.unwrap().status(), 404);
+    assert_eq!(get("/api/v1/cases?unit=general".into(), &handler).await.unwrap().status(), 403);
+    assert_eq!(get("/api/v1/cases".into(), &analyst).await.unwrap().status(), 403, "analysts read dashboards");
+
+    let acknowledge = json!({"change_id": Uuid::new_v4(), "action": "acknowledge"});
+    for _ in 0..2 {
+        let r = post(acknowledge.clone()).await.unwrap();
+        assert_eq!(r.status(), 200, "the same change twice is applied once");
+    }
+    let early = post(json!({"change_id": Uuid::new_v4(), "action": "close", "resolution": "resolved"})).await.unwrap();
+    assert_eq!(early.status(), 422);
+    assert_eq!(early.json::<serde_json::Value>().await.unwrap()["error"]["field"], "action");
+    let answer = json!({"change_id": Uuid::new_v4(), "action": "answer", "text": "Форма <b>исправлена</b>"});
+    assert_eq!(post(answer).await.unwrap().status(), 200);
+    let close = json!({"change_id": Uuid::new_v4(), "action": "close", "resolution": "resolved"});
+    assert_eq!(post(close).await.unwrap().status(), 200);
+    let late = post(json!({"change_id": Uuid::new_v4(), "action": "answer", "text": "ещё"})).await.unwrap();
+    assert_eq!(late.status(), 409, "a reply to a closed case");
+
+    let case: serde_json::Value =
+        get(format!("/api/v1/cases/{}", id(&ours)), &handler).await.unwrap().json().await.unwrap();
+    assert_eq!((case["status"].as_str(), case["resolution"].as_str()), (Some("closed"), Some("resolved")));
+    assert_eq!(case["answer"], "Форма <b>исправлена</b>", "stored as written; pages escape it");
+    assert!(case["acknowledged_at"].is_string() && case["answered_at"].is_string() && case["closed_at"].is_string());
+    let changes: u64 = app.storage.client().query("SELECT count() FROM case_changes").fetch_one().await.unwrap();
+    assert_eq!(changes, 3, "acknowledge (twice, one row), answer, close");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_case_past_its_deadline_is_overdue_until_its_step_is_done() {
+    use touchpoint::domain::Role;
+    let app = spawn_app_with(test_config()).await;
+    let (opened, _) = ago(10 * 24 * 3600);
+    let case = touchpoint::storage::rows::CaseRow {
+        event_id: Uuid::new_v4(),
+        opened_at: opened,
+        journey: "scrap-metal-licensing".into(),
+        stage: "application".into(),
+        touchpoint: "epgu".into(),
+        unit: "licensing".into(),
+        reason: "low_score".into(),
+        acknowledge_by: opened + 24 * 3600,
+        answer_by: ago(60).0,
+    };
+    let mut insert = app.storage.client().insert::<touchpoint::storage::rows::CaseRow>("cases").await.unwrap();
+    insert.write(&case).await.unwrap();
+    insert.end().await.unwrap();
+    let handler = token(&app, Role::Handler, &["licensing"]).await;
+    let http = reqwest::Client::new();
+    let overdue = || async {
+        let url = format!("{}/api/v1/cases?overdue=true", app.address);
+        let list: serde_json::Value = http.get(url).bearer_auth(&handler).send().await.unwrap().json().await.unwrap();
+        list["cases"].as_array().unwrap().len()
+    };
+    assert_eq!(overdue().await, 1);
+    let url = format!("{}/api/v1/cases/{}/changes", app.address, case.event_id);
+    for step in [json!({"action": "answer", "text": "Ответ"}), json!({"action": "close", "resolution": "explained"})]
+    {
+        let mut change = step;
+        change["change_id"] = json!(Uuid::new_v4());
+        assert_eq!(http.post(&url).bearer_auth(&handler).json(&change).send().await.unwrap().status(), 200);
+    }
+    assert_eq!(overdue().await, 0, "a closed case is overdue no more");
+    app.stop().await;
+}

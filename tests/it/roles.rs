@@ -19,6 +19,9 @@ const ANALYSTS: &[&str] = &[
     "/metrics",
 ];
 
+/// Routes for handlers only: the case queue.
+const HANDLERS: &[&str] = &["/api/v1/cases", "/api/v1/cases?overdue=true"];
+
 fn grant(role: Role) -> Grant {
     let units = if role == Role::Handler { vec!["licensing".to_string()] } else { Vec::new() };
     Grant { role, units }
@@ -44,7 +47,8 @@ async fn each_route_answers_its_roles_and_refuses_the_others() {
     for role in Role::ALL {
         let token = auth::create_token(&app.storage, &format!("script-{role}"), &grant(role)).await.unwrap();
         let cookie = session(&app, role).await;
-        for path in ANALYSTS {
+        let routes = ANALYSTS.iter().map(|p| (*p, Role::Analyst)).chain(HANDLERS.iter().map(|p| (*p, Role::Handler)));
+        for (path, admitted) in routes {
             for by_token in [true, false] {
                 let request = no_redirects().get(format!("{}{path}", app.address));
                 let request =
@@ -53,7 +57,7 @@ async fn each_route_answers_its_roles_and_refuses_the_others() {
                 let how = if by_token { "token" } else { "session" };
                 let status = response.status().as_u16();
                 let body = response.text().await.unwrap();
-                if role == Role::Analyst {
+                if role == admitted {
                     assert_eq!(status, 200, "{role} by {how}: {path}: {body}");
                 } else {
                     assert_eq!(status, 403, "{role} by {how}: {path}: {body}");

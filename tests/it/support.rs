@@ -15,6 +15,7 @@ pub const ALL_TABLES: &[&str] = &[
     "calls",
     "calls_daily",
     "calls_daily_mv",
+    "case_changes",
     "cases",
     "correspondence",
     "feedback",

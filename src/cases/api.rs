@@ -1,0 +1,257 @@
+//! The case queue as a JSON API for handlers (and a ministry's CRM with a
+//! handler's token): their units' cases by deadline, one case with its log,
+//! and changes to it.
+
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Extension, State};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::book::CaseBook;
+use super::status::{Action, Applied, Change, Refusal, Resolution, State as CaseState, Status};
+use crate::dashboards::auth::{self, Admits, Principal};
+use crate::domain::time::{Clock, unix};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Json, Path, Query};
+use crate::storage::rows::CaseRow;
+
+/// What the case routes share.
+#[derive(Clone)]
+pub struct Desk {
+    pub book: CaseBook,
+    pub clock: Clock,
+}
+
+/// The case routes, for handlers only.
+pub fn router(desk: Desk, admits: Admits) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes(routes!(change))
+        .layer(middleware::from_fn_with_state(admits, auth::require))
+        .with_state(desk)
+}
+
+/// One case as the queue shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CaseView {
+    id: Uuid,
+    opened_at: String,
+    journey: String,
+    stage: String,
+    touchpoint: String,
+    unit: String,
+    /// `low_score`, `transfers` or `tag:<id>`.
+    reason: String,
+    acknowledge_by: String,
+    answer_by: String,
+    status: Status,
+    /// A deadline passed with its step not done.
+    overdue: bool,
+    acknowledged_at: Option<String>,
+    answered_at: Option<String>,
+    closed_at: Option<String>,
+    answer: Option<String>,
+    resolution: Option<Resolution>,
+}
+
+fn time(unix: u32) -> String {
+    humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(unix))).to_string()
+}
+
+fn view(case: CaseRow, state: &CaseState, now: u32) -> CaseView {
+    let open = state.status() != Status::Closed;
+    let overdue = open
+        && ((state.acknowledged_at.is_none() && now >= case.acknowledge_by)
+            || (state.answered_at.is_none() && now >= case.answer_by));
+    CaseView {
+        id: case.event_id,
+        opened_at: time(case.opened_at),
+        journey: case.journey,
+        stage: case.stage,
+        touchpoint: case.touchpoint,
+        unit: case.unit,
+        reason: case.reason,
+        acknowledge_by: time(case.acknowledge_by),
+        answer_by: time(case.answer_by),
+        status: state.status(),
+        overdue,
+        acknowledged_at: state.acknowledged_at.map(time),
+        answered_at: state.answered_at.map(time),
+        closed_at: state.closed_at.map(time),
+        answer: state.answer.clone(),
+        resolution: state.resolution,
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    status: Option<Status>,
+    stage: Option<String>,
+    /// One of the handler's units; default: all of them.
+    unit: Option<String>,
+    /// Only cases past a deadline.
+    #[serde(default)]
+    overdue: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CaseList {
+    /// Earliest answer deadline first.
+    cases: Vec<CaseView>,
+}
+
+fn internal(e: crate::storage::StorageError) -> ApiError {
+    ApiError::Internal(e.into())
+}
+
+/// `GET /api/v1/cases`: the cases of the caller's units.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", security(("api_token" = [])), params(Filter),
+    responses(
+        (status = 200, body = CaseList),
+        (status = 401, description = "No login and no API token", body = ErrorBody),
+        (status = 403, description = "Not a handler, or not a unit of the caller", body = ErrorBody),
+    ))]
+async fn list(
+    State(desk): State<Desk>,
+    Extension(caller): Extension<Principal>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
+    let units = match filter.unit {
+        Some(unit) if caller.grant.units.contains(&unit) => vec![unit],
+        Some(unit) => {
+            return Err(ApiError::Forbidden { field: "unit", message: format!("unit {unit:?} is not one of yours") });
+        }
+        None => caller.grant.units.clone(),
+    };
+    let cases = desk.book.cases(&units).await.map_err(internal)?;
+    let ids: Vec<Uuid> = cases.iter().map(|c| c.event_id).collect();
+    let logs = desk.book.logs(&ids).await.map_err(internal)?;
+    let now = unix((desk.clock)());
+    let views = cases
+        .into_iter()
+        .filter(|c| filter.stage.as_ref().is_none_or(|s| *s == c.stage))
+        .map(|c| {
+            let state = CaseState::replay(logs.get(&c.event_id).into_iter().flatten());
+            view(c, &state, now)
+        })
+        .filter(|v| filter.status.is_none_or(|s| s == v.status) && (!filter.overdue || v.overdue))
+        .collect();
+    Ok(axum::Json(CaseList { cases: views }).into_response())
+}
+
+/// A case the caller may work: 404 when there is none, 403 when it is another unit's.
+async fn mine(desk: &Desk, caller: &Principal, id: Uuid) -> Result<(CaseRow, Vec<Change>), ApiError> {
+    let case = desk.book.case(id).await.map_err(internal)?;
+    let case = case.ok_or_else(|| ApiError::NotFound { what: "case", field: "id", id: id.to_string() })?;
+    if !caller.grant.units.contains(&case.unit) {
+        return Err(ApiError::Forbidden { field: "id", message: "this case is another unit's".into() });
+    }
+    let log = desk.book.logs(&[id]).await.map_err(internal)?.remove(&id).unwrap_or_default();
+    Ok((case, log))
+}
+
+/// `GET /api/v1/cases/{id}`
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("api_token" = [])),
+    params(("id" = Uuid, Path, description = "The case's id: the id of the event that opened it")),
+    responses(
+        (status = 200, body = CaseView),
+        (status = 403, description = "Not a handler, or another unit's case", body = ErrorBody),
+        (status = 404, description = "No such case", body = ErrorBody),
+    ))]
+async fn one(
+    State(desk): State<Desk>,
+    Extension(caller): Extension<Principal>,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let (case, log) = mine(&desk, &caller, id).await?;
+    let state = CaseState::replay(&log);
+    Ok(axum::Json(view(case, &state, unix((desk.clock)()))).into_response())
+}
+
+/// A change to a case.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeInput {
+    /// Made by the caller; the same id again is the same change, applied once.
+    change_id: Uuid,
+    action: Step,
+    /// The answer to the client (`answer` only).
+    #[serde(default)]
+    text: Option<String>,
+    /// How the case ended (`close` only).
+    #[serde(default)]
+    resolution: Option<Resolution>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Step {
+    Acknowledge,
+    Start,
+    Answer,
+    Close,
+}
+
+impl ChangeInput {
+    fn action(self) -> Result<Action, ApiError> {
+        let unexpected = |field: &str| ApiError::invalid(field, format!("not part of {:?}", self.action));
+        match self.action {
+            Step::Answer if self.resolution.is_some() => Err(unexpected("resolution")),
+            Step::Close if self.text.is_some() => Err(unexpected("text")),
+            Step::Acknowledge | Step::Start if self.text.is_some() => Err(unexpected("text")),
+            Step::Acknowledge | Step::Start if self.resolution.is_some() => Err(unexpected("resolution")),
+            Step::Acknowledge => Ok(Action::Acknowledge),
+            Step::Start => Ok(Action::Start),
+            Step::Answer => {
+                let text = crate::domain::text::bounded("text", self.text, 10_000)?;
+                Ok(Action::Answer { text })
+            }
+            Step::Close => {
+                let resolution = self.resolution.ok_or_else(|| ApiError::invalid("resolution", "closing needs one"))?;
+                Ok(Action::Close { resolution })
+            }
+        }
+    }
+}
+
+/// `POST /api/v1/cases/{id}/changes`: acknowledge, start, answer or close.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/changes", tag = "cases", security(("api_token" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = ChangeInput,
+    responses(
+        (status = 200, description = "Applied, or applied before under this change id", body = CaseView),
+        (status = 403, description = "Not a handler, or another unit's case", body = ErrorBody),
+        (status = 404, description = "No such case", body = ErrorBody),
+        (status = 409, description = "The case is closed", body = ErrorBody),
+        (status = 422, description = "Not a step this case can take now; `field` says why", body = ErrorBody),
+    ))]
+async fn change(
+    State(desk): State<Desk>,
+    Extension(caller): Extension<Principal>,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ChangeInput>,
+) -> Result<Response, ApiError> {
+    let (change_id, action) = (input.change_id, input.action()?);
+    let _one_at_a_time = desk.book.lock().lock().await;
+    let (case, log) = mine(&desk, &caller, id).await?;
+    let mut state = CaseState::replay(&log);
+    let now = unix((desk.clock)());
+    let change = Change { id: change_id, at: now, by: caller.name.clone(), action };
+    match state.apply(&change) {
+        Ok(Applied::Changed) => desk.book.append(id, log.len() as u32, &change).await.map_err(internal)?,
+        Ok(Applied::Repeated) => {}
+        Err(Refusal::Closed) => {
+            return Err(ApiError::Conflict { field: "id", message: "the case is closed".into() });
+        }
+        Err(Refusal::EmptyAnswer) => return Err(ApiError::invalid("text", "an answer needs text")),
+        Err(refusal @ Refusal::Order { .. }) => return Err(ApiError::invalid("action", refusal.to_string())),
+    }
+    Ok(axum::Json(view(case, &state, now)).into_response())
+}

@@ -1,0 +1,141 @@
+//! The cases and their logs in ClickHouse: what the case routes read and
+//! append to. A change is stored before it is answered; its id makes a retry
+//! collapse into the same row.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::status::{Action, Change, Resolution};
+use crate::storage::rows::CaseRow;
+use crate::storage::{Storage, StorageError};
+
+#[derive(Debug, Row, Serialize, Deserialize)]
+struct ChangeRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    case_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    change_id: Uuid,
+    seq: u32,
+    at: u32,
+    by: String,
+    action: String,
+    text: String,
+    resolution: String,
+}
+
+/// Cases and their logs.
+#[derive(Clone)]
+pub struct CaseBook {
+    storage: Storage,
+    /// One change at a time: a change is checked against the log as stored,
+    /// so two handlers closing one case cannot both be told it worked.
+    writing: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl CaseBook {
+    pub fn new(storage: Storage) -> CaseBook {
+        CaseBook { storage, writing: Arc::default() }
+    }
+
+    pub fn lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.writing
+    }
+
+    /// The cases of `units`, oldest deadline first.
+    pub async fn cases(&self, units: &[String]) -> Result<Vec<CaseRow>, StorageError> {
+        Ok(self
+            .storage
+            .client()
+            .query("SELECT ?fields FROM cases FINAL WHERE has(?, unit) ORDER BY answer_by, event_id")
+            .bind(units)
+            .fetch_all()
+            .await?)
+    }
+
+    pub async fn case(&self, id: Uuid) -> Result<Option<CaseRow>, StorageError> {
+        Ok(self
+            .storage
+            .client()
+            .query("SELECT ?fields FROM cases FINAL WHERE event_id = ?")
+            .bind(id.to_string())
+            .fetch_optional()
+            .await?)
+    }
+
+    /// The logs of `ids`, each in the order its changes were made.
+    pub async fn logs(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Change>>, StorageError> {
+        let mut logs: HashMap<Uuid, Vec<Change>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(logs);
+        }
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let rows: Vec<ChangeRow> = self
+            .storage
+            .client()
+            .query("SELECT ?fields FROM case_changes FINAL WHERE has(?, toString(case_id)) ORDER BY case_id, seq")
+            .bind(ids)
+            .fetch_all()
+            .await?;
+        for row in rows {
+            if let Some(change) = change(&row) {
+                logs.entry(row.case_id).or_default().push(change);
+            }
+        }
+        Ok(logs)
+    }
+
+    /// Stores `change` as entry `seq` (0-based) of the case's log.
+    pub async fn append(&self, case: Uuid, seq: u32, change: &Change) -> Result<(), StorageError> {
+        let (action, text, resolution) = match &change.action {
+            Action::Acknowledge => ("acknowledge", String::new(), String::new()),
+            Action::Start => ("start", String::new(), String::new()),
+            Action::Answer { text } => ("answer", text.clone(), String::new()),
+            Action::Close { resolution } => ("close", String::new(), resolution_name(*resolution).to_string()),
+        };
+        let row = ChangeRow {
+            case_id: case,
+            change_id: change.id,
+            seq,
+            at: change.at,
+            by: change.by.clone(),
+            action: action.into(),
+            text,
+            resolution,
+        };
+        let mut insert = self.storage.client().insert::<ChangeRow>("case_changes").await?;
+        insert.write(&row).await?;
+        insert.end().await?;
+        Ok(())
+    }
+}
+
+const RESOLUTIONS: [(Resolution, &str); 5] = [
+    (Resolution::Resolved, "resolved"),
+    (Resolution::Explained, "explained"),
+    (Resolution::PassedToLab, "passed_to_lab"),
+    (Resolution::NothingPossible, "nothing_possible"),
+    (Resolution::Spam, "spam"),
+];
+
+fn resolution_name(resolution: Resolution) -> &'static str {
+    RESOLUTIONS.iter().find(|(r, _)| *r == resolution).map_or("", |(_, name)| name)
+}
+
+/// A stored change; `None` for an action this build does not know.
+fn change(row: &ChangeRow) -> Option<Change> {
+    let action = match row.action.as_str() {
+        "acknowledge" => Action::Acknowledge,
+        "start" => Action::Start,
+        "answer" => Action::Answer { text: row.text.clone() },
+        "close" => {
+            let resolution = RESOLUTIONS.iter().find(|(_, name)| *name == row.resolution)?.0;
+            Action::Close { resolution }
+        }
+        _ => return None,
+    };
+    Some(Change { id: row.change_id, at: row.at, by: row.by.clone(), action })
+}
