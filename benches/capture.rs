@@ -321,7 +321,7 @@ fn main() {
         let spool = args.sync_interval.as_ref().map(|i| format!("[spool]\nsync_interval = \"{i}\"\n"));
         let server = Service::start(&dir, &endpoint, &format!("{limits}{}", spool.unwrap_or_default())).await;
         let storage = Storage::new(&endpoint, "bench");
-        let token = touchpoint::dashboards::auth::create_token(&storage, "bench", &touchpoint::dashboards::auth::Grant::analyst()).await.unwrap();
+        let token = touchpoint::accounts::auth::create_token(&storage, "bench", &touchpoint::accounts::auth::Grant::analyst()).await.unwrap();
         let single = wrk::script(&dir, "single", RATING, 1);
         let batch = wrk::script(&dir, "batch20", TIMING, 20);
         println!(

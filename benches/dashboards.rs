@@ -83,13 +83,10 @@ fn main() {
             storage.client().query("SELECT count() FROM feedback").fetch_one().await.unwrap(),
             storage.client().query("SELECT count() FROM timings").fetch_one().await.unwrap(),
         );
-        let token = touchpoint::dashboards::auth::create_token(
-            &storage,
-            "bench",
-            &touchpoint::dashboards::auth::Grant::analyst(),
-        )
-        .await
-        .unwrap();
+        let token =
+            touchpoint::accounts::auth::create_token(&storage, "bench", &touchpoint::accounts::auth::Grant::analyst())
+                .await
+                .unwrap();
 
         let service = Service::start(&dir, &endpoint, "").await;
         let base = service.base.clone();

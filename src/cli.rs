@@ -98,8 +98,8 @@ pub struct GrantArgs {
 }
 
 impl GrantArgs {
-    fn grant(self) -> crate::dashboards::auth::Grant {
-        crate::dashboards::auth::Grant { role: self.role, units: self.units }
+    fn grant(self) -> crate::accounts::auth::Grant {
+        crate::accounts::auth::Grant { role: self.role, units: self.units }
     }
 }
 
@@ -134,7 +134,7 @@ pub fn main() -> ExitCode {
                 std::io::stdin().read_line(&mut password)?;
                 let password = password.trim_end_matches(['\n', '\r']);
                 with_database(&config, |storage| async move {
-                    crate::dashboards::auth::add_user(&storage, &name, password, &grant).await?;
+                    crate::accounts::auth::add_user(&storage, &name, password, &grant).await?;
                     println!("{} {name} can log in", grant.role);
                     Ok(())
                 })
@@ -143,7 +143,7 @@ pub fn main() -> ExitCode {
             Command::Token { command: TokenCommand::Create { name, grant } } => {
                 let grant = grant.grant();
                 with_database(&config, |storage| async move {
-                    let token = crate::dashboards::auth::create_token(&storage, &name, &grant).await?;
+                    let token = crate::accounts::auth::create_token(&storage, &name, &grant).await?;
                     eprintln!("API token for {name} ({}); it is shown once, keep it safe:", grant.role);
                     println!("{token}");
                     Ok(())

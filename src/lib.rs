@@ -1,6 +1,7 @@
 //! touchpoint: client ratings and time spent at every touchpoint of a public
 //! service's journey, collected over HTTP and stored in ClickHouse.
 
+pub mod accounts;
 pub mod capture;
 pub mod cases;
 pub mod cli;

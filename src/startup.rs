@@ -16,10 +16,12 @@ use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, 
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
+use crate::accounts::{self, auth::Auth};
 use crate::capture::{self, Capture};
 use crate::config::Config;
-use crate::dashboards::{self, Dashboards, auth::Auth};
+use crate::dashboards::{self, Dashboards};
 use crate::deadline::DeadlineLayer;
+use crate::domain::Role;
 use crate::domain::time::unix;
 use crate::ingest::{DedupeOptions, Deduped, EventSink, Memory};
 use crate::journeys::Catalog;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub migrations: Arc<[Migration]>,
     pub capture: Capture,
     pub dashboards: Dashboards,
+    /// Who a request comes from, for every route that needs a role.
+    pub auth: Arc<Auth>,
     /// The case queue's API.
     pub cases: crate::cases::api::Desk,
     pub metrics: Arc<Metrics>,
@@ -101,7 +105,7 @@ pub fn router(state: AppState) -> Router {
     let scrape = Router::new()
         .route("/metrics", axum::routing::get(metrics::serve))
         .with_state(state.metrics.clone())
-        .layer(axum::middleware::from_fn_with_state(state.dashboards.readers(), dashboards::auth::require));
+        .layer(axum::middleware::from_fn_with_state(state.dashboards.readers(), accounts::auth::require));
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
@@ -155,7 +159,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(capture::staff_router(state.capture.clone(), state.metrics.clone()))
         .merge(widget::router(state.catalog.clone(), state.capture.sites()))
         .merge(dashboards::api_router(state.dashboards.clone()))
-        .merge(crate::cases::api::router(state.cases.clone(), state.dashboards.handlers()))
+        .merge(crate::cases::api::router(state.cases.clone(), state.auth.admits(&[Role::Handler])))
 }
 
 /// The dedupe memory as ClickHouse knows it: every event id stored within
@@ -224,7 +228,7 @@ pub fn services(
     let cases = crate::cases::api::Desk { book: crate::cases::CaseBook::new(storage.clone()), clock };
     let auth =
         Auth::new(storage.clone(), &config.dashboards, crate::server::Proxies::new(&config.limits.trusted_proxies));
-    let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth, config.dashboards.min_answers);
+    let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth.clone(), config.dashboards.min_answers);
     let stall_after = config.capture.stall_after;
     let state = AppState {
         catalog,
@@ -232,6 +236,7 @@ pub fn services(
         migrations,
         capture,
         dashboards,
+        auth,
         cases,
         metrics,
         stall_after,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::book::CaseBook;
 use super::status::{Action, Applied, Change, Refusal, Resolution, State as CaseState, Status};
-use crate::dashboards::auth::{self, Admits, Principal};
+use crate::accounts::auth::{self, Admits, Principal};
 use crate::domain::time::{Clock, unix};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};

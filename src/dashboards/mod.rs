@@ -2,12 +2,10 @@
 //! time spent and the order's standards, behind a login; and the read API
 //! (`/api/v1/journeys/{id}/stats`, `/charts/...`) behind the same auth.
 
-pub mod auth;
 pub mod charts;
 mod export;
 mod pages;
 pub mod stats;
-pub mod throttle;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -25,6 +23,7 @@ use tower::util::MapResponseLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::accounts::auth::{self, Auth};
 use crate::domain::Role;
 use crate::domain::time::unix;
 use crate::error::ApiError;
@@ -32,7 +31,6 @@ use crate::journeys::Catalog;
 use crate::journeys::model::Journey;
 use crate::storage::Storage;
 use crate::web;
-use auth::Auth;
 use charts::{Chart, Words};
 use stats::Filters;
 
@@ -53,18 +51,9 @@ impl Dashboards {
         self.catalog.journey(id).ok_or(ApiError::NotFound { what: "journey", field: "id", id: id.to_string() })
     }
 
-    pub fn auth(&self) -> Arc<Auth> {
-        self.auth.clone()
-    }
-
     /// Who may read the dashboards, their API and the metrics: analysts.
     pub fn readers(&self) -> auth::Admits {
-        auth::Admits { auth: self.auth.clone(), roles: &[Role::Analyst] }
-    }
-
-    /// Who may work cases: handlers.
-    pub fn handlers(&self) -> auth::Admits {
-        auth::Admits { auth: self.auth.clone(), roles: &[Role::Handler] }
+        self.auth.admits(&[Role::Analyst])
     }
 
     /// A view's journey, its checked filters and the `parts` of its numbers.

@@ -9,11 +9,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, body::Bytes};
 use serde::Deserialize;
 
-use super::auth::Principal;
 use super::charts::{self, Chart, Words};
 use super::stats::{self, StageStats};
-use super::throttle::Verdict;
 use super::{Dashboards, ViewQuery, duration_text};
+use crate::accounts::auth::Principal;
+use crate::accounts::throttle::Verdict;
 use crate::error::ApiError;
 use crate::extract::parse_form;
 
@@ -65,7 +65,7 @@ struct LoginForm {
     next: Option<String>,
 }
 
-/// Failed attempts are limited as `dashboards::throttle` says.
+/// Failed attempts are limited as `accounts::throttle` says.
 #[tracing::instrument(skip_all)]
 pub async fn login(State(state): State<Dashboards>, request: Request) -> Result<Response, ApiError> {
     const LIMIT: usize = 16 * 1024;

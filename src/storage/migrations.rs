@@ -227,13 +227,36 @@ fn check_unchanged(migration: &Migration, applied: &Applied) -> Result<(), Migra
     })
 }
 
+/// How ClickHouse (18.16 and current, code 44) refuses a column that exists.
+const DUPLICATE_COLUMN: &str = "column with this name already exists";
+
+/// `ALTER TABLE … ADD COLUMN …` adding one column: the statement a duplicate
+/// column makes a no-op. (With several, an error leaves unclear which exist.)
+fn adds_one_column(statement: &str) -> bool {
+    let code: String = statement
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase();
+    code.trim_start().starts_with("ALTER TABLE") && code.matches("ADD COLUMN").count() == 1
+}
+
 #[instrument(skip_all, fields(migration = %migration.name))]
 async fn apply(storage: &Storage, migration: &Migration) -> Result<(), MigrationError> {
     let failed = |source: StorageError| MigrationError::Failed { name: migration.name.clone(), source };
     let client = storage.client();
     for statement in migration.statements() {
         // Raw: migration text is sent as written, a `?` in it is not a bind slot.
-        client.query_raw(statement).execute().await.map_err(|e| failed(e.into()))?;
+        match client.query_raw(statement).execute().await {
+            Ok(()) => {}
+            // ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: a column that an
+            // interrupted or concurrent run added is there, which is the goal.
+            Err(e) if adds_one_column(statement) && e.to_string().contains(DUPLICATE_COLUMN) => {
+                tracing::info!(statement, "the column exists already");
+            }
+            Err(e) => return Err(failed(e.into())),
+        }
     }
     let mut insert = client.insert::<Applied>("schema_migrations").await.map_err(|e| failed(e.into()))?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -252,6 +275,13 @@ async fn apply(storage: &Storage, migration: &Migration) -> Result<(), Migration
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_alter_adding_one_column_is_recognised() {
+        assert!(adds_one_column("-- roles\nALTER TABLE analysts ADD COLUMN role String DEFAULT 'analyst'"));
+        assert!(!adds_one_column("ALTER TABLE a ADD COLUMN x UInt8, ADD COLUMN y UInt8"));
+        assert!(!adds_one_column("CREATE TABLE a (x UInt8) ENGINE = Memory -- ADD COLUMN"));
+    }
 
     #[test]
     fn splits_on_semicolons_outside_quotes_and_comments() {

@@ -381,11 +381,11 @@ async fn an_analyst_logs_in_and_sees_the_journey_map() {
     let catalog = touchpoint::journeys::Catalog::load(&crate::support::repo().join("dashboards")).unwrap();
     let journey = catalog.journey("scrap-metal-licensing").unwrap();
     touchpoint::seed::seed(&app.storage, &catalog, journey, 2_000, 90, false).await.unwrap();
-    touchpoint::dashboards::auth::add_user(
+    touchpoint::accounts::auth::add_user(
         &app.storage,
         "olga",
         "correct horse battery staple",
-        &touchpoint::dashboards::auth::Grant::analyst(),
+        &touchpoint::accounts::auth::Grant::analyst(),
     )
     .await
     .unwrap();

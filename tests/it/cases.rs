@@ -117,9 +117,9 @@ fn catalog_with_units() -> std::path::PathBuf {
 }
 
 async fn token(app: &crate::support::TestApp, role: touchpoint::domain::Role, units: &[&str]) -> String {
-    let grant = touchpoint::dashboards::auth::Grant { role, units: units.iter().map(|u| u.to_string()).collect() };
+    let grant = touchpoint::accounts::auth::Grant { role, units: units.iter().map(|u| u.to_string()).collect() };
     let name = format!("t-{}", Uuid::new_v4().simple());
-    touchpoint::dashboards::auth::create_token(&app.storage, &name, &grant).await.unwrap()
+    touchpoint::accounts::auth::create_token(&app.storage, &name, &grant).await.unwrap()
 }
 
 #[tokio::test]

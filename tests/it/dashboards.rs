@@ -2,7 +2,7 @@
 //! CSV neutralisation, filters.
 
 use serde_json::Value;
-use touchpoint::dashboards::auth;
+use touchpoint::accounts::auth;
 use touchpoint::storage::rows::FeedbackRow;
 use uuid::Uuid;
 

@@ -68,7 +68,7 @@ async fn a_click_records_the_rating_and_a_second_click_replaces_it() {
 
     // The dashboards' rollup counts the letter once too, with the second score.
     let token =
-        touchpoint::dashboards::auth::create_token(&app.storage, "t", &touchpoint::dashboards::auth::Grant::analyst())
+        touchpoint::accounts::auth::create_token(&app.storage, "t", &touchpoint::accounts::auth::Grant::analyst())
             .await
             .unwrap();
     let stats = app.stats(&token, "period=7").await;

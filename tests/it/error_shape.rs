@@ -3,7 +3,7 @@
 //! over-long body on a rating link, a date range the service cannot serve.
 
 use serde_json::json;
-use touchpoint::dashboards::auth;
+use touchpoint::accounts::auth;
 
 use crate::support::{TestApp, spawn_app};
 

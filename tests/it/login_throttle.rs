@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use touchpoint::dashboards::auth;
+use touchpoint::accounts::auth;
 
 use crate::support::{TestApp, spawn_app_with, test_config};
 

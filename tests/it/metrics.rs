@@ -8,10 +8,10 @@ use crate::support::{spawn_app, wait_for_rows};
 #[tokio::test]
 async fn metrics_count_outcomes_and_shipped_rows_behind_the_api_token() {
     let app = spawn_app().await;
-    let token = touchpoint::dashboards::auth::create_token(
+    let token = touchpoint::accounts::auth::create_token(
         &app.storage,
         "prometheus",
-        &touchpoint::dashboards::auth::Grant::analyst(),
+        &touchpoint::accounts::auth::Grant::analyst(),
     )
     .await
     .unwrap();

@@ -112,3 +112,26 @@ fn every_migration_runs_on_current_clickhouse() {
     let expected: Vec<&&str> = crate::support::ALL_TABLES.iter().filter(|t| **t != "schema_migrations").collect();
     assert_eq!(report["tables"], serde_json::json!(expected));
 }
+
+#[tokio::test]
+async fn a_column_an_interrupted_run_added_is_taken_as_added() {
+    let storage = fresh_storage().await;
+    let table = one("0001_t.sql", "CREATE TABLE IF NOT EXISTS t (x UInt8) ENGINE = MergeTree ORDER BY x;");
+    migrations::run(&storage, &[table.clone()]).await.unwrap();
+    // The first of two columns was added, then the run stopped before recording it.
+    storage.client().query("ALTER TABLE t ADD COLUMN a String").execute().await.unwrap();
+    let add = one("0002_columns.sql", "ALTER TABLE t ADD COLUMN a String;\nALTER TABLE t ADD COLUMN b String;");
+
+    let report = migrations::run(&storage, &[table, add]).await.unwrap();
+
+    assert_eq!(report.applied, ["0002_columns.sql"]);
+    let columns: Vec<String> = storage
+        .client()
+        .query("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 't' ORDER BY name")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(columns, ["a", "b", "x"]);
+    let other = one("0003_bad.sql", "ALTER TABLE missing ADD COLUMN a String;");
+    assert!(migrations::run(&storage, &[other]).await.is_err(), "only a duplicate column is forgiven");
+}

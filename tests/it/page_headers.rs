@@ -2,7 +2,7 @@
 //! calls for, and forms are only taken from the service's own pages.
 
 use serde_json::{Value, json};
-use touchpoint::dashboards::auth;
+use touchpoint::accounts::auth;
 
 use crate::support::{TestApp, no_redirects, spawn_app};
 

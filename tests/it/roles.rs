@@ -1,7 +1,7 @@
 //! Every guarded route against every role, by token and by session: the role
 //! a route admits gets its answer, any other a 403 naming the role, never data.
 
-use touchpoint::dashboards::auth::{self, Grant};
+use touchpoint::accounts::auth::{self, Grant};
 use touchpoint::domain::Role;
 
 use crate::support::{TestApp, no_redirects, spawn_app};

@@ -256,10 +256,10 @@ async fn a_refused_insert_shows_as_a_stalled_shipper_and_the_spool_catches_up_ex
     let mut config = test_config();
     config.capture.stall_after = Duration::from_secs(1);
     let app = spawn_app_with(config).await;
-    let token = touchpoint::dashboards::auth::create_token(
+    let token = touchpoint::accounts::auth::create_token(
         &app.storage,
         "prometheus",
-        &touchpoint::dashboards::auth::Grant::analyst(),
+        &touchpoint::accounts::auth::Grant::analyst(),
     )
     .await
     .unwrap();

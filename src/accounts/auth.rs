@@ -320,6 +320,11 @@ impl Auth {
         Ok(row.and_then(Holder::principal))
     }
 
+    /// The state of [`require`] for routes that admit `roles`.
+    pub fn admits(self: &Arc<Self>, roles: &'static [Role]) -> Admits {
+        Admits { auth: self.clone(), roles }
+    }
+
     /// Who is behind a bearer token or a session cookie. A wrong token
     /// counts against `ip`, which is refused once it guessed too often.
     pub async fn identify(&self, headers: &HeaderMap, ip: IpAddr) -> Result<Option<Principal>, ApiError> {
@@ -354,7 +359,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The roles a group of routes admits, with the auth that identifies callers:
-/// the state of [`require`].
+/// the state of [`require`]; made by [`Auth::admits`].
 #[derive(Clone)]
 pub struct Admits {
     pub auth: Arc<Auth>,
