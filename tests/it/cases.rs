@@ -116,12 +116,6 @@ fn catalog_with_units() -> std::path::PathBuf {
     dir
 }
 
-async fn token(app: &crate::support::TestApp, role: touchpoint::domain::Role, units: &[&str]) -> String {
-    let grant = touchpoint::accounts::auth::Grant { role, units: units.iter().map(|u| u.to_string()).collect() };
-    let name = format!("t-{}", Uuid::new_v4().simple());
-    touchpoint::accounts::auth::create_token(&app.storage, &name, &grant).await.unwrap()
-}
-
 #[tokio::test]
 async fn a_handler_works_the_cases_of_its_units_through_to_closed() {
     use touchpoint::domain::Role;
@@ -137,7 +131,10 @@ async fn a_handler_works_the_cases_of_its_units_through_to_closed() {
         assert_eq!(app.post("/api/v1/feedback", body).await.0, 202);
     }
     wait_for_rows(&app.storage, "cases", 2).await;
-    let (handler, analyst) = (token(&app, Role::Handler, &["licensing"]).await, token(&app, Role::Analyst, &[]).await);
+    let (handler, analyst) = (
+        crate::support::api_token(&app.storage, Role::Handler, &["licensing"]).await,
+        crate::support::analyst_token(&app.storage).await,
+    );
     let id = |v: &serde_json::Value| v["event_id"].as_str().unwrap().to_string();
     let http = reqwest::Client::new();
     let get = |path: String, token: &str| http.get(format!("{}{path}", app.address)).bearer_auth(token).send();
@@ -212,7 +209,7 @@ async fn a_case_past_its_deadline_is_overdue_until_its_step_is_done() {
     let mut insert = app.storage.client().insert::<touchpoint::storage::rows::CaseRow>("cases").await.unwrap();
     insert.write(&case).await.unwrap();
     insert.end().await.unwrap();
-    let handler = token(&app, Role::Handler, &["licensing"]).await;
+    let handler = crate::support::api_token(&app.storage, Role::Handler, &["licensing"]).await;
     let http = reqwest::Client::new();
     let overdue = || async {
         let url = format!("{}/api/v1/cases?overdue=true", app.address);

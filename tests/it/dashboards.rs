@@ -104,7 +104,7 @@ async fn nothing_is_readable_without_a_login_or_a_token() {
 async fn a_session_or_an_api_token_opens_everything_and_logout_ends_the_session() {
     let app = spawn_app().await;
     let cookie = login(&app).await;
-    let token = auth::create_token(&app.storage, "report-script", &auth::Grant::analyst()).await.unwrap();
+    let token = crate::support::analyst_token(&app.storage).await;
 
     for path in PAGES.iter().chain(APIS) {
         assert_eq!(get_with(&app, path, &cookie).await.status(), 200, "{path}");
@@ -142,7 +142,7 @@ async fn wrong_passwords_are_refused_then_rate_limited() {
 #[tokio::test]
 async fn the_stage_aggregates_match_a_hand_computed_expectation() {
     let app = spawn_app().await;
-    let token = auth::create_token(&app.storage, "t", &auth::Grant::analyst()).await.unwrap();
+    let token = crate::support::analyst_token(&app.storage).await;
     // Stage 1: csat 1, 2, 4, 5, 5, 3 → normalised 0, 25, 75, 100, 100, 50.
     let scores = [1u8, 2, 4, 5, 5, 3];
     let mut rows: Vec<FeedbackRow> = scores.iter().map(|&s| rating("information_search", "site", s, 2, "")).collect();

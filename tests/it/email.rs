@@ -67,10 +67,7 @@ async fn a_click_records_the_rating_and_a_second_click_replaces_it() {
     assert_eq!(rows[0].score, 5);
 
     // The dashboards' rollup counts the letter once too, with the second score.
-    let token =
-        touchpoint::accounts::auth::create_token(&app.storage, "t", &touchpoint::accounts::auth::Grant::analyst())
-            .await
-            .unwrap();
+    let token = crate::support::analyst_token(&app.storage).await;
     let stats = app.stats(&token, "period=7").await;
     let stage = stats["stages"].as_array().unwrap().iter().find(|s| s["id"] == "service_result").unwrap();
     assert_eq!(stage["touchpoints"][0]["n"], 1, "{stage}");

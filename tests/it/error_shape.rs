@@ -3,7 +3,6 @@
 //! over-long body on a rating link, a date range the service cannot serve.
 
 use serde_json::json;
-use touchpoint::accounts::auth;
 
 use crate::support::{TestApp, spawn_app};
 
@@ -16,7 +15,7 @@ async fn get_with_token(app: &TestApp, token: &str, path: &str) -> (reqwest::Sta
 #[tokio::test]
 async fn bad_queries_and_paths_are_answered_in_our_json_shape() {
     let app = spawn_app().await;
-    let token = auth::create_token(&app.storage, "report-script", &auth::Grant::analyst()).await.unwrap();
+    let token = crate::support::analyst_token(&app.storage).await;
     let stats = "/api/v1/journeys/scrap-metal-licensing/stats";
 
     let cases = [

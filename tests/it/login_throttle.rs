@@ -76,7 +76,7 @@ async fn one_address_is_refused_for_a_name_and_over_all_names_others_are_not() {
 #[tokio::test]
 async fn wrong_api_tokens_are_refused_per_address() {
     let app = app(5, 3).await;
-    let token = auth::create_token(&app.storage, "report-script", &auth::Grant::analyst()).await.unwrap();
+    let token = crate::support::analyst_token(&app.storage).await;
     let get = |client: u8, token: String| {
         let url = format!("{}{STATS}", app.address);
         async move { from(client).get(url).bearer_auth(token).send().await.unwrap() }

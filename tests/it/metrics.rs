@@ -8,13 +8,7 @@ use crate::support::{spawn_app, wait_for_rows};
 #[tokio::test]
 async fn metrics_count_outcomes_and_shipped_rows_behind_the_api_token() {
     let app = spawn_app().await;
-    let token = touchpoint::accounts::auth::create_token(
-        &app.storage,
-        "prometheus",
-        &touchpoint::accounts::auth::Grant::analyst(),
-    )
-    .await
-    .unwrap();
+    let token = crate::support::analyst_token(&app.storage).await;
     let rating = json!({
         "event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
         "stage": "application", "touchpoint": "epgu", "scale": "thumbs", "score": 1

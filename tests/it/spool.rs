@@ -256,13 +256,7 @@ async fn a_refused_insert_shows_as_a_stalled_shipper_and_the_spool_catches_up_ex
     let mut config = test_config();
     config.capture.stall_after = Duration::from_secs(1);
     let app = spawn_app_with(config).await;
-    let token = touchpoint::accounts::auth::create_token(
-        &app.storage,
-        "prometheus",
-        &touchpoint::accounts::auth::Grant::analyst(),
-    )
-    .await
-    .unwrap();
+    let token = crate::support::analyst_token(&app.storage).await;
     let client = app.storage.client();
     client.query("RENAME TABLE feedback TO feedback_away").execute().await.unwrap();
 

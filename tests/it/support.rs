@@ -278,3 +278,15 @@ pub fn spool_options(dir: &Path) -> touchpoint::storage::spool::SpoolOptions {
     config.spool.dir = dir.to_path_buf();
     touchpoint::startup::spool_options(&config)
 }
+
+/// A new API token of `role` (with `units` for a handler), named uniquely.
+pub async fn api_token(storage: &Storage, role: touchpoint::domain::Role, units: &[&str]) -> String {
+    let grant = touchpoint::accounts::auth::Grant { role, units: units.iter().map(|u| u.to_string()).collect() };
+    let name = format!("t-{}", uuid::Uuid::new_v4().simple());
+    touchpoint::accounts::auth::create_token(storage, &name, &grant).await.unwrap()
+}
+
+/// A new analyst's API token.
+pub async fn analyst_token(storage: &Storage) -> String {
+    api_token(storage, touchpoint::domain::Role::Analyst, &[]).await
+}
