@@ -167,7 +167,8 @@ impl<'a> Checker<'a> {
         Ok(ms)
     }
 
-    pub fn feedback(&self, input: FeedbackInput) -> Result<FeedbackRow, ApiError> {
+    /// The row of a rating, and where it was given (for the case it may open).
+    pub fn feedback(&self, input: FeedbackInput) -> Result<(FeedbackRow, Place<'a>), ApiError> {
         let place = self.place(&input.site, &input.journey, &input.stage, &input.touchpoint)?;
         let score = input.scale.check(input.score, &self.field("score"))?;
         let comment = self.text("comment", input.comment, MAX_COMMENT_CHARS)?;
@@ -191,7 +192,7 @@ impl<'a> Checker<'a> {
             scale: input.scale,
             score,
         };
-        Ok(FeedbackRow {
+        let row = FeedbackRow {
             site: input.site,
             segment: Segment::code(input.segment),
             emotion: input.emotion.unwrap_or_else(|| input.scale.emotion(score)).code(),
@@ -202,7 +203,8 @@ impl<'a> Checker<'a> {
             session_id: self.text("session_id", input.session_id, 128)?,
             page_path: self.page_path(input.page_path)?,
             ..rating.row()
-        })
+        };
+        Ok((row, place))
     }
 
     pub fn timing(&self, input: TimingInput) -> Result<TimingRow, ApiError> {

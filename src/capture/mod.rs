@@ -39,6 +39,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
 use crate::ingest::{EventSink, Outcome, Submission};
 use crate::journeys::Catalog;
+use crate::journeys::model::{Journey, Stage};
 use crate::metrics::Metrics;
 use crate::storage::rows::Event;
 use crate::storage::spool::Refused;
@@ -133,11 +134,9 @@ impl Capture {
         &self,
         event_id: Uuid,
         at: u32,
-        (journey, stage, touchpoint): (&str, &str, &str),
+        (journey, stage, touchpoint): (&Journey, &Stage, &str),
         reason: impl FnOnce(&CaseRules) -> Option<Reason>,
     ) -> Option<Event> {
-        let journey = self.catalog.journey(journey)?;
-        let stage = journey.stages.iter().find(|s| s.id == stage)?;
         let reason = reason(&journey.cases)?;
         Some(Event::Case(self.deadlines.case(Opening { event_id, at, journey, stage, touchpoint, reason })))
     }
@@ -287,12 +286,12 @@ async fn accept_feedback(capture: &Capture, caller: &Caller, input: FeedbackInpu
         .record("journey", input.journey.as_str())
         .record("stage", input.stage.as_str());
     let site = capture.site(&input.site, caller, "")?;
-    let row = capture.checker(site, capture.now(), String::new()).feedback(input)?;
+    let (row, place) = capture.checker(site, capture.now(), String::new()).feedback(input)?;
     capture.limits.check_site(&row.site)?;
     let id = row.event_id;
-    let place = (row.journey.as_str(), row.stage.as_str(), row.touchpoint.as_str());
+    let at = (place.journey, place.stage, place.touchpoint.id.as_str());
     let scale = Scale::from_code(row.scale);
-    let case = capture.case(id, row.received_at, place, |rules| rules.rating(scale?, row.score, &row.tags));
+    let case = capture.case(id, row.received_at, at, |rules| rules.rating(scale?, row.score, &row.tags));
     let submission = Submission { event: Event::Feedback(row), attached: case.into_iter().collect() };
     capture.submit(vec![submission]).await?;
     Ok(id)

@@ -22,6 +22,7 @@ use crate::domain::{Scale, Segment};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::ingest::Submission;
+use crate::journeys::model::{Journey, Stage};
 use crate::storage::rows::{CallRow, Event, FeedbackRow, LetterRow};
 
 /// The register id of the phone touchpoint: every call of the log happens there.
@@ -75,14 +76,15 @@ fn staff_time(field: &str, text: &str, now: SystemTime) -> Result<u32, ApiError>
 
 impl Capture {
     /// An optional journey and stage, both known when given.
-    fn stage_of(&self, journey: Option<String>, stage: Option<String>) -> Result<(String, String), ApiError> {
+    /// The journey and stage an event names; both or neither.
+    fn stage_of(&self, journey: Option<String>, stage: Option<String>) -> Result<Option<(&Journey, &Stage)>, ApiError> {
         match (journey, stage) {
-            (None, None) => Ok((String::new(), String::new())),
+            (None, None) => Ok(None),
             (Some(_), None) => Err(ApiError::invalid("stage", "give the stage with the journey")),
             (None, Some(_)) => Err(ApiError::invalid("journey", "give the journey with the stage")),
             (Some(j), Some(s)) => {
-                find_stage(find_journey(&self.catalog, "", &j)?, "", &s)?;
-                Ok((j, s))
+                let journey = find_journey(&self.catalog, "", &j)?;
+                Ok(Some((journey, find_stage(journey, "", &s)?)))
             }
         }
     }
@@ -152,7 +154,8 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         return Err(ApiError::invalid("process", "name the register process of the call"));
     }
     let process = capture.process("process", Some(input.process))?;
-    let (journey, stage) = capture.stage_of(input.journey, input.stage)?;
+    let place = capture.stage_of(input.journey, input.stage)?;
+    let (journey, stage) = ids(place);
     let operator = bounded("operator", Some(input.operator), 64)?;
     let started_at = staff_time("started_at", &input.started_at, now)?;
     let rating = match input.rating {
@@ -177,9 +180,10 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         rating_scale: rating.map_or(0, |(scale, _)| scale.code()),
         rating_score: rating.map(|(_, score)| score),
     });
-    let place = (journey.as_str(), stage.as_str(), PHONE);
-    let case = capture.case(input.event_id, unix(now), place, |rules| {
-        rules.call(input.transfers).or_else(|| rating.and_then(|(scale, score)| rules.rating(scale, score, &[])))
+    let case = place.and_then(|(j, s)| {
+        capture.case(input.event_id, unix(now), (j, s, PHONE), |rules| {
+            rules.call(input.transfers).or_else(|| rating.and_then(|(scale, score)| rules.rating(scale, score, &[])))
+        })
     });
     let mut attached: Vec<Event> = case.into_iter().collect();
     // A rating at the end of a call is client feedback at the phone touchpoint:
@@ -263,7 +267,7 @@ pub async fn correspondence(
     };
     let acknowledged_at = later("acknowledged_at", input.acknowledged_at)?;
     let answered_at = later("answered_at", input.answered_at)?;
-    let (journey, stage) = capture.stage_of(input.journey, input.stage)?;
+    let (journey, stage) = ids(capture.stage_of(input.journey, input.stage)?);
     let row = LetterRow {
         event_id: input.event_id,
         letter_id,
@@ -279,4 +283,9 @@ pub async fn correspondence(
     };
     capture.submit(vec![Submission::new(Event::Letter(row))]).await?;
     Ok(accepted(super::Accepted { event_id: input.event_id }))
+}
+
+/// The ids of a journey and stage, empty when the event names none.
+fn ids(place: Option<(&Journey, &Stage)>) -> (String, String) {
+    place.map(|(j, s)| (j.id.clone(), s.id.clone())).unwrap_or_default()
 }
