@@ -160,6 +160,11 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(widget::router(state.catalog.clone(), state.capture.sites()))
         .merge(dashboards::api_router(state.dashboards.clone()))
         .merge(crate::cases::api::router(state.cases.clone(), state.auth.admits(&[Role::Handler])))
+        .merge(crate::cases::report::router(
+            state.cases.clone(),
+            state.catalog.clone(),
+            state.auth.admits(&[Role::Analyst]),
+        ))
 }
 
 /// The dedupe memory as ClickHouse knows it: every event id stored within

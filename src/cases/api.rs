@@ -65,10 +65,7 @@ fn time(unix: u32) -> String {
 }
 
 fn view(case: CaseRow, state: &CaseState, now: u32) -> CaseView {
-    let open = state.status() != Status::Closed;
-    let overdue = open
-        && ((state.acknowledged_at.is_none() && now >= case.acknowledge_by)
-            || (state.answered_at.is_none() && now >= case.answer_by));
+    let overdue = state.overdue(case.acknowledge_by, case.answer_by, now);
     CaseView {
         id: case.event_id,
         opened_at: time(case.opened_at),

@@ -56,6 +56,18 @@ impl CaseBook {
             .await?)
     }
 
+    /// The cases of `journey` opened since `since` (unix seconds).
+    pub async fn opened(&self, journey: &str, since: u32) -> Result<Vec<CaseRow>, StorageError> {
+        Ok(self
+            .storage
+            .client()
+            .query("SELECT ?fields FROM cases FINAL WHERE journey = ? AND opened_at >= toDateTime(?)")
+            .bind(journey)
+            .bind(since)
+            .fetch_all()
+            .await?)
+    }
+
     pub async fn case(&self, id: Uuid) -> Result<Option<CaseRow>, StorageError> {
         Ok(self
             .storage

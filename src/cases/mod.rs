@@ -8,6 +8,7 @@
 pub mod api;
 mod book;
 mod open;
+pub mod report;
 pub mod rules;
 pub mod status;
 

@@ -98,6 +98,13 @@ impl State {
         self.status.unwrap_or(Status::New)
     }
 
+    /// Open at `now` with a step not done by its deadline.
+    pub fn overdue(&self, acknowledge_by: u32, answer_by: u32, now: u32) -> bool {
+        self.status() != Status::Closed
+            && ((self.acknowledged_at.is_none() && now >= acknowledge_by)
+                || (self.answered_at.is_none() && now >= answer_by))
+    }
+
     /// Replays a log in order; entries the rules refuse (two handlers racing)
     /// are skipped, as they were refused when made.
     pub fn replay<'a>(changes: impl IntoIterator<Item = &'a Change>) -> State {

@@ -227,3 +227,64 @@ async fn a_case_past_its_deadline_is_overdue_until_its_step_is_done() {
     assert_eq!(overdue().await, 0, "a closed case is overdue no more");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_lab_reads_per_stage_how_cases_were_handled() {
+    use touchpoint::domain::Role;
+    use touchpoint::storage::rows::CaseRow;
+    let app = spawn_app_with(test_config()).await;
+    let now = ago(0).0;
+    let case = |stage: &str, opened_at: u32, acknowledge_by: u32, answer_by: u32| CaseRow {
+        event_id: Uuid::new_v4(),
+        opened_at,
+        journey: "scrap-metal-licensing".into(),
+        stage: stage.into(),
+        touchpoint: "epgu".into(),
+        unit: "licensing".into(),
+        reason: "low_score".into(),
+        acknowledge_by,
+        answer_by,
+    };
+    let day = 24 * 3600;
+    let handled = case("application", now - 3 * 3600, now + day, now + 5 * day);
+    let neglected = case("application", now - 10 * day, now - 9 * day, now - 60);
+    let old = case("information_search", now - 40 * day, now - 39 * day, now - 35 * day);
+    let mut insert = app.storage.client().insert::<CaseRow>("cases").await.unwrap();
+    for c in [&handled, &neglected, &old] {
+        insert.write(c).await.unwrap();
+    }
+    insert.end().await.unwrap();
+    let handler = crate::support::api_token(&app.storage, Role::Handler, &["licensing"]).await;
+    let url = format!("{}/api/v1/cases/{}/changes", app.address, handled.event_id);
+    for step in [json!({"action": "acknowledge"}), json!({"action": "answer", "text": "Ответ"})] {
+        let mut change = step;
+        change["change_id"] = json!(Uuid::new_v4());
+        let r = app.http.post(&url).bearer_auth(&handler).json(&change).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    let analyst = crate::support::analyst_token(&app.storage).await;
+    let report = |period: u32, token: String| {
+        let url = format!("{}/api/v1/journeys/scrap-metal-licensing/cases?period={period}", app.address);
+        app.http.get(url).bearer_auth(token).send()
+    };
+    assert_eq!(report(30, handler.clone()).await.unwrap().status(), 403, "the lab's numbers are an analyst's");
+    let month: serde_json::Value = report(30, analyst.clone()).await.unwrap().json().await.unwrap();
+    let stage = |r: &serde_json::Value, id: &str| {
+        r["stages"].as_array().unwrap().iter().find(|s| s["stage"] == id).cloned().unwrap()
+    };
+    let application = stage(&month, "application");
+    let counts: Vec<u64> = ["opened", "acknowledged_in_time", "answered_in_time", "overdue"]
+        .iter()
+        .map(|k| application[k].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [2, 1, 1, 1], "{application}");
+    let hours = application["median_hours_to_acknowledge"].as_f64().unwrap();
+    assert!((3.0..3.1).contains(&hours), "acknowledged three hours after it opened: {hours}");
+    assert_eq!(stage(&month, "information_search")["opened"], 0, "opened 40 days ago");
+    assert!(stage(&month, "information_search")["median_hours_to_answer"].is_null());
+    let quarter: serde_json::Value = report(90, analyst).await.unwrap().json().await.unwrap();
+    assert_eq!(stage(&quarter, "information_search")["overdue"], 1);
+    assert_eq!(month["stages"].as_array().unwrap().len(), 5, "every stage of the journey, in order");
+    app.stop().await;
+}

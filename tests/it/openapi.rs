@@ -23,6 +23,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/embed/{site}/{journey}/{stage}"),
     ("get", "/api/v1/journeys/{id}/stats"),
     ("get", "/api/v1/journeys/{id}/charts/{chart}"),
+    ("get", "/api/v1/journeys/{id}/cases"),
     ("get", "/api/v1/cases"),
     ("get", "/api/v1/cases/{id}"),
     ("post", "/api/v1/cases/{id}/changes"),

@@ -16,6 +16,7 @@ const ANALYSTS: &[&str] = &[
     "/dashboard/scrap-metal-licensing/export/feedback.csv",
     "/api/v1/journeys/scrap-metal-licensing/stats",
     "/api/v1/journeys/scrap-metal-licensing/charts/stages.svg",
+    "/api/v1/journeys/scrap-metal-licensing/cases",
     "/metrics",
 ];
 
