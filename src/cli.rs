@@ -74,6 +74,8 @@ pub enum UserCommand {
         #[command(flatten)]
         grant: GrantArgs,
     },
+    /// Disable an account: no more logins, and its sessions end at their next request.
+    Disable { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +86,8 @@ pub enum TokenCommand {
         #[command(flatten)]
         grant: GrantArgs,
     },
+    /// Revoke every token of a name; they stop working at once.
+    Revoke { name: String },
 }
 
 /// What an account or token may do.
@@ -146,6 +150,24 @@ pub fn main() -> ExitCode {
                     let token = crate::accounts::auth::create_token(&storage, &name, &grant).await?;
                     eprintln!("API token for {name} ({}); it is shown once, keep it safe:", grant.role);
                     println!("{token}");
+                    Ok(())
+                })
+                .await
+            }
+            Command::User { command: UserCommand::Disable { name } } => {
+                with_database(&config, |storage| async move {
+                    if !crate::accounts::auth::disable_user(&storage, &name).await? {
+                        anyhow::bail!("there is no account {name:?}");
+                    }
+                    println!("{name} can no longer log in");
+                    Ok(())
+                })
+                .await
+            }
+            Command::Token { command: TokenCommand::Revoke { name } } => {
+                with_database(&config, |storage| async move {
+                    let n = crate::accounts::auth::revoke_tokens(&storage, &name).await?;
+                    println!("{n} token(s) of {name} revoked");
                     Ok(())
                 })
                 .await

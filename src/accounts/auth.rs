@@ -134,6 +134,46 @@ fn check_name(name: &str) -> Result<(), AccountError> {
     if ok { Ok(()) } else { Err(AccountError::BadName) }
 }
 
+/// `touchpoint user disable`: the account can no longer log in, and its
+/// sessions end at their next request. False when there is no such account.
+pub async fn disable_user(storage: &Storage, name: &str) -> Result<bool, AccountError> {
+    let current = storage
+        .client()
+        .query("SELECT ?fields FROM analysts FINAL WHERE name = ?")
+        .bind(name)
+        .fetch_optional::<AnalystRow>()
+        .await?;
+    let Some(row) = current else { return Ok(false) };
+    // A later updated_at wins in the ReplacingMergeTree: at least one second on.
+    let updated_at = unix(SystemTime::now()).max(row.updated_at + 1);
+    let mut insert = storage.client().insert::<AnalystRow>("analysts").await?;
+    insert.write(&AnalystRow { disabled: 1, updated_at, ..row }).await?;
+    insert.end().await?;
+    Ok(true)
+}
+
+/// `touchpoint token revoke`: every token of `name` stops working at once;
+/// returns how many were revoked.
+pub async fn revoke_tokens(storage: &Storage, name: &str) -> Result<usize, AccountError> {
+    let tokens: Vec<TokenRow> = storage
+        .client()
+        .query("SELECT ?fields FROM api_tokens FINAL WHERE name = ? AND revoked = 0")
+        .bind(name)
+        .fetch_all()
+        .await?;
+    if tokens.is_empty() {
+        return Ok(0);
+    }
+    let (now, revoked) = (unix(SystemTime::now()), tokens.len());
+    let mut insert = storage.client().insert::<TokenRow>("api_tokens").await?;
+    for row in tokens {
+        let updated_at = now.max(row.updated_at + 1);
+        insert.write(&TokenRow { revoked: 1, updated_at, ..row }).await?;
+    }
+    insert.end().await?;
+    Ok(revoked)
+}
+
 /// `touchpoint user add`: creates the account, or sets a new password and grant.
 pub async fn add_user(storage: &Storage, name: &str, password: &str, grant: &Grant) -> Result<(), AccountError> {
     check_name(name)?;

@@ -240,6 +240,32 @@ async fn analysts_and_tokens_are_made_from_the_command_line() {
     assert!(hash.starts_with("$argon2"), "{hash}");
     assert_eq!(short.status.code(), Some(1));
     assert!(stderr(&short).contains("12 characters"));
+
+    // Roles and units; a handler needs a unit; disabling and revoking.
+    let crm = run(&["token", "create", "crm", "--role", "handler", "--unit", "licensing"], &env);
+    assert!(crm.status.success(), "{}", stderr(&crm));
+    let unitless = run(&["token", "create", "crm2", "--role", "handler"], &env);
+    assert!(!unitless.status.success() && stderr(&unitless).contains("--unit"), "{}", stderr(&unitless));
+    let bad_role = run(&["token", "create", "x", "--role", "root"], &env);
+    assert!(!bad_role.status.success() && stderr(&bad_role).contains("analyst, handler, admin"));
+    let revoked = run(&["token", "revoke", "weekly-report"], &env);
+    assert!(String::from_utf8_lossy(&revoked.stdout).contains("1 token(s)"), "{}", stderr(&revoked));
+    let disabled = run(&["user", "disable", "olga"], &env);
+    assert!(disabled.status.success(), "{}", stderr(&disabled));
+    let nobody = run(&["user", "disable", "nobody"], &env);
+    assert!(!nobody.status.success() && stderr(&nobody).contains("no account"), "{}", stderr(&nobody));
+    let live: u64 = storage
+        .client()
+        .query(
+            "SELECT count() FROM api_tokens FINAL WHERE revoked = 0 AND role = 'handler' AND has(units, 'licensing')",
+        )
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(live, 1, "the handler's token stands; the revoked analyst's does not");
+    let enabled: u64 =
+        storage.client().query("SELECT count() FROM analysts FINAL WHERE disabled = 0").fetch_one().await.unwrap();
+    assert_eq!(enabled, 0);
 }
 
 #[tokio::test]

@@ -87,3 +87,32 @@ async fn a_role_change_takes_effect_at_the_next_request_of_a_session() {
     assert_eq!(get().await.unwrap().status(), 403);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_disabled_account_and_a_revoked_token_read_nothing_from_their_next_request() {
+    let app = spawn_app().await;
+    let cookie = session(&app, Role::Analyst).await;
+    let token = auth::create_token(&app.storage, "weekly-report", &Grant::analyst()).await.unwrap();
+    let by_cookie =
+        || no_redirects().get(format!("{}/dashboard", app.address)).header("cookie", cookie.as_str()).send();
+    let by_token = || no_redirects().get(format!("{}/metrics", app.address)).bearer_auth(&token).send();
+    assert_eq!(by_cookie().await.unwrap().status(), 200);
+    assert_eq!(by_token().await.unwrap().status(), 200);
+
+    assert!(auth::disable_user(&app.storage, "user-analyst").await.unwrap());
+    assert_eq!(auth::revoke_tokens(&app.storage, "weekly-report").await.unwrap(), 1);
+
+    let page = by_cookie().await.unwrap();
+    assert_eq!(page.status(), 303, "back to the login page");
+    assert!(page.headers()["location"].to_str().unwrap().starts_with("/login"));
+    assert_eq!(by_token().await.unwrap().status(), 401);
+    let login = no_redirects()
+        .post(format!("{}/login", app.address))
+        .form(&[("name", "user-analyst"), ("password", PASSWORD), ("next", "/dashboard")])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(login.status(), 303, "no new session either");
+    assert!(!auth::disable_user(&app.storage, "nobody").await.unwrap());
+    app.stop().await;
+}
