@@ -11,13 +11,15 @@ use crate::support::{TestApp, no_redirects, spawn_app, spawn_app_with, test_conf
 const PASSWORD: &str = "correct horse battery staple";
 const JOURNEY: &str = "scrap-metal-licensing";
 
-const PAGES: &[&str] = &[
+/// The dashboards' pages (also checked role by role in `roles`).
+pub const PAGES: &[&str] = &[
     "/dashboard",
     "/dashboard/scrap-metal-licensing",
     "/dashboard/scrap-metal-licensing/export/stages.csv",
     "/dashboard/scrap-metal-licensing/export/feedback.csv",
 ];
-const APIS: &[&str] = &[
+/// The dashboards' read API.
+pub const APIS: &[&str] = &[
     "/api/v1/journeys/scrap-metal-licensing/stats",
     "/api/v1/journeys/scrap-metal-licensing/charts/stages.svg",
     "/api/v1/journeys/scrap-metal-licensing/charts/heatmap.png",
