@@ -50,6 +50,15 @@ ensure_holidays() {
         python3 -m pip install -q --break-system-packages holidays
 }
 
+# PyPI's aiosmtpd: the real SMTP server the notification tests send letters to.
+ensure_aiosmtpd() {
+    command -v python3 >/dev/null || apt_install python3 python3-pip
+    python3 -c 'import aiosmtpd' 2>/dev/null && return
+    echo "installing aiosmtpd (PyPI)..." >&2
+    python3 -m pip install -q aiosmtpd 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages aiosmtpd
+}
+
 # The widget's browser tests: Debian's Chromium and its driver (never a browser
 # downloaded at run time).
 ensure_chromium() {

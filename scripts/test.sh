@@ -10,6 +10,7 @@ ensure_cargo
 ensure_clickhouse
 ensure_chdb
 ensure_holidays
+ensure_aiosmtpd
 ensure_chromium
 ensure_axe
 rm -rf target/tmp   # scratch folders of earlier runs

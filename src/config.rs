@@ -15,7 +15,7 @@ use crate::storage::Endpoint;
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_FILE: &str = "touchpoint.toml";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the HTTP server listens on. Port 0 picks a free port.
@@ -56,6 +56,8 @@ pub struct Config {
     pub dashboards: DashboardsConfig,
     /// Cases opened by bad ratings and calls.
     pub cases: CasesConfig,
+    /// Where case events and overdue digests go.
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -248,7 +250,7 @@ pub struct EmailConfig {
     pub public_url: Option<url::Url>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClickHouseConfig {
     /// HTTP interface of a running server, e.g. `http://clickhouse:8123`. Unset:
@@ -267,7 +269,7 @@ pub struct ClickHouseConfig {
     pub embedded: EmbeddedConfig,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmbeddedConfig {
     /// Path of `clickhouse-server` (or of the single `clickhouse` binary).
@@ -281,7 +283,7 @@ pub struct EmbeddedConfig {
     pub start_timeout: Duration,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// `text` for people, `json` for log collectors.
@@ -315,6 +317,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             dashboards: DashboardsConfig::default(),
             cases: CasesConfig::default(),
+            notify: crate::notify::NotifyConfig::default(),
         }
     }
 }
@@ -406,6 +409,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TOUCHPOINT_EMAIL_SECRET", "email.secret"),
     ("TOUCHPOINT_PUBLIC_URL", "email.public_url"),
     ("TOUCHPOINT_SESSION_SECRET", "dashboards.session_secret"),
+    ("TOUCHPOINT_SMTP_PASSWORD", "notify.smtp.password"),
 ];
 
 impl Config {
@@ -483,6 +487,10 @@ impl Config {
             "email.secret" => self.email.secret = Some(SecretString::from(value)),
             "email.public_url" => self.email.public_url = Some(parse(value)?),
             "dashboards.session_secret" => self.dashboards.session_secret = Some(SecretString::from(value)),
+            "notify.smtp.password" => match &mut self.notify.smtp {
+                Some(smtp) => smtp.password = Some(SecretString::from(value)),
+                None => return Err("set [notify.smtp] in the config file first".into()),
+            },
             other => unreachable!("ENV_VARS names key {other} that `set` does not know"),
         }
         Ok(())
@@ -557,6 +565,9 @@ impl Config {
         let d = &self.dashboards;
         if d.login_burst == 0 || d.login_burst_per_address == 0 || d.login_refill.is_zero() {
             return invalid("dashboards", "login_burst, login_burst_per_address and login_refill must be above zero");
+        }
+        if let Err((key, message)) = self.notify.validate() {
+            return Err(ConfigError::Invalid { key, message });
         }
         if parse_offset(&self.cases.utc_offset).is_none() {
             return invalid("cases.utc_offset", "an offset from UTC such as +03:00");

@@ -15,6 +15,7 @@ pub mod health;
 pub mod ingest;
 pub mod journeys;
 pub mod metrics;
+pub mod notify;
 pub mod openapi;
 pub mod seed;
 pub mod server;

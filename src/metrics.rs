@@ -66,6 +66,14 @@ pub struct Table {
     pub table: String,
 }
 
+/// A notification target (`webhook:<name>`, `mail:<unit>`, `digest:<unit>`)
+/// and how an attempt ended (`delivered`, `failed`, `dead`, `skipped`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Delivery {
+    pub target: String,
+    pub outcome: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Reason {
     /// `busy` (too many requests waiting for the disk), `disk_cap`, `io`.
@@ -91,6 +99,7 @@ pub struct Metrics {
     pub insert_seconds: Family<Table, Histogram, fn() -> Histogram>,
     /// Rows written into a rollup to make it agree with its raw table.
     pub rollup_repairs: Family<Table, Counter>,
+    notifications: Family<Delivery, Counter>,
     sync_waiting: Gauge,
     dedupe_ids: Gauge,
     dedupe_evicted: Gauge,
@@ -114,6 +123,7 @@ impl Metrics {
         let clickhouse_errors = Family::<Table, Counter>::default();
         let insert_seconds = Family::<Table, Histogram, fn() -> Histogram>::new_with_constructor(insert_buckets);
         let rollup_repairs = Family::<Table, Counter>::default();
+        let notifications = Family::<Delivery, Counter>::default();
         let sync_waiting = Gauge::default();
         let dedupe_ids = Gauge::default();
         let dedupe_evicted = Gauge::default();
@@ -130,6 +140,11 @@ impl Metrics {
             "rollup_repairs",
             "Rows added to a rollup that had missed rows of its raw table (ClickHouse stopped mid-INSERT), by rollup",
             rollup_repairs.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Attempts to deliver a case event or digest, by target and outcome (dead: given up)",
+            notifications.clone(),
         );
         registry.register(
             "spool_sync_waiting",
@@ -171,6 +186,7 @@ impl Metrics {
             clickhouse_errors,
             insert_seconds,
             rollup_repairs,
+            notifications,
             sync_waiting,
             dedupe_ids,
             dedupe_evicted,
@@ -185,6 +201,11 @@ impl Metrics {
 
     pub fn table(name: &str) -> Table {
         Table { table: name.to_string() }
+    }
+
+    /// Counts one delivery attempt.
+    pub fn notified(&self, target: &str, outcome: &'static str) {
+        self.notifications.get_or_create(&Delivery { target: target.into(), outcome }).inc();
     }
 
     /// The writer calls this when it finished an INSERT or had nothing to send.

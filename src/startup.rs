@@ -305,6 +305,8 @@ pub struct Application {
     drain_timeout: Duration,
     /// Header time-out and connections per address.
     limits: crate::server::Limits,
+    /// The notification loops, started with the server.
+    notifier: crate::notify::Notifier,
 }
 
 impl Application {
@@ -318,7 +320,7 @@ impl Application {
         let database = Database::open(config).await?;
         let catalog = Arc::new(catalog);
         match Application::prepare(config, catalog.clone(), &database.storage).await {
-            Ok((listener, state, writer)) => Ok(Application {
+            Ok((listener, state, writer, notifier)) => Ok(Application {
                 listener,
                 state,
                 writer,
@@ -330,6 +332,7 @@ impl Application {
                     max_connections_per_address: config.max_connections_per_address,
                     proxies: crate::server::Proxies::new(&config.limits.trusted_proxies),
                 },
+                notifier,
             }),
             Err(e) => {
                 database.close().await;
@@ -342,7 +345,7 @@ impl Application {
         config: &Config,
         catalog: Arc<Catalog>,
         storage: &Storage,
-    ) -> anyhow::Result<(TcpListener, AppState, Writer)> {
+    ) -> anyhow::Result<(TcpListener, AppState, Writer, crate::notify::Notifier)> {
         let migrations: Arc<[Migration]> = Migration::embedded().into();
         let report = migrations::run(storage, &migrations).await?;
         tracing::info!(applied = ?report.applied, already = report.already, "migrations done");
@@ -354,8 +357,17 @@ impl Application {
             Some(url) => url.to_string(),
             None => format!("http://{}", listener.local_addr()?),
         };
-        let (state, writer) = services(config, catalog, storage, migrations, memory, base_url)?;
-        Ok((listener, state, writer))
+        let links = crate::notify::worker::Links { base: base_url.clone(), offset: config.cases.offset() };
+        let (state, writer) = services(config, catalog.clone(), storage, migrations, memory, base_url)?;
+        let wiring = crate::notify::Wiring {
+            storage: storage.clone(),
+            catalog,
+            clock: crate::domain::time::system_clock(),
+            metrics: state.metrics.clone(),
+            links,
+        };
+        let notifier = crate::notify::Notifier::new(&config.notify, wiring)?;
+        Ok((listener, state, writer, notifier))
     }
 
     /// Seeds every journey that has no rating yet with `events` synthetic ones.
@@ -381,6 +393,7 @@ impl Application {
     /// cut, and what is not shipped stays on disk for the next start.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "serving");
+        let notifying = self.notifier.spawn();
         let (signalled, at_signal) = tokio::sync::oneshot::channel();
         let shutdown = async move {
             shutdown.await;
@@ -400,6 +413,8 @@ impl Application {
                 Some(at + budget)
             }
         };
+        // Whatever a loop was sending is sent again at the next start.
+        notifying.iter().for_each(tokio::task::JoinHandle::abort);
         // The router (and with it every spool handle) is gone: the writer drains and ends.
         self.writer.finish(deadline.unwrap_or_else(|| tokio::time::Instant::now() + budget)).await;
         self.database.close().await;

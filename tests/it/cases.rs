@@ -11,7 +11,7 @@ use time::UtcOffset;
 use touchpoint::domain::calendar::{Calendar, day_of};
 use uuid::Uuid;
 
-use crate::support::{STAFF_TOKEN, ago, repo, spawn_app_with, test_config, wait_for_rows};
+use crate::support::{STAFF_TOKEN, ago, catalog_with_units, repo, spawn_app_with, test_config, wait_for_rows};
 
 #[derive(Debug, Row, Deserialize)]
 struct Case {
@@ -96,24 +96,6 @@ async fn bad_ratings_and_calls_past_the_standard_open_cases_with_working_day_dea
         }
     }
     app.stop().await;
-}
-
-/// The shipped catalog with units: `application` is the licensing unit's, the
-/// other stages the journey's default `general`.
-fn catalog_with_units() -> std::path::PathBuf {
-    let dir = crate::support::scratch("units");
-    std::fs::create_dir_all(dir.join("journeys")).unwrap();
-    for file in ["register.toml", "calendar.toml"] {
-        std::fs::copy(repo().join("dashboards").join(file), dir.join(file)).unwrap();
-    }
-    let journey = std::fs::read_to_string(repo().join("dashboards/journeys/scrap-metal-licensing.toml")).unwrap();
-    let journey = journey.replacen("id = \"application\"\n", "id = \"application\"\nunit = \"licensing\"\n", 1);
-    std::fs::write(
-        dir.join("journeys/scrap-metal-licensing.toml"),
-        format!("{journey}\n[cases]\nunit = \"general\"\n"),
-    )
-    .unwrap();
-    dir
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ mod journeys_api;
 mod login_throttle;
 mod metrics;
 mod migrations;
+mod notify;
 mod openapi;
 mod page_headers;
 mod roles;

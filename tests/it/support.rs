@@ -18,6 +18,7 @@ pub const ALL_TABLES: &[&str] = &[
     "case_changes",
     "cases",
     "correspondence",
+    "deliveries",
     "feedback",
     "feedback_comments",
     "feedback_comments_mv",
@@ -289,4 +290,93 @@ pub async fn api_token(storage: &Storage, role: touchpoint::domain::Role, units:
 /// A new analyst's API token.
 pub async fn analyst_token(storage: &Storage) -> String {
     api_token(storage, touchpoint::domain::Role::Analyst, &[]).await
+}
+
+/// The shipped catalog with units: `application` is the licensing unit's, the
+/// other stages the journey's default `general`.
+pub fn catalog_with_units() -> PathBuf {
+    let dir = scratch("units");
+    std::fs::create_dir_all(dir.join("journeys")).unwrap();
+    for file in ["register.toml", "calendar.toml"] {
+        std::fs::copy(repo().join("dashboards").join(file), dir.join(file)).unwrap();
+    }
+    let journey = std::fs::read_to_string(repo().join("dashboards/journeys/scrap-metal-licensing.toml")).unwrap();
+    let journey = journey.replacen("id = \"application\"\n", "id = \"application\"\nunit = \"licensing\"\n", 1);
+    std::fs::write(
+        dir.join("journeys/scrap-metal-licensing.toml"),
+        format!("{journey}\n[cases]\nunit = \"general\"\n"),
+    )
+    .unwrap();
+    dir
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A letter as the SMTP sink received it, headers and body decoded.
+#[derive(Debug, Clone)]
+pub struct Letter {
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub body: String,
+}
+
+/// A real SMTP server (PyPI's aiosmtpd) that stores each letter it accepts in
+/// a maildir; stopped when dropped.
+pub struct SmtpSink {
+    pub maildir: PathBuf,
+    child: std::process::Child,
+}
+
+impl SmtpSink {
+    /// Starts a server on `port` storing into `maildir` (created if missing,
+    /// else a maildir already), and waits until it answers.
+    pub async fn start(port: u16, maildir: &Path) -> SmtpSink {
+        let child = std::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs aiosmtpd (./scripts/test.sh installs it from PyPI)");
+        let sink = SmtpSink { maildir: maildir.to_path_buf(), child };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "aiosmtpd did not start on port {port}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        sink
+    }
+
+    /// Every letter received so far, decoded.
+    pub fn letters(&self) -> Vec<Letter> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
+        let mut letters: Vec<Letter> = entries
+            .map(|e| {
+                let raw = std::fs::read(e.unwrap().path()).unwrap();
+                let mail = mailparse::parse_mail(&raw).unwrap();
+                let header = |name: &str| {
+                    use mailparse::MailHeaderMap as _;
+                    mail.headers.get_first_value(name).unwrap_or_default()
+                };
+                Letter {
+                    to: header("To"),
+                    subject: header("Subject"),
+                    message_id: header("Message-ID"),
+                    body: mail.get_body().unwrap(),
+                }
+            })
+            .collect();
+        letters.sort_by(|a, b| a.subject.cmp(&b.subject));
+        letters
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

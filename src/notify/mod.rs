@@ -1,0 +1,108 @@
+//! Notifications that are never lost: every case event to each webhook
+//! (Standard Webhooks), a letter to the unit on each new case, and each
+//! working day a digest of the unit's overdue cases. What is owed is read
+//! from ClickHouse on every round (`outbox`), and each attempt is recorded
+//! there, so delivery is at least once through receiver, mail-server and
+//! ClickHouse outages and restarts. Two instances would both deliver: run
+//! notifications on one (issue 17 takes up several).
+
+pub mod config;
+mod digest;
+mod mail;
+pub mod message;
+pub mod outbox;
+mod webhook;
+pub mod worker;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use lettre::message::Mailbox;
+
+pub use config::NotifyConfig;
+use outbox::{Deliveries, Scope};
+use worker::{Channel, Links, Policy, Shared, Target};
+
+use crate::cases::CaseBook;
+use crate::domain::time::Clock;
+use crate::journeys::Catalog;
+use crate::metrics::Metrics;
+use crate::storage::Storage;
+
+/// What the notification loops need from the rest of the service.
+pub struct Wiring {
+    pub storage: Storage,
+    /// The production calendar (for digests) and the units journeys name.
+    pub catalog: Arc<Catalog>,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    /// The links letters give: `<links.base>/cases/<id>`.
+    pub links: Links,
+}
+
+/// The loops to run: one per webhook, per unit mailbox and per unit digest.
+pub struct Notifier {
+    targets: Vec<Target>,
+    digests: Vec<digest::Digest>,
+    shared: Shared,
+}
+
+impl Notifier {
+    /// Builds every target `config` names; an error names the config key.
+    pub fn new(config: &NotifyConfig, wiring: Wiring) -> anyhow::Result<Notifier> {
+        let shared = Shared {
+            deliveries: Deliveries::new(wiring.storage.clone()),
+            policy: Policy::new(config),
+            clock: wiring.clock.clone(),
+            metrics: wiring.metrics.clone(),
+        };
+        let mut targets = Vec::new();
+        for hook in &config.webhooks {
+            let channel = Channel::Webhook(webhook::Webhook::new(hook).context("notify.webhooks")?);
+            targets.push(Target { name: format!("webhook:{}", hook.name), scope: Scope::Everything, channel });
+        }
+        let mut digests = Vec::new();
+        let Some(smtp) = &config.smtp else {
+            if !config.units.is_empty() {
+                tracing::warn!("notify.units has addresses but notify.smtp is not set: no letters are sent");
+            }
+            return Ok(Notifier { targets, digests, shared });
+        };
+        let mailer = mail::Mailer::new(smtp).context("notify.smtp")?;
+        for unit in units(&wiring.catalog).iter().filter(|u| !config.units.contains_key(*u)) {
+            tracing::warn!(unit = %unit, "a unit without addresses in notify.units gets no letters");
+        }
+        for (unit, addresses) in &config.units {
+            let to: Vec<Mailbox> =
+                addresses.iter().map(|a| a.parse()).collect::<Result<_, _>>().context("notify.units")?;
+            let channel = Channel::Mail { mailer: mailer.clone(), to: to.clone(), links: wiring.links.clone() };
+            targets.push(Target { name: format!("mail:{unit}"), scope: Scope::OpenedIn(unit.clone()), channel });
+            digests.push(digest::Digest {
+                unit: unit.clone(),
+                to,
+                mailer: mailer.clone(),
+                links: wiring.links.clone(),
+                book: CaseBook::new(wiring.storage.clone()),
+                catalog: wiring.catalog.clone(),
+                at: config.digest_time(),
+            });
+        }
+        Ok(Notifier { targets, digests, shared })
+    }
+
+    /// Starts the loops; they run until the handles are aborted.
+    pub fn spawn(self) -> Vec<tokio::task::JoinHandle<()>> {
+        let Notifier { targets, digests, shared } = self;
+        let mut tasks: Vec<_> = targets.into_iter().map(|t| tokio::spawn(worker::run(t, shared.clone()))).collect();
+        tasks.extend(digests.into_iter().map(|d| tokio::spawn(digest::run(d, shared.clone()))));
+        tasks
+    }
+}
+
+/// Every unit a journey file names, for a stage or as a journey's default.
+fn units(catalog: &Catalog) -> std::collections::BTreeSet<String> {
+    catalog
+        .journeys()
+        .flat_map(|j| j.stages.iter().filter_map(|s| s.unit.clone()).chain(j.cases.unit.clone()))
+        .collect()
+}

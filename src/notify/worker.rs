@@ -1,0 +1,206 @@
+//! One loop per target: read what it is owed, send it, record the attempt.
+//! A failure waits `retry_base`, doubled with each attempt up to `retry_max`;
+//! past `give_up_after` from the event the attempt is recorded `dead`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use lettre::message::Mailbox;
+use time::UtcOffset;
+
+use super::config::NotifyConfig;
+use super::mail::Mailer;
+use super::message::{self, CaseEvent};
+use super::outbox::{Attempt, Deliveries, Due, Outcome, Scope};
+use super::webhook::Webhook;
+use crate::domain::time::{Clock, unix};
+use crate::metrics::Metrics;
+
+/// How hard delivery tries.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub poll_interval: Duration,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub give_up_after: Duration,
+}
+
+impl Policy {
+    pub fn new(config: &NotifyConfig) -> Policy {
+        Policy {
+            poll_interval: config.poll_interval,
+            retry_base: config.retry_base,
+            retry_max: config.retry_max,
+            give_up_after: config.give_up_after,
+        }
+    }
+
+    /// The record of attempt `number` (1 for the first) at `now` of an event
+    /// that happened at `happened` (unix seconds), given how it went.
+    pub fn attempt(
+        &self,
+        event_id: &str,
+        number: u32,
+        happened: u32,
+        now: SystemTime,
+        result: Result<(), String>,
+    ) -> Attempt {
+        let at = unix(now);
+        let record =
+            |outcome, next_at, error| Attempt { event_id: event_id.into(), number, at, outcome, next_at, error };
+        let Err(error) = result else { return record(Outcome::Delivered, 0, String::new()) };
+        let wait = self.retry_base.saturating_mul(1 << number.saturating_sub(1).min(20)).min(self.retry_max);
+        let next = now + wait;
+        let happened = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(happened));
+        if next.duration_since(happened).unwrap_or_default() > self.give_up_after {
+            return record(Outcome::Dead, 0, error);
+        }
+        let next_ms = next.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
+        record(Outcome::Failed, u64::try_from(next_ms).unwrap_or(u64::MAX), error)
+    }
+
+    /// The oldest event still owed at `now` (unix seconds).
+    fn since(&self, now: SystemTime) -> u32 {
+        unix(now.checked_sub(self.give_up_after).unwrap_or(SystemTime::UNIX_EPOCH))
+    }
+}
+
+/// Where a target's events go.
+pub enum Channel {
+    Webhook(Webhook),
+    /// A unit's mailbox: letters about its new cases.
+    Mail {
+        mailer: Mailer,
+        to: Vec<Mailbox>,
+        links: Links,
+    },
+}
+
+/// The links letters give: `<base>/cases/<id>`, in the ministry's time zone.
+#[derive(Clone)]
+pub struct Links {
+    pub base: String,
+    pub offset: UtcOffset,
+}
+
+impl Links {
+    pub fn case(&self, id: uuid::Uuid) -> String {
+        format!("{}/cases/{id}", self.base.trim_end_matches('/'))
+    }
+}
+
+/// A target: its name in `deliveries` and /metrics, what it receives, and how.
+pub struct Target {
+    pub name: String,
+    pub scope: Scope,
+    pub channel: Channel,
+}
+
+impl Target {
+    async fn send(&self, event: &CaseEvent, now: SystemTime) -> Result<(), String> {
+        match &self.channel {
+            Channel::Webhook(hook) => hook.send(event, i64::from(unix(now))).await,
+            Channel::Mail { mailer, to, links } => {
+                let letter = message::opened(&event.case, &links.case(event.case.event_id), links.offset);
+                mailer.send(to, &letter, &message_id(&event.id, &self.name)).await
+            }
+        }
+    }
+}
+
+/// A Message-ID's left part: the same for every attempt at one letter.
+pub fn message_id(event_id: &str, target: &str) -> String {
+    let plain = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect::<String>();
+    format!("{}.{}", plain(event_id), plain(target))
+}
+
+/// What every target loop shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub deliveries: Deliveries,
+    pub policy: Policy,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Delivers to `target` until the task is dropped.
+pub async fn run(target: Target, shared: Shared) {
+    let batch = 100;
+    loop {
+        let now = (shared.clock)();
+        let now_ms =
+            u64::try_from(now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(0);
+        let owed = shared.deliveries.due(&target.name, &target.scope, shared.policy.since(now), now_ms, batch).await;
+        match owed {
+            Ok(owed) if !owed.is_empty() => {
+                let full = owed.len() as u64 == batch;
+                if deliver(&target, &shared, owed).await && full {
+                    continue;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(target = %target.name, error = %e, "cannot read what is owed; trying again"),
+        }
+        tokio::time::sleep(shared.policy.poll_interval).await;
+    }
+}
+
+/// Sends each event and records the attempt; false when a record could not
+/// be written (ClickHouse is down: stop and wait, the events stay owed).
+async fn deliver(target: &Target, shared: &Shared, owed: Vec<Due>) -> bool {
+    for Due { event, tries } in owed {
+        let now = (shared.clock)();
+        let result = target.send(&event, now).await;
+        let attempt = shared.policy.attempt(&event.id, tries + 1, event.at, now, result);
+        if attempt.outcome != Outcome::Delivered {
+            tracing::warn!(target = %target.name, event = %event.id, attempt = attempt.number,
+                outcome = attempt.outcome.name(), error = %attempt.error, "notification not delivered");
+        }
+        shared.metrics.notified(&target.name, attempt.outcome.name());
+        if let Err(e) = shared.deliveries.record(&target.name, &attempt).await {
+            tracing::warn!(target = %target.name, event = %event.id, error = %e, "cannot record a delivery; it will be sent again");
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy {
+            poll_interval: Duration::from_secs(1),
+            retry_base: Duration::from_secs(10),
+            retry_max: Duration::from_secs(60),
+            give_up_after: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn failures_back_off_doubling_to_the_cap_then_give_up() {
+        let happened = 1_800_000_000;
+        let at = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(happened as u64 + secs);
+        let fail = || Err("down".to_string());
+        let p = policy();
+        let waits: Vec<u64> = (1..=5)
+            .map(|n| {
+                let a = p.attempt("e", n, happened, at(0), fail());
+                assert_eq!((a.outcome, a.number, a.error.as_str()), (Outcome::Failed, n, "down"));
+                a.next_at / 1000 - u64::from(happened)
+            })
+            .collect();
+        assert_eq!(waits, [10, 20, 40, 60, 60]);
+        assert_eq!(p.attempt("e", 9, happened, at(3540), fail()).outcome, Outcome::Failed);
+        assert_eq!(p.attempt("e", 9, happened, at(3541), fail()).outcome, Outcome::Dead);
+        let ok = p.attempt("e", 7, happened, at(99_999), Ok(()));
+        assert_eq!((ok.outcome, ok.next_at, ok.error.as_str()), (Outcome::Delivered, 0, ""));
+        assert_eq!(p.since(at(3600)), happened);
+    }
+
+    #[test]
+    fn message_ids_are_plain_and_stable() {
+        assert_eq!(message_id("3f2a-01", "mail:отдел"), "3f2a-01.mail------");
+    }
+}
