@@ -47,8 +47,10 @@ pub struct AppState {
     pub dashboards: Dashboards,
     /// Who a request comes from, for every route that needs a role.
     pub auth: Arc<Auth>,
-    /// The case queue's API.
-    pub cases: crate::cases::api::Desk,
+    /// The case queue's API and pages.
+    pub cases: crate::cases::Desk,
+    /// The ministry's time zone (`cases.utc_offset`), for the times pages show.
+    pub case_offset: time::UtcOffset,
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails when the spool has not shipped for this long.
     pub stall_after: std::time::Duration,
@@ -102,6 +104,12 @@ pub fn app(
 /// exists; the analysts' HTML pages are outside it.
 pub fn router(state: AppState) -> Router {
     let pages = dashboards::pages_router(state.dashboards.clone());
+    let case_pages = crate::cases::pages::router(
+        state.cases.clone(),
+        state.catalog.clone(),
+        state.case_offset,
+        state.auth.admits(&[Role::Handler]),
+    );
     let scrape = Router::new()
         .route("/metrics", axum::routing::get(metrics::serve))
         .with_state(state.metrics.clone())
@@ -111,6 +119,7 @@ pub fn router(state: AppState) -> Router {
     router
         .route("/api/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
         .merge(pages)
+        .merge(case_pages)
         .merge(scrape)
         .fallback(error::no_route)
 }
@@ -230,7 +239,7 @@ pub fn services(
     let clock = crate::domain::time::system_clock();
     let sink: Arc<dyn EventSink> = Arc::new(Deduped::new(memory, Arc::new(queue), clock.clone()));
     let capture = Capture::new(config, catalog.clone(), sink, base_url, clock.clone());
-    let cases = crate::cases::api::Desk { book: crate::cases::CaseBook::new(storage.clone()), clock };
+    let cases = crate::cases::Desk { book: crate::cases::CaseBook::new(storage.clone()), clock };
     let auth =
         Auth::new(storage.clone(), &config.dashboards, crate::server::Proxies::new(&config.limits.trusted_proxies));
     let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth.clone(), config.dashboards.min_answers);
@@ -243,6 +252,7 @@ pub fn services(
         dashboards,
         auth,
         cases,
+        case_offset: config.cases.offset(),
         metrics,
         stall_after,
         request_timeout: config.request_timeout,

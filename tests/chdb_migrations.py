@@ -1,7 +1,9 @@
 """Runs the service's migration statements on chdb, an in-process build of a
 current ClickHouse release, to prove they parse and run there too.
 
-Input (stdin): JSON [[file name, [statement, ...]], ...] as the service splits them.
+Input (stdin): JSON {"migrations": [[file name, [statement, ...]], ...] as the service
+splits them, "queries": [[name, SQL with its parameters bound], ...]}: read queries of the
+service, run on the migrated, empty database.
 Output (stdout): JSON {"version": "...", "tables": [...]} of the resulting database.
 """
 import json
@@ -13,7 +15,8 @@ try:
 except ImportError:
     sys.exit("chdb is not installed: python3 -m pip install chdb-core (./scripts/test.sh does it)")
 
-migrations = json.load(sys.stdin)
+given = json.load(sys.stdin)
+migrations, queries = given["migrations"], given["queries"]
 with tempfile.TemporaryDirectory() as path:
     s = session.Session(path)
     s.query("CREATE DATABASE IF NOT EXISTS touchpoint")
@@ -24,6 +27,11 @@ with tempfile.TemporaryDirectory() as path:
                 s.query(statement)
             except Exception as e:  # chdb raises its own error types
                 sys.exit(f"{name}: {e}\n--- statement ---\n{statement}")
+    for name, query in queries:
+        try:
+            s.query(query)
+        except Exception as e:
+            sys.exit(f"query {name}: {e}\n--- query ---\n{query}")
     tables = s.query("SELECT name FROM system.tables WHERE database = 'touchpoint' ORDER BY name", "JSONCompact")
     version = s.query("SELECT version()", "JSONCompact")
     print(json.dumps({

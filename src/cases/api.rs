@@ -12,20 +12,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::book::CaseBook;
-use super::status::{Action, Applied, Change, Refusal, Resolution, State as CaseState, Status};
+use super::desk::{Ask, Desk};
+use super::queue::Context;
+use super::status::{Action, Resolution, State as CaseState, Status};
 use crate::accounts::auth::{self, Admits, Principal};
-use crate::domain::time::{Clock, unix};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use crate::storage::rows::CaseRow;
-
-/// What the case routes share.
-#[derive(Clone)]
-pub struct Desk {
-    pub book: CaseBook,
-    pub clock: Clock,
-}
 
 /// The case routes, for handlers only.
 pub fn router(desk: Desk, admits: Admits) -> OpenApiRouter {
@@ -58,13 +51,15 @@ pub struct CaseView {
     closed_at: Option<String>,
     answer: Option<String>,
     resolution: Option<Resolution>,
+    /// What the event that opened it said; none when it is no longer stored.
+    context: Option<Context>,
 }
 
 fn time(unix: u32) -> String {
     humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(unix))).to_string()
 }
 
-fn view(case: CaseRow, state: &CaseState, now: u32) -> CaseView {
+fn view(case: CaseRow, state: &CaseState, now: u32, context: Option<Context>) -> CaseView {
     let overdue = state.overdue(case.acknowledge_by, case.answer_by, now);
     CaseView {
         id: case.event_id,
@@ -83,6 +78,7 @@ fn view(case: CaseRow, state: &CaseState, now: u32) -> CaseView {
         closed_at: state.closed_at.map(time),
         answer: state.answer.clone(),
         resolution: state.resolution,
+        context,
     }
 }
 
@@ -96,16 +92,19 @@ pub struct Filter {
     /// Only cases past a deadline.
     #[serde(default)]
     overdue: bool,
+    /// Cases per page, 1–500; default 100.
+    limit: Option<u32>,
+    /// Cases to skip: the next page is `offset + limit`.
+    #[serde(default)]
+    offset: u32,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CaseList {
     /// Earliest answer deadline first.
     cases: Vec<CaseView>,
-}
-
-fn internal(e: crate::storage::StorageError) -> ApiError {
-    ApiError::Internal(e.into())
+    /// The `offset` of the next page; none after the last.
+    next_offset: Option<u32>,
 }
 
 /// `GET /api/v1/cases`: the cases of the caller's units.
@@ -114,44 +113,45 @@ fn internal(e: crate::storage::StorageError) -> ApiError {
         (status = 200, body = CaseList),
         (status = 401, description = "No login and no API token", body = ErrorBody),
         (status = 403, description = "Not a handler, or not a unit of the caller", body = ErrorBody),
+        (status = 422, description = "A bad filter; `field` names it", body = ErrorBody),
     ))]
 async fn list(
     State(desk): State<Desk>,
     Extension(caller): Extension<Principal>,
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
-    let units = match filter.unit {
-        Some(unit) if caller.grant.units.contains(&unit) => vec![unit],
-        Some(unit) => {
-            return Err(ApiError::Forbidden { field: "unit", message: format!("unit {unit:?} is not one of yours") });
-        }
-        None => caller.grant.units.clone(),
+    let limit = filter.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit", "from 1 to 500"));
+    }
+    let ask = Ask {
+        status: filter.status,
+        open_only: false,
+        stage: filter.stage,
+        unit: filter.unit,
+        overdue: filter.overdue,
+        // One more tells whether there is a next page.
+        limit: limit + 1,
+        offset: filter.offset,
     };
-    let cases = desk.book.cases(&units).await.map_err(internal)?;
-    let ids: Vec<Uuid> = cases.iter().map(|c| c.event_id).collect();
-    let logs = desk.book.logs(&ids).await.map_err(internal)?;
-    let now = unix((desk.clock)());
+    let mut cases = desk.queue(&caller, ask).await?;
+    let next_offset = (cases.len() > limit as usize).then(|| filter.offset + limit);
+    cases.truncate(limit as usize);
+    let mut contexts = desk.contexts(&cases.iter().map(|(c, _)| c.event_id).collect::<Vec<_>>()).await?;
+    let now = desk.now();
     let views = cases
         .into_iter()
-        .filter(|c| filter.stage.as_ref().is_none_or(|s| *s == c.stage))
-        .map(|c| {
-            let state = CaseState::replay(logs.get(&c.event_id).into_iter().flatten());
-            view(c, &state, now)
+        .map(|(case, state)| {
+            let context = take(&mut contexts, case.event_id);
+            view(case, &state, now, context)
         })
-        .filter(|v| filter.status.is_none_or(|s| s == v.status) && (!filter.overdue || v.overdue))
         .collect();
-    Ok(axum::Json(CaseList { cases: views }).into_response())
+    Ok(axum::Json(CaseList { cases: views, next_offset }).into_response())
 }
 
-/// A case the caller may work: 404 when there is none, 403 when it is another unit's.
-async fn mine(desk: &Desk, caller: &Principal, id: Uuid) -> Result<(CaseRow, Vec<Change>), ApiError> {
-    let case = desk.book.case(id).await.map_err(internal)?;
-    let case = case.ok_or_else(|| ApiError::NotFound { what: "case", field: "id", id: id.to_string() })?;
-    if !caller.grant.units.contains(&case.unit) {
-        return Err(ApiError::Forbidden { field: "id", message: "this case is another unit's".into() });
-    }
-    let log = desk.book.logs(&[id]).await.map_err(internal)?.remove(&id).unwrap_or_default();
-    Ok((case, log))
+fn take(contexts: &mut Vec<(Uuid, Context)>, id: Uuid) -> Option<Context> {
+    let at = contexts.iter().position(|(c, _)| *c == id)?;
+    Some(contexts.swap_remove(at).1)
 }
 
 /// `GET /api/v1/cases/{id}`
@@ -167,9 +167,10 @@ async fn one(
     Extension(caller): Extension<Principal>,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let (case, log) = mine(&desk, &caller, id).await?;
+    let (case, log) = desk.mine(&caller, id).await?;
     let state = CaseState::replay(&log);
-    Ok(axum::Json(view(case, &state, unix((desk.clock)()))).into_response())
+    let context = take(&mut desk.contexts(&[id]).await?, id);
+    Ok(axum::Json(view(case, &state, desk.now(), context)).into_response())
 }
 
 /// A change to a case.
@@ -236,19 +237,7 @@ async fn change(
     Json(input): Json<ChangeInput>,
 ) -> Result<Response, ApiError> {
     let (change_id, action) = (input.change_id, input.action()?);
-    let _one_at_a_time = desk.book.lock().lock().await;
-    let (case, log) = mine(&desk, &caller, id).await?;
-    let mut state = CaseState::replay(&log);
-    let now = unix((desk.clock)());
-    let change = Change { id: change_id, at: now, by: caller.name.clone(), action };
-    match state.apply(&change) {
-        Ok(Applied::Changed) => desk.book.append(id, log.len() as u32, &change).await.map_err(internal)?,
-        Ok(Applied::Repeated) => {}
-        Err(Refusal::Closed) => {
-            return Err(ApiError::Conflict { field: "id", message: "the case is closed".into() });
-        }
-        Err(Refusal::EmptyAnswer) => return Err(ApiError::invalid("text", "an answer needs text")),
-        Err(refusal @ Refusal::Order { .. }) => return Err(ApiError::invalid("action", refusal.to_string())),
-    }
-    Ok(axum::Json(view(case, &state, now)).into_response())
+    let (case, state) = desk.apply(&caller, id, change_id, action).await?;
+    let context = take(&mut desk.contexts(&[id]).await?, id);
+    Ok(axum::Json(view(case, &state, desk.now(), context)).into_response())
 }

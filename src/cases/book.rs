@@ -9,7 +9,8 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::status::{Action, Change, Resolution};
+use super::queue::{Context, QueueQuery};
+use super::status::{Action, Change, Resolution, State};
 use crate::storage::rows::CaseRow;
 use crate::storage::{Storage, StorageError};
 
@@ -45,15 +46,14 @@ impl CaseBook {
         &self.writing
     }
 
-    /// The cases of `units`, oldest deadline first.
-    pub async fn cases(&self, units: &[String]) -> Result<Vec<CaseRow>, StorageError> {
-        Ok(self
-            .storage
-            .client()
-            .query("SELECT ?fields FROM cases FINAL WHERE has(?, unit) ORDER BY answer_by, event_id")
-            .bind(units)
-            .fetch_all()
-            .await?)
+    /// A page of the queue, each case with its state (`queue`).
+    pub async fn queue(&self, query: &QueueQuery) -> Result<Vec<(CaseRow, State)>, StorageError> {
+        super::queue::page(&self.storage, query).await
+    }
+
+    /// What opened each of `ids`.
+    pub async fn contexts(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Context)>, StorageError> {
+        super::queue::contexts(&self.storage, ids).await
     }
 
     /// The cases of `journey` opened since `since` (unix seconds).
@@ -137,16 +137,18 @@ fn resolution_name(resolution: Resolution) -> &'static str {
     RESOLUTIONS.iter().find(|(r, _)| *r == resolution).map_or("", |(_, name)| name)
 }
 
+/// A resolution by its stored name.
+pub(super) fn resolution(name: &str) -> Option<Resolution> {
+    RESOLUTIONS.iter().find(|(_, n)| *n == name).map(|(r, _)| *r)
+}
+
 /// A stored change; `None` for an action this build does not know.
 fn change(row: &ChangeRow) -> Option<Change> {
     let action = match row.action.as_str() {
         "acknowledge" => Action::Acknowledge,
         "start" => Action::Start,
         "answer" => Action::Answer { text: row.text.clone() },
-        "close" => {
-            let resolution = RESOLUTIONS.iter().find(|(_, name)| *name == row.resolution)?.0;
-            Action::Close { resolution }
-        }
+        "close" => Action::Close { resolution: resolution(&row.resolution)? },
         _ => return None,
     };
     Some(Change { id: row.change_id, at: row.at, by: row.by.clone(), action })

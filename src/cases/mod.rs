@@ -7,11 +7,15 @@
 
 pub mod api;
 mod book;
+pub mod desk;
 mod open;
+pub mod pages;
+pub mod queue;
 pub mod report;
 pub mod rules;
 pub mod status;
 
 pub use book::CaseBook;
+pub use desk::Desk;
 pub use open::{Deadlines, Opening};
 pub use rules::{CaseRules, Reason};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::Desk;
+use super::desk::{Desk, internal};
 use super::status::State as CaseState;
 use crate::accounts::auth::{self, Admits};
 use crate::domain::time::unix;
@@ -78,7 +78,6 @@ async fn report(
         return Err(ApiError::invalid("period", "7, 30 or 90 days"));
     }
     let now = unix((desk.clock)());
-    let internal = |e: crate::storage::StorageError| ApiError::Internal(e.into());
     let cases = desk.book.opened(&journey.id, now.saturating_sub(days * 24 * 3600)).await.map_err(internal)?;
     let ids: Vec<_> = cases.iter().map(|c| c.event_id).collect();
     let logs = desk.book.logs(&ids).await.map_err(internal)?;

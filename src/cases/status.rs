@@ -94,6 +94,18 @@ impl State {
         State { status: Some(Status::New), ..State::default() }
     }
 
+    /// A state as the queue's query folds it from a stored log:
+    /// `[acknowledged_at, answered_at, closed_at]`.
+    pub fn stored(
+        status: Status,
+        times: [Option<u32>; 3],
+        answer: Option<String>,
+        resolution: Option<Resolution>,
+    ) -> State {
+        let [acknowledged_at, answered_at, closed_at] = times;
+        State { status: Some(status), acknowledged_at, answered_at, closed_at, answer, resolution, applied: Vec::new() }
+    }
+
     pub fn status(&self) -> Status {
         self.status.unwrap_or(Status::New)
     }

@@ -58,6 +58,11 @@ impl Scale {
         }
     }
 
+    /// A scale by its `as_str` name.
+    pub fn from_name(name: &str) -> Option<Scale> {
+        [Scale::Csat, Scale::Nps, Scale::Ces, Scale::Thumbs].into_iter().find(|s| s.as_str() == name)
+    }
+
     pub fn from_code(code: i8) -> Option<Scale> {
         [Scale::Csat, Scale::Nps, Scale::Ces, Scale::Thumbs].into_iter().find(|s| s.code() == code)
     }

@@ -14,7 +14,7 @@ use super::message::{self, Overdue};
 use super::outbox::Outcome;
 use super::worker::{Links, Shared, message_id};
 use crate::cases::CaseBook;
-use crate::cases::status::State;
+use crate::cases::queue::QueueQuery;
 use crate::domain::calendar::day_of;
 use crate::domain::time::unix;
 use crate::journeys::Catalog;
@@ -84,18 +84,17 @@ impl Digest {
         shared.deliveries.record(&target, &attempt).await
     }
 
-    /// The unit's overdue cases, each with whether it missed acknowledgement.
+    /// The unit's overdue cases (up to 1,000), each with whether it missed
+    /// acknowledgement.
     async fn overdue(&self, now: u32) -> Result<Vec<(crate::storage::rows::CaseRow, bool)>, StorageError> {
-        let cases = self.book.cases(std::slice::from_ref(&self.unit)).await?;
-        let logs = self.book.logs(&cases.iter().map(|c| c.event_id).collect::<Vec<_>>()).await?;
+        let query =
+            QueueQuery { units: vec![self.unit.clone()], overdue: true, now, limit: 1000, ..QueueQuery::default() };
+        let cases = self.book.queue(&query).await?;
         Ok(cases
             .into_iter()
-            .filter_map(|case| {
-                let state = logs.get(&case.event_id).map_or_else(State::opened, State::replay);
-                state.overdue(case.acknowledge_by, case.answer_by, now).then(|| {
-                    let unacknowledged = state.acknowledged_at.is_none() && now > case.acknowledge_by;
-                    (case, unacknowledged)
-                })
+            .map(|(case, state)| {
+                let unacknowledged = state.acknowledged_at.is_none() && now >= case.acknowledge_by;
+                (case, unacknowledged)
             })
             .collect())
     }

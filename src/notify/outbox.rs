@@ -96,8 +96,9 @@ pub struct Deliveries {
 
 /// Case openings and changes since a time, each with its latest attempt for
 /// one target (none: `last_outcome` empty). Binds: since, unit filter (twice),
-/// changes wanted (0/1), since, target, now in ms, limit.
-const DUE: &str = "
+/// changes wanted (0/1), since, target, now in ms, limit. Run on current
+/// ClickHouse by `tests/it/migrations.rs` too.
+pub const DUE: &str = "
 SELECT id, case_id, action, at, by, text, resolution, tries FROM (
     SELECT toString(event_id) AS id, event_id AS case_id, 'opened' AS action, opened_at AS at,
            '' AS `by`, '' AS text, '' AS resolution

@@ -15,13 +15,13 @@ use touchpoint::storage::rows::{FeedbackRow, TimingRow};
 
 use crate::support::{TestApp, spawn_app, wait_for_rows};
 
-const TAB: &str = "\u{E004}";
-const ENTER: &str = "\u{E007}";
+pub const TAB: &str = "\u{E004}";
+pub const ENTER: &str = "\u{E007}";
 const RIGHT: &str = "\u{E014}";
 const DOWN: &str = "\u{E015}";
 
 /// chromedriver on a free port, killed when dropped.
-struct Driver {
+pub struct Driver {
     child: Child,
     url: String,
 }
@@ -37,7 +37,7 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn browser(javascript: bool) -> (Driver, Client) {
+pub async fn browser(javascript: bool) -> (Driver, Client) {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -133,7 +133,7 @@ async fn wait_text(client: &Client, css: &str, want: &str) {
     }
 }
 
-async fn keys(client: &Client, keys: &str) {
+pub async fn keys(client: &Client, keys: &str) {
     client.active_element().await.unwrap().send_keys(keys).await.unwrap();
 }
 
@@ -143,7 +143,7 @@ fn screenshots() -> PathBuf {
     dir
 }
 
-async fn screenshot(client: &Client, name: &str) {
+pub async fn screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
     std::fs::write(screenshots().join(name), png).unwrap();
 }
@@ -156,7 +156,7 @@ fn axe_source() -> String {
 }
 
 /// Runs axe-core (WCAG 2.1 A and AA) on the page as it is; returns the violations.
-async fn axe(client: &Client) -> Vec<Value> {
+pub async fn axe(client: &Client) -> Vec<Value> {
     client.execute(&axe_source(), vec![]).await.unwrap();
     let result = client
         .execute_async(

@@ -68,6 +68,8 @@ async fn bad_ratings_and_calls_past_the_standard_open_cases_with_working_day_dea
 
     wait_for_rows(&app.storage, "calls", 3).await;
     wait_for_rows(&app.storage, "feedback", 4).await;
+    // Each table is its own INSERT: the cases may land after the ratings.
+    wait_for_rows(&app.storage, "cases", 3).await;
     let cases: Vec<Case> =
         app.storage.client().query("SELECT ?fields FROM cases FINAL ORDER BY reason, stage").fetch_all().await.unwrap();
     let opened: Vec<(Uuid, &str, &str, &str)> =

@@ -4,6 +4,7 @@
 mod browser;
 mod calendar;
 mod capture;
+mod case_queue;
 mod cases;
 mod catalog;
 mod cli;

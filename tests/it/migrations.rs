@@ -87,13 +87,37 @@ async fn a_failing_migration_is_not_recorded_and_stops_the_run() {
     assert_eq!(migrations::run(&storage, &[fixed, after]).await.unwrap().applied.len(), 2);
 }
 
+/// `sql` with each `?` replaced by the next of `values`, as the client binds them.
+fn bound(sql: &str, values: &[&str]) -> String {
+    let mut parts = sql.split('?');
+    let mut out = parts.next().unwrap().to_string();
+    for (part, value) in parts.zip(values.iter().chain(std::iter::repeat(&"?"))) {
+        out.push_str(value);
+        out.push_str(part);
+    }
+    assert_eq!(sql.matches('?').count(), values.len(), "one value per parameter:\n{sql}");
+    out
+}
+
 /// The production dialect: every statement, split exactly as the service sends
-/// it, runs on a current ClickHouse (chdb, the in-process engine).
+/// it, runs on a current ClickHouse (chdb, the in-process engine), and so do
+/// the hand-written joins of the case queue and the notifications.
 #[test]
-fn every_migration_runs_on_current_clickhouse() {
+fn every_migration_and_the_case_queries_run_on_current_clickhouse() {
     let all = Migration::embedded();
     let statements: Vec<(String, Vec<&str>)> = all.iter().map(|m| (m.name.clone(), m.statements())).collect();
-    let input = serde_json::to_vec(&statements).unwrap();
+    let units = "['licensing']";
+    let queries = [
+        (
+            "queue",
+            bound(
+                touchpoint::cases::queue::QUEUE,
+                &[units, units, "''", "''", "'new'", "'new'", "1", "1", "0", "0", "51", "0"],
+            ),
+        ),
+        ("due", bound(touchpoint::notify::outbox::DUE, &["0", "''", "''", "1", "0", "'webhook:crm'", "0", "100"])),
+    ];
+    let input = serde_json::to_vec(&serde_json::json!({"migrations": statements, "queries": queries})).unwrap();
     let script = repo().join("tests/chdb_migrations.py");
     let mut child = Command::new("python3")
         .arg(&script)

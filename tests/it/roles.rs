@@ -12,8 +12,8 @@ const PASSWORD: &str = "correct horse battery staple";
 /// Routes for analysts only besides the dashboards' pages and API: the case report and the metrics.
 const ANALYSTS: &[&str] = &["/api/v1/journeys/scrap-metal-licensing/cases", "/metrics"];
 
-/// Routes for handlers only: the case queue.
-const HANDLERS: &[&str] = &["/api/v1/cases", "/api/v1/cases?overdue=true"];
+/// Routes for handlers only: the case queue's API and pages.
+const HANDLERS: &[&str] = &["/api/v1/cases", "/api/v1/cases?overdue=true", "/cases", "/cases?overdue=1&lang=en"];
 
 fn grant(role: Role) -> Grant {
     let units = if role == Role::Handler { vec!["licensing".to_string()] } else { Vec::new() };

@@ -1,0 +1,441 @@
+//! The case queue as pages for handlers (ru/en, plain HTML forms, no
+//! scripts): their units' cases by deadline with filters, one case with what
+//! opened it, its log and the next steps, and closing many as spam at once.
+//! Each form carries a change id made when the page was drawn, so sending a
+//! form twice applies it once.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tower::util::MapResponseLayer;
+use uuid::Uuid;
+
+use super::desk::{Ask, Desk};
+use super::queue::Context;
+use super::status::{Action, Resolution, State as CaseState, Status};
+use crate::accounts::auth::{self, Admits, Principal};
+use crate::error::ApiError;
+use crate::extract::{JsonOrForm, Path, Query};
+use crate::journeys::Catalog;
+use crate::storage::rows::CaseRow;
+use crate::web;
+
+mod words;
+use words::Words;
+
+/// Cases per page.
+const PAGE: u32 = 50;
+
+#[derive(Clone)]
+struct Pages {
+    desk: Desk,
+    catalog: std::sync::Arc<Catalog>,
+    /// The ministry's time zone (`cases.utc_offset`).
+    offset: time::UtcOffset,
+}
+
+/// `/cases`, `/cases/{id}` and their forms, for handlers.
+pub fn router(desk: Desk, catalog: std::sync::Arc<Catalog>, offset: time::UtcOffset, admits: Admits) -> Router {
+    Router::new()
+        .route("/cases", get(queue))
+        .route("/cases/spam", post(spam))
+        .route("/cases/{id}", get(case))
+        .route("/cases/{id}/changes", post(change))
+        .layer(middleware::from_fn_with_state(admits, auth::require))
+        .layer(middleware::from_fn(web::same_origin_forms))
+        .layer(MapResponseLayer::new(web::private_pages))
+        .with_state(Pages { desk, catalog, offset })
+}
+
+fn render(status: StatusCode, template: impl Template) -> Result<Response, ApiError> {
+    let html = template.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("template failed: {e}")))?;
+    Ok((status, Html(html)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct QueueQuery {
+    status: Option<String>,
+    unit: Option<String>,
+    stage: Option<String>,
+    overdue: Option<String>,
+    #[serde(default)]
+    page: u32,
+    lang: Option<String>,
+    /// Set after a bulk action: how many cases it closed.
+    closed: Option<u32>,
+}
+
+/// One row of the queue.
+struct Row {
+    id: Uuid,
+    deadline: String,
+    status: &'static str,
+    overdue: bool,
+    place: String,
+    reason: String,
+    rating: String,
+    comment: String,
+    open: bool,
+}
+
+#[derive(Template)]
+#[template(path = "cases_queue.html")]
+struct QueuePage<'a> {
+    lang: &'a str,
+    w: Words,
+    user: &'a str,
+    rows: Vec<Row>,
+    statuses: Vec<(&'static str, &'static str)>,
+    units: &'a [String],
+    stages: Vec<(String, String)>,
+    status: String,
+    unit: String,
+    stage: String,
+    overdue: bool,
+    closed: Option<u32>,
+    prev: Option<String>,
+    next: Option<String>,
+    other_lang: String,
+    batch: Uuid,
+}
+
+fn status_of(name: &str) -> Result<Option<Status>, ApiError> {
+    match name {
+        "" => Ok(None),
+        other => serde_json::from_value(serde_json::Value::String(other.into()))
+            .map(Some)
+            .map_err(|_| ApiError::invalid("status", format!("unknown status {other:?}"))),
+    }
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::New => "new",
+        Status::Acknowledged => "acknowledged",
+        Status::InProgress => "in_progress",
+        Status::Answered => "answered",
+        Status::Closed => "closed",
+    }
+}
+
+async fn queue(
+    State(pages): State<Pages>,
+    Extension(caller): Extension<Principal>,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response, ApiError> {
+    let w = Words::new(q.lang.as_deref(), pages.offset);
+    // No status: the open cases; `all`: closed ones too.
+    let chosen = q.status.as_deref().unwrap_or("");
+    let status = if chosen == "all" { None } else { status_of(chosen)? };
+    let unit = q.unit.clone().filter(|u| !u.is_empty());
+    let overdue = q.overdue.as_deref().is_some_and(|v| !v.is_empty());
+    let ask = Ask {
+        status,
+        open_only: chosen.is_empty(),
+        stage: q.stage.clone(),
+        unit: unit.clone(),
+        overdue,
+        limit: PAGE + 1,
+        offset: q.page.saturating_mul(PAGE),
+    };
+    let mut cases = pages.desk.queue(&caller, ask).await?;
+    let more = cases.len() > PAGE as usize;
+    cases.truncate(PAGE as usize);
+    let contexts = pages.desk.contexts(&cases.iter().map(|(c, _)| c.event_id).collect::<Vec<_>>()).await?;
+    let now = pages.desk.now();
+    let rows = cases
+        .iter()
+        .map(|(case, state)| {
+            let context = contexts.iter().find(|(id, _)| *id == case.event_id).map(|(_, c)| c);
+            row(&pages.catalog, &w, case, state, context, now)
+        })
+        .collect();
+    let link = |page: u32, en: bool| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("status", &q.status), ("unit", &q.unit), ("stage", &q.stage), ("overdue", &q.overdue)] {
+            if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+                s.append_pair(k, v);
+            }
+        }
+        if page > 0 {
+            s.append_pair("page", &page.to_string());
+        }
+        if en {
+            s.append_pair("lang", "en");
+        }
+        format!("/cases?{}", s.finish())
+    };
+    let page = QueuePage {
+        lang: w.lang(),
+        user: &caller.name,
+        rows,
+        statuses: [Status::New, Status::Acknowledged, Status::InProgress, Status::Answered, Status::Closed]
+            .into_iter()
+            .map(|s| (status_name(s), w.status(s)))
+            .collect(),
+        units: &caller.grant.units,
+        stages: stages(&pages.catalog, &caller.grant.units, &w),
+        status: q.status.clone().unwrap_or_default(),
+        unit: unit.unwrap_or_default(),
+        stage: q.stage.clone().unwrap_or_default(),
+        overdue,
+        closed: q.closed,
+        prev: (q.page > 0).then(|| link(q.page - 1, w.en)),
+        next: more.then(|| link(q.page + 1, w.en)),
+        other_lang: link(q.page, !w.en),
+        batch: Uuid::new_v4(),
+        w,
+    };
+    render(StatusCode::OK, page)
+}
+
+/// The stages whose cases go to one of `units`, by id with their names.
+fn stages(catalog: &Catalog, units: &[String], w: &Words) -> Vec<(String, String)> {
+    let mut stages: Vec<(String, String)> = Vec::new();
+    for journey in catalog.journeys() {
+        for stage in &journey.stages {
+            let unit = stage.unit.as_ref().or(journey.cases.unit.as_ref());
+            if unit.is_some_and(|u| units.contains(u)) && !stages.iter().any(|(id, _)| *id == stage.id) {
+                stages.push((stage.id.clone(), w.text(&stage.name).to_string()));
+            }
+        }
+    }
+    stages
+}
+
+/// Journey (with `journey`), stage and touchpoint by name in the page's language.
+fn place(catalog: &Catalog, w: &Words, case: &CaseRow, journey: bool) -> String {
+    let found = catalog.journey(&case.journey);
+    let stage = found.and_then(|j| j.stages.iter().find(|s| s.id == case.stage));
+    let touchpoint = catalog.touchpoint(&case.touchpoint);
+    let short = format!(
+        "{} / {}",
+        stage.map_or(case.stage.as_str(), |s| w.text(&s.name)),
+        touchpoint.map_or(case.touchpoint.as_str(), |t| w.text(&t.name)),
+    );
+    if !journey {
+        return short;
+    }
+    format!("{} / {short}", found.map_or(case.journey.as_str(), |j| w.text(&j.name)))
+}
+
+fn row(catalog: &Catalog, w: &Words, case: &CaseRow, state: &CaseState, context: Option<&Context>, now: u32) -> Row {
+    Row {
+        id: case.event_id,
+        deadline: w.deadline(if state.acknowledged_at.is_none() { case.acknowledge_by } else { case.answer_by }),
+        status: w.status(state.status()),
+        overdue: state.overdue(case.acknowledge_by, case.answer_by, now),
+        place: place(catalog, w, case, false),
+        reason: w.reason(&case.reason),
+        rating: context.map_or_else(String::new, |c| w.rating(c)),
+        comment: context.map_or_else(String::new, |c| c.comment.clone()),
+        open: state.status() != Status::Closed,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cases_case.html")]
+struct CasePage<'a> {
+    lang: &'a str,
+    w: Words,
+    user: &'a str,
+    id: Uuid,
+    place: String,
+    reason: String,
+    opened: String,
+    acknowledge_by: String,
+    answer_by: String,
+    status: &'static str,
+    overdue: bool,
+    context: Option<Context>,
+    rating: String,
+    log: Vec<(String, String, String, String)>,
+    answer: Option<String>,
+    can: Can,
+    resolutions: Vec<(&'static str, &'static str)>,
+    change_id: Uuid,
+    error: Option<String>,
+    other_lang: String,
+}
+
+/// The steps the case can take now.
+struct Can {
+    acknowledge: bool,
+    start: bool,
+    answer: bool,
+    close: bool,
+    spam: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CaseQuery {
+    lang: Option<String>,
+}
+
+async fn case(
+    State(pages): State<Pages>,
+    Extension(caller): Extension<Principal>,
+    Path(id): Path<Uuid>,
+    Query(q): Query<CaseQuery>,
+) -> Result<Response, ApiError> {
+    case_page(&pages, &caller, id, Words::new(q.lang.as_deref(), pages.offset), None).await
+}
+
+/// The case page; `refused` is why a change just sent was not applied, with its status.
+async fn case_page(
+    pages: &Pages,
+    caller: &Principal,
+    id: Uuid,
+    w: Words,
+    refused: Option<(StatusCode, String)>,
+) -> Result<Response, ApiError> {
+    let (case, log) = pages.desk.mine(caller, id).await?;
+    let state = CaseState::replay(&log);
+    let context = pages.desk.contexts(&[id]).await?.pop().map(|(_, c)| c);
+    let status = state.status();
+    let open = status != Status::Closed;
+    let page = CasePage {
+        lang: w.lang(),
+        user: &caller.name,
+        id,
+        place: place(&pages.catalog, &w, &case, true),
+        reason: w.reason(&case.reason),
+        opened: w.time(case.opened_at),
+        acknowledge_by: w.deadline(case.acknowledge_by),
+        answer_by: w.deadline(case.answer_by),
+        status: w.status(status),
+        overdue: state.overdue(case.acknowledge_by, case.answer_by, pages.desk.now()),
+        rating: context.as_ref().map_or_else(String::new, |c| w.rating(c)),
+        context,
+        log: log.iter().map(|c| (w.time(c.at), c.by.clone(), w.action(&c.action), answer_text(&c.action))).collect(),
+        answer: state.answer.clone(),
+        can: Can {
+            acknowledge: status == Status::New,
+            start: status < Status::InProgress,
+            answer: open && status != Status::Answered,
+            close: status == Status::Answered,
+            spam: open,
+        },
+        resolutions: [
+            Resolution::Resolved,
+            Resolution::Explained,
+            Resolution::PassedToLab,
+            Resolution::NothingPossible,
+        ]
+        .into_iter()
+        .map(|r| (resolution_name(r), w.resolution(r)))
+        .collect(),
+        change_id: Uuid::new_v4(),
+        other_lang: format!("/cases/{id}{}", if w.en { "" } else { "?lang=en" }),
+        error: refused.as_ref().map(|(_, m)| m.clone()),
+        w,
+    };
+    render(refused.map_or(StatusCode::OK, |(s, _)| s), page)
+}
+
+fn answer_text(action: &Action) -> String {
+    match action {
+        Action::Answer { text } => text.clone(),
+        _ => String::new(),
+    }
+}
+
+fn resolution_name(r: Resolution) -> &'static str {
+    match r {
+        Resolution::Resolved => "resolved",
+        Resolution::Explained => "explained",
+        Resolution::PassedToLab => "passed_to_lab",
+        Resolution::NothingPossible => "nothing_possible",
+        Resolution::Spam => "spam",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeForm {
+    change_id: Uuid,
+    action: String,
+    text: Option<String>,
+    resolution: Option<String>,
+    lang: Option<String>,
+}
+
+impl ChangeForm {
+    fn action(&self) -> Result<Action, ApiError> {
+        let resolution = || -> Result<Resolution, ApiError> {
+            let name = self.resolution.as_deref().unwrap_or("");
+            serde_json::from_value(serde_json::Value::String(name.into()))
+                .map_err(|_| ApiError::invalid("resolution", "choose how the case ended"))
+        };
+        Ok(match self.action.as_str() {
+            "acknowledge" => Action::Acknowledge,
+            "start" => Action::Start,
+            "answer" => Action::Answer { text: crate::domain::text::bounded("text", self.text.clone(), 10_000)? },
+            "close" => Action::Close { resolution: resolution()? },
+            other => return Err(ApiError::invalid("action", format!("unknown step {other:?}"))),
+        })
+    }
+}
+
+/// A step from the case page: back to the page (303) when applied, else the
+/// page again with the reason (409 closed, 422 not now).
+async fn change(
+    State(pages): State<Pages>,
+    Extension(caller): Extension<Principal>,
+    Path(id): Path<Uuid>,
+    JsonOrForm { value: form, .. }: JsonOrForm<ChangeForm>,
+) -> Result<Response, ApiError> {
+    let w = Words::new(form.lang.as_deref(), pages.offset);
+    let applied = match form.action() {
+        Ok(action) => pages.desk.apply(&caller, id, form.change_id, action).await.map(drop),
+        Err(e) => Err(e),
+    };
+    match applied {
+        Ok(()) => Ok(Redirect::to(&format!("/cases/{id}{}", if w.en { "?lang=en" } else { "" })).into_response()),
+        Err(ApiError::Conflict { .. }) => {
+            case_page(&pages, &caller, id, w, Some((StatusCode::CONFLICT, w.refused_closed().into()))).await
+        }
+        Err(ApiError::Invalid { message, .. }) => {
+            case_page(&pages, &caller, id, w, Some((StatusCode::UNPROCESSABLE_ENTITY, message))).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpamForm {
+    /// Made when the queue page was drawn: with a case id, the id of that case's change.
+    batch: Uuid,
+    #[serde(default)]
+    id: Vec<Uuid>,
+    lang: Option<String>,
+}
+
+/// Closes every chosen open case as spam. A case closed meanwhile is left
+/// as it is; sending the form again changes nothing more.
+async fn spam(
+    State(pages): State<Pages>,
+    Extension(caller): Extension<Principal>,
+    JsonOrForm { value: form, .. }: JsonOrForm<SpamForm>,
+) -> Result<Response, ApiError> {
+    if form.id.is_empty() {
+        return Err(ApiError::invalid("id", "choose at least one case"));
+    }
+    let mut closed = 0;
+    for id in &form.id {
+        let change_id = Uuid::new_v5(&form.batch, id.as_bytes());
+        match pages.desk.apply(&caller, *id, change_id, Action::Close { resolution: Resolution::Spam }).await {
+            Ok(_) => closed += 1,
+            Err(ApiError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let en = Words::new(form.lang.as_deref(), pages.offset).en;
+    Ok(Redirect::to(&format!("/cases?closed={closed}{}", if en { "&lang=en" } else { "" })).into_response())
+}

@@ -1,0 +1,230 @@
+//! The queue as ClickHouse computes it: each case with its status and step
+//! times folded from its log, filtered, sorted by deadline and paged in the
+//! query, so a page of 50 costs the same with 100,000 cases behind it. The
+//! status is the last change's (the log holds only changes the rules
+//! accepted: `status::State::apply` runs before a change is stored), and the
+//! step times follow `State::apply`: acknowledging is the first change that
+//! is not a close as spam.
+
+use clickhouse::Row;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::status::{Resolution, State, Status};
+use crate::storage::rows::CaseRow;
+use crate::storage::{Storage, StorageError};
+
+/// Which cases, and which page of them.
+#[derive(Debug, Clone, Default)]
+pub struct QueueQuery {
+    pub units: Vec<String>,
+    pub status: Option<Status>,
+    /// Leave out closed cases.
+    pub open_only: bool,
+    pub stage: Option<String>,
+    /// Only cases past a deadline at `now`.
+    pub overdue: bool,
+    /// Unix seconds.
+    pub now: u32,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+#[derive(Row, Deserialize)]
+struct QueueRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    event_id: Uuid,
+    opened_at: u32,
+    journey: String,
+    stage: String,
+    touchpoint: String,
+    unit: String,
+    reason: String,
+    acknowledge_by: u32,
+    answer_by: u32,
+    status: String,
+    acknowledged_at: u32,
+    answered_at: u32,
+    closed_at: u32,
+    answer: String,
+    resolution: String,
+}
+
+/// Binds: units, units, stage (twice), status (twice), open only, overdue, now (twice),
+/// limit, offset. Run on current ClickHouse by `tests/it/migrations.rs` too.
+pub const QUEUE: &str = "
+SELECT event_id, opened_at, journey, stage, touchpoint, unit, reason, acknowledge_by, answer_by,
+       multiIf(last_action = 'acknowledge', 'acknowledged', last_action = 'start', 'in_progress',
+               last_action = 'answer', 'answered', last_action = 'close', 'closed', 'new') AS status,
+       acknowledged_at, answered_at, closed_at, answer, closed_as AS resolution
+FROM (SELECT * FROM cases FINAL WHERE has(?, unit)) AS c
+ANY LEFT JOIN (
+    SELECT case_id AS event_id,
+           argMax(action, seq) AS last_action,
+           toUInt32(minIf(at, NOT (action = 'close' AND resolution = 'spam'))) AS acknowledged_at,
+           toUInt32(minIf(at, action = 'answer')) AS answered_at,
+           toUInt32(minIf(at, action = 'close')) AS closed_at,
+           anyIf(text, action = 'answer') AS answer,
+           anyIf(resolution, action = 'close') AS closed_as
+    FROM case_changes FINAL
+    WHERE case_id IN (SELECT event_id FROM cases WHERE has(?, unit))
+    GROUP BY case_id
+) AS log USING event_id
+WHERE (? = '' OR stage = ?)
+  AND (? = '' OR status = ?)
+  AND (? = 0 OR status != 'closed')
+  AND (? = 0 OR (status != 'closed' AND ((acknowledged_at = 0 AND ? >= toUInt32(acknowledge_by))
+                                        OR (answered_at = 0 AND ? >= toUInt32(answer_by)))))
+ORDER BY answer_by, event_id
+LIMIT ? OFFSET ?";
+
+const STATUSES: [(Status, &str); 5] = [
+    (Status::New, "new"),
+    (Status::Acknowledged, "acknowledged"),
+    (Status::InProgress, "in_progress"),
+    (Status::Answered, "answered"),
+    (Status::Closed, "closed"),
+];
+
+/// The page of the queue `query` asks for: each case with its state as its log
+/// leaves it.
+pub async fn page(storage: &Storage, query: &QueueQuery) -> Result<Vec<(CaseRow, State)>, StorageError> {
+    let status = query.status.and_then(|s| STATUSES.iter().find(|(x, _)| *x == s)).map_or("", |(_, n)| n);
+    let stage = query.stage.as_deref().unwrap_or("");
+    let rows: Vec<QueueRow> = storage
+        .client()
+        .query(QUEUE)
+        .bind(&query.units)
+        .bind(&query.units)
+        .bind(stage)
+        .bind(stage)
+        .bind(status)
+        .bind(status)
+        .bind(u8::from(query.open_only))
+        .bind(u8::from(query.overdue))
+        .bind(query.now)
+        .bind(query.now)
+        .bind(query.limit)
+        .bind(query.offset)
+        .fetch_all()
+        .await?;
+    Ok(rows.into_iter().map(split).collect())
+}
+
+fn split(row: QueueRow) -> (CaseRow, State) {
+    let at = |t: u32| (t != 0).then_some(t);
+    let status = STATUSES.iter().find(|(_, n)| *n == row.status).map_or(Status::New, |(s, _)| *s);
+    let resolution = super::book::resolution(&row.resolution);
+    let state = State::stored(
+        status,
+        [at(row.acknowledged_at), at(row.answered_at), at(row.closed_at)],
+        (row.answered_at != 0).then_some(row.answer),
+        resolution.filter(|_: &Resolution| status == Status::Closed),
+    );
+    let case = CaseRow {
+        event_id: row.event_id,
+        opened_at: row.opened_at,
+        journey: row.journey,
+        stage: row.stage,
+        touchpoint: row.touchpoint,
+        unit: row.unit,
+        reason: row.reason,
+        acknowledge_by: row.acknowledge_by,
+        answer_by: row.answer_by,
+    };
+    (case, state)
+}
+
+/// What the event that opened a case said: the rating and its comment, or
+/// the call's figures.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Context {
+    /// When it happened (unix seconds).
+    #[serde(skip)]
+    pub at: u32,
+    /// `csat`, `nps`, `ces` or `thumbs`; none for a call without a rating.
+    pub scale: Option<&'static str>,
+    pub score: Option<u8>,
+    pub comment: String,
+    pub tags: Vec<String>,
+    /// The channel of the touchpoint, `phone` for a call.
+    pub channel: String,
+    /// A call's transfers, wait and talk time.
+    pub transfers: Option<u8>,
+    pub wait_seconds: Option<u32>,
+    pub talk_seconds: Option<u32>,
+}
+
+#[derive(Row, Deserialize)]
+struct RatingContext {
+    #[serde(with = "clickhouse::serde::uuid")]
+    event_id: Uuid,
+    occurred_at: u32,
+    channel: String,
+    scale: i8,
+    score: u8,
+    comment: String,
+    tags: Vec<String>,
+}
+
+#[derive(Row, Deserialize)]
+struct CallContext {
+    #[serde(with = "clickhouse::serde::uuid")]
+    event_id: Uuid,
+    started_at: u32,
+    rating_scale: i8,
+    rating_score: Option<u8>,
+    transfers: u8,
+    wait_seconds: u32,
+    talk_seconds: u32,
+}
+
+/// The opening events of `ids`, by case id.
+pub async fn contexts(storage: &Storage, ids: &[Uuid]) -> Result<Vec<(Uuid, Context)>, StorageError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    let scale = |code| crate::domain::Scale::from_code(code).map(crate::domain::Scale::as_str);
+    let ratings: Vec<RatingContext> = storage
+        .client()
+        .query("SELECT ?fields FROM feedback FINAL WHERE has(?, toString(event_id))")
+        .bind(&ids)
+        .fetch_all()
+        .await?;
+    let calls: Vec<CallContext> = storage
+        .client()
+        .query("SELECT ?fields FROM calls FINAL WHERE has(?, toString(event_id))")
+        .bind(&ids)
+        .fetch_all()
+        .await?;
+    let ratings = ratings.into_iter().map(|r| {
+        let context = Context {
+            at: r.occurred_at,
+            scale: scale(r.scale),
+            score: Some(r.score),
+            comment: r.comment,
+            tags: r.tags,
+            channel: r.channel,
+            transfers: None,
+            wait_seconds: None,
+            talk_seconds: None,
+        };
+        (r.event_id, context)
+    });
+    let calls = calls.into_iter().map(|c| {
+        let context = Context {
+            at: c.started_at,
+            scale: c.rating_score.and_then(|_| scale(c.rating_scale)),
+            score: c.rating_score,
+            comment: String::new(),
+            tags: Vec::new(),
+            channel: "phone".into(),
+            transfers: Some(c.transfers),
+            wait_seconds: Some(c.wait_seconds),
+            talk_seconds: Some(c.talk_seconds),
+        };
+        (c.event_id, context)
+    });
+    Ok(ratings.chain(calls).collect())
+}
