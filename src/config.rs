@@ -66,11 +66,14 @@ pub struct CasesConfig {
     /// The ministry's offset from UTC, `+HH:MM`: when its working days begin
     /// and end (Smolensk `+03:00`, Astrakhan `+04:00`).
     pub utc_offset: String,
+    /// How long a client's follow link works, from the rating that opened the case.
+    #[serde(with = "humantime_serde")]
+    pub follow_link_ttl: Duration,
 }
 
 impl Default for CasesConfig {
     fn default() -> Self {
-        CasesConfig { utc_offset: "+03:00".into() }
+        CasesConfig { utc_offset: "+03:00".into(), follow_link_ttl: Duration::from_secs(180 * 24 * 3600) }
     }
 }
 

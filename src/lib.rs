@@ -11,6 +11,7 @@ pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod follow;
 pub mod health;
 pub mod ingest;
 pub mod journeys;

@@ -51,6 +51,8 @@ pub struct AppState {
     pub cases: crate::cases::Desk,
     /// The ministry's time zone (`cases.utc_offset`), for the times pages show.
     pub case_offset: time::UtcOffset,
+    /// The client's follow pages.
+    pub follow: crate::follow::Follow,
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails when the spool has not shipped for this long.
     pub stall_after: std::time::Duration,
@@ -114,12 +116,14 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", axum::routing::get(metrics::serve))
         .with_state(state.metrics.clone())
         .layer(axum::middleware::from_fn_with_state(state.dashboards.readers(), accounts::auth::require));
+    let follow = crate::follow::router(state.follow.clone(), state.capture.public_guard(state.metrics.clone()));
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
         .route("/api/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
         .merge(pages)
         .merge(case_pages)
+        .merge(follow)
         .merge(scrape)
         .fallback(error::no_route)
 }
@@ -238,7 +242,19 @@ pub fn services(
     metrics.watch_dedupe(memory.clone());
     let clock = crate::domain::time::system_clock();
     let sink: Arc<dyn EventSink> = Arc::new(Deduped::new(memory, Arc::new(queue), clock.clone()));
-    let capture = Capture::new(config, catalog.clone(), sink, base_url, clock.clone());
+    let links = Arc::new(crate::follow::FollowLinks::new(
+        config.email.secret.as_ref(),
+        config.cases.follow_link_ttl,
+        &base_url,
+    ));
+    let capture = Capture::new(config, catalog.clone(), sink, base_url, clock.clone(), links.clone());
+    let follow = crate::follow::Follow {
+        links,
+        book: crate::cases::CaseBook::new(storage.clone()),
+        store: crate::follow::FollowStore::new(storage.clone()),
+        clock: clock.clone(),
+        offset: config.cases.offset(),
+    };
     let cases = crate::cases::Desk { book: crate::cases::CaseBook::new(storage.clone()), clock };
     let auth =
         Auth::new(storage.clone(), &config.dashboards, crate::server::Proxies::new(&config.limits.trusted_proxies));
@@ -253,6 +269,7 @@ pub fn services(
         auth,
         cases,
         case_offset: config.cases.offset(),
+        follow,
         metrics,
         stall_after,
         request_timeout: config.request_timeout,
@@ -375,6 +392,10 @@ impl Application {
             clock: crate::domain::time::system_clock(),
             metrics: state.metrics.clone(),
             links,
+            follow: crate::notify::worker::Follow {
+                links: state.follow.links.clone(),
+                store: state.follow.store.clone(),
+            },
         };
         let notifier = crate::notify::Notifier::new(&config.notify, wiring)?;
         Ok((listener, state, writer, notifier))

@@ -283,7 +283,7 @@ pub async fn click(State(capture): State<Capture>, Path(token): Path<String>) ->
         Ok(claims) => {
             let en = pages::is_english(Some(&claims.l));
             match record(&capture, &claims, String::new()).await {
-                Ok(()) => pages::thanks(en, Some(&format!("/r/{token}"))),
+                Ok(()) => pages::thanks(en, Some(&format!("/r/{token}")), None),
                 Err(e) => pages::error(en, e),
             }
         }
@@ -328,7 +328,7 @@ pub async fn comment(
         Err(e) => return pages::error(en, e),
     };
     match record(&capture, &claims, form.comment).await {
-        Ok(()) => pages::thanks(en, None),
+        Ok(()) => pages::thanks(en, None, None),
         Err(e) => pages::error(en, e),
     }
 }

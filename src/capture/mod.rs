@@ -12,6 +12,7 @@ mod caller;
 mod email;
 pub mod events;
 mod guard;
+pub use guard::GuardLayer;
 pub mod limits;
 mod pages;
 mod staff;
@@ -45,7 +46,6 @@ use crate::storage::rows::Event;
 use crate::storage::spool::Refused;
 use caller::{Caller, origin_allowed};
 use events::{Checker, FeedbackInput, MAX_TIMINGS_PER_REQUEST, TimingInput};
-use guard::GuardLayer;
 use limits::Limits;
 
 /// What a client is told to wait when the spool refuses (busy or at its disk cap).
@@ -67,6 +67,8 @@ pub struct Shared {
     clock: Clock,
     /// Working-day deadlines of the cases events open.
     deadlines: Deadlines,
+    /// The client's link to a case a rating opened.
+    follow: Arc<crate::follow::FollowLinks>,
 }
 
 impl std::ops::Deref for Capture {
@@ -84,6 +86,7 @@ impl Capture {
         sink: Arc<dyn EventSink>,
         base_url: String,
         clock: Clock,
+        follow: Arc<crate::follow::FollowLinks>,
     ) -> Capture {
         let limits = Limits::new(&config.limits, config.sites.keys());
         Limits::spawn_janitor(&limits);
@@ -97,7 +100,14 @@ impl Capture {
             signer: email::Signer::new(&config.email, base_url),
             clock,
             deadlines,
+            follow,
         }))
+    }
+
+    /// The per-address limits and counts of the public routes, for other
+    /// public pages (the follow link's).
+    pub fn public_guard(&self, metrics: Arc<Metrics>) -> GuardLayer {
+        GuardLayer::public(metrics, self.limits.clone())
     }
 
     fn now(&self) -> SystemTime {
@@ -210,6 +220,14 @@ pub struct Accepted {
     event_id: Uuid,
 }
 
+/// The 202 of a rating that opened a case.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AcceptedCase {
+    event_id: Uuid,
+    /// The client's link to follow the case and rate the answer.
+    follow_url: String,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AcceptedMany {
     /// In the order sent.
@@ -247,7 +265,7 @@ fn accepted_one(event_id: Uuid) -> Response {
         (FeedbackInput = "application/x-www-form-urlencoded"),
     ), description = "JSON (also as text/plain, for sendBeacon), or the no-JavaScript form"),
     responses(
-        (status = 202, description = "On disk, on its way to ClickHouse; a repeated event id is answered the same and stored once (JSON requests)", body = Accepted),
+        (status = 202, description = "On disk, on its way to ClickHouse; a repeated event id is answered the same and stored once (JSON requests); `follow_url` when the rating opened a case", body = AcceptedCase),
         (status = 200, description = "Thank-you page (form requests)", content_type = "text/html"),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 403, description = "The page's origin may not post for this site", body = ErrorBody),
@@ -270,17 +288,23 @@ async fn feedback(
     };
     let en = pages::is_english(input.locale.as_deref());
     match accept_feedback(&capture, &caller, input).await {
-        Ok(id) if kind == BodyKind::Form => {
+        Ok((id, follow)) if kind == BodyKind::Form => {
             tracing::debug!(%id, "feedback accepted from a form");
-            pages::thanks(en, None)
+            pages::thanks(en, None, follow.as_deref())
         }
-        Ok(event_id) => accepted_one(event_id),
+        Ok((event_id, None)) => accepted_one(event_id),
+        Ok((event_id, Some(follow_url))) => accepted(AcceptedCase { event_id, follow_url }),
         Err(e) if kind == BodyKind::Form => pages::error(en, e),
         Err(e) => e.into_response(),
     }
 }
 
-async fn accept_feedback(capture: &Capture, caller: &Caller, input: FeedbackInput) -> Result<Uuid, ApiError> {
+/// The rating's id, and the follow link of the case it opened, if it did.
+async fn accept_feedback(
+    capture: &Capture,
+    caller: &Caller,
+    input: FeedbackInput,
+) -> Result<(Uuid, Option<String>), ApiError> {
     let span = tracing::Span::current();
     span.record("site", input.site.as_str())
         .record("journey", input.journey.as_str())
@@ -292,9 +316,10 @@ async fn accept_feedback(capture: &Capture, caller: &Caller, input: FeedbackInpu
     let at = (place.journey, place.stage, place.touchpoint.id.as_str());
     let scale = Scale::from_code(row.scale);
     let case = capture.case(id, row.received_at, at, |rules| rules.rating(scale?, row.score, &row.tags));
+    let follow = case.as_ref().map(|_| capture.follow.url(id, row.received_at));
     let submission = Submission { event: Event::Feedback(row), attached: case.into_iter().collect() };
     capture.submit(vec![submission]).await?;
-    Ok(id)
+    Ok((id, follow))
 }
 
 /// `POST /api/v1/timings`: one event, or an array of up to 50 (all or none).
@@ -376,7 +401,8 @@ mod tests {
         let window = Duration::from_secs(3600);
         let memory = Arc::new(Memory::new(DedupeOptions { window, update_window: window, max_ids: 100 }));
         let sink = Arc::new(Deduped::new(memory, outbox, clock.clone()));
-        let capture = Capture::new(&config, Arc::new(catalog), sink, "http://x".into(), clock);
+        let follow = Arc::new(crate::follow::FollowLinks::new(None, window, "http://x"));
+        let capture = Capture::new(&config, Arc::new(catalog), sink, "http://x".into(), clock, follow);
         public_router(capture, Metrics::new()).split_for_parts().0
     }
 

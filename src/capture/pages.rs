@@ -14,6 +14,8 @@ struct Thanks<'a> {
     en: bool,
     /// Where the optional comment form posts; none after the comment itself.
     comment_action: Option<&'a str>,
+    /// The link to follow the case the rating opened.
+    follow: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -40,8 +42,8 @@ fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> Response
     }
 }
 
-pub fn thanks(en: bool, comment_action: Option<&str>) -> Response {
-    html(StatusCode::OK, Thanks { lang: lang(en), en, comment_action }.render())
+pub fn thanks(en: bool, comment_action: Option<&str>, follow: Option<&str>) -> Response {
+    html(StatusCode::OK, Thanks { lang: lang(en), en, comment_action, follow }.render())
 }
 
 pub fn error(en: bool, error: ApiError) -> Response {

@@ -162,6 +162,20 @@ pub fn opened(case: &CaseRow, link: &str, offset: UtcOffset) -> Letter {
     }
 }
 
+/// The letter to a client who asked to be told of the answer: only the
+/// link, so the letter carries nothing of the case itself.
+pub fn answered(link: &str) -> Letter {
+    Letter {
+        subject: "Ответ на ваше обращение готов / The answer to your feedback is ready".into(),
+        body: format!(
+            "Здравствуйте! Министерство ответило на ваше обращение: {link}\n\
+             Там же можно оценить ответ. Ваш адрес будет удалён через 30 дней после закрытия обращения.\n\n\
+             Hello! The ministry has answered your feedback: {link}\n\
+             You can rate the answer there. Your address is deleted 30 days after the case closes.\n"
+        ),
+    }
+}
+
 /// An overdue case in a digest: the case and which deadline it missed.
 pub struct Overdue<'a> {
     pub case: &'a CaseRow,

@@ -38,6 +38,8 @@ pub struct Wiring {
     pub metrics: Arc<Metrics>,
     /// The links letters give: `<links.base>/cases/<id>`.
     pub links: Links,
+    /// The clients' follow links and the addresses they left.
+    pub follow: worker::Follow,
 }
 
 /// The loops to run: one per webhook, per unit mailbox and per unit digest.
@@ -45,6 +47,8 @@ pub struct Notifier {
     targets: Vec<Target>,
     digests: Vec<digest::Digest>,
     shared: Shared,
+    /// Deletes clients' addresses 30 days after their case closes.
+    janitor: crate::follow::FollowStore,
 }
 
 impl Notifier {
@@ -62,13 +66,16 @@ impl Notifier {
             targets.push(Target { name: format!("webhook:{}", hook.name), scope: Scope::Everything, channel });
         }
         let mut digests = Vec::new();
+        let janitor = wiring.follow.store.clone();
         let Some(smtp) = &config.smtp else {
             if !config.units.is_empty() {
                 tracing::warn!("notify.units has addresses but notify.smtp is not set: no letters are sent");
             }
-            return Ok(Notifier { targets, digests, shared });
+            return Ok(Notifier { targets, digests, shared, janitor });
         };
         let mailer = mail::Mailer::new(smtp).context("notify.smtp")?;
+        let channel = Channel::Client { mailer: mailer.clone(), follow: Box::new(wiring.follow.clone()) };
+        targets.push(Target { name: "client".into(), scope: Scope::Answers, channel });
         for unit in units(&wiring.catalog).iter().filter(|u| !config.units.contains_key(*u)) {
             tracing::warn!(unit = %unit, "a unit without addresses in notify.units gets no letters");
         }
@@ -87,15 +94,28 @@ impl Notifier {
                 at: config.digest_time(),
             });
         }
-        Ok(Notifier { targets, digests, shared })
+        Ok(Notifier { targets, digests, shared, janitor })
     }
 
     /// Starts the loops; they run until the handles are aborted.
     pub fn spawn(self) -> Vec<tokio::task::JoinHandle<()>> {
-        let Notifier { targets, digests, shared } = self;
+        let Notifier { targets, digests, shared, janitor } = self;
         let mut tasks: Vec<_> = targets.into_iter().map(|t| tokio::spawn(worker::run(t, shared.clone()))).collect();
         tasks.extend(digests.into_iter().map(|d| tokio::spawn(digest::run(d, shared.clone()))));
+        tasks.push(tokio::spawn(forget_addresses(janitor, shared)));
         tasks
+    }
+}
+
+/// Each round, deletes the addresses of cases closed more than 30 days ago.
+async fn forget_addresses(store: crate::follow::FollowStore, shared: Shared) {
+    loop {
+        match store.forget_closed(crate::domain::time::unix((shared.clock)())).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(cases = n, "clients' addresses deleted 30 days after their case closed"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete clients' addresses; trying again"),
+        }
+        tokio::time::sleep(shared.policy.poll_interval.max(std::time::Duration::from_secs(1))).await;
     }
 }
 

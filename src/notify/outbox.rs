@@ -67,6 +67,8 @@ pub enum Scope {
     Everything,
     /// Openings of the cases of one unit (its mailbox).
     OpenedIn(String),
+    /// Answers (the clients who asked to be told).
+    Answers,
 }
 
 /// A case event still owed, with the attempts made so far.
@@ -95,17 +97,18 @@ pub struct Deliveries {
 }
 
 /// Case openings and changes since a time, each with its latest attempt for
-/// one target (none: `last_outcome` empty). Binds: since, unit filter (twice),
-/// changes wanted (0/1), since, target, now in ms, limit. Run on current
-/// ClickHouse by `tests/it/migrations.rs` too.
+/// one target (none: `last_outcome` empty). Binds: openings wanted (0/1),
+/// since, unit filter (twice), changes wanted (0/1), since, action filter
+/// (twice), target, now in ms, limit. Run on current ClickHouse by
+/// `tests/it/migrations.rs` too.
 pub const DUE: &str = "
 SELECT id, case_id, action, at, by, text, resolution, tries FROM (
     SELECT toString(event_id) AS id, event_id AS case_id, 'opened' AS action, opened_at AS at,
            '' AS `by`, '' AS text, '' AS resolution
-    FROM cases FINAL WHERE opened_at >= toDateTime(?) AND (? = '' OR unit = ?)
+    FROM cases FINAL WHERE ? = 1 AND opened_at >= toDateTime(?) AND (? = '' OR unit = ?)
     UNION ALL
     SELECT toString(change_id) AS id, case_id, action, at, `by`, text, resolution
-    FROM case_changes FINAL WHERE ? = 1 AND at >= toDateTime(?)
+    FROM case_changes FINAL WHERE ? = 1 AND at >= toDateTime(?) AND (? = '' OR action = ?)
 ) AS events ANY LEFT JOIN (
     SELECT event_id AS id, max(attempt) AS tries, argMax(outcome, attempt) AS last_outcome,
            argMax(next_at, attempt) AS due_at
@@ -130,19 +133,23 @@ impl Deliveries {
         now_ms: u64,
         limit: u64,
     ) -> Result<Vec<Due>, StorageError> {
-        let (unit, changes) = match scope {
-            Scope::Everything => ("", 1u8),
-            Scope::OpenedIn(unit) => (unit.as_str(), 0),
+        let (opened, unit, changes, action) = match scope {
+            Scope::Everything => (1u8, "", 1u8, ""),
+            Scope::OpenedIn(unit) => (1, unit.as_str(), 0, ""),
+            Scope::Answers => (0, "", 1, "answer"),
         };
         let rows: Vec<DueRow> = self
             .storage
             .client()
             .query(DUE)
+            .bind(opened)
             .bind(since)
             .bind(unit)
             .bind(unit)
             .bind(changes)
             .bind(since)
+            .bind(action)
+            .bind(action)
             .bind(target)
             .bind(now_ms)
             .bind(limit)

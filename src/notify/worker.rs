@@ -74,6 +74,19 @@ pub enum Channel {
         to: Vec<Mailbox>,
         links: Links,
     },
+    /// The clients who left an address for the notice of the answer.
+    /// Boxed: the store's client is far larger than the other variants.
+    Client {
+        mailer: Mailer,
+        follow: Box<Follow>,
+    },
+}
+
+/// Where a client's notice links to, and the addresses given.
+#[derive(Clone)]
+pub struct Follow {
+    pub links: Arc<crate::follow::FollowLinks>,
+    pub store: crate::follow::FollowStore,
 }
 
 /// The links letters give: `<base>/cases/<id>`, in the ministry's time zone.
@@ -96,13 +109,28 @@ pub struct Target {
     pub channel: Channel,
 }
 
+/// What an attempt did.
+pub enum Sent {
+    Delivered,
+    /// There was no one to tell (a client who left no address).
+    Nothing,
+}
+
 impl Target {
-    async fn send(&self, event: &CaseEvent, now: SystemTime) -> Result<(), String> {
+    async fn send(&self, event: &CaseEvent, now: SystemTime) -> Result<Sent, String> {
         match &self.channel {
-            Channel::Webhook(hook) => hook.send(event, i64::from(unix(now))).await,
+            Channel::Webhook(hook) => hook.send(event, i64::from(unix(now))).await.map(|()| Sent::Delivered),
             Channel::Mail { mailer, to, links } => {
                 let letter = message::opened(&event.case, &links.case(event.case.event_id), links.offset);
-                mailer.send(to, &letter, &message_id(&event.id, &self.name)).await
+                mailer.send(to, &letter, &message_id(&event.id, &self.name)).await.map(|()| Sent::Delivered)
+            }
+            Channel::Client { mailer, follow } => {
+                let case = &event.case;
+                let contact = follow.store.contact(case.event_id).await.map_err(|e| e.to_string())?;
+                let Some(address) = contact else { return Ok(Sent::Nothing) };
+                let to: Mailbox = address.parse().map_err(|e: lettre::address::AddressError| e.to_string())?;
+                let letter = message::answered(&follow.links.url(case.event_id, case.opened_at));
+                mailer.send(&[to], &letter, &message_id(&event.id, &self.name)).await.map(|()| Sent::Delivered)
             }
         }
     }
@@ -151,7 +179,11 @@ async fn deliver(target: &Target, shared: &Shared, owed: Vec<Due>) -> bool {
     for Due { event, tries } in owed {
         let now = (shared.clock)();
         let result = target.send(&event, now).await;
-        let attempt = shared.policy.attempt(&event.id, tries + 1, event.at, now, result);
+        let nothing = matches!(result, Ok(Sent::Nothing));
+        let mut attempt = shared.policy.attempt(&event.id, tries + 1, event.at, now, result.map(drop));
+        if nothing {
+            attempt.outcome = Outcome::Skipped;
+        }
         if attempt.outcome != Outcome::Delivered {
             tracing::warn!(target = %target.name, event = %event.id, attempt = attempt.number,
                 outcome = attempt.outcome.name(), error = %attempt.error, "notification not delivered");

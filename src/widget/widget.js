@@ -15,11 +15,13 @@
     ru: ['Оцените', 'Как всё прошло?', 'Далее', 'Комментарий (необязательно)', 'Сколько времени это заняло?',
       'Отправить', 'Закрыть', 'Спасибо за оценку!', 'Не удалось отправить. Попробуйте ещё раз.',
       ['очень плохо', 'отлично', 'точно не порекомендую', 'точно порекомендую', 'Нет', 'Да'],
-      ['не скажу', 'до 5 минут', '5–15 минут', '15–60 минут', '1–3 часа', 'больше 3 часов'], 'Выберите оценку.'],
+      ['не скажу', 'до 5 минут', '5–15 минут', '15–60 минут', '1–3 часа', 'больше 3 часов'], 'Выберите оценку.',
+      'Мы разберёмся. Следить за ответом'],
     en: ['Rate us', 'How did it go?', 'Next', 'Comment (optional)', 'How long did it take?',
       'Send', 'Close', 'Thank you for your rating!', 'Could not send. Please try again.',
       ['very bad', 'excellent', 'not at all likely', 'extremely likely', 'No', 'Yes'],
-      ['rather not say', 'under 5 minutes', '5–15 minutes', '15–60 minutes', '1–3 hours', 'over 3 hours'], 'Choose a rating.']
+      ['rather not say', 'under 5 minutes', '5–15 minutes', '15–60 minutes', '1–3 hours', 'over 3 hours'], 'Choose a rating.',
+      'We will look into it. Follow the answer']
   }[lang];
   var MINUTES = [0, 3, 10, 35, 120, 240];
 
@@ -152,6 +154,10 @@
           box.removeChild(step2);
           status.textContent = T[7];
           status.focus();
+          // A low rating opened a case: the client may follow it (a new tab keeps their page).
+          r.json().then(function (b) {
+            if (b.follow_url) status.appendChild(el('p', {}, [el('a', { href: b.follow_url, target: '_blank', rel: 'noopener', text: T[12] })]));
+          }, function () {});
         }, function () { error2.textContent = T[8]; }); // kept in `pending`: sent again at page hide
       };
     };

@@ -338,6 +338,15 @@ async fn on_a_360_px_screen_the_panel_fits_and_passes_axe() {
     in_widget(&client, "select").await;
     let violations = axe(&client).await;
     assert!(violations.is_empty(), "axe on the second step: {violations:#?}");
+
+    // A score of 1 opened a case: the thank-you step offers its follow link.
+    in_widget(&client, "button[type=submit]").await.click().await.unwrap();
+    let link = in_widget(&client, "[role=status] a").await;
+    let href = link.attr("href").await.unwrap().unwrap();
+    assert!(href.starts_with(&format!("{}/follow/", app.address)), "{href}");
+    assert_eq!(link.text().await.unwrap(), "Мы разберёмся. Следить за ответом");
+    let violations = axe(&client).await;
+    assert!(violations.is_empty(), "axe on the thank-you step: {violations:#?}");
     client.close().await.unwrap();
 }
 

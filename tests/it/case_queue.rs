@@ -56,7 +56,9 @@ async fn a_handler_works_a_case_from_the_queue_page_and_each_form_counts_once() 
     let (status, queue) = page(&app, &handler, "/cases").await;
     assert_eq!(status, 200);
     assert!(queue.contains(&format!("href=\"/cases/{id}\"")) && !queue.contains(other), "only its unit's cases");
-    assert!(queue.contains("&#60;script&#62;alert(1)&#60;/script&#62; форма не работает") && !queue.contains("<script>"));
+    assert!(
+        queue.contains("&#60;script&#62;alert(1)&#60;/script&#62; форма не работает") && !queue.contains("<script>")
+    );
     assert!(queue.contains("csat 1 из 5") && queue.contains("низкая оценка") && queue.contains("<html lang=\"ru\">"));
     assert!(page(&app, &handler, "/cases?lang=en").await.1.contains("csat 1 of 5"));
     assert!(!page(&app, &handler, "/cases?status=closed").await.1.contains(id), "filtered by status");
@@ -86,7 +88,10 @@ async fn a_handler_works_a_case_from_the_queue_page_and_each_form_counts_once() 
     assert!(refused.contains("Случай уже закрыт"), "the page says why");
 
     let (_, case) = page(&app, &handler, &format!("/cases/{id}")).await;
-    assert!(case.contains("Исправили &#60;b&#62;форму&#60;/b&#62;") && !case.contains("<b>форму"), "answers are escaped");
+    assert!(
+        case.contains("Исправили &#60;b&#62;форму&#60;/b&#62;") && !case.contains("<b>форму"),
+        "answers are escaped"
+    );
     assert!(case.contains("закрыт: решено для клиента") && !case.contains("name=\"action\" value=\"answer\""));
     app.stop().await;
 }

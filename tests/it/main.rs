@@ -13,6 +13,7 @@ mod email;
 mod error_shape;
 mod exactly_once;
 mod example_config;
+mod follow;
 mod health;
 mod hostile;
 mod journeys_api;

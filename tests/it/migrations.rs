@@ -115,7 +115,13 @@ fn every_migration_and_the_case_queries_run_on_current_clickhouse() {
                 &[units, units, "''", "''", "'new'", "'new'", "1", "1", "0", "0", "51", "0"],
             ),
         ),
-        ("due", bound(touchpoint::notify::outbox::DUE, &["0", "''", "''", "1", "0", "'webhook:crm'", "0", "100"])),
+        (
+            "due",
+            bound(
+                touchpoint::notify::outbox::DUE,
+                &["1", "0", "''", "''", "1", "0", "'answer'", "'answer'", "'webhook:crm'", "0", "100"],
+            ),
+        ),
     ];
     let input = serde_json::to_vec(&serde_json::json!({"migrations": statements, "queries": queries})).unwrap();
     let script = repo().join("tests/chdb_migrations.py");

@@ -26,6 +26,8 @@ pub const ALL_TABLES: &[&str] = &[
     "feedback_corrections_mv",
     "feedback_daily",
     "feedback_daily_mv",
+    "follow_contacts",
+    "handling_ratings",
     "schema_migrations",
     "stage_time_daily",
     "stage_time_from_feedback_mv",
