@@ -28,6 +28,14 @@ struct ChangeRow {
     resolution: String,
 }
 
+/// Clients' ratings of the answers at one stage.
+#[derive(Debug, Row, Deserialize)]
+pub struct Handling {
+    pub stage: String,
+    pub n: u64,
+    pub total: u64,
+}
+
 /// Cases and their logs.
 #[derive(Clone)]
 pub struct CaseBook {
@@ -56,14 +64,37 @@ impl CaseBook {
         super::queue::contexts(&self.storage, ids).await
     }
 
-    /// The cases of `journey` opened since `since` (unix seconds).
-    pub async fn opened(&self, journey: &str, since: u32) -> Result<Vec<CaseRow>, StorageError> {
+    /// The cases of `journey` opened in [from, to) (unix seconds).
+    pub async fn opened(&self, journey: &str, from: u32, to: u32) -> Result<Vec<CaseRow>, StorageError> {
         Ok(self
             .storage
             .client()
-            .query("SELECT ?fields FROM cases FINAL WHERE journey = ? AND opened_at >= toDateTime(?)")
+            .query(
+                "SELECT ?fields FROM cases FINAL WHERE journey = ? \
+                 AND opened_at >= toDateTime(?) AND opened_at < toDateTime(?)",
+            )
             .bind(journey)
-            .bind(since)
+            .bind(from)
+            .bind(to)
+            .fetch_all()
+            .await?)
+    }
+
+    /// Per stage, how many clients rated the answer to a case of `journey`
+    /// opened in [from, to), and the sum of their scores (csat 1–5).
+    pub async fn handling(&self, journey: &str, from: u32, to: u32) -> Result<Vec<Handling>, StorageError> {
+        Ok(self
+            .storage
+            .client()
+            .query(
+                "SELECT stage, count() AS n, sum(score) AS total FROM handling_ratings FINAL \
+                 WHERE journey = ? AND case_id IN (SELECT event_id FROM cases WHERE journey = ? \
+                 AND opened_at >= toDateTime(?) AND opened_at < toDateTime(?)) GROUP BY stage",
+            )
+            .bind(journey)
+            .bind(journey)
+            .bind(from)
+            .bind(to)
             .fetch_all()
             .await?)
     }

@@ -1,6 +1,7 @@
 //! How the ministry handles cases, per stage of a journey: what the lab
-//! reads beside the scores (issue 13 item 6). Satisfaction with the handling
-//! comes with the client's follow link, not built yet.
+//! reads beside the scores (issue 13 item 6), in the API and on the journey
+//! map, with the clients' satisfaction with the handling (their rating of the
+//! answer, from the follow page).
 
 use axum::extract::State;
 use axum::middleware;
@@ -36,16 +37,34 @@ pub struct Period {
 /// One stage's cases.
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct StageCases {
-    stage: String,
-    opened: u64,
-    acknowledged_in_time: u64,
-    answered_in_time: u64,
+    pub stage: String,
+    pub opened: u64,
+    pub acknowledged_in_time: u64,
+    pub answered_in_time: u64,
     /// Open now, and past a deadline.
-    overdue: u64,
+    pub overdue: u64,
+    /// `overdue` of `opened`, 0–1.
+    pub share_overdue: Option<f64>,
     /// Median hours from opening to the acknowledgement, of those acknowledged.
-    median_hours_to_acknowledge: Option<f64>,
+    pub median_hours_to_acknowledge: Option<f64>,
+    /// Median hours the deadlines allowed for it (working days make it vary).
+    pub median_hours_allowed_to_acknowledge: Option<f64>,
     /// Median hours from opening to the answer, of those answered.
-    median_hours_to_answer: Option<f64>,
+    pub median_hours_to_answer: Option<f64>,
+    pub median_hours_allowed_to_answer: Option<f64>,
+    /// Clients who rated the answer on their follow page.
+    pub handling_ratings: u64,
+    /// Their mean score, csat 1–5.
+    pub handling_satisfaction: Option<f64>,
+}
+
+/// The hours each case took and was allowed, per step.
+#[derive(Default)]
+struct Hours {
+    ack: Vec<f64>,
+    ack_allowed: Vec<f64>,
+    answer: Vec<f64>,
+    answer_allowed: Vec<f64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -78,40 +97,62 @@ async fn report(
         return Err(ApiError::invalid("period", "7, 30 or 90 days"));
     }
     let now = unix((desk.clock)());
-    let cases = desk.book.opened(&journey.id, now.saturating_sub(days * 24 * 3600)).await.map_err(internal)?;
-    let ids: Vec<_> = cases.iter().map(|c| c.event_id).collect();
-    let logs = desk.book.logs(&ids).await.map_err(internal)?;
-    let mut stages: Vec<(StageCases, Vec<f64>, Vec<f64>)> = journey
-        .stages
-        .iter()
-        .map(|s| (StageCases { stage: s.id.clone(), ..StageCases::default() }, Vec::new(), Vec::new()))
-        .collect();
-    for case in &cases {
-        let Some(slot) = stages.iter_mut().find(|(s, ..)| s.stage == case.stage) else { continue };
-        let state = CaseState::replay(logs.get(&case.event_id).into_iter().flatten());
-        count(slot, case, &state, now);
-    }
-    let stages = stages
-        .into_iter()
-        .map(|(mut s, mut ack, mut answer)| {
-            s.median_hours_to_acknowledge = median(&mut ack);
-            s.median_hours_to_answer = median(&mut answer);
-            s
-        })
-        .collect();
+    let from = now.saturating_sub(days * 24 * 3600);
+    let stages = per_stage(&desk.book, journey, from, now.saturating_add(1), now).await.map_err(internal)?;
     Ok(axum::Json(CaseReport { journey: journey.id.clone(), period_days: days, stages }).into_response())
 }
 
-fn count((stage, ack, answer): &mut (StageCases, Vec<f64>, Vec<f64>), case: &CaseRow, state: &CaseState, now: u32) {
-    let hours = |at: u32| f64::from(at.saturating_sub(case.opened_at)) / 3600.0;
+/// Every stage of `journey`, in order, with its cases opened in [from, to) as they stand at `now`.
+pub async fn per_stage(
+    book: &super::CaseBook,
+    journey: &crate::journeys::model::Journey,
+    from: u32,
+    to: u32,
+    now: u32,
+) -> Result<Vec<StageCases>, crate::storage::StorageError> {
+    let cases = book.opened(&journey.id, from, to).await?;
+    let ids: Vec<_> = cases.iter().map(|c| c.event_id).collect();
+    let logs = book.logs(&ids).await?;
+    let handling = book.handling(&journey.id, from, to).await?;
+    let mut stages: Vec<(StageCases, Hours)> = journey
+        .stages
+        .iter()
+        .map(|s| (StageCases { stage: s.id.clone(), ..StageCases::default() }, Hours::default()))
+        .collect();
+    for case in &cases {
+        let Some(slot) = stages.iter_mut().find(|(s, _)| s.stage == case.stage) else { continue };
+        let state = CaseState::replay(logs.get(&case.event_id).into_iter().flatten());
+        count(slot, case, &state, now);
+    }
+    Ok(stages
+        .into_iter()
+        .map(|(mut s, mut h)| {
+            s.share_overdue = (s.opened > 0).then(|| s.overdue as f64 / s.opened as f64);
+            s.median_hours_to_acknowledge = median(&mut h.ack);
+            s.median_hours_allowed_to_acknowledge = median(&mut h.ack_allowed);
+            s.median_hours_to_answer = median(&mut h.answer);
+            s.median_hours_allowed_to_answer = median(&mut h.answer_allowed);
+            if let Some(rated) = handling.iter().find(|r| r.stage == s.stage) {
+                s.handling_ratings = rated.n;
+                s.handling_satisfaction = (rated.n > 0).then(|| rated.total as f64 / rated.n as f64);
+            }
+            s
+        })
+        .collect())
+}
+
+fn count((stage, hours): &mut (StageCases, Hours), case: &CaseRow, state: &CaseState, now: u32) {
+    let since = |at: u32| f64::from(at.saturating_sub(case.opened_at)) / 3600.0;
     stage.opened += 1;
+    hours.ack_allowed.push(since(case.acknowledge_by));
+    hours.answer_allowed.push(since(case.answer_by));
     if let Some(at) = state.acknowledged_at {
         stage.acknowledged_in_time += u64::from(at <= case.acknowledge_by);
-        ack.push(hours(at));
+        hours.ack.push(since(at));
     }
     if let Some(at) = state.answered_at {
         stage.answered_in_time += u64::from(at <= case.answer_by);
-        answer.push(hours(at));
+        hours.answer.push(since(at));
     }
     stage.overdue += u64::from(state.overdue(case.acknowledge_by, case.answer_by, now));
 }

@@ -143,6 +143,8 @@ struct Column {
     emotion: String,
     time: String,
     recommendations: String,
+    /// How the cases the stage's ratings opened were handled, line by line.
+    cases: Vec<String>,
     negative: Vec<String>,
     positive: Vec<String>,
 }
@@ -208,9 +210,13 @@ pub async fn journey(
     let en = q.english();
     let journey = state.journey(&id)?;
     let filters = q.filters(journey, &state.catalog)?;
-    let (stats, comments) = tokio::try_join!(
+    let book = crate::cases::CaseBook::new(state.storage.clone());
+    let now = crate::domain::time::unix(std::time::SystemTime::now());
+    let handled = crate::cases::report::per_stage(&book, journey, filters.from, filters.to, now);
+    let (stats, comments, handled) = tokio::try_join!(
         stats::journey_stats(&state.storage, journey, &filters, state.min_answers, stats::Parts::ALL),
         stats::comments(&state.storage, &journey.id, &filters, 5),
+        handled,
     )?;
     let words = Words { en };
     let mut charts = Vec::new();
@@ -273,6 +279,7 @@ pub async fn journey(
                 },
                 time,
                 recommendations: stage.recommendations.iter().map(text).collect::<Vec<_>>().join(" "),
+                cases: handled.iter().find(|c| c.stage == stage.id).map_or_else(Vec::new, |c| case_lines(c, en)),
                 negative: comments_of("negative"),
                 positive: comments_of("positive"),
             }
@@ -336,6 +343,52 @@ pub async fn journey(
         columns,
         charts,
     })
+}
+
+/// A stage's case figures for the map, in the page's language.
+fn case_lines(c: &crate::cases::report::StageCases, en: bool) -> Vec<String> {
+    if c.opened == 0 {
+        return vec![if en { "no cases" } else { "случаев нет" }.to_string()];
+    }
+    let hours =
+        |v: Option<f64>| v.map_or_else(|| "—".to_string(), |h| format!("{h:.0} {}", if en { "h" } else { "ч" }));
+    let pick = |ru: &'static str, en_: &'static str| if en { en_ } else { ru };
+    let mut lines = vec![
+        format!("{} {}", pick("открыто", "opened"), c.opened),
+        format!(
+            "{}: {} {}, {} {}",
+            pick("вовремя", "in time"),
+            pick("подтверждено", "acknowledged"),
+            c.acknowledged_in_time,
+            pick("ответ", "answered"),
+            c.answered_in_time
+        ),
+        format!(
+            "{} {} ({} {})",
+            pick("медиана до подтверждения", "median to acknowledge"),
+            hours(c.median_hours_to_acknowledge),
+            pick("срок", "allowed"),
+            hours(c.median_hours_allowed_to_acknowledge)
+        ),
+        format!(
+            "{} {} ({} {})",
+            pick("медиана до ответа", "median to answer"),
+            hours(c.median_hours_to_answer),
+            pick("срок", "allowed"),
+            hours(c.median_hours_allowed_to_answer)
+        ),
+        format!("{} {} ({})", pick("просрочено", "overdue"), c.overdue, percent(c.share_overdue)),
+    ];
+    lines.push(match c.handling_satisfaction {
+        Some(s) => format!(
+            "{} {s:.1} {} 5 (n={})",
+            pick("оценка ответа", "answer rated"),
+            pick("из", "of"),
+            c.handling_ratings
+        ),
+        None => pick("ответ не оценивали", "no answer rated").to_string(),
+    });
+    lines
 }
 
 #[cfg(test)]

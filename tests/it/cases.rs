@@ -247,6 +247,9 @@ async fn the_lab_reads_per_stage_how_cases_were_handled() {
         assert_eq!(r.status(), 200);
     }
 
+    // The client rated the answer on the follow page.
+    touchpoint::follow::FollowStore::new(app.storage.clone()).rate(&handled, 4, now).await.unwrap();
+
     let analyst = crate::support::analyst_token(&app.storage).await;
     let report = |period: u32, token: String| {
         let url = format!("{}/api/v1/journeys/scrap-metal-licensing/cases?period={period}", app.address);
@@ -265,10 +268,21 @@ async fn the_lab_reads_per_stage_how_cases_were_handled() {
     assert_eq!(counts, [2, 1, 1, 1], "{application}");
     let hours = application["median_hours_to_acknowledge"].as_f64().unwrap();
     assert!((3.0..3.1).contains(&hours), "acknowledged three hours after it opened: {hours}");
+    let allowed = application["median_hours_allowed_to_acknowledge"].as_f64().unwrap();
+    assert_eq!(allowed, 25.5, "27 h and 24 h allowed");
+    assert_eq!(application["share_overdue"], 0.5);
+    assert_eq!(
+        (application["handling_ratings"].as_u64(), application["handling_satisfaction"].as_f64()),
+        (Some(1), Some(4.0))
+    );
     assert_eq!(stage(&month, "information_search")["opened"], 0, "opened 40 days ago");
     assert!(stage(&month, "information_search")["median_hours_to_answer"].is_null());
-    let quarter: serde_json::Value = report(90, analyst).await.unwrap().json().await.unwrap();
+    let quarter: serde_json::Value = report(90, analyst.clone()).await.unwrap().json().await.unwrap();
     assert_eq!(stage(&quarter, "information_search")["overdue"], 1);
     assert_eq!(month["stages"].as_array().unwrap().len(), 5, "every stage of the journey, in order");
+    let url = format!("{}/dashboard/scrap-metal-licensing?period=30", app.address);
+    let map = app.http.get(url).bearer_auth(&analyst).send().await.unwrap().text().await.unwrap();
+    assert!(map.contains("Случаи по низким оценкам") && map.contains("просрочено 1 (50%)"), "on the journey map");
+    assert!(map.contains("оценка ответа 4.0 из 5 (n=1)"));
     app.stop().await;
 }
