@@ -236,7 +236,8 @@ fn token_error(e: TokenError) -> ApiError {
     }
 }
 
-async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(), ApiError> {
+/// Records a click (or its comment); the follow link when this click opened a case.
+async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<Option<String>, ApiError> {
     let touchpoint = capture
         .catalog
         .touchpoint(&claims.t)
@@ -262,9 +263,22 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<(
     };
     // A later click (or the comment) is a new state of the same event id: the
     // sink moves its version past the last one and takes the previous score
-    // back out of the rollup; the same click again is stored once.
-    capture.submit(vec![Submission::new(Event::Feedback(row))]).await?;
-    Ok(())
+    // back out of the rollup, and drops the case: one opens with the first
+    // click only. The same click again is stored once.
+    let received_at = row.received_at;
+    // A journey or stage gone from the catalog since the letter: the rating
+    // is kept, no case opens.
+    let journey = capture.catalog.journey(&claims.j);
+    let stage = journey.and_then(|j| j.stages.iter().find(|s| s.id == claims.s));
+    let case = journey.zip(stage).and_then(|(journey, stage)| {
+        let at = (journey, stage, touchpoint.id.as_str());
+        capture.case(claims.e, received_at, at, |rules| rules.rating(claims.k, score, &[]))
+    });
+    let opens = case.is_some();
+    let submission = Submission { event: Event::Feedback(row), attached: case.into_iter().collect() };
+    let outcomes = capture.submit(vec![submission]).await?;
+    let first = outcomes.first().is_some_and(|o| *o != crate::ingest::Outcome::Updated);
+    Ok((opens && first).then(|| capture.follow.url(claims.e, received_at)))
 }
 
 /// `GET /r/{token}`: the click in the letter.
@@ -283,7 +297,7 @@ pub async fn click(State(capture): State<Capture>, Path(token): Path<String>) ->
         Ok(claims) => {
             let en = pages::is_english(Some(&claims.l));
             match record(&capture, &claims, String::new()).await {
-                Ok(()) => pages::thanks(en, Some(&format!("/r/{token}")), None),
+                Ok(follow) => pages::thanks(en, Some(&format!("/r/{token}")), follow.as_deref()),
                 Err(e) => pages::error(en, e),
             }
         }
@@ -328,7 +342,7 @@ pub async fn comment(
         Err(e) => return pages::error(en, e),
     };
     match record(&capture, &claims, form.comment).await {
-        Ok(()) => pages::thanks(en, None, None),
+        Ok(_) => pages::thanks(en, None, None),
         Err(e) => pages::error(en, e),
     }
 }

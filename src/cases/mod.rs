@@ -8,6 +8,7 @@
 pub mod api;
 mod book;
 pub mod desk;
+pub mod letters;
 mod open;
 pub mod pages;
 pub mod queue;

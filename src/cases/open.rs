@@ -46,6 +46,7 @@ impl Deadlines {
                 Reason::LowScore => "low_score".to_string(),
                 Reason::Transfers => "transfers".to_string(),
                 Reason::Tag(tag) => format!("tag:{tag}"),
+                Reason::LateAcknowledgement => "late_acknowledgement".to_string(),
             },
             acknowledge_by: due(rules.acknowledge_within),
             answer_by: due(rules.answer_within),

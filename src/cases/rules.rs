@@ -25,6 +25,9 @@ pub struct CaseRules {
     pub tags: Vec<String>,
     /// Working days to acknowledge a case, counted from the day after it opened.
     pub acknowledge_within: u32,
+    /// Working days the ministry has to acknowledge a client's letter (3.2.5):
+    /// a letter still unacknowledged at the end of the last one opens a case.
+    pub letter_acknowledge_within: u32,
     /// Working days to answer the client.
     pub answer_within: u32,
     /// The unit that works cases of stages that name none.
@@ -41,6 +44,7 @@ impl Default for CaseRules {
             transfers_over: 2,
             tags: Vec::new(),
             acknowledge_within: 1,
+            letter_acknowledge_within: 1,
             answer_within: 5,
             unit: None,
         }
@@ -56,6 +60,8 @@ pub enum Reason {
     Tag(String),
     /// More transfers than the phone standard allows.
     Transfers,
+    /// A letter not acknowledged within `letter_acknowledge_within`.
+    LateAcknowledgement,
 }
 
 impl CaseRules {

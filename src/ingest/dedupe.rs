@@ -270,7 +270,7 @@ impl Deduped {
 
     async fn submit_all(&self, submissions: Vec<Submission>) -> Result<Vec<Outcome>, Refused> {
         let idents: Vec<_> = submissions.iter().map(|s| identify(&s.event)).collect();
-        let (claims, outcomes) = loop {
+        let (claims, mut outcomes) = loop {
             let now = unix((self.clock)());
             match self.memory.pass(&idents, now) {
                 Pass::Claimed(claims, outcomes) => break (claims, outcomes),
@@ -288,6 +288,8 @@ impl Deduped {
             if let Some((_, key, previous)) = claims.next_if(|(at, _, _)| *at == i) {
                 if let Some(previous) = previous {
                     events.extend(supersede(&mut submission.event, previous));
+                    submission.attached.clear();
+                    outcomes[i] = Outcome::Updated;
                 }
                 if let Some((_, version)) = identify(&submission.event) {
                     stored.push((key, version));
@@ -474,7 +476,7 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(submit(&sink, letter(id, None)).await, Ok(vec![Outcome::Stored]));
         assert_eq!(submit(&sink, letter(id, None)).await, Ok(vec![Outcome::Duplicate]));
-        assert_eq!(submit(&sink, letter(id, Some(20))).await, Ok(vec![Outcome::Stored]));
+        assert_eq!(submit(&sink, letter(id, Some(20))).await, Ok(vec![Outcome::Updated]));
         let events = outbox.events.lock().unwrap();
         let [Event::Letter(first), Event::Letter(second)] = &events[..] else { panic!("{events:?}") };
         assert!(second.updated_at > first.updated_at, "the update's version is later, even within one second");
@@ -497,6 +499,30 @@ mod tests {
         assert_eq!((correction.n, correction.sum, correction.negative), (-1, -25.0, -1), "csat 2 is 25 of 100");
         assert_eq!(correction.event_id, id);
         assert_eq!(correction.received_at, second.received_at);
+    }
+
+    #[tokio::test]
+    async fn what_is_attached_goes_with_the_first_state_only() {
+        let (sink, outbox, _) = sink();
+        let id = Uuid::new_v4();
+        let case = crate::storage::rows::CaseRow {
+            event_id: id,
+            opened_at: 1,
+            journey: "j".into(),
+            stage: "s".into(),
+            touchpoint: "email".into(),
+            unit: String::new(),
+            reason: "low_score".into(),
+            acknowledge_by: 2,
+            answer_by: 3,
+        };
+        let with_case =
+            |score| Submission { event: rating(id, "email", score), attached: vec![Event::Case(case.clone())] };
+        assert_eq!(sink.submit(vec![with_case(1)]).await, Ok(vec![Outcome::Stored]));
+        assert_eq!(sink.submit(vec![with_case(2)]).await, Ok(vec![Outcome::Updated]));
+        let events = outbox.events.lock().unwrap();
+        let cases = events.iter().filter(|e| matches!(e, Event::Case(_))).count();
+        assert_eq!((events.len(), cases), (4, 1), "rating, case; correction, rating: {events:?}");
     }
 
     #[tokio::test]

@@ -25,8 +25,12 @@ impl Submission {
 /// What became of a submission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// New, or a new state of an updatable event: on disk now.
+    /// New: on disk now, with what was attached to it.
     Stored,
+    /// A later state of an updatable event (a second click in a letter): on
+    /// disk now. What was attached is dropped: it went with the first state
+    /// (a case opens once per event, whatever the client clicks next).
+    Updated,
     /// Already stored (or being stored by a request still in flight): nothing written.
     Duplicate,
 }

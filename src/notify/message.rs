@@ -139,6 +139,9 @@ fn reason(reason: &str) -> (String, String) {
     match reason {
         "low_score" => ("низкая оценка".into(), "a low score".into()),
         "transfers" => ("звонок переведён больше двух раз".into(), "a call transferred more than twice".into()),
+        "late_acknowledgement" => {
+            ("получение письма не подтверждено в срок".into(), "a letter not acknowledged in time".into())
+        }
         other => match other.strip_prefix("tag:") {
             Some(tag) => (format!("отмечено «{tag}»"), format!("tagged “{tag}”")),
             None => (other.into(), other.into()),

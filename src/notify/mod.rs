@@ -49,6 +49,15 @@ pub struct Notifier {
     shared: Shared,
     /// Deletes clients' addresses 30 days after their case closes.
     janitor: crate::follow::FollowStore,
+    /// Opens the cases of letters not acknowledged in time.
+    letters: Letters,
+}
+
+/// What the round of late letters needs.
+struct Letters {
+    storage: Storage,
+    catalog: Arc<Catalog>,
+    deadlines: crate::cases::Deadlines,
 }
 
 impl Notifier {
@@ -67,11 +76,19 @@ impl Notifier {
         }
         let mut digests = Vec::new();
         let janitor = wiring.follow.store.clone();
+        let letters = Letters {
+            storage: wiring.storage.clone(),
+            catalog: wiring.catalog.clone(),
+            deadlines: crate::cases::Deadlines {
+                calendar: wiring.catalog.calendar.clone(),
+                offset: wiring.links.offset,
+            },
+        };
         let Some(smtp) = &config.smtp else {
             if !config.units.is_empty() {
                 tracing::warn!("notify.units has addresses but notify.smtp is not set: no letters are sent");
             }
-            return Ok(Notifier { targets, digests, shared, janitor });
+            return Ok(Notifier { targets, digests, shared, janitor, letters });
         };
         let mailer = mail::Mailer::new(smtp).context("notify.smtp")?;
         let channel = Channel::Client { mailer: mailer.clone(), follow: Box::new(wiring.follow.clone()) };
@@ -94,16 +111,30 @@ impl Notifier {
                 at: config.digest_time(),
             });
         }
-        Ok(Notifier { targets, digests, shared, janitor })
+        Ok(Notifier { targets, digests, shared, janitor, letters })
     }
 
     /// Starts the loops; they run until the handles are aborted.
     pub fn spawn(self) -> Vec<tokio::task::JoinHandle<()>> {
-        let Notifier { targets, digests, shared, janitor } = self;
+        let Notifier { targets, digests, shared, janitor, letters } = self;
         let mut tasks: Vec<_> = targets.into_iter().map(|t| tokio::spawn(worker::run(t, shared.clone()))).collect();
         tasks.extend(digests.into_iter().map(|d| tokio::spawn(digest::run(d, shared.clone()))));
-        tasks.push(tokio::spawn(forget_addresses(janitor, shared)));
+        tasks.push(tokio::spawn(forget_addresses(janitor, shared.clone())));
+        tasks.push(tokio::spawn(open_late_letters(letters, shared)));
         tasks
+    }
+}
+
+/// Each round, opens the cases of letters whose acknowledgement is late.
+async fn open_late_letters(letters: Letters, shared: Shared) {
+    loop {
+        let now = crate::domain::time::unix((shared.clock)());
+        match crate::cases::letters::open_late(&letters.storage, &letters.catalog, &letters.deadlines, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(cases = n, "cases opened for letters not acknowledged in time"),
+            Err(e) => tracing::warn!(error = %e, "cannot look for letters acknowledged late; trying again"),
+        }
+        tokio::time::sleep(shared.policy.poll_interval.max(std::time::Duration::from_secs(1))).await;
     }
 }
 

@@ -286,3 +286,50 @@ async fn the_lab_reads_per_stage_how_cases_were_handled() {
     assert!(map.contains("оценка ответа 4.0 из 5 (n=1)"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_letter_not_acknowledged_in_time_opens_one_case_however_many_rounds_look() {
+    let mut config = test_config();
+    config.notify.poll_interval = std::time::Duration::from_millis(100);
+    let app = spawn_app_with(config).await;
+    let letter = |id: &str, received: u64, acknowledged: Option<u64>| {
+        let mut body = json!({"event_id": Uuid::new_v4(), "letter_id": id, "touchpoint": "email",
+            "received_at": ago(received).1, "journey": "scrap-metal-licensing", "stage": "service_result"});
+        if let Some(at) = acknowledged {
+            body["acknowledged_at"] = json!(ago(at).1);
+        }
+        body
+    };
+    let day = 24 * 3600;
+    // Twenty days ago is past any term, holidays included; an hour ago is within it.
+    let letters = [
+        letter("late", 20 * day, None),
+        letter("acknowledged-late", 20 * day, Some(2 * day)),
+        letter("acknowledged", 20 * day, Some(20 * day - 3600)),
+        letter("new", 3600, None),
+    ];
+    for body in &letters {
+        assert_eq!(app.post_staff("/api/v1/correspondence", body).await.0, 202);
+    }
+    wait_for_rows(&app.storage, "cases", 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await; // more rounds
+    let rows: Vec<(String, String)> = app
+        .storage
+        .client()
+        .query("SELECT toString(event_id), reason FROM cases ORDER BY event_id")
+        .fetch_all()
+        .await
+        .unwrap();
+    let id = |letter: &str| {
+        touchpoint::cases::letters::case_id("scrap-metal-licensing", "service_result", "email", letter).to_string()
+    };
+    let mut expected = vec![
+        (id("late"), "late_acknowledgement".to_string()),
+        (id("acknowledged-late"), "late_acknowledgement".to_string()),
+    ];
+    expected.sort();
+    let mut rows = rows;
+    rows.sort();
+    assert_eq!(rows, expected, "one row each, without FINAL: later rounds wrote nothing");
+    app.stop().await;
+}

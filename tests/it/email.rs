@@ -52,6 +52,7 @@ async fn a_click_records_the_rating_and_a_second_click_replaces_it() {
     assert_eq!(first.status(), 200);
     let page = first.text().await.unwrap();
     assert!(page.contains("Thank you") && page.contains("<form method=\"post\""), "{page}");
+    assert!(page.contains("/follow/") && page.contains("Follow the answer"), "a csat 2 opened a case");
     assert_eq!(wait_for_rows(&app.storage, "feedback", 1).await, 1);
     let row = ratings(&app).await.remove(0);
     assert_eq!((row.score, row.emotion, row.case_ref.as_str()), (2, -1, "Л-2026/117"));
@@ -65,6 +66,15 @@ async fn a_click_records_the_rating_and_a_second_click_replaces_it() {
     let rows = ratings(&app).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].score, 5);
+
+    // A third click, low again: the case of the first stays as it opened, no second link.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let third = app.http.get(url(&body, 1)).send().await.unwrap().text().await.unwrap();
+    assert!(!third.contains("/follow/"), "the case opened with the first click only");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let opened: Vec<u32> =
+        app.storage.client().query("SELECT toUInt32(opened_at) FROM cases FINAL").fetch_all().await.unwrap();
+    assert_eq!(opened, [row.received_at], "one case, opened at the first click");
 
     // The dashboards' rollup counts the letter once too, with the second score.
     let token = crate::support::analyst_token(&app.storage).await;

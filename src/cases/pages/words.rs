@@ -67,6 +67,9 @@ impl Words {
         match reason {
             "low_score" => self.pick("низкая оценка", "low score").into(),
             "transfers" => self.pick("более двух переводов звонка", "more than two call transfers").into(),
+            "late_acknowledgement" => {
+                self.pick("письмо не подтверждено в срок", "letter not acknowledged in time").into()
+            }
             other => match other.strip_prefix("tag:") {
                 Some(tag) => format!("{}: {tag}", self.pick("отмечено", "tagged")),
                 None => other.into(),
