@@ -2,6 +2,7 @@
 //! service's journey, collected over HTTP and stored in ClickHouse.
 
 pub mod accounts;
+pub mod admin;
 pub mod capture;
 pub mod cases;
 pub mod cli;

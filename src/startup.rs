@@ -53,6 +53,8 @@ pub struct AppState {
     pub case_offset: time::UtcOffset,
     /// The client's follow pages.
     pub follow: crate::follow::Follow,
+    /// The admin's page.
+    pub admin: crate::admin::Admin,
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails when the spool has not shipped for this long.
     pub stall_after: std::time::Duration,
@@ -117,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.metrics.clone())
         .layer(axum::middleware::from_fn_with_state(state.dashboards.readers(), accounts::auth::require));
     let follow = crate::follow::router(state.follow.clone(), state.capture.public_guard(state.metrics.clone()));
+    let admin = crate::admin::router(state.admin.clone(), state.auth.admits(&[Role::Admin]));
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
@@ -124,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .merge(case_pages)
         .merge(follow)
+        .merge(admin)
         .merge(scrape)
         .fallback(error::no_route)
 }
@@ -260,6 +264,11 @@ pub fn services(
         Auth::new(storage.clone(), &config.dashboards, crate::server::Proxies::new(&config.limits.trusted_proxies));
     let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth.clone(), config.dashboards.min_answers);
     let stall_after = config.capture.stall_after;
+    let admin = crate::admin::Admin {
+        storage: storage.clone(),
+        catalog: catalog.clone(),
+        addresses: Arc::new(config.notify.units.clone()),
+    };
     let state = AppState {
         catalog,
         storage: storage.clone(),
@@ -270,6 +279,7 @@ pub fn services(
         cases,
         case_offset: config.cases.offset(),
         follow,
+        admin,
         metrics,
         stall_after,
         request_timeout: config.request_timeout,

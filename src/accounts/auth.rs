@@ -33,24 +33,24 @@ use crate::storage::{Storage, StorageError};
 pub const COOKIE: &str = "tp_session";
 
 #[derive(Debug, Row, Serialize, Deserialize)]
-struct AnalystRow {
-    name: String,
-    password_hash: String,
-    disabled: u8,
-    updated_at: u32,
-    role: String,
-    units: Vec<String>,
+pub(super) struct AnalystRow {
+    pub(super) name: String,
+    pub(super) password_hash: String,
+    pub(super) disabled: u8,
+    pub(super) updated_at: u32,
+    pub(super) role: String,
+    pub(super) units: Vec<String>,
 }
 
 #[derive(Debug, Row, Serialize, Deserialize)]
-struct TokenRow {
-    token_hash: String,
-    name: String,
-    created_at: u32,
-    revoked: u8,
-    updated_at: u32,
-    role: String,
-    units: Vec<String>,
+pub(super) struct TokenRow {
+    pub(super) token_hash: String,
+    pub(super) name: String,
+    pub(super) created_at: u32,
+    pub(super) revoked: u8,
+    pub(super) updated_at: u32,
+    pub(super) role: String,
+    pub(super) units: Vec<String>,
 }
 
 /// What an account or token may do: its role, and for a handler the units
@@ -118,7 +118,7 @@ impl From<clickhouse::error::Error> for AccountError {
 }
 
 /// A handler works the cases of at least one unit; no other role has units.
-fn check_units(grant: &Grant) -> Result<(), AccountError> {
+pub(super) fn check_units(grant: &Grant) -> Result<(), AccountError> {
     match grant.role {
         Role::Handler if grant.units.is_empty() => Err(AccountError::NoUnits),
         Role::Handler => grant.units.iter().try_for_each(|u| check_name(u).map_err(|_| AccountError::BadUnit)),

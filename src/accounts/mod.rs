@@ -4,4 +4,5 @@
 //! works cases names the roles it admits through [`auth::require`].
 
 pub mod auth;
+pub mod directory;
 pub mod throttle;

@@ -1,6 +1,7 @@
 //! Integration tests: the service against a real ClickHouse server.
 //! One binary, so the suite links once and shares one server.
 
+mod admin;
 mod browser;
 mod calendar;
 mod capture;

@@ -12,6 +12,9 @@ const PASSWORD: &str = "correct horse battery staple";
 /// Routes for analysts only besides the dashboards' pages and API: the case report and the metrics.
 const ANALYSTS: &[&str] = &["/api/v1/journeys/scrap-metal-licensing/cases", "/metrics"];
 
+/// Routes for admins only: the admin page.
+const ADMINS: &[&str] = &["/admin", "/admin?lang=en"];
+
 /// Routes for handlers only: the case queue's API and pages.
 const HANDLERS: &[&str] = &["/api/v1/cases", "/api/v1/cases?overdue=true", "/cases", "/cases?overdue=1&lang=en"];
 
@@ -41,7 +44,10 @@ async fn each_route_answers_its_roles_and_refuses_the_others() {
         let token = auth::create_token(&app.storage, &format!("script-{role}"), &grant(role)).await.unwrap();
         let cookie = session(&app, role).await;
         let analysts = PAGES.iter().chain(APIS).chain(ANALYSTS);
-        let routes = analysts.map(|p| (*p, Role::Analyst)).chain(HANDLERS.iter().map(|p| (*p, Role::Handler)));
+        let routes = analysts
+            .map(|p| (*p, Role::Analyst))
+            .chain(HANDLERS.iter().map(|p| (*p, Role::Handler)))
+            .chain(ADMINS.iter().map(|p| (*p, Role::Admin)));
         for (path, admitted) in routes {
             for by_token in [true, false] {
                 let request = no_redirects().get(format!("{}{path}", app.address));
