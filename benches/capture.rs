@@ -11,7 +11,11 @@
 //! - `single`: one rating per request (wrk, 1 thread), unique event ids;
 //! - `batch20`: timings arrays of 20 events per request (wrk);
 //! - `paced`: 5,000 ratings/s on a fixed schedule (an open-loop reqwest
-//!   client), latency measured from the scheduled send time.
+//!   client), latency measured from the scheduled send time;
+//! - `cases`: four rounds of `single` interleaved with the same rating at
+//!   csat 2, every one of which opens a case (and answers its follow link),
+//!   and with a mix where one rating in five does: the throughput each round
+//!   loses to opening cases, and every case landed.
 //!
 //! During `single` a probe posts one rating a second and polls ClickHouse for it:
 //! the time from its 202 until it can be queried (its look-up goes through the
@@ -300,6 +304,128 @@ async fn drive(url: String, script: std::path::PathBuf, connections: usize, seco
     tokio::task::spawn_blocking(move || wrk::run(&url, &script, connections, seconds)).await.unwrap()
 }
 
+/// `single` against the same rating at csat 2 (each opens a case) and a mix
+/// where one in five does, in interleaved rounds: the machine drifts over
+/// minutes, a round does not.
+async fn cases_rounds(
+    dir: &std::path::Path,
+    server: &Service,
+    storage: &Storage,
+    token: &str,
+    single: &std::path::Path,
+    args: &Args,
+) {
+    let low = RATING.replace(r#""score":4"#, r#""score":2"#);
+    let every = wrk::script(dir, "opens_case", &low, 1);
+    let fifth = wrk::script_cycle(dir, "one_in_five", &[&low, RATING, RATING, RATING, RATING], 1);
+    let (base, url) = (server.base.as_str(), format!("{}/api/v1/feedback", server.base));
+    let (mut all, mut mix, mut cpu_all, mut cpu_mix) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=4 {
+        let (plain, plain_cpu, ..) = opening(&url, server, storage, token, single, args).await;
+        let (every_run, every_cpu, opened, landed) = opening(&url, server, storage, token, &every, args).await;
+        let (fifth_run, fifth_cpu, ..) = opening(&url, server, storage, token, &fifth, args).await;
+        let loss = |run: &wrk::Run| 1.0 - run.per_second / plain.per_second;
+        all.push(loss(&every_run));
+        mix.push(loss(&fifth_run));
+        cpu_all.push(every_cpu.total() / plain_cpu.total() - 1.0);
+        cpu_mix.push(fifth_cpu.total() / plain_cpu.total() - 1.0);
+        let cpu = |c: Cpu| format!("{:.1}+{:.1} µs CPU/req", c.service, c.clickhouse);
+        println!(
+            "cases    round {round}: no case {:>6.0} req/s {}; every rating opens one {:>6.0} ({:+.1} %) {}, \
+             {opened} opened, {landed} landed; one in five {:>6.0} ({:+.1} %) {}",
+            plain.per_second,
+            cpu(plain_cpu),
+            every_run.per_second,
+            -loss(&every_run) * 100.0,
+            cpu(every_cpu),
+            fifth_run.per_second,
+            -loss(&fifth_run) * 100.0,
+            cpu(fifth_cpu),
+        );
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[1] + v[2]) / 2.0 * 100.0
+    };
+    println!(
+        "         opening cases costs {:.1} % of the throughput when every rating opens one, {:.1} % when one in five does; \
+         CPU per rating (service and ClickHouse) {:+.1} % and {:+.1} % (medians of 4)",
+        median(&mut all),
+        median(&mut mix),
+        median(&mut cpu_all),
+        median(&mut cpu_mix)
+    );
+    let _ = base;
+}
+
+/// The CPU seconds the service and the local ClickHouse have used so far.
+fn cpu_now(server: &Service) -> (f64, f64) {
+    let clickhouse: f64 = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.contains("clickhouse") && cmdline.contains("bench-clickhouse")
+        })
+        .map(common::cpu_seconds)
+        .sum();
+    (server.cpu_seconds(), clickhouse)
+}
+
+/// One run of `script`: the run, the CPU microseconds of the service and
+/// ClickHouse per request until all it accepted landed, the cases it opened
+/// (by the service's own count of what it spooled) and how many landed.
+async fn opening(
+    url: &str,
+    server: &Service,
+    storage: &Storage,
+    token: &str,
+    script: &std::path::Path,
+    args: &Args,
+) -> (wrk::Run, Cpu, u64, u64) {
+    let base = server.base.as_str();
+    let (cases_before, ratings_before) = (count(storage, "cases").await, count(storage, "feedback").await);
+    let spooled_before = spooled(base, token).await;
+    let cpu_before = cpu_now(server);
+    let run = drive(url.to_string(), script.to_path_buf(), args.connections, args.seconds).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // requests in flight when wrk stopped
+    let events = spooled(base, token).await - spooled_before;
+    // Every spooled event is a rating or the case it opened: wait for all of
+    // them (or 30 s without progress), then count each kind.
+    let (mut last, mut since) = (0, Instant::now());
+    let (ratings, cases) = loop {
+        let ratings = count(storage, "feedback").await - ratings_before;
+        let cases = count(storage, "cases").await - cases_before;
+        if ratings + cases >= events || since.elapsed() > Duration::from_secs(30) {
+            break (ratings, cases);
+        }
+        if ratings + cases != last {
+            (last, since) = (ratings + cases, Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let ((service, clickhouse), (service_before, clickhouse_before)) = (cpu_now(server), cpu_before);
+    let per_request = |seconds: f64| seconds / run.requests.max(1) as f64 * 1e6;
+    let cpu = Cpu { service: per_request(service - service_before), clickhouse: per_request(clickhouse - clickhouse_before) };
+    (run, cpu, events.saturating_sub(ratings), cases)
+}
+
+/// CPU microseconds per request.
+#[derive(Clone, Copy)]
+struct Cpu {
+    service: f64,
+    clickhouse: f64,
+}
+
+impl Cpu {
+    fn total(self) -> f64 {
+        self.service + self.clickhouse
+    }
+}
+
 fn main() {
     if let Ok(port) = std::env::var(ROLE) {
         return run_ceiling(port.parse().unwrap());
@@ -379,6 +505,9 @@ fn main() {
                 accepted.saturating_sub(landed),
                 landed.saturating_sub(accepted)
             );
+        }
+        if wants("cases") {
+            cases_rounds(&dir, &server, &storage, &token, &single, &args).await;
         }
         if wants("paced") {
             let before = count(&storage, "feedback").await;

@@ -71,6 +71,12 @@ impl Service {
         service
     }
 
+    /// CPU seconds the service has used so far (user and system).
+    #[allow(dead_code)] // one benchmark reports it
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(self.child.id())
+    }
+
     /// The service's peak resident memory so far, in MB.
     #[allow(dead_code)] // one benchmark reports it
     pub fn peak_rss_mb(&self) -> f64 {
@@ -91,4 +97,16 @@ impl Drop for Service {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let _ = self.child.wait();
     }
+}
+
+/// CPU seconds process `pid` has used so far (user and system), from /proc.
+#[allow(dead_code)] // one benchmark reports it
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which may hold spaces, in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the
+    // name; /proc counts them in USER_HZ, 100 a second on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -38,25 +38,40 @@ pub fn ensure() {
 /// `template` with `EVENT_ID` replaced by an id unique to the run: a random
 /// prefix per run and a counter, so no Lua time goes into randomness.
 pub fn script(dir: &Path, name: &str, template: &str, events: usize) -> std::path::PathBuf {
-    let (before, after) = template.split_once("EVENT_ID").expect("the template holds EVENT_ID");
+    script_cycle(dir, name, &[template], events)
+}
+
+/// As [`script`], each request taking the next of `templates` in turn (a mix
+/// of ratings: one in five opening a case, say).
+pub fn script_cycle(dir: &Path, name: &str, templates: &[&str], events: usize) -> std::path::PathBuf {
+    let bodies: Vec<String> = templates
+        .iter()
+        .map(|t| {
+            let (before, after) = t.split_once("EVENT_ID").expect("the template holds EVENT_ID");
+            format!("{{[[{before}]], [[{after}]]}}")
+        })
+        .collect();
     let lua = format!(
         r#"math.randomseed(os.time())
 local prefix = string.format("%08x-%04x-4%03x-8%03x-", math.random(0, 0x7fffffff), math.random(0, 0xffff), math.random(0, 0xfff), math.random(0, 0xfff))
-local n = 0
-local before, after = [[{before}]], [[{after}]]
+local n, r = 0, 0
+local templates = {{{}}}
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 request = function()
+  r = r + 1
+  local t = templates[(r - 1) % #templates + 1]
   local parts = {{}}
   for i = 1, {events} do
     n = n + 1
-    parts[i] = before .. prefix .. string.format("%012x", n) .. after
+    parts[i] = t[1] .. prefix .. string.format("%012x", n) .. t[2]
   end
   local body = parts[1]
   if {events} > 1 then body = "[" .. table.concat(parts, ",") .. "]" end
   return wrk.format(nil, nil, nil, body)
 end
-"#
+"#,
+        bodies.join(", ")
     );
     let path = dir.join(format!("{name}.lua"));
     std::fs::write(&path, lua).unwrap();

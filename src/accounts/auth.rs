@@ -360,6 +360,17 @@ impl Auth {
         Ok(row.and_then(Holder::principal))
     }
 
+    /// Where an account lands after a login that named no page: its role's
+    /// own (the dashboards, the case queue, the admin page).
+    pub async fn home(&self, name: &str) -> Result<&'static str, StorageError> {
+        let holder = self.session_holder(name.to_string()).await?;
+        Ok(match holder.map(|p| p.grant.role) {
+            Some(Role::Handler) => "/cases",
+            Some(Role::Admin) => "/admin",
+            _ => "/dashboard",
+        })
+    }
+
     /// The state of [`require`] for routes that admit `roles`.
     pub fn admits(self: &Arc<Self>, roles: &'static [Role]) -> Admits {
         Admits { auth: self.clone(), roles }

@@ -258,6 +258,23 @@ fn accepted_one(event_id: Uuid) -> Response {
     (StatusCode::ACCEPTED, [(header::CONTENT_TYPE, json)], body).into_response()
 }
 
+/// The 202 of a rating that opened a case, as [`AcceptedCase`] serializes;
+/// written directly like [`accepted_one`]. The link needs no JSON escaping:
+/// the configured base URL and base64url (`email.public_url` is a parsed URL).
+fn accepted_case(event_id: Uuid, follow_url: &str) -> Response {
+    if follow_url.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return accepted(AcceptedCase { event_id, follow_url: follow_url.to_string() });
+    }
+    let mut body = Vec::with_capacity(70 + follow_url.len());
+    body.extend_from_slice(br#"{"event_id":""#);
+    body.extend_from_slice(event_id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
+    body.extend_from_slice(br#"","follow_url":""#);
+    body.extend_from_slice(follow_url.as_bytes());
+    body.extend_from_slice(br#""}"#);
+    let json = HeaderValue::from_static("application/json");
+    (StatusCode::ACCEPTED, [(header::CONTENT_TYPE, json)], body).into_response()
+}
+
 /// `POST /api/v1/feedback`: JSON answers JSON; the no-JS form answers a page.
 #[utoipa::path(post, path = "/api/v1/feedback", tag = "capture",
     request_body(content(
@@ -293,7 +310,7 @@ async fn feedback(
             pages::thanks(en, None, follow.as_deref())
         }
         Ok((event_id, None)) => accepted_one(event_id),
-        Ok((event_id, Some(follow_url))) => accepted(AcceptedCase { event_id, follow_url }),
+        Ok((event_id, Some(follow_url))) => accepted_case(event_id, &follow_url),
         Err(e) if kind == BodyKind::Form => pages::error(en, e),
         Err(e) => e.into_response(),
     }
@@ -423,6 +440,18 @@ mod tests {
             .unwrap();
         request.extensions_mut().insert(axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))));
         router.call(request).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn a_rating_that_opens_a_case_is_answered_as_accepted_case_serializes() {
+        let id = Uuid::new_v4();
+        for url in ["https://tp.example/follow/AbC-_09", "http://x/\"quoted\"\\"] {
+            let response = accepted_case(id, url);
+            assert_eq!(response.status(), StatusCode::ACCEPTED);
+            let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+            let expected = AcceptedCase { event_id: id, follow_url: url.to_string() };
+            assert_eq!(body, serde_json::to_vec(&expected).unwrap(), "{url}");
+        }
     }
 
     #[tokio::test]

@@ -137,7 +137,7 @@ async fn list(
     let mut cases = desk.queue(&caller, ask).await?;
     let next_offset = (cases.len() > limit as usize).then(|| filter.offset + limit);
     cases.truncate(limit as usize);
-    let mut contexts = desk.contexts(&cases.iter().map(|(c, _)| c.event_id).collect::<Vec<_>>()).await?;
+    let mut contexts = desk.contexts(&cases.iter().map(|(c, _)| c).collect::<Vec<_>>()).await?;
     let now = desk.now();
     let views = cases
         .into_iter()
@@ -169,7 +169,7 @@ async fn one(
 ) -> Result<Response, ApiError> {
     let (case, log) = desk.mine(&caller, id).await?;
     let state = CaseState::replay(&log);
-    let context = take(&mut desk.contexts(&[id]).await?, id);
+    let context = take(&mut desk.contexts(&[&case]).await?, id);
     Ok(axum::Json(view(case, &state, desk.now(), context)).into_response())
 }
 
@@ -238,6 +238,6 @@ async fn change(
 ) -> Result<Response, ApiError> {
     let (change_id, action) = (input.change_id, input.action()?);
     let (case, state) = desk.apply(&caller, id, change_id, action).await?;
-    let context = take(&mut desk.contexts(&[id]).await?, id);
+    let context = take(&mut desk.contexts(&[&case]).await?, id);
     Ok(axum::Json(view(case, &state, desk.now(), context)).into_response())
 }

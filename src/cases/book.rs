@@ -59,9 +59,9 @@ impl CaseBook {
         super::queue::page(&self.storage, query).await
     }
 
-    /// What opened each of `ids`.
-    pub async fn contexts(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Context)>, StorageError> {
-        super::queue::contexts(&self.storage, ids).await
+    /// What opened each of `cases`.
+    pub async fn contexts(&self, cases: &[&CaseRow]) -> Result<Vec<(Uuid, Context)>, StorageError> {
+        super::queue::contexts(&self.storage, cases).await
     }
 
     /// The cases of `journey` opened in [from, to) (unix seconds).
@@ -119,7 +119,11 @@ impl CaseBook {
         let rows: Vec<ChangeRow> = self
             .storage
             .client()
-            .query("SELECT ?fields FROM case_changes FINAL WHERE has(?, toString(case_id)) ORDER BY case_id, seq")
+            // `IN (SELECT ...)` goes through the primary key; `has(...)` would not.
+            .query(
+                "SELECT ?fields FROM case_changes FINAL WHERE case_id IN (SELECT toUUID(arrayJoin(?))) \
+                 ORDER BY case_id, seq",
+            )
             .bind(ids)
             .fetch_all()
             .await?;

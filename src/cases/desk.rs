@@ -68,9 +68,9 @@ impl Desk {
         self.book.queue(&query).await.map_err(internal)
     }
 
-    /// What opened each of `ids`.
-    pub async fn contexts(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Context)>, ApiError> {
-        self.book.contexts(ids).await.map_err(internal)
+    /// What opened each of `cases`.
+    pub async fn contexts(&self, cases: &[&CaseRow]) -> Result<Vec<(Uuid, Context)>, ApiError> {
+        self.book.contexts(cases).await.map_err(internal)
     }
 
     /// A case the caller may work, with its log: 404 when there is none, 403

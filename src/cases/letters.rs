@@ -101,7 +101,7 @@ async fn new_cases(storage: &Storage, cases: Vec<CaseRow>) -> Result<Vec<CaseRow
     let ids: Vec<String> = cases.iter().map(|c| c.event_id.to_string()).collect();
     let known: Vec<String> = storage
         .client()
-        .query("SELECT toString(event_id) FROM cases WHERE has(?, toString(event_id))")
+        .query("SELECT toString(event_id) FROM cases WHERE event_id IN (SELECT toUUID(arrayJoin(?)))")
         .bind(&ids)
         .fetch_all()
         .await?;

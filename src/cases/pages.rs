@@ -146,7 +146,7 @@ async fn queue(
     let mut cases = pages.desk.queue(&caller, ask).await?;
     let more = cases.len() > PAGE as usize;
     cases.truncate(PAGE as usize);
-    let contexts = pages.desk.contexts(&cases.iter().map(|(c, _)| c.event_id).collect::<Vec<_>>()).await?;
+    let contexts = pages.desk.contexts(&cases.iter().map(|(c, _)| c).collect::<Vec<_>>()).await?;
     let now = pages.desk.now();
     let rows = cases
         .iter()
@@ -296,7 +296,7 @@ async fn case_page(
 ) -> Result<Response, ApiError> {
     let (case, log) = pages.desk.mine(caller, id).await?;
     let state = CaseState::replay(&log);
-    let context = pages.desk.contexts(&[id]).await?.pop().map(|(_, c)| c);
+    let context = pages.desk.contexts(&[&case]).await?.pop().map(|(_, c)| c);
     let status = state.status();
     let open = status != Status::Closed;
     let page = CasePage {

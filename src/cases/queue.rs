@@ -50,8 +50,11 @@ struct QueueRow {
     resolution: String,
 }
 
-/// Binds: units, units, stage (twice), status (twice), open only, overdue, now (twice),
-/// limit, offset. Run on current ClickHouse by `tests/it/migrations.rs` too.
+/// Binds: units, stage (twice), status (twice), open only, overdue, now
+/// (twice), limit, offset. The log is folded without FINAL and for every case:
+/// a change stored twice folds the same (same `seq`, same action and time),
+/// and filtering the log by unit would cost another scan of `cases`
+/// (BENCHMARKS.md, "The case queue"). Run on current ClickHouse by `tests/it/migrations.rs` too.
 pub const QUEUE: &str = "
 SELECT event_id, opened_at, journey, stage, touchpoint, unit, reason, acknowledge_by, answer_by,
        multiIf(last_action = 'acknowledge', 'acknowledged', last_action = 'start', 'in_progress',
@@ -66,8 +69,7 @@ ANY LEFT JOIN (
            toUInt32(minIf(at, action = 'close')) AS closed_at,
            anyIf(text, action = 'answer') AS answer,
            anyIf(resolution, action = 'close') AS closed_as
-    FROM case_changes FINAL
-    WHERE case_id IN (SELECT event_id FROM cases WHERE has(?, unit))
+    FROM case_changes
     GROUP BY case_id
 ) AS log USING event_id
 WHERE (? = '' OR stage = ?)
@@ -94,7 +96,6 @@ pub async fn page(storage: &Storage, query: &QueueQuery) -> Result<Vec<(CaseRow,
     let rows: Vec<QueueRow> = storage
         .client()
         .query(QUEUE)
-        .bind(&query.units)
         .bind(&query.units)
         .bind(stage)
         .bind(stage)
@@ -179,22 +180,53 @@ struct CallContext {
     talk_seconds: u32,
 }
 
-/// The opening events of `ids`, by case id.
-pub async fn contexts(storage: &Storage, ids: &[Uuid]) -> Result<Vec<(Uuid, Context)>, StorageError> {
-    if ids.is_empty() {
+/// How long before it arrived an event may say it happened: a staff
+/// system's log of the last 90 days (`domain::time::STAFF_MAX_AGE`), a
+/// rating link's issue time up to its 30-day life, a phone offline a week.
+const CLAIMED_BEFORE: u32 = 92 * 24 * 3600;
+
+/// The opening events of `cases`, by case id. The look-up goes through the
+/// events tables' sort key (journey, stage; `IN (SELECT ...)` uses it where
+/// `has` would not) and month partitions (around when the cases opened),
+/// not over every event ever stored.
+pub async fn contexts(storage: &Storage, cases: &[&CaseRow]) -> Result<Vec<(Uuid, Context)>, StorageError> {
+    if cases.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    let ids: Vec<String> = cases.iter().map(|c| c.event_id.to_string()).collect();
+    let set = |f: fn(&CaseRow) -> &str| {
+        let mut v: Vec<&str> = cases.iter().map(|c| f(c)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (journeys, stages) = (set(|c| &c.journey), set(|c| &c.stage));
+    let from = cases.iter().map(|c| c.opened_at).min().unwrap_or(0).saturating_sub(CLAIMED_BEFORE);
+    let to = cases.iter().map(|c| c.opened_at).max().unwrap_or(0).saturating_add(crate::domain::time::MAX_SKEW.as_secs() as u32);
     let scale = |code| crate::domain::Scale::from_code(code).map(crate::domain::Scale::as_str);
     let ratings: Vec<RatingContext> = storage
         .client()
-        .query("SELECT ?fields FROM feedback FINAL WHERE has(?, toString(event_id))")
+        .query(
+            "SELECT ?fields FROM feedback FINAL WHERE journey IN (SELECT arrayJoin(?)) AND stage IN (SELECT arrayJoin(?)) \
+             AND occurred_at >= toDateTime(?) AND occurred_at <= toDateTime(?) AND event_id IN (SELECT toUUID(arrayJoin(?)))",
+        )
+        .bind(&journeys)
+        .bind(&stages)
+        .bind(from)
+        .bind(to)
         .bind(&ids)
         .fetch_all()
         .await?;
     let calls: Vec<CallContext> = storage
         .client()
-        .query("SELECT ?fields FROM calls FINAL WHERE has(?, toString(event_id))")
+        .query(
+            "SELECT ?fields FROM calls FINAL WHERE journey IN (SELECT arrayJoin(?)) AND stage IN (SELECT arrayJoin(?)) \
+             AND started_at >= toDateTime(?) AND started_at <= toDateTime(?) AND event_id IN (SELECT toUUID(arrayJoin(?)))",
+        )
+        .bind(&journeys)
+        .bind(&stages)
+        .bind(from)
+        .bind(to)
         .bind(&ids)
         .fetch_all()
         .await?;

@@ -54,7 +54,9 @@ fn safe_next(next: Option<&str>) -> &str {
 
 pub async fn login_form(Query(q): Query<LoginQuery>) -> Result<Response, ApiError> {
     let en = q.lang.as_deref().is_some_and(|l| l.starts_with("en"));
-    render(Login { lang: if en { "en" } else { "ru" }, en, next: safe_next(q.next.as_deref()), error: "" })
+    // No page asked for: the login lands on the account's own (`login`).
+    let next = q.next.as_deref().filter(|n| !n.is_empty()).map_or("", |n| safe_next(Some(n)));
+    render(Login { lang: if en { "en" } else { "ru" }, en, next, error: "" })
 }
 
 #[derive(Deserialize)]
@@ -74,7 +76,8 @@ pub async fn login(State(state): State<Dashboards>, request: Request) -> Result<
     let body: Bytes =
         axum::body::to_bytes(request.into_body(), LIMIT).await.map_err(|_| ApiError::TooLarge { limit: LIMIT })?;
     let form: LoginForm = parse_form(&body)?;
-    let next = safe_next(form.next.as_deref()).to_string();
+    let asked = form.next.as_deref().filter(|n| !n.is_empty());
+    let next = asked.map_or(String::new(), |n| safe_next(Some(n)).to_string());
     let page = |status: StatusCode, error: &str| -> Result<Response, ApiError> {
         let mut response = render(Login { lang: "ru", en: false, next: &next, error })?;
         *response.status_mut() = status;
@@ -98,6 +101,7 @@ pub async fn login(State(state): State<Dashboards>, request: Request) -> Result<
     }
     state.auth.succeeded(ip, &form.name);
     tracing::info!(account = %form.name, "login");
+    let next = if next.is_empty() { state.auth.home(&form.name).await?.to_string() } else { next };
     let cookie =
         HeaderValue::from_str(&state.auth.login_cookie(&form.name)).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())

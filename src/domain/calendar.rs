@@ -61,10 +61,31 @@ struct YearFile {
     working_weekends: Vec<String>,
 }
 
+/// A listed year's working days, one bit per day of the year: a deadline
+/// asks about a dozen days for each case a rating opens.
 #[derive(Debug, Default, Clone)]
 struct Year {
-    days_off: HashSet<Date>,
-    working_weekends: HashSet<Date>,
+    working: [u64; 6],
+}
+
+impl Year {
+    fn new(year: i32, days_off: &HashSet<Date>, working_weekends: &HashSet<Date>) -> Year {
+        let mut working = [0u64; 6];
+        let mut day = Date::from_calendar_date(year, Month::January, 1).ok();
+        while let Some(d) = day.filter(|d| d.year() == year) {
+            if working_weekends.contains(&d) || (!is_weekend(d) && !days_off.contains(&d)) {
+                let i = usize::from(d.ordinal());
+                working[i / 64] |= 1 << (i % 64);
+            }
+            day = d.next_day();
+        }
+        Year { working }
+    }
+
+    fn is_working(&self, day: Date) -> bool {
+        let i = usize::from(day.ordinal());
+        self.working[i / 64] >> (i % 64) & 1 == 1
+    }
 }
 
 /// Which days are worked. Empty (no year listed), it knows the fixed holidays only.
@@ -101,7 +122,7 @@ impl Calendar {
             if let Some(day) = working_weekends.intersection(&days_off).next() {
                 return Err((key, format!("{day} is listed both as a day off and as a working day")));
             }
-            years.insert(year, Year { days_off, working_weekends });
+            years.insert(year, Year::new(year, &days_off, &working_weekends));
         }
         Ok(Calendar { years })
     }
@@ -113,8 +134,7 @@ impl Calendar {
 
     pub fn is_working(&self, day: Date) -> bool {
         match self.years.get(&day.year()) {
-            Some(year) if year.working_weekends.contains(&day) => true,
-            Some(year) => !is_weekend(day) && !year.days_off.contains(&day),
+            Some(year) => year.is_working(day),
             None => !is_weekend(day) && !is_fixed_holiday(day),
         }
     }

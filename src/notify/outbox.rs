@@ -184,7 +184,7 @@ impl Deliveries {
         Ok(self
             .storage
             .client()
-            .query("SELECT ?fields FROM cases FINAL WHERE has(?, toString(event_id))")
+            .query("SELECT ?fields FROM cases FINAL WHERE event_id IN (SELECT toUUID(arrayJoin(?)))")
             .bind(ids)
             .fetch_all()
             .await?)

@@ -75,6 +75,15 @@ async fn an_admin_keeps_accounts_and_tokens_and_cannot_lock_themselves_out() {
         (303, "/admin?done=added".into())
     );
     let irina = login(&app, "irina").await.expect("irina logs in");
+    for (name, home) in [("irina", "/cases"), ("root", "/admin")] {
+        let response = no_redirects()
+            .post(format!("{}/login", app.address))
+            .form(&[("name", name), ("password", PASSWORD), ("next", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["location"], home, "a login that asks for no page lands on the role's own");
+    }
     assert_eq!(status(&app, "/cases", Some(&irina), None).await, 200);
 
     let to_analyst = [("role", "analyst"), ("units", "")];

@@ -112,7 +112,7 @@ fn every_migration_and_the_case_queries_run_on_current_clickhouse() {
             "queue",
             bound(
                 touchpoint::cases::queue::QUEUE,
-                &[units, units, "''", "''", "'new'", "'new'", "1", "1", "0", "0", "51", "0"],
+                &[units, "''", "''", "'new'", "'new'", "1", "1", "0", "0", "51", "0"],
             ),
         ),
         (
