@@ -409,7 +409,8 @@ async fn opening(
     };
     let ((service, clickhouse), (service_before, clickhouse_before)) = (cpu_now(server), cpu_before);
     let per_request = |seconds: f64| seconds / run.requests.max(1) as f64 * 1e6;
-    let cpu = Cpu { service: per_request(service - service_before), clickhouse: per_request(clickhouse - clickhouse_before) };
+    let cpu =
+        Cpu { service: per_request(service - service_before), clickhouse: per_request(clickhouse - clickhouse_before) };
     (run, cpu, events.saturating_sub(ratings), cases)
 }
 

@@ -26,7 +26,8 @@ use uuid::Uuid;
 mod common;
 
 const UNITS: [&str; 5] = ["licensing", "general", "permits", "appeals", "registry"];
-const STAGES: [(&str, &str); 3] = [("application", "epgu"), ("information_search", "site"), ("service_result", "email")];
+const STAGES: [(&str, &str); 3] =
+    [("application", "epgu"), ("information_search", "site"), ("service_result", "email")];
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -100,7 +101,7 @@ fn case(i: u64, n: u64, now: u32) -> (CaseRow, FeedbackRow, Vec<ChangeRow>) {
     }
     if i % 10 < 4 {
         log.push(step(1, 2 * 86_400, "answer", "Исправили форму.", ""));
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             log.push(step(2, 3 * 86_400, "close", "", "resolved"));
         }
     }

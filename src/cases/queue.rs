@@ -202,7 +202,12 @@ pub async fn contexts(storage: &Storage, cases: &[&CaseRow]) -> Result<Vec<(Uuid
     };
     let (journeys, stages) = (set(|c| &c.journey), set(|c| &c.stage));
     let from = cases.iter().map(|c| c.opened_at).min().unwrap_or(0).saturating_sub(CLAIMED_BEFORE);
-    let to = cases.iter().map(|c| c.opened_at).max().unwrap_or(0).saturating_add(crate::domain::time::MAX_SKEW.as_secs() as u32);
+    let to = cases
+        .iter()
+        .map(|c| c.opened_at)
+        .max()
+        .unwrap_or(0)
+        .saturating_add(crate::domain::time::MAX_SKEW.as_secs() as u32);
     let scale = |code| crate::domain::Scale::from_code(code).map(crate::domain::Scale::as_str);
     let ratings: Vec<RatingContext> = storage
         .client()
