@@ -137,6 +137,16 @@ fn check_name(name: &str) -> Result<(), AccountError> {
 /// `touchpoint user disable`: the account can no longer log in, and its
 /// sessions end at their next request. False when there is no such account.
 pub async fn disable_user(storage: &Storage, name: &str) -> Result<bool, AccountError> {
+    rewrite_account(storage, name, |row| AnalystRow { disabled: 1, ..row }).await
+}
+
+/// Stores `change` of account `name`'s row as its new state; false when
+/// there is no such account.
+pub(super) async fn rewrite_account(
+    storage: &Storage,
+    name: &str,
+    change: impl FnOnce(AnalystRow) -> AnalystRow,
+) -> Result<bool, AccountError> {
     let current = storage
         .client()
         .query("SELECT ?fields FROM analysts FINAL WHERE name = ?")
@@ -147,7 +157,7 @@ pub async fn disable_user(storage: &Storage, name: &str) -> Result<bool, Account
     // A later updated_at wins in the ReplacingMergeTree: at least one second on.
     let updated_at = unix(SystemTime::now()).max(row.updated_at + 1);
     let mut insert = storage.client().insert::<AnalystRow>("analysts").await?;
-    insert.write(&AnalystRow { disabled: 1, updated_at, ..row }).await?;
+    insert.write(&AnalystRow { updated_at, ..change(row) }).await?;
     insert.end().await?;
     Ok(true)
 }

@@ -1,10 +1,7 @@
 //! The accounts and tokens as the admin page lists and changes them.
 
-use std::time::SystemTime;
-
-use super::auth::{AccountError, AnalystRow, Grant, TokenRow, check_units};
+use super::auth::{AccountError, AnalystRow, Grant, TokenRow, check_units, rewrite_account};
 use crate::domain::Role;
-use crate::domain::time::unix;
 use crate::storage::Storage;
 
 /// An account as listed.
@@ -67,18 +64,6 @@ pub async fn tokens(storage: &Storage) -> Result<Vec<Token>, AccountError> {
 /// when there is no such account. Sessions see it at their next request.
 pub async fn set_grant(storage: &Storage, name: &str, grant: &Grant) -> Result<bool, AccountError> {
     check_units(grant)?;
-    let current = storage
-        .client()
-        .query("SELECT ?fields FROM analysts FINAL WHERE name = ?")
-        .bind(name)
-        .fetch_optional::<AnalystRow>()
-        .await?;
-    let Some(row) = current else { return Ok(false) };
-    // A later updated_at wins in the ReplacingMergeTree: at least one second on.
-    let updated_at = unix(SystemTime::now()).max(row.updated_at + 1);
-    let row = AnalystRow { role: grant.role.as_str().into(), units: grant.units.clone(), updated_at, ..row };
-    let mut insert = storage.client().insert::<AnalystRow>("analysts").await?;
-    insert.write(&row).await?;
-    insert.end().await?;
-    Ok(true)
+    let (role, units) = (grant.role.as_str().to_string(), grant.units.clone());
+    rewrite_account(storage, name, |row| AnalystRow { role, units, ..row }).await
 }

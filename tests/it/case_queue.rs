@@ -121,11 +121,7 @@ async fn the_queue_pages_by_deadline_and_closes_the_chosen_cases_as_spam_once() 
     let app = spawn_app_with(test_config()).await;
     let (now, _) = ago(0);
     let cases: Vec<CaseRow> = (0..120).map(|i| case("licensing", now + 3600 * (i + 1))).collect();
-    let mut insert = app.storage.client().insert::<CaseRow>("cases").await.unwrap();
-    for c in &cases {
-        insert.write(c).await.unwrap();
-    }
-    insert.end().await.unwrap();
+    crate::support::insert_cases(&app.storage, &cases).await;
     let handler = api_token(&app.storage, Role::Handler, &["licensing"]).await;
 
     let (_, first) = page(&app, &handler, "/cases").await;
@@ -168,9 +164,7 @@ async fn a_handler_works_a_case_by_keyboard_and_both_pages_pass_axe() {
     use fantoccini::Locator;
     let app = spawn_app_with(test_config()).await;
     let opened = case("licensing", ago(0).0 + 5 * 24 * 3600);
-    let mut insert = app.storage.client().insert::<CaseRow>("cases").await.unwrap();
-    insert.write(&opened).await.unwrap();
-    insert.end().await.unwrap();
+    crate::support::insert_cases(&app.storage, [&opened]).await;
     let grant = touchpoint::accounts::auth::Grant { role: Role::Handler, units: vec!["licensing".into()] };
     touchpoint::accounts::auth::add_user(&app.storage, "irina", "correct horse battery staple", &grant).await.unwrap();
     let (_driver, client) = crate::browser::browser(true).await;

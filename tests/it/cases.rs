@@ -190,9 +190,7 @@ async fn a_case_past_its_deadline_is_overdue_until_its_step_is_done() {
         acknowledge_by: opened + 24 * 3600,
         answer_by: ago(60).0,
     };
-    let mut insert = app.storage.client().insert::<touchpoint::storage::rows::CaseRow>("cases").await.unwrap();
-    insert.write(&case).await.unwrap();
-    insert.end().await.unwrap();
+    crate::support::insert_cases(&app.storage, [&case]).await;
     let handler = crate::support::api_token(&app.storage, Role::Handler, &["licensing"]).await;
     let http = reqwest::Client::new();
     let overdue = || async {
@@ -233,11 +231,7 @@ async fn the_lab_reads_per_stage_how_cases_were_handled() {
     let handled = case("application", now - 3 * 3600, now + day, now + 5 * day);
     let neglected = case("application", now - 10 * day, now - 9 * day, now - 60);
     let old = case("information_search", now - 40 * day, now - 39 * day, now - 35 * day);
-    let mut insert = app.storage.client().insert::<CaseRow>("cases").await.unwrap();
-    for c in [&handled, &neglected, &old] {
-        insert.write(c).await.unwrap();
-    }
-    insert.end().await.unwrap();
+    crate::support::insert_cases(&app.storage, [&handled, &neglected, &old]).await;
     let handler = crate::support::api_token(&app.storage, Role::Handler, &["licensing"]).await;
     let url = format!("{}/api/v1/cases/{}/changes", app.address, handled.event_id);
     for step in [json!({"action": "acknowledge"}), json!({"action": "answer", "text": "Ответ"})] {

@@ -9,7 +9,6 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use touchpoint::domain::Role;
 use touchpoint::follow::FollowLinks;
-use touchpoint::notify::config::{SmtpConfig, SmtpSecurity};
 use touchpoint::storage::Storage;
 use uuid::Uuid;
 
@@ -45,15 +44,7 @@ async fn a_client_follows_the_case_is_told_of_the_answer_and_rates_it() {
     let port = free_port();
     config.notify.poll_interval = Duration::from_millis(100);
     config.notify.retry_base = Duration::from_millis(100);
-    config.notify.smtp = Some(SmtpConfig {
-        host: "127.0.0.1".into(),
-        port: Some(port),
-        security: SmtpSecurity::None,
-        username: None,
-        password: None,
-        from: "touchpoint@ministry.example".into(),
-        timeout: Duration::from_secs(5),
-    });
+    config.notify.smtp = Some(crate::support::smtp_config(port));
     let app = spawn_app_with(config).await;
     let sink = SmtpSink::start(port, &scratch("client-mail").join("box")).await;
 

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use touchpoint::config::Config;
 use touchpoint::domain::Role;
-use touchpoint::notify::config::{SmtpConfig, SmtpSecurity, WebhookConfig};
+use touchpoint::notify::config::WebhookConfig;
 use touchpoint::storage::Storage;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use uuid::Uuid;
@@ -241,9 +241,7 @@ async fn insert_overdue_case(storage: &Storage) -> Uuid {
         acknowledge_by: opened + 24 * 3600,
         answer_by: opened + 5 * 24 * 3600,
     };
-    let mut insert = storage.client().insert::<touchpoint::storage::rows::CaseRow>("cases").await.unwrap();
-    insert.write(&case).await.unwrap();
-    insert.end().await.unwrap();
+    crate::support::insert_cases(storage, [&case]).await;
     case.event_id
 }
 
@@ -264,15 +262,7 @@ async fn units_get_a_letter_per_new_case_and_one_digest_a_day_through_a_mail_ser
     config.notify.webhooks.clear();
     every_day_working(&config.dashboards_dir);
     let port = free_port();
-    config.notify.smtp = Some(SmtpConfig {
-        host: "127.0.0.1".into(),
-        port: Some(port),
-        security: SmtpSecurity::None,
-        username: None,
-        password: None,
-        from: "Touchpoint <touchpoint@ministry.example>".into(),
-        timeout: Duration::from_secs(5),
-    });
+    config.notify.smtp = Some(crate::support::smtp_config(port));
     config.notify.units.insert("licensing".into(), vec!["licensing@ministry.example".into()]);
     config.notify.digest_at = "00:00".into();
     // The case is there before the first round: a digest found empty is not sent again that day.

@@ -312,6 +312,31 @@ pub fn catalog_with_units() -> PathBuf {
     dir
 }
 
+/// Stores `cases` as the service's spool would (a test's cases of a given age).
+pub async fn insert_cases<'a>(
+    storage: &Storage,
+    cases: impl IntoIterator<Item = &'a touchpoint::storage::rows::CaseRow>,
+) {
+    let mut insert = storage.client().insert::<touchpoint::storage::rows::CaseRow>("cases").await.unwrap();
+    for case in cases {
+        insert.write(case).await.unwrap();
+    }
+    insert.end().await.unwrap();
+}
+
+/// The config of an SMTP server on this host's `port`, plain, no login.
+pub fn smtp_config(port: u16) -> touchpoint::notify::config::SmtpConfig {
+    touchpoint::notify::config::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        security: touchpoint::notify::config::SmtpSecurity::None,
+        username: None,
+        password: None,
+        from: "Touchpoint <touchpoint@ministry.example>".into(),
+        timeout: std::time::Duration::from_secs(5),
+    }
+}
+
 /// A port nothing listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
