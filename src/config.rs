@@ -69,11 +69,19 @@ pub struct CasesConfig {
     /// How long a client's follow link works, from the rating that opened the case.
     #[serde(with = "humantime_serde")]
     pub follow_link_ttl: Duration,
+    /// The unit that works the cases of calls logged without a journey and
+    /// stage (the default rules of `[cases]` apply to them); unset, such
+    /// calls open none.
+    pub calls_unit: Option<String>,
 }
 
 impl Default for CasesConfig {
     fn default() -> Self {
-        CasesConfig { utc_offset: "+03:00".into(), follow_link_ttl: Duration::from_secs(180 * 24 * 3600) }
+        CasesConfig {
+            utc_offset: "+03:00".into(),
+            follow_link_ttl: Duration::from_secs(180 * 24 * 3600),
+            calls_unit: None,
+        }
     }
 }
 
@@ -571,6 +579,13 @@ impl Config {
         }
         if let Err((key, message)) = self.notify.validate() {
             return Err(ConfigError::Invalid { key, message });
+        }
+        if let Some(unit) = &self.cases.calls_unit {
+            let plain = (1..=64).contains(&unit.len())
+                && unit.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+            if !plain {
+                return invalid("cases.calls_unit", "a unit id is 1–64 characters of a-z, 0-9, '.', '_' and '-'");
+            }
         }
         if parse_offset(&self.cases.utc_offset).is_none() {
             return invalid("cases.utc_offset", "an offset from UTC such as +03:00");

@@ -69,6 +69,8 @@ pub struct Shared {
     deadlines: Deadlines,
     /// The client's link to a case a rating opened.
     follow: Arc<crate::follow::FollowLinks>,
+    /// `cases.calls_unit`: who works the cases of calls without a stage.
+    calls_unit: Option<String>,
 }
 
 impl std::ops::Deref for Capture {
@@ -101,6 +103,7 @@ impl Capture {
             clock,
             deadlines,
             follow,
+            calls_unit: config.cases.calls_unit.clone(),
         }))
     }
 

@@ -180,11 +180,17 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         rating_scale: rating.map_or(0, |(scale, _)| scale.code()),
         rating_score: rating.map(|(_, score)| score),
     });
-    let case = place.and_then(|(j, s)| {
-        capture.case(input.event_id, unix(now), (j, s, PHONE), |rules| {
-            rules.call(input.transfers).or_else(|| rating.and_then(|(scale, score)| rules.rating(scale, score, &[])))
-        })
-    });
+    let reason = |rules: &crate::cases::CaseRules| {
+        rules.call(input.transfers).or_else(|| rating.and_then(|(scale, score)| rules.rating(scale, score, &[])))
+    };
+    let case = match (place, &capture.calls_unit) {
+        (Some((j, s)), _) => capture.case(input.event_id, unix(now), (j, s, PHONE), reason),
+        // No journey to take rules from: the defaults, and the call centre's unit.
+        (None, Some(unit)) => reason(&crate::cases::CaseRules::default()).map(|reason| {
+            Event::Case(capture.deadlines.case_without_place(input.event_id, unix(now), PHONE, unit, reason))
+        }),
+        (None, None) => None,
+    };
     let mut attached: Vec<Event> = case.into_iter().collect();
     // A rating at the end of a call is client feedback at the phone touchpoint:
     // it counts in the stage's score like any other.

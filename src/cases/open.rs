@@ -31,6 +31,25 @@ pub struct Opening<'a> {
 }
 
 impl Deadlines {
+    /// The case of an event with no journey and stage (a call logged without
+    /// them): the default rules' deadlines, worked by `unit`.
+    pub fn case_without_place(&self, event_id: Uuid, at: u32, touchpoint: &str, unit: &str, reason: Reason) -> CaseRow {
+        let rules = crate::cases::CaseRules::default();
+        let from = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(at));
+        let due = |days| unix(self.calendar.deadline(from, days, self.offset));
+        CaseRow {
+            event_id,
+            opened_at: at,
+            journey: String::new(),
+            stage: String::new(),
+            touchpoint: touchpoint.to_string(),
+            unit: unit.to_string(),
+            reason: reason_name(reason),
+            acknowledge_by: due(rules.acknowledge_within),
+            answer_by: due(rules.answer_within),
+        }
+    }
+
     pub fn case(&self, opening: Opening<'_>) -> CaseRow {
         let rules = &opening.journey.cases;
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(opening.at));
@@ -42,14 +61,19 @@ impl Deadlines {
             stage: opening.stage.id.clone(),
             touchpoint: opening.touchpoint.to_string(),
             unit: opening.stage.unit.clone().or_else(|| rules.unit.clone()).unwrap_or_default(),
-            reason: match opening.reason {
-                Reason::LowScore => "low_score".to_string(),
-                Reason::Transfers => "transfers".to_string(),
-                Reason::Tag(tag) => format!("tag:{tag}"),
-                Reason::LateAcknowledgement => "late_acknowledgement".to_string(),
-            },
+            reason: reason_name(opening.reason),
             acknowledge_by: due(rules.acknowledge_within),
             answer_by: due(rules.answer_within),
         }
+    }
+}
+
+/// A reason as the `cases` table stores it.
+fn reason_name(reason: Reason) -> String {
+    match reason {
+        Reason::LowScore => "low_score".to_string(),
+        Reason::Transfers => "transfers".to_string(),
+        Reason::Tag(tag) => format!("tag:{tag}"),
+        Reason::LateAcknowledgement => "late_acknowledgement".to_string(),
     }
 }

@@ -327,3 +327,36 @@ async fn a_letter_not_acknowledged_in_time_opens_one_case_however_many_rounds_lo
     assert_eq!(rows, expected, "one row each, without FINAL: later rounds wrote nothing");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_call_without_a_stage_opens_its_case_for_the_call_centre_when_one_is_named() {
+    let call = |transfers: u8| {
+        json!({"event_id": Uuid::new_v4(), "started_at": ago(600).1, "wait_seconds": 30, "talk_seconds": 200,
+               "transfers": transfers, "resolved": true, "process": "consulting", "operator": "op-7"})
+    };
+    for unit in [None, Some("call-centre")] {
+        let mut config = test_config();
+        config.cases.calls_unit = unit.map(String::from);
+        let app = spawn_app_with(config).await;
+        let (over, within) = (call(3), call(2));
+        for body in [&over, &within] {
+            assert_eq!(app.post_staff("/api/v1/calls", body).await.0, 202);
+        }
+        wait_for_rows(&app.storage, "calls", 2).await;
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await; // the cases' INSERT of the same round
+        let cases: Vec<Case> = app.storage.client().query("SELECT ?fields FROM cases FINAL").fetch_all().await.unwrap();
+        let opened: Vec<(String, &str, &str, &str)> = cases
+            .iter()
+            .map(|c| (c.event_id.to_string(), c.unit.as_str(), c.stage.as_str(), c.reason.as_str()))
+            .collect();
+        match unit {
+            None => assert!(opened.is_empty(), "no journey, no rules, no unit: no case"),
+            Some(unit) => {
+                let id = over["event_id"].as_str().unwrap().to_string();
+                assert_eq!(opened, [(id, unit, "", "transfers")], "the default rules: more than two transfers");
+                assert!(cases[0].answer_by > cases[0].acknowledge_by);
+            }
+        }
+        app.stop().await;
+    }
+}
