@@ -582,7 +582,9 @@ impl Config {
         }
         if let Some(unit) = &self.cases.calls_unit {
             let plain = (1..=64).contains(&unit.len())
-                && unit.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+                && unit
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
             if !plain {
                 return invalid("cases.calls_unit", "a unit id is 1–64 characters of a-z, 0-9, '.', '_' and '-'");
             }

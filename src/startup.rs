@@ -268,6 +268,7 @@ pub fn services(
         storage: storage.clone(),
         catalog: catalog.clone(),
         addresses: Arc::new(config.notify.units.clone()),
+        calls_unit: config.cases.calls_unit.clone(),
     };
     let state = AppState {
         catalog,
@@ -406,6 +407,7 @@ impl Application {
                 links: state.follow.links.clone(),
                 store: state.follow.store.clone(),
             },
+            calls_unit: config.cases.calls_unit.clone(),
         };
         let notifier = crate::notify::Notifier::new(&config.notify, wiring)?;
         Ok((listener, state, writer, notifier))

@@ -25,6 +25,8 @@ pub struct Admin {
     pub catalog: Arc<Catalog>,
     /// `notify.units`: each unit's addresses.
     pub addresses: Arc<BTreeMap<String, Vec<String>>>,
+    /// `cases.calls_unit`: the unit of calls logged without a stage.
+    pub calls_unit: Option<String>,
 }
 
 /// `/admin` and its forms, for admins only.

@@ -54,19 +54,23 @@ fn internal(e: AccountError) -> ApiError {
 
 fn units(admin: &Admin) -> Vec<Unit> {
     let mut units: Vec<Unit> = Vec::new();
+    let mut add = |name: &String, place: String| match units.iter_mut().find(|u| u.name == *name) {
+        Some(unit) => unit.stages.push(place),
+        None => units.push(Unit {
+            name: name.clone(),
+            stages: vec![place],
+            addresses: admin.addresses.get(name).map(|a| a.join(", ")).unwrap_or_default(),
+        }),
+    };
     for journey in admin.catalog.journeys() {
         for stage in &journey.stages {
-            let Some(name) = stage.unit.as_ref().or(journey.cases.unit.as_ref()) else { continue };
-            let place = format!("{} / {}", journey.id, stage.id);
-            match units.iter_mut().find(|u| u.name == *name) {
-                Some(unit) => unit.stages.push(place),
-                None => units.push(Unit {
-                    name: name.clone(),
-                    stages: vec![place],
-                    addresses: admin.addresses.get(name).map(|a| a.join(", ")).unwrap_or_default(),
-                }),
+            if let Some(name) = stage.unit.as_ref().or(journey.cases.unit.as_ref()) {
+                add(name, format!("{} / {}", journey.id, stage.id));
             }
         }
+    }
+    if let Some(name) = &admin.calls_unit {
+        add(name, "calls without a stage (cases.calls_unit)".into());
     }
     units
 }

@@ -40,6 +40,8 @@ pub struct Wiring {
     pub links: Links,
     /// The clients' follow links and the addresses they left.
     pub follow: worker::Follow,
+    /// `cases.calls_unit`, a unit no journey file names.
+    pub calls_unit: Option<String>,
 }
 
 /// The loops to run: one per webhook, per unit mailbox and per unit digest.
@@ -93,7 +95,9 @@ impl Notifier {
         let mailer = mail::Mailer::new(smtp).context("notify.smtp")?;
         let channel = Channel::Client { mailer: mailer.clone(), follow: Box::new(wiring.follow.clone()) };
         targets.push(Target { name: "client".into(), scope: Scope::Answers, channel });
-        for unit in units(&wiring.catalog).iter().filter(|u| !config.units.contains_key(*u)) {
+        let mut named = units(&wiring.catalog);
+        named.extend(wiring.calls_unit.clone());
+        for unit in named.iter().filter(|u| !config.units.contains_key(*u)) {
             tracing::warn!(unit = %unit, "a unit without addresses in notify.units gets no letters");
         }
         for (unit, addresses) in &config.units {

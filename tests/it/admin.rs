@@ -50,6 +50,7 @@ async fn an_admin_keeps_accounts_and_tokens_and_cannot_lock_themselves_out() {
     let mut config = test_config();
     config.dashboards_dir = catalog_with_units();
     config.notify.units.insert("licensing".into(), vec!["licensing@ministry.example".into()]);
+    config.cases.calls_unit = Some("call-centre".into());
     let app = spawn_app_with(config).await;
     auth::add_user(&app.storage, "root", PASSWORD, &Grant { role: Role::Admin, units: vec![] }).await.unwrap();
     let root = login(&app, "root").await.unwrap();
@@ -58,6 +59,7 @@ async fn an_admin_keeps_accounts_and_tokens_and_cannot_lock_themselves_out() {
     let page = page.text().await.unwrap();
     assert!(page.contains("licensing@ministry.example") && page.contains("scrap-metal-licensing / application"));
     assert!(page.contains("general") && page.contains("нет: писем не будет"), "a unit without addresses says so");
+    assert!(page.contains("call-centre") && page.contains("calls without a stage"));
 
     let add = |password: &'static str, role: &'static str, units: &'static str| {
         [("name", "irina"), ("password", password), ("role", role), ("units", units)]
