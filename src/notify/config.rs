@@ -79,6 +79,10 @@ pub struct SmtpConfig {
     /// How long one letter may take, connection included.
     #[serde(with = "humantime_serde", default = "default_send_timeout")]
     pub timeout: Duration,
+    /// A PEM file of a certificate authority to trust besides the public
+    /// ones (a ministry's own CA); for `starttls` and `tls`.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

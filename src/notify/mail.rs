@@ -3,6 +3,7 @@
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use secrecy::ExposeSecret as _;
 
@@ -18,10 +19,19 @@ pub struct Mailer {
 impl Mailer {
     /// `config` has been validated: `from` is an address.
     pub fn new(config: &SmtpConfig) -> anyhow::Result<Mailer> {
+        let tls = || -> anyhow::Result<TlsParameters> {
+            let mut tls = TlsParameters::builder(config.host.clone());
+            if let Some(path) = &config.ca_file {
+                let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("ca_file {}: {e}", path.display()))?;
+                tls = tls.add_root_certificate(Certificate::from_pem(&pem)?);
+            }
+            Ok(tls.build()?)
+        };
+        let plain = || AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host);
         let builder = match config.security {
-            SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?,
-            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)?,
-            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host).port(25),
+            SmtpSecurity::Starttls => plain().port(587).tls(Tls::Required(tls()?)),
+            SmtpSecurity::Tls => plain().port(465).tls(Tls::Wrapper(tls()?)),
+            SmtpSecurity::None => plain().port(25),
         };
         let mut builder = builder.timeout(Some(config.timeout));
         if let Some(port) = config.port {

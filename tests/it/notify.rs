@@ -308,3 +308,68 @@ async fn units_get_a_letter_per_new_case_and_one_digest_a_day_through_a_mail_ser
     assert_eq!(sink.letters().len(), 2);
     restarted.stop().await;
 }
+
+/// A certificate authority of the test's own and a certificate it signed
+/// for `localhost`: the CA's PEM file, and the server's certificate and key files.
+fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    std::fs::create_dir_all(dir).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, &ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&key, &issuer).unwrap();
+    let paths = (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+#[tokio::test]
+async fn letters_go_over_starttls_and_implicit_tls_to_a_server_of_a_trusted_authority_only() {
+    use touchpoint::notify::config::SmtpSecurity;
+    let dir = scratch("smtp-tls");
+    let (ca, cert, key) = certificates(&dir);
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    for (security, options) in [
+        (SmtpSecurity::Starttls, ["--tlscert", cert, "--tlskey", key]),
+        (SmtpSecurity::Tls, ["--smtpscert", cert, "--smtpskey", key]),
+    ] {
+        let port = free_port();
+        let sink = SmtpSink::start_with(port, &dir.join(format!("{security:?}")), &options).await;
+        for trusted in [false, true] {
+            let mut config = config("http://127.0.0.1:9/unused", &secret());
+            config.notify.webhooks.clear();
+            let mut smtp = crate::support::smtp_config(port);
+            (smtp.host, smtp.security) = ("localhost".into(), security);
+            smtp.ca_file = trusted.then(|| ca.clone());
+            config.notify.smtp = Some(smtp);
+            config.notify.units.insert("licensing".into(), vec!["licensing@ministry.example".into()]);
+            let app = spawn_app_with(config).await;
+            let low = rating(true);
+            assert_eq!(app.post("/api/v1/feedback", &low).await.0, 202);
+            let case = low["event_id"].as_str().unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            let outcome = loop {
+                let tried = attempts(&app.storage, "mail:licensing", case).await;
+                if let Some((_, outcome)) = tried.first() {
+                    break outcome.clone();
+                }
+                assert!(std::time::Instant::now() < deadline, "no attempt");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            let expected = if trusted { "delivered" } else { "failed" };
+            assert_eq!(outcome, expected, "{security:?}, CA trusted: {trusted}");
+            if !trusted {
+                let sql = "SELECT error FROM deliveries WHERE event_id = ? AND attempt = 1";
+                let error: String = app.storage.client().query(sql).bind(case).fetch_one().await.unwrap();
+                assert!(error.contains("UnknownIssuer"), "refused for its certificate: {error}");
+            }
+            app.stop().await;
+        }
+        assert_eq!(sink.letters().len(), 1, "{security:?}: only the letter to a trusted server");
+    }
+}

@@ -334,6 +334,7 @@ pub fn smtp_config(port: u16) -> touchpoint::notify::config::SmtpConfig {
         password: None,
         from: "Touchpoint <touchpoint@ministry.example>".into(),
         timeout: std::time::Duration::from_secs(5),
+        ca_file: None,
     }
 }
 
@@ -362,8 +363,15 @@ impl SmtpSink {
     /// Starts a server on `port` storing into `maildir` (created if missing,
     /// else a maildir already), and waits until it answers.
     pub async fn start(port: u16, maildir: &Path) -> SmtpSink {
+        SmtpSink::start_with(port, maildir, &[]).await
+    }
+
+    /// As [`SmtpSink::start`], with more of aiosmtpd's options (`--tlscert`, `--smtpscert` ...).
+    pub async fn start_with(port: u16, maildir: &Path, options: &[&str]) -> SmtpSink {
         let child = std::process::Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(options)
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir)
             .stdout(std::process::Stdio::null())
             .spawn()
