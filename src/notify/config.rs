@@ -13,6 +13,10 @@ pub struct NotifyConfig {
     /// How often each target looks for what it still owes.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
+    /// How often the slower rounds run: opening the cases of letters
+    /// acknowledged late, deleting clients' addresses 30 days after close.
+    #[serde(with = "humantime_serde")]
+    pub housekeeping_interval: Duration,
     /// The wait after a first failed attempt; it doubles with each further one.
     #[serde(with = "humantime_serde")]
     pub retry_base: Duration,
@@ -40,6 +44,7 @@ impl Default for NotifyConfig {
     fn default() -> Self {
         NotifyConfig {
             poll_interval: Duration::from_secs(5),
+            housekeeping_interval: Duration::from_secs(600),
             retry_base: Duration::from_secs(10),
             retry_max: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(7 * 24 * 3600),
@@ -114,6 +119,9 @@ impl NotifyConfig {
 
     pub fn validate(&self) -> Result<(), Invalid> {
         let invalid = |key: &str, message: &str| Err((format!("notify.{key}"), message.to_string()));
+        if self.housekeeping_interval.is_zero() {
+            return invalid("housekeeping_interval", "must be above zero");
+        }
         if self.poll_interval.is_zero() || self.retry_base.is_zero() || self.retry_max < self.retry_base {
             return invalid("retry_base", "poll_interval and retry_base above zero, retry_max at least retry_base");
         }

@@ -129,7 +129,7 @@ impl Notifier {
     }
 }
 
-/// Each round, opens the cases of letters whose acknowledgement is late.
+/// Every `housekeeping_interval`, opens the cases of letters whose acknowledgement is late.
 async fn open_late_letters(letters: Letters, shared: Shared) {
     loop {
         let now = crate::domain::time::unix((shared.clock)());
@@ -138,11 +138,11 @@ async fn open_late_letters(letters: Letters, shared: Shared) {
             Ok(n) => tracing::info!(cases = n, "cases opened for letters not acknowledged in time"),
             Err(e) => tracing::warn!(error = %e, "cannot look for letters acknowledged late; trying again"),
         }
-        tokio::time::sleep(shared.policy.poll_interval.max(std::time::Duration::from_secs(1))).await;
+        tokio::time::sleep(shared.policy.housekeeping).await;
     }
 }
 
-/// Each round, deletes the addresses of cases closed more than 30 days ago.
+/// Every `housekeeping_interval`, deletes the addresses of cases closed more than 30 days ago.
 async fn forget_addresses(store: crate::follow::FollowStore, shared: Shared) {
     loop {
         match store.forget_closed(crate::domain::time::unix((shared.clock)())).await {
@@ -150,7 +150,7 @@ async fn forget_addresses(store: crate::follow::FollowStore, shared: Shared) {
             Ok(n) => tracing::info!(cases = n, "clients' addresses deleted 30 days after their case closed"),
             Err(e) => tracing::warn!(error = %e, "cannot delete clients' addresses; trying again"),
         }
-        tokio::time::sleep(shared.policy.poll_interval.max(std::time::Duration::from_secs(1))).await;
+        tokio::time::sleep(shared.policy.housekeeping).await;
     }
 }
 

@@ -20,6 +20,8 @@ use crate::metrics::Metrics;
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     pub poll_interval: Duration,
+    /// `housekeeping_interval`.
+    pub housekeeping: Duration,
     pub retry_base: Duration,
     pub retry_max: Duration,
     pub give_up_after: Duration,
@@ -29,6 +31,7 @@ impl Policy {
     pub fn new(config: &NotifyConfig) -> Policy {
         Policy {
             poll_interval: config.poll_interval,
+            housekeeping: config.housekeeping_interval,
             retry_base: config.retry_base,
             retry_max: config.retry_max,
             give_up_after: config.give_up_after,
@@ -204,6 +207,7 @@ mod tests {
     fn policy() -> Policy {
         Policy {
             poll_interval: Duration::from_secs(1),
+            housekeeping: Duration::from_secs(60),
             retry_base: Duration::from_secs(10),
             retry_max: Duration::from_secs(60),
             give_up_after: Duration::from_secs(3600),

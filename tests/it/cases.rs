@@ -284,7 +284,7 @@ async fn the_lab_reads_per_stage_how_cases_were_handled() {
 #[tokio::test]
 async fn a_letter_not_acknowledged_in_time_opens_one_case_however_many_rounds_look() {
     let mut config = test_config();
-    config.notify.poll_interval = std::time::Duration::from_millis(100);
+    config.notify.housekeeping_interval = std::time::Duration::from_millis(100);
     let app = spawn_app_with(config).await;
     let letter = |id: &str, received: u64, acknowledged: Option<u64>| {
         let mut body = json!({"event_id": Uuid::new_v4(), "letter_id": id, "touchpoint": "email",

@@ -159,7 +159,7 @@ async fn a_forged_damaged_or_expired_link_is_a_404_that_reveals_nothing() {
 #[tokio::test]
 async fn an_address_is_deleted_30_days_after_its_case_closes_and_not_before() {
     let mut config = test_config();
-    config.notify.poll_interval = Duration::from_millis(100);
+    config.notify.housekeeping_interval = Duration::from_millis(100);
     let app = spawn_app_with(config).await;
     let store = touchpoint::follow::FollowStore::new(app.storage.clone());
     let (now, _) = ago(0);
