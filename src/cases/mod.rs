@@ -1,9 +1,12 @@
-//! Cases: a bad rating, a call past the phone standard or a watched tag opens
-//! a case that the stage's unit acknowledges and answers within working-day
-//! deadlines (`domain::calendar`). Here so far: the rules that decide when
-//! (`rules`), the row an opening writes (`open`) and the statuses a case goes
-//! through (`status`); the store of changes, the queue, roles and
-//! notifications build on them (issue 13).
+//! Cases: a bad rating, a call past the phone standard, a watched tag or a
+//! letter acknowledged late opens a case that the stage's unit acknowledges
+//! and answers within working-day deadlines (`domain::calendar`). The rules
+//! that decide when (`rules`), the row an opening writes (`open`, and
+//! `letters` for late letters), the statuses a case goes through (`status`),
+//! its store (`book`, `queue`), the one door handlers come through (`desk`)
+//! with its API (`api`) and pages (`pages`), and the lab's report (`report`).
+//! Notifications (`crate::notify`) and the client's page (`crate::follow`)
+//! read the same store.
 
 pub mod api;
 mod book;
