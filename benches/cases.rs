@@ -11,10 +11,9 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use clickhouse::Row;
 use common::Service;
-use serde::Serialize;
 use touchpoint::accounts::auth::{self, Grant};
+use touchpoint::cases::ChangeRow;
 use touchpoint::config::EmbeddedConfig;
 use touchpoint::domain::Role;
 use touchpoint::storage::Storage;
@@ -32,20 +31,6 @@ const STAGES: [(&str, &str); 3] =
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-#[derive(Row, Serialize)]
-struct ChangeRow {
-    #[serde(with = "clickhouse::serde::uuid")]
-    case_id: Uuid,
-    #[serde(with = "clickhouse::serde::uuid")]
-    change_id: Uuid,
-    seq: u32,
-    at: u32,
-    by: String,
-    action: String,
-    text: String,
-    resolution: String,
 }
 
 /// Case `i` of `n`, opened `i`'s share of 60 days ago, with its rating and log.

@@ -31,33 +31,24 @@ ensure_clickhouse() {
     apt_install clickhouse-server
 }
 
+# A PyPI package for the tests, by its module and package names, when missing.
+ensure_pypi() {
+    command -v python3 >/dev/null || apt_install python3 python3-pip
+    python3 -c "import $1" 2>/dev/null && return
+    echo "installing $2 (PyPI)..." >&2
+    python3 -m pip install -q "$2" 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages "$2"
+}
+
 # chdb: a current ClickHouse release in-process, to check migrations in the
 # production dialect (the Debian server is 18.16).
-ensure_chdb() {
-    command -v python3 >/dev/null || apt_install python3 python3-pip
-    python3 -c 'import chdb' 2>/dev/null && return
-    echo "installing chdb-core (PyPI)..." >&2
-    python3 -m pip install -q chdb-core 2>/dev/null ||
-        python3 -m pip install -q --break-system-packages chdb-core
-}
+ensure_chdb() { ensure_pypi chdb chdb-core; }
 
 # PyPI's holidays: tests/it/calendar.rs checks the shipped production calendar against it.
-ensure_holidays() {
-    command -v python3 >/dev/null || apt_install python3 python3-pip
-    python3 -c 'import holidays' 2>/dev/null && return
-    echo "installing holidays (PyPI)..." >&2
-    python3 -m pip install -q holidays 2>/dev/null ||
-        python3 -m pip install -q --break-system-packages holidays
-}
+ensure_holidays() { ensure_pypi holidays holidays; }
 
 # PyPI's aiosmtpd: the real SMTP server the notification tests send letters to.
-ensure_aiosmtpd() {
-    command -v python3 >/dev/null || apt_install python3 python3-pip
-    python3 -c 'import aiosmtpd' 2>/dev/null && return
-    echo "installing aiosmtpd (PyPI)..." >&2
-    python3 -m pip install -q aiosmtpd 2>/dev/null ||
-        python3 -m pip install -q --break-system-packages aiosmtpd
-}
+ensure_aiosmtpd() { ensure_pypi aiosmtpd aiosmtpd; }
 
 # The widget's browser tests: Debian's Chromium and its driver (never a browser
 # downloaded at run time).

@@ -14,18 +14,19 @@ use super::status::{Action, Change, Resolution, State};
 use crate::storage::rows::CaseRow;
 use crate::storage::{Storage, StorageError};
 
+/// A row of `case_changes`.
 #[derive(Debug, Row, Serialize, Deserialize)]
-struct ChangeRow {
+pub struct ChangeRow {
     #[serde(with = "clickhouse::serde::uuid")]
-    case_id: Uuid,
+    pub case_id: Uuid,
     #[serde(with = "clickhouse::serde::uuid")]
-    change_id: Uuid,
-    seq: u32,
-    at: u32,
-    by: String,
-    action: String,
-    text: String,
-    resolution: String,
+    pub change_id: Uuid,
+    pub seq: u32,
+    pub at: u32,
+    pub by: String,
+    pub action: String,
+    pub text: String,
+    pub resolution: String,
 }
 
 /// Clients' ratings of the answers at one stage.

@@ -19,7 +19,7 @@ pub mod report;
 pub mod rules;
 pub mod status;
 
-pub use book::CaseBook;
+pub use book::{CaseBook, ChangeRow};
 pub use desk::Desk;
 pub use open::{Deadlines, Opening};
 pub use rules::{CaseRules, Reason};
