@@ -118,6 +118,20 @@ async fn attempts(storage: &Storage, target: &str, event: &str) -> Vec<(u32, Str
         .unwrap()
 }
 
+/// As [`attempts`], once the last one recorded is a delivery: the worker
+/// writes it after the receiver has answered, so a test that saw the answer
+/// may look before it is there.
+async fn settled_attempts(storage: &Storage, target: &str, event: &str) -> Vec<(u32, String)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let tried = attempts(storage, target, event).await;
+        if tried.last().is_some_and(|(_, o)| o == "delivered") || std::time::Instant::now() > deadline {
+            return tried;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn every_case_event_reaches_the_webhook_signed_through_receiver_failures_and_a_restart() {
     let receiver = Receiver::start(2).await;
@@ -140,7 +154,7 @@ async fn every_case_event_reaches_the_webhook_signed_through_receiver_failures_a
         "two refusals, then delivered, under one webhook-id"
     );
     let wanted = [(1, "failed".to_string()), (2, "failed".into()), (3, "delivered".into())];
-    assert_eq!(attempts(&app.storage, "webhook:crm", &case).await, wanted);
+    assert_eq!(settled_attempts(&app.storage, "webhook:crm", &case).await, wanted);
     let (headers, body, _) = receiver.got.lock().unwrap()[2].clone();
     standardwebhooks::Webhook::new(&secret).unwrap().verify(body.as_bytes(), &headers).expect("signed");
     // The same signature by hand: HMAC-SHA256 over id.timestamp.body with the key after `whsec_`.
@@ -179,7 +193,7 @@ async fn every_case_event_reaches_the_webhook_signed_through_receiver_failures_a
     let delivered: Vec<(&str, &str)> =
         posts.iter().filter(|(_, _, s)| *s == 204).map(|(id, kind, _)| (id.as_str(), kind.as_str())).collect();
     assert_eq!(delivered, [(case.as_str(), "case.opened"), (change.as_str(), "case.acknowledged")], "each once");
-    let outcomes = attempts(&storage, "webhook:crm", &change).await;
+    let outcomes = settled_attempts(&storage, "webhook:crm", &change).await;
     assert_eq!(outcomes.last().unwrap().1, "delivered");
     assert!(outcomes.len() >= 2 && outcomes[..outcomes.len() - 1].iter().all(|(_, o)| o == "failed"), "{outcomes:?}");
     restarted.stop().await;
@@ -351,25 +365,57 @@ async fn letters_go_over_starttls_and_implicit_tls_to_a_server_of_a_trusted_auth
             let app = spawn_app_with(config).await;
             let low = rating(true);
             assert_eq!(app.post("/api/v1/feedback", &low).await.0, 202);
-            let case = low["event_id"].as_str().unwrap();
-            let deadline = std::time::Instant::now() + Duration::from_secs(15);
-            let outcome = loop {
-                let tried = attempts(&app.storage, "mail:licensing", case).await;
-                if let Some((_, outcome)) = tried.first() {
-                    break outcome.clone();
-                }
-                assert!(std::time::Instant::now() < deadline, "no attempt");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            };
+            let (outcome, error) = first_letter_attempt(&app.storage, low["event_id"].as_str().unwrap()).await;
             let expected = if trusted { "delivered" } else { "failed" };
             assert_eq!(outcome, expected, "{security:?}, CA trusted: {trusted}");
             if !trusted {
-                let sql = "SELECT error FROM deliveries WHERE event_id = ? AND attempt = 1";
-                let error: String = app.storage.client().query(sql).bind(case).fetch_one().await.unwrap();
                 assert!(error.contains("UnknownIssuer"), "refused for its certificate: {error}");
             }
             app.stop().await;
         }
         assert_eq!(sink.letters().len(), 1, "{security:?}: only the letter to a trusted server");
     }
+}
+
+/// The outcome and error of the first attempt to send the licensing unit
+/// the letter of `case`, once it has been made.
+async fn first_letter_attempt(storage: &Storage, case: &str) -> (String, String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while attempts(storage, "mail:licensing", case).await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no attempt");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sql = "SELECT outcome, error FROM deliveries WHERE target = 'mail:licensing' AND event_id = ? AND attempt = 1";
+    storage.client().query(sql).bind(case).fetch_one().await.unwrap()
+}
+
+#[tokio::test]
+async fn letters_log_in_to_a_server_that_requires_smtp_auth() {
+    use touchpoint::notify::config::SmtpSecurity;
+    let dir = scratch("smtp-auth");
+    let (ca, cert, key) = certificates(&dir);
+    let port = free_port();
+    let login = ["touchpoint", "correct horse"];
+    let sink = SmtpSink::start_authenticating(port, &dir.join("box"), [&cert, &key], login).await;
+    // No login: refused before MAIL FROM (530); a wrong password: 535.
+    for (password, expected, code) in [(None, "failed", "530"), (Some("wrong"), "failed", "535"), (Some(login[1]), "delivered", "")] {
+        let mut config = config("http://127.0.0.1:9/unused", &secret());
+        config.notify.webhooks.clear();
+        let mut smtp = crate::support::smtp_config(port);
+        (smtp.host, smtp.security, smtp.ca_file) = ("localhost".into(), SmtpSecurity::Starttls, Some(ca.clone()));
+        smtp.username = password.map(|_| login[0].to_string());
+        smtp.password = password.map(|p| SecretString::from(p.to_string()));
+        config.notify.smtp = Some(smtp);
+        config.notify.units.insert("licensing".into(), vec!["licensing@ministry.example".into()]);
+        let app = spawn_app_with(config).await;
+        let low = rating(true);
+        assert_eq!(app.post("/api/v1/feedback", &low).await.0, 202);
+        let (outcome, error) = first_letter_attempt(&app.storage, low["event_id"].as_str().unwrap()).await;
+        assert_eq!(outcome, expected, "password {password:?}: {error}");
+        assert!(error.contains(code), "password {password:?}: {error}");
+        app.stop().await;
+    }
+    let letters = sink.letters();
+    assert_eq!(letters.len(), 1, "only the letter of the account that logged in: {letters:#?}");
+    assert_eq!(letters[0].to, "licensing@ministry.example");
 }

@@ -368,11 +368,24 @@ impl SmtpSink {
 
     /// As [`SmtpSink::start`], with more of aiosmtpd's options (`--tlscert`, `--smtpscert` ...).
     pub async fn start_with(port: u16, maildir: &Path, options: &[&str]) -> SmtpSink {
-        let child = std::process::Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(options)
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir)
+        let mut command = std::process::Command::new("python3");
+        command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
+        command.args(options).args(["-c", "aiosmtpd.handlers.Mailbox"]).arg(maildir);
+        SmtpSink::spawn(command, port, maildir).await
+    }
+
+    /// A server that takes letters only after STARTTLS (with `cert` and
+    /// `key`) and an SMTP AUTH login as `username` with `password`
+    /// (`tests/smtp_auth_sink.py`, aiosmtpd with an authenticator).
+    pub async fn start_authenticating(port: u16, maildir: &Path, tls: [&Path; 2], login: [&str; 2]) -> SmtpSink {
+        let mut command = std::process::Command::new("python3");
+        command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_auth_sink.py"));
+        command.arg(port.to_string()).arg(maildir).args(tls).args(login);
+        SmtpSink::spawn(command, port, maildir).await
+    }
+
+    async fn spawn(mut command: std::process::Command, port: u16, maildir: &Path) -> SmtpSink {
+        let child = command
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("python3 runs aiosmtpd (./scripts/test.sh installs it from PyPI)");
