@@ -58,6 +58,34 @@ pub struct Config {
     pub cases: CasesConfig,
     /// Where case events and overdue digests go.
     pub notify: crate::notify::NotifyConfig,
+    /// The ministry's case references (application numbers) events carry.
+    pub case_refs: CaseRefsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaseRefsConfig {
+    /// Key of the hash that is all touchpoint keeps of a reference (at least
+    /// 32 characters). Unset: derived from `email.secret`; without that too,
+    /// random per process. Changing it unlinks earlier events (README).
+    pub secret: Option<SecretString>,
+    /// How often the per-case stage times behind the stage-duration view
+    /// are recomputed: how old its figures may be.
+    #[serde(with = "humantime_serde")]
+    pub refresh_interval: Duration,
+    /// How long a client's history link works from when it was made.
+    #[serde(with = "humantime_serde")]
+    pub history_link_ttl: Duration,
+}
+
+impl Default for CaseRefsConfig {
+    fn default() -> Self {
+        CaseRefsConfig {
+            secret: None,
+            refresh_interval: Duration::from_secs(600),
+            history_link_ttl: Duration::from_secs(180 * 24 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -329,6 +357,7 @@ impl Default for Config {
             dashboards: DashboardsConfig::default(),
             cases: CasesConfig::default(),
             notify: crate::notify::NotifyConfig::default(),
+            case_refs: CaseRefsConfig::default(),
         }
     }
 }
@@ -421,6 +450,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TOUCHPOINT_PUBLIC_URL", "email.public_url"),
     ("TOUCHPOINT_SESSION_SECRET", "dashboards.session_secret"),
     ("TOUCHPOINT_SMTP_PASSWORD", "notify.smtp.password"),
+    ("TOUCHPOINT_CASE_REF_SECRET", "case_refs.secret"),
 ];
 
 impl Config {
@@ -498,6 +528,7 @@ impl Config {
             "email.secret" => self.email.secret = Some(SecretString::from(value)),
             "email.public_url" => self.email.public_url = Some(parse(value)?),
             "dashboards.session_secret" => self.dashboards.session_secret = Some(SecretString::from(value)),
+            "case_refs.secret" => self.case_refs.secret = Some(SecretString::from(value)),
             "notify.smtp.password" => match &mut self.notify.smtp {
                 Some(smtp) => smtp.password = Some(SecretString::from(value)),
                 None => return Err("set [notify.smtp] in the config file first".into()),
@@ -572,6 +603,14 @@ impl Config {
             && secret.expose_secret().chars().count() < 32
         {
             return invalid("dashboards.session_secret", "the signing key needs at least 32 characters");
+        }
+        if let Some(secret) = &self.case_refs.secret
+            && secret.expose_secret().chars().count() < 32
+        {
+            return invalid("case_refs.secret", "the hashing key needs at least 32 characters");
+        }
+        if self.case_refs.refresh_interval.is_zero() || self.case_refs.history_link_ttl.is_zero() {
+            return invalid("case_refs", "refresh_interval and history_link_ttl must be above zero");
         }
         let d = &self.dashboards;
         if d.login_burst == 0 || d.login_burst_per_address == 0 || d.login_refill.is_zero() {

@@ -55,6 +55,10 @@ pub struct AppState {
     pub follow: crate::follow::Follow,
     /// The admin's page.
     pub admin: crate::admin::Admin,
+    /// Clients' cases across channels: stage durations, timelines, history pages.
+    pub dossiers: crate::dossiers::Dossiers,
+    /// How often the per-case stage times are recomputed (`case_refs.refresh_interval`).
+    pub stage_times_every: Duration,
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails when the spool has not shipped for this long.
     pub stall_after: std::time::Duration,
@@ -120,6 +124,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.dashboards.readers(), accounts::auth::require));
     let follow = crate::follow::router(state.follow.clone(), state.capture.public_guard(state.metrics.clone()));
     let admin = crate::admin::router(state.admin.clone(), state.auth.admits(&[Role::Admin]));
+    let history =
+        crate::dossiers::pages_router(state.dossiers.clone(), state.capture.public_guard(state.metrics.clone()));
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
@@ -128,6 +134,7 @@ pub fn router(state: AppState) -> Router {
         .merge(case_pages)
         .merge(follow)
         .merge(admin)
+        .merge(history)
         .merge(scrape)
         .fallback(error::no_route)
 }
@@ -182,6 +189,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
             state.catalog.clone(),
             state.auth.admits(&[Role::Analyst]),
         ))
+        .merge(crate::dossiers::api_router(state.dossiers.clone(), state.auth.admits(&[Role::Analyst])))
 }
 
 /// The dedupe memory as ClickHouse knows it: every event id stored within
@@ -251,7 +259,21 @@ pub fn services(
         config.cases.follow_link_ttl,
         &base_url,
     ));
-    let capture = Capture::new(config, catalog.clone(), sink, base_url, clock.clone(), links.clone());
+    let history = Arc::new(crate::dossiers::HistoryLinks::new(
+        config.email.secret.as_ref(),
+        config.case_refs.history_link_ttl,
+        &base_url,
+    ));
+    let dossiers = crate::dossiers::Dossiers {
+        storage: storage.clone(),
+        catalog: catalog.clone(),
+        keys: crate::domain::CaseKeys::new(config.case_refs.secret.as_ref(), config.email.secret.as_ref()),
+        history: history.clone(),
+        clock: clock.clone(),
+        offset: config.cases.offset(),
+    };
+    let links_of = capture::Links { follow: links.clone(), history, keys: dossiers.keys.clone() };
+    let capture = Capture::new(config, catalog.clone(), sink, base_url, clock.clone(), links_of);
     let follow = crate::follow::Follow {
         links,
         book: crate::cases::CaseBook::new(storage.clone()),
@@ -281,6 +303,8 @@ pub fn services(
         case_offset: config.cases.offset(),
         follow,
         admin,
+        dossiers,
+        stage_times_every: config.case_refs.refresh_interval,
         metrics,
         stall_after,
         request_timeout: config.request_timeout,
@@ -436,7 +460,11 @@ impl Application {
     /// cut, and what is not shipped stays on disk for the next start.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "serving");
-        let notifying = self.notifier.spawn();
+        let mut notifying = self.notifier.spawn();
+        let d = &self.state.dossiers;
+        let stage_times =
+            crate::dossiers::stages::run(d.storage.clone(), d.catalog.clone(), d.offset, self.state.stage_times_every);
+        notifying.push(tokio::spawn(stage_times));
         let (signalled, at_signal) = tokio::sync::oneshot::channel();
         let shutdown = async move {
             shutdown.await;

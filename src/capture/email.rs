@@ -20,13 +20,13 @@ use uuid::Uuid;
 use super::events::{Rating, find_journey, find_stage, find_touchpoint};
 use super::{Capture, accepted, pages};
 use crate::config::EmailConfig;
-use crate::domain::Scale;
 use crate::domain::text::bounded;
 use crate::domain::time::unix;
+use crate::domain::{CaseKey, CaseRef, EventKind, Scale};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, RawBody, parse_form};
 use crate::ingest::{EMAIL_SITE, Submission};
-use crate::storage::rows::{Event, FeedbackRow};
+use crate::storage::rows::{Event, FeedbackRow, TouchRow};
 
 /// Signs and checks rating tokens.
 pub struct Signer {
@@ -44,7 +44,8 @@ struct Claims {
     j: String,
     s: String,
     t: String,
-    /// Case reference.
+    /// The case reference's keyed hash as `#` and 32 hex digits; empty for
+    /// none. (Links made before issue 14 carry the reference in clear.)
     c: String,
     k: Scale,
     /// The score this link records.
@@ -112,7 +113,9 @@ pub struct LinksInput {
     /// The touchpoint the letter belongs to; default `email`.
     #[serde(default)]
     pub touchpoint: Option<String>,
-    /// The ministry's case or letter reference, stored with the rating.
+    /// The ministry's reference of the client's case (at most 64
+    /// characters): links the rating to the case's other contacts. Only its
+    /// keyed hash is stored, and only that goes into the links.
     #[serde(default)]
     pub case_ref: Option<String>,
     #[serde(default)]
@@ -135,6 +138,9 @@ pub struct Links {
     links: Vec<Link>,
     /// Table-based HTML to paste into the letter: no script, no images.
     html: String,
+    /// With a `case_ref`: the client's own history of that case, to send
+    /// along (signed, expires after `case_refs.history_link_ttl`).
+    history_url: Option<String>,
 }
 
 #[derive(Template)]
@@ -185,7 +191,7 @@ pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>
     let journey = find_journey(&capture.catalog, "", &input.journey)?;
     let stage = find_stage(journey, "", &input.stage)?;
     let touchpoint = find_touchpoint(&capture.catalog, "touchpoint", input.touchpoint.as_deref().unwrap_or("email"))?;
-    let case_ref = bounded("case_ref", input.case_ref, 64)?;
+    let case_key = CaseRef::parse("case_ref", input.case_ref)?.map(|r| capture.case_keys.key(&r));
     let locale = bounded("locale", Some(input.locale.unwrap_or_else(|| "ru".into())), 35)?;
     let scale = input.scale.unwrap_or(Scale::Csat);
     let signer = &capture.signer;
@@ -196,7 +202,7 @@ pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>
         j: journey.id.clone(),
         s: stage.id.clone(),
         t: touchpoint.id.clone(),
-        c: case_ref,
+        c: case_key.map(|k| format!("#{k}")).unwrap_or_default(),
         k: scale,
         v: 0,
         i: unix(now),
@@ -219,6 +225,7 @@ pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>
         expires_at: humantime::format_rfc3339_seconds(expires).to_string(),
         links,
         html,
+        history_url: case_key.map(|key| capture.history.url(key, unix(now))),
     }))
 }
 
@@ -254,13 +261,18 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<O
         scale: claims.k,
         score,
     };
-    let row = FeedbackRow {
-        site: EMAIL_SITE.into(),
-        comment,
-        locale: claims.l.clone(),
-        case_ref: claims.c.clone(),
-        ..rating.row()
-    };
+    let row = FeedbackRow { site: EMAIL_SITE.into(), comment, locale: claims.l.clone(), ..rating.row() };
+    let touch = claims_case_key(capture, &claims.c).map(|key| {
+        Event::Touch(TouchRow {
+            event_id: claims.e,
+            case_key: key.0,
+            at: claims.i,
+            journey: claims.j.clone(),
+            stage: claims.s.clone(),
+            touchpoint: touchpoint.id.clone(),
+            kind: EventKind::EmailRating.code(),
+        })
+    });
     // A later click (or the comment) is a new state of the same event id: the
     // sink moves its version past the last one and takes the previous score
     // back out of the rollup, and drops the case: one opens with the first
@@ -275,10 +287,19 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<O
         capture.case(claims.e, received_at, at, |rules| rules.rating(claims.k, score, &[]))
     });
     let opens = case.is_some();
-    let submission = Submission { event: Event::Feedback(row), attached: case.into_iter().collect() };
+    let submission = Submission { event: Event::Feedback(row), attached: case.into_iter().chain(touch).collect() };
     let outcomes = capture.submit(vec![submission]).await?;
     let first = outcomes.first().is_some_and(|o| *o != crate::ingest::Outcome::Updated);
     Ok((opens && first).then(|| capture.follow.url(claims.e, received_at)))
+}
+
+/// The case key a token's `c` names: `#` and its hex, or (a link made
+/// before keys) the reference in clear, hashed now.
+fn claims_case_key(capture: &Capture, c: &str) -> Option<CaseKey> {
+    match c.strip_prefix('#') {
+        Some(hex) => hex.parse().ok(),
+        None => CaseRef::parse("case_ref", Some(c.to_string())).ok().flatten().map(|r| capture.case_keys.key(&r)),
+    }
 }
 
 /// `GET /r/{token}`: the click in the letter.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::config::SiteConfig;
 use crate::domain::text::bounded;
 use crate::domain::time::{self, CLIENT_MAX_AGE, unix};
-use crate::domain::{Scale, Segment};
+use crate::domain::{CaseRef, Scale, Segment};
 use crate::error::ApiError;
 use crate::journeys::Catalog;
 use crate::journeys::model::{Journey, Stage, Touchpoint};
@@ -73,6 +73,11 @@ pub struct FeedbackInput {
     /// on a retry so the retry collapses with the first attempt.
     #[serde(default)]
     pub occurred_at: Option<String>,
+    /// The ministry's reference of the client's case (an application number
+    /// such as `Л-2026/117`, at most 64 characters): links this rating to the
+    /// case's other contacts. Only its keyed hash is stored.
+    #[serde(default)]
+    pub case_ref: Option<String>,
 }
 
 /// `POST /api/v1/timings`: time spent at a touchpoint and stage.
@@ -95,6 +100,9 @@ pub struct TimingInput {
     pub page_path: Option<String>,
     #[serde(default)]
     pub occurred_at: Option<String>,
+    /// As for a rating: the client's case reference, kept only as its keyed hash.
+    #[serde(default)]
+    pub case_ref: Option<String>,
 }
 
 /// Checks an event's claim to a site, journey, stage and touchpoint.
@@ -145,6 +153,11 @@ impl<'a> Checker<'a> {
     pub fn occurred_at(&self, value: Option<&str>) -> Result<u32, ApiError> {
         let Some(text) = value else { return Ok(unix(self.now)) };
         time::within(&self.field("occurred_at"), text, self.now, CLIENT_MAX_AGE)
+    }
+
+    /// The case reference an event carries, if any.
+    pub fn case_ref(&self, value: Option<String>) -> Result<Option<CaseRef>, ApiError> {
+        CaseRef::parse(&self.field("case_ref"), value)
     }
 
     pub fn text(&self, name: &str, value: Option<String>, max_chars: usize) -> Result<String, ApiError> {

@@ -34,15 +34,15 @@ use uuid::Uuid;
 
 use crate::cases::{CaseRules, Deadlines, Opening, Reason};
 use crate::config::{Config, SiteConfig};
-use crate::domain::Scale;
 use crate::domain::time::Clock;
+use crate::domain::{CaseKeys, CaseRef, EventKind, Scale};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
 use crate::ingest::{EventSink, Outcome, Submission};
 use crate::journeys::Catalog;
 use crate::journeys::model::{Journey, Stage};
 use crate::metrics::Metrics;
-use crate::storage::rows::Event;
+use crate::storage::rows::{Event, TouchRow};
 use crate::storage::spool::Refused;
 use caller::{Caller, origin_allowed};
 use events::{Checker, FeedbackInput, MAX_TIMINGS_PER_REQUEST, TimingInput};
@@ -69,8 +69,19 @@ pub struct Shared {
     deadlines: Deadlines,
     /// The client's link to a case a rating opened.
     follow: Arc<crate::follow::FollowLinks>,
+    /// The client's link to the history of their case (letters, rating links).
+    history: Arc<crate::dossiers::HistoryLinks>,
     /// `cases.calls_unit`: who works the cases of calls without a stage.
     calls_unit: Option<String>,
+    /// Hashes the case references events carry.
+    case_keys: CaseKeys,
+}
+
+/// The links and keys capture hands out or uses, made once at start.
+pub struct Links {
+    pub follow: Arc<crate::follow::FollowLinks>,
+    pub history: Arc<crate::dossiers::HistoryLinks>,
+    pub keys: CaseKeys,
 }
 
 impl std::ops::Deref for Capture {
@@ -88,7 +99,7 @@ impl Capture {
         sink: Arc<dyn EventSink>,
         base_url: String,
         clock: Clock,
-        follow: Arc<crate::follow::FollowLinks>,
+        links: Links,
     ) -> Capture {
         let limits = Limits::new(&config.limits, config.sites.keys());
         Limits::spawn_janitor(&limits);
@@ -102,8 +113,10 @@ impl Capture {
             signer: email::Signer::new(&config.email, base_url),
             clock,
             deadlines,
-            follow,
+            follow: links.follow,
+            history: links.history,
             calls_unit: config.cases.calls_unit.clone(),
+            case_keys: links.keys,
         }))
     }
 
@@ -152,6 +165,28 @@ impl Capture {
     ) -> Option<Event> {
         let reason = reason(&journey.cases)?;
         Some(Event::Case(self.deadlines.case(Opening { event_id, at, journey, stage, touchpoint, reason })))
+    }
+
+    /// The touch of an event that carries a case reference; it travels with
+    /// the event like a case does.
+    fn touch(
+        &self,
+        reference: Option<&CaseRef>,
+        kind: EventKind,
+        event_id: Uuid,
+        at: u32,
+        place: [&str; 3],
+    ) -> Option<Event> {
+        let [journey, stage, touchpoint] = place;
+        Some(Event::Touch(TouchRow {
+            event_id,
+            case_key: self.case_keys.key(reference?).0,
+            at,
+            journey: journey.to_string(),
+            stage: stage.to_string(),
+            touchpoint: touchpoint.to_string(),
+            kind: kind.code(),
+        }))
     }
 
     /// Stores what is new among `submissions`, all or nothing.
@@ -329,15 +364,25 @@ async fn accept_feedback(
     span.record("site", input.site.as_str())
         .record("journey", input.journey.as_str())
         .record("stage", input.stage.as_str());
+    let mut input = input;
     let site = capture.site(&input.site, caller, "")?;
-    let (row, place) = capture.checker(site, capture.now(), String::new()).feedback(input)?;
+    let checker = capture.checker(site, capture.now(), String::new());
+    let reference = checker.case_ref(input.case_ref.take())?;
+    let (row, place) = checker.feedback(input)?;
     capture.limits.check_site(&row.site)?;
     let id = row.event_id;
     let at = (place.journey, place.stage, place.touchpoint.id.as_str());
     let scale = Scale::from_code(row.scale);
     let case = capture.case(id, row.received_at, at, |rules| rules.rating(scale?, row.score, &row.tags));
     let follow = case.as_ref().map(|_| capture.follow.url(id, row.received_at));
-    let submission = Submission { event: Event::Feedback(row), attached: case.into_iter().collect() };
+    let touch = capture.touch(
+        reference.as_ref(),
+        EventKind::Rating,
+        id,
+        row.occurred_at,
+        [&row.journey, &row.stage, &row.touchpoint],
+    );
+    let submission = Submission { event: Event::Feedback(row), attached: case.into_iter().chain(touch).collect() };
     capture.submit(vec![submission]).await?;
     Ok((id, follow))
 }
@@ -368,18 +413,25 @@ async fn timings(
     }
     let now = capture.now();
     let mut rows = Vec::with_capacity(inputs.len());
-    for (i, input) in inputs.into_iter().enumerate() {
+    for (i, mut input) in inputs.into_iter().enumerate() {
         let prefix = if many { format!("[{i}].") } else { String::new() };
         let site = capture.site(&input.site, &caller, &prefix)?;
-        rows.push(capture.checker(site, now, prefix).timing(input)?);
+        let checker = capture.checker(site, now, prefix);
+        let reference = checker.case_ref(input.case_ref.take())?;
+        rows.push((checker.timing(input)?, reference));
     }
-    let mut sites: Vec<&str> = rows.iter().map(|r| r.site.as_str()).collect();
+    let mut sites: Vec<&str> = rows.iter().map(|(r, _)| r.site.as_str()).collect();
     sites.dedup();
     for site in sites {
         capture.limits.check_site(site)?;
     }
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
-    capture.submit(rows.into_iter().map(|r| Submission::new(Event::Timing(r))).collect()).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|(r, _)| r.event_id).collect();
+    let submissions = rows.into_iter().map(|(r, reference)| {
+        let place = [r.journey.as_str(), &r.stage, &r.touchpoint];
+        let touch = capture.touch(reference.as_ref(), EventKind::Timing, r.event_id, r.occurred_at, place);
+        Submission { event: Event::Timing(r), attached: touch.into_iter().collect() }
+    });
+    capture.submit(submissions.collect()).await?;
     Ok(if many { accepted(AcceptedMany { event_ids: ids }) } else { accepted_one(ids[0]) })
 }
 
@@ -421,8 +473,12 @@ mod tests {
         let window = Duration::from_secs(3600);
         let memory = Arc::new(Memory::new(DedupeOptions { window, update_window: window, max_ids: 100 }));
         let sink = Arc::new(Deduped::new(memory, outbox, clock.clone()));
-        let follow = Arc::new(crate::follow::FollowLinks::new(None, window, "http://x"));
-        let capture = Capture::new(&config, Arc::new(catalog), sink, "http://x".into(), clock, follow);
+        let links = Links {
+            follow: Arc::new(crate::follow::FollowLinks::new(None, window, "http://x")),
+            history: Arc::new(crate::dossiers::HistoryLinks::new(None, window, "http://x")),
+            keys: CaseKeys::new(None, None),
+        };
+        let capture = Capture::new(&config, Arc::new(catalog), sink, "http://x".into(), clock, links);
         public_router(capture, Metrics::new()).split_for_parts().0
     }
 

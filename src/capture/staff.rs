@@ -18,7 +18,7 @@ use super::{Capture, accepted};
 use crate::config::StaffToken;
 use crate::domain::text::bounded;
 use crate::domain::time::{self, STAFF_MAX_AGE, unix};
-use crate::domain::{Scale, Segment};
+use crate::domain::{CaseRef, EventKind, Scale, Segment};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::ingest::Submission;
@@ -129,6 +129,10 @@ pub struct CallInput {
     pub segment: Option<Segment>,
     #[serde(default)]
     pub rating: Option<CallRating>,
+    /// The ministry's reference of the client's case, if the call was about
+    /// one (at most 64 characters); only its keyed hash is stored.
+    #[serde(default)]
+    pub case_ref: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -191,7 +195,10 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         }),
         (None, None) => None,
     };
-    let mut attached: Vec<Event> = case.into_iter().collect();
+    let reference = CaseRef::parse("case_ref", input.case_ref)?;
+    let touch =
+        capture.touch(reference.as_ref(), EventKind::Call, input.event_id, started_at, [&journey, &stage, PHONE]);
+    let mut attached: Vec<Event> = case.into_iter().chain(touch).collect();
     // A rating at the end of a call is client feedback at the phone touchpoint:
     // it counts in the stage's score like any other.
     if let Some((scale, score)) = rating
@@ -238,12 +245,17 @@ pub struct LetterInput {
     pub process: Option<String>,
     #[serde(default)]
     pub segment: Option<Segment>,
+    /// The ministry's reference of the client's case the letter is about
+    /// (at most 64 characters); only its keyed hash is stored. Taken from
+    /// the letter's first post: later states update the letter, not its case.
+    #[serde(default)]
+    pub case_ref: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/correspondence", tag = "staff", security(("staff_token" = [])),
     request_body = LetterInput,
     responses(
-        (status = 202, description = "On disk; the same state posted again is stored once", body = super::Accepted),
+        (status = 202, description = "On disk; the same state posted again is stored once", body = LetterAccepted),
         (status = 401, description = "No valid staff token", body = ErrorBody),
         (status = 422, description = "A wrong value; `field` names it", body = ErrorBody),
         (status = 503, description = "The spool is busy or at its disk cap; see Retry-After", body = ErrorBody),
@@ -274,6 +286,14 @@ pub async fn correspondence(
     let acknowledged_at = later("acknowledged_at", input.acknowledged_at)?;
     let answered_at = later("answered_at", input.answered_at)?;
     let (journey, stage) = ids(capture.stage_of(input.journey, input.stage)?);
+    let reference = CaseRef::parse("case_ref", input.case_ref)?;
+    let touch = capture.touch(
+        reference.as_ref(),
+        EventKind::Letter,
+        input.event_id,
+        received_at,
+        [&journey, &stage, &touchpoint.id],
+    );
     let row = LetterRow {
         event_id: input.event_id,
         letter_id,
@@ -287,8 +307,17 @@ pub async fn correspondence(
         process: capture.process("process", input.process)?,
         segment: Segment::code(input.segment),
     };
-    capture.submit(vec![Submission::new(Event::Letter(row))]).await?;
-    Ok(accepted(super::Accepted { event_id: input.event_id }))
+    capture.submit(vec![Submission { event: Event::Letter(row), attached: touch.into_iter().collect() }]).await?;
+    let history_url = reference.map(|r| capture.history.url(capture.case_keys.key(&r), unix(now)));
+    Ok(accepted(LetterAccepted { event_id: input.event_id, history_url }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LetterAccepted {
+    event_id: Uuid,
+    /// With a `case_ref`: the client's own history of that case, to send in
+    /// the answer (signed, expires after `case_refs.history_link_ttl`).
+    history_url: Option<String>,
 }
 
 /// The ids of a journey and stage, empty when the event names none.

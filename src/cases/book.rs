@@ -110,6 +110,14 @@ impl CaseBook {
             .await?)
     }
 
+    /// Which of the events `ids` opened a case.
+    pub async fn opened_by(&self, ids: &[Uuid]) -> Result<std::collections::HashSet<Uuid>, StorageError> {
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let sql = "SELECT DISTINCT toString(event_id) FROM cases WHERE event_id IN (SELECT toUUID(arrayJoin(?)))";
+        let found: Vec<String> = self.storage.client().query(sql).bind(ids).fetch_all().await?;
+        Ok(found.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
     /// The logs of `ids`, each in the order its changes were made.
     pub async fn logs(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Change>>, StorageError> {
         let mut logs: HashMap<Uuid, Vec<Change>> = HashMap::new();

@@ -123,7 +123,6 @@ struct RawRow {
     emotion: String,
     comment: String,
     tags: String,
-    case_ref: String,
 }
 
 pub async fn feedback(
@@ -147,7 +146,6 @@ pub async fn feedback(
             "emotion",
             "comment",
             "tags",
-            "case_ref",
         ]
         .map(String::from)
         .to_vec(),
@@ -165,7 +163,6 @@ pub async fn feedback(
             r.emotion,
             r.comment,
             r.tags,
-            r.case_ref,
         ]);
     }
     csv_response(&format!("{}-feedback.csv", journey.id), records)

@@ -421,7 +421,7 @@ pub async fn raw_feedback<T: clickhouse::RowOwned + clickhouse::RowRead>(
     let sql = format!(
         "SELECT toString(event_id) AS id, toString(occurred_at) AS occurred, stage, touchpoint, channel, \
          toString(segment) AS segment_name, toString(scale) AS scale_name, score, toString(emotion) AS emotion_name, comment, \
-         arrayStringConcat(tags, ',') AS tag_list, case_ref \
+         arrayStringConcat(tags, ',') AS tag_list \
          FROM feedback FINAL WHERE {clause} ORDER BY occurred_at DESC LIMIT {limit}"
     );
     Ok(query(storage, &sql, journey, &binds).fetch_all().await?)

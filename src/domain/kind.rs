@@ -16,6 +16,34 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The code of `case_touches.kind` (an `Enum8`, migration 0014).
+    pub fn code(self) -> i8 {
+        match self {
+            EventKind::Rating => 1,
+            EventKind::Timing => 2,
+            EventKind::Call => 3,
+            EventKind::Letter => 4,
+            EventKind::EmailRating => 5,
+        }
+    }
+
+    /// The name of `case_touches.kind` and of the APIs.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Rating => "rating",
+            EventKind::Timing => "timing",
+            EventKind::Call => "call",
+            EventKind::Letter => "letter",
+            EventKind::EmailRating => "email_rating",
+        }
+    }
+
+    pub fn from_code(code: i8) -> Option<EventKind> {
+        [EventKind::Rating, EventKind::Timing, EventKind::Call, EventKind::Letter, EventKind::EmailRating]
+            .into_iter()
+            .find(|k| k.code() == code)
+    }
+
     /// Kinds whose later posts with the same id replace the earlier one: a
     /// repeat is a duplicate only when it says the same as the last one.
     pub fn updatable(self) -> bool {

@@ -1,9 +1,11 @@
 //! The words every part of touchpoint shares: rating scales, emotions,
-//! client segments, channels, event kinds, roles, times and working days, each parsed and checked
+//! client segments, channels, event kinds, roles, times and working days,
+//! case references, each parsed and checked
 //! once here. Capture, dashboards, the seed and the widget import them from
 //! this module, never from one another.
 
 pub mod calendar;
+pub mod case_ref;
 mod channel;
 mod kind;
 mod role;
@@ -12,6 +14,7 @@ mod segment;
 pub mod text;
 pub mod time;
 
+pub use case_ref::{CaseKey, CaseKeys, CaseRef};
 pub use channel::Channel;
 pub use kind::EventKind;
 pub use role::Role;

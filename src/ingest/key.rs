@@ -39,7 +39,7 @@ pub fn identify(event: &Event) -> Option<(Key, Version)> {
         Event::Timing(row) => (EventKind::Timing, row.event_id, row.received_at, 0),
         Event::Call(row) => (EventKind::Call, row.event_id, row.received_at, 0),
         Event::Letter(row) => (EventKind::Letter, row.event_id, row.updated_at, letter_fingerprint(row)),
-        Event::Correction(_) | Event::Case(_) => return None,
+        Event::Correction(_) | Event::Case(_) | Event::Touch(_) => return None,
     };
     Some((Key { kind, id }, Version { at, fingerprint }))
 }

@@ -124,6 +124,12 @@ pub struct Stage {
     /// the journey's `cases.unit`.
     #[serde(default)]
     pub unit: Option<String>,
+    /// The longest the stage may take by law or the service's administrative
+    /// regulation, in working days of the production calendar: a client's
+    /// case past it, from its first contact at this stage to its first at a
+    /// later one, counts as past the deadline.
+    #[serde(default)]
+    pub legal_deadline_days: Option<u16>,
 }
 
 /// A tag offered with the rating form of a stage.

@@ -128,6 +128,26 @@ pub struct CaseRow {
     pub answer_by: u32,
 }
 
+/// One contact with a client's case: an event that carried a case reference
+/// (migration 0014). `event_id` and `at` are that event's; the reference is
+/// only its keyed hash.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct TouchRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    /// `CaseKey`: 16 bytes, `FixedString(16)`.
+    pub case_key: [u8; 16],
+    /// When the contact happened: a rating's or timing's `occurred_at`, a
+    /// call's `started_at`, a letter's `received_at`.
+    pub at: u32,
+    pub journey: String,
+    /// Empty for a call logged without a stage.
+    pub stage: String,
+    pub touchpoint: String,
+    /// `EventKind` code: which table holds the event.
+    pub kind: i8,
+}
+
 /// An accepted event on its way to ClickHouse, as the spool stores it. New
 /// kinds go last: a variant's position is its code in spool files on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,6 +158,7 @@ pub enum Event {
     Letter(LetterRow),
     Correction(CorrectionRow),
     Case(CaseRow),
+    Touch(TouchRow),
 }
 
 /// A row the spool ships: its table, and what tells a stored copy of this very
@@ -167,6 +188,7 @@ spooled!(CallRow, CALLS, received_at);
 spooled!(LetterRow, CORRESPONDENCE, updated_at);
 spooled!(CorrectionRow, FEEDBACK_CORRECTIONS, received_at);
 spooled!(CaseRow, CASES, opened_at);
+spooled!(TouchRow, CASE_TOUCHES, at);
 
 pub const FEEDBACK: &str = "feedback";
 pub const TIMINGS: &str = "timings";
@@ -174,3 +196,4 @@ pub const CALLS: &str = "calls";
 pub const CORRESPONDENCE: &str = "correspondence";
 pub const FEEDBACK_CORRECTIONS: &str = "feedback_corrections";
 pub const CASES: &str = "cases";
+pub const CASE_TOUCHES: &str = "case_touches";

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::metrics::Metrics;
 
 use super::reconcile::{self, AlreadyStored};
-use super::rows::{CallRow, CaseRow, CorrectionRow, Event, FeedbackRow, LetterRow, Spooled, TimingRow};
+use super::rows::{CallRow, CaseRow, CorrectionRow, Event, FeedbackRow, LetterRow, Spooled, TimingRow, TouchRow};
 use super::spool::{self, Sealed, Shared};
 
 /// Segments shipped in one round at most, when a backlog has built up...
@@ -111,8 +111,9 @@ impl Shipper {
         // No rollup reads letters: what a replay finds of them needs no repair.
         self.table(tables.letters, check).await?;
         let corrections = self.table(tables.corrections, check).await?;
-        // No rollup reads cases either.
+        // No rollup reads cases or touches either.
         self.table(tables.cases, check).await?;
+        self.table(tables.touches, check).await?;
         let found = AlreadyStored { feedback, timings, calls, corrections };
         if !found.is_empty() {
             // After every INSERT of the round, corrections included: the
@@ -230,6 +231,7 @@ struct Tables {
     letters: Vec<LetterRow>,
     corrections: Vec<CorrectionRow>,
     cases: Vec<CaseRow>,
+    touches: Vec<TouchRow>,
 }
 
 impl Tables {
@@ -241,6 +243,7 @@ impl Tables {
             Event::Letter(row) => self.letters.push(row),
             Event::Correction(row) => self.corrections.push(row),
             Event::Case(row) => self.cases.push(row),
+            Event::Touch(row) => self.touches.push(row),
         }
     }
 }

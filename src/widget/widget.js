@@ -1,7 +1,7 @@
 /* touchpoint feedback widget. Source of truth: served as is (no build step).
    <script async src="https://HOST/widget.js" data-site="demo" data-journey="..."
      data-stage="..." data-touchpoint="..." data-mode="inline|button" data-target="#id"
-     data-scale="csat|thumbs|nps" data-lang="ru|en" data-ask-time="true"></script>
+     data-scale="csat|thumbs|nps" data-lang="ru|en" data-ask-time="true" data-case="Л-2026/117"></script>
    No cookies, no requests but to HOST, no eval; styles live in a shadow root. */
 (function () {
   var me = document.currentScript;
@@ -38,6 +38,8 @@
     var e = { event_id: uuid(), session_id: sid, page_path: location.pathname, occurred_at: new Date().toISOString() };
     for (var k in who) e[k] = who[k];
     for (k in extra) e[k] = extra[k];
+    // Read when the event is made: a page may set it late (script.dataset.case = '...').
+    if (d.case) e.case_ref = d.case;
     return e;
   }
 

@@ -55,7 +55,7 @@ async fn a_click_records_the_rating_and_a_second_click_replaces_it() {
     assert!(page.contains("/follow/") && page.contains("Follow the answer"), "a csat 2 opened a case");
     assert_eq!(wait_for_rows(&app.storage, "feedback", 1).await, 1);
     let row = ratings(&app).await.remove(0);
-    assert_eq!((row.score, row.emotion, row.case_ref.as_str()), (2, -1, "Л-2026/117"));
+    assert_eq!((row.score, row.emotion, row.case_ref.as_str()), (2, -1, ""), "the reference is not kept in clear");
     assert_eq!((row.site.as_str(), row.touchpoint.as_str(), row.channel.as_str()), ("email", "email", "email"));
     assert_eq!(row.event_id.to_string(), body["event_id"].as_str().unwrap());
 
@@ -66,6 +66,8 @@ async fn a_click_records_the_rating_and_a_second_click_replaces_it() {
     let rows = ratings(&app).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].score, 5);
+    let touches = count_rows(&app.storage, "case_touches").await;
+    assert_eq!(touches, 1, "one touch of the case, however many clicks");
 
     // A third click, low again: the case of the first stays as it opened, no second link.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;

@@ -10,6 +10,7 @@ mod cases;
 mod catalog;
 mod cli;
 mod dashboards;
+mod dossiers;
 mod email;
 mod error_shape;
 mod exactly_once;

@@ -122,6 +122,15 @@ fn every_migration_and_the_case_queries_run_on_current_clickhouse() {
                 &["1", "0", "''", "''", "1", "0", "'answer'", "'answer'", "'webhook:crm'", "0", "100"],
             ),
         ),
+        (
+            "stage times",
+            bound(
+                touchpoint::dossiers::stages::BUILD,
+                &["2", "10800", "[100001]", "[1]", "['a', 'b']", "[1, 2]", "'j'"],
+            ),
+        ),
+        ("stage durations", bound(touchpoint::dossiers::durations::FIGURES, &["1", "1", "2", "'j'", "0"])),
+        ("touches", bound(touchpoint::dossiers::touches::TOUCHES, &["'00112233445566778899aabbccddeeff'"])),
     ];
     let input = serde_json::to_vec(&serde_json::json!({"migrations": statements, "queries": queries})).unwrap();
     let script = repo().join("tests/chdb_migrations.py");

@@ -398,7 +398,9 @@ async fn letters_log_in_to_a_server_that_requires_smtp_auth() {
     let login = ["touchpoint", "correct horse"];
     let sink = SmtpSink::start_authenticating(port, &dir.join("box"), [&cert, &key], login).await;
     // No login: refused before MAIL FROM (530); a wrong password: 535.
-    for (password, expected, code) in [(None, "failed", "530"), (Some("wrong"), "failed", "535"), (Some(login[1]), "delivered", "")] {
+    for (password, expected, code) in
+        [(None, "failed", "530"), (Some("wrong"), "failed", "535"), (Some(login[1]), "delivered", "")]
+    {
         let mut config = config("http://127.0.0.1:9/unused", &secret());
         config.notify.webhooks.clear();
         let mut smtp = crate::support::smtp_config(port);

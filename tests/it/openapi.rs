@@ -27,6 +27,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/cases"),
     ("get", "/api/v1/cases/{id}"),
     ("post", "/api/v1/cases/{id}/changes"),
+    ("get", "/api/v1/journeys/{id}/stage-durations"),
+    ("post", "/api/v1/case-refs/key"),
+    ("get", "/api/v1/case-refs/{key}/timeline"),
 ];
 
 #[tokio::test]

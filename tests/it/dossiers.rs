@@ -1,0 +1,195 @@
+//! One client's case across channels (issue 14): a licence application walked
+//! through all five stages by phone, letter, site, EPGU and an e-mail link,
+//! linked only by the keyed hash of its reference; stage durations computed
+//! by hand; the analysts' timeline and the client's history page show that
+//! case and no other; a forged or expired history link shows nothing.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use touchpoint::domain::Role;
+use uuid::Uuid;
+
+use crate::support::{TestApp, ago, api_token, repo, spawn_app_with, test_config, wait_for_rows};
+
+const CASE: &str = "Л-2026/117";
+const OTHER: &str = "Л-2026/118";
+const DAY: u64 = 86_400;
+
+fn config() -> touchpoint::config::Config {
+    let mut config = test_config();
+    config.case_refs.secret = Some(SecretString::from("a-case-reference-key-of-32-chars!!"));
+    config.case_refs.refresh_interval = Duration::from_millis(200);
+    config
+}
+
+fn call(days_ago: u64, stage: &str, case_ref: &str) -> Value {
+    json!({"event_id": Uuid::new_v4(), "started_at": ago(days_ago * DAY).1, "wait_seconds": 30, "talk_seconds": 200,
+           "transfers": 3, "resolved": true, "process": "informing", "operator": "op-7",
+           "journey": "scrap-metal-licensing", "stage": stage, "rating": {"scale": "csat", "score": 4},
+           "case_ref": case_ref})
+}
+
+fn letter(days_ago: u64, stage: &str, touchpoint: &str) -> Value {
+    let (received, answered) = (ago(days_ago * DAY).1, ago(days_ago * DAY - 2 * 3600).1);
+    json!({"event_id": Uuid::new_v4(), "letter_id": format!("{stage}-1"), "touchpoint": touchpoint,
+           "received_at": received, "acknowledged_at": received, "answered_at": answered,
+           "journey": "scrap-metal-licensing", "stage": stage, "case_ref": CASE})
+}
+
+fn rating(days_ago: u64, stage: &str, touchpoint: &str, case_ref: &str, comment: &str) -> Value {
+    json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing", "stage": stage,
+           "touchpoint": touchpoint, "scale": "csat", "score": 4, "comment": comment,
+           "occurred_at": ago(days_ago * DAY).1, "case_ref": case_ref})
+}
+
+async fn analyst_get(app: &TestApp, token: &str, path: &str) -> Value {
+    let response = app.http.get(format!("{}{path}", app.address)).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+/// The durations once the stage times include every stage of the walk.
+async fn durations(app: &TestApp, token: &str) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let body = analyst_get(app, token, "/api/v1/journeys/scrap-metal-licensing/stage-durations").await;
+        let stages = body["stages"].as_array().unwrap().clone();
+        if stages.iter().all(|s| s["reached"].as_u64() >= Some(1)) || std::time::Instant::now() > deadline {
+            return stages;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_case_through_five_stages_across_channels_is_measured_and_shown_as_itself() {
+    let app = spawn_app_with(config()).await;
+    let at = |days: u64| ago(days * DAY).0;
+    // The walk, oldest first: (stage, first contact) — days before now.
+    assert_eq!(app.post_staff("/api/v1/calls", &call(40, "information_search", CASE)).await.0, 202);
+    let (status, answer) = app.post_staff("/api/v1/correspondence", &letter(38, "preparation", "post")).await;
+    assert_eq!(status, 202, "{answer}");
+    let history_url = answer["history_url"].as_str().expect("a history link for a letter with a case").to_string();
+    assert_eq!(app.post_staff("/api/v1/correspondence", &letter(30, "application", "epgu")).await.0, 202);
+    let on_site = json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
+        "stage": "onsite_assessment", "touchpoint": "in_person", "duration_ms": 5_400_000, "measure": "wait",
+        "source": "measured", "occurred_at": ago(5 * DAY).1, "case_ref": CASE});
+    assert_eq!(app.post("/api/v1/timings", &on_site).await.0, 202);
+    // A later site rating at an earlier stage changes none of the durations.
+    assert_eq!(app.post("/api/v1/feedback", &rating(3, "preparation", "site", CASE, "долго искал форму")).await.0, 202);
+    assert_eq!(app.post("/api/v1/feedback", &rating(1, "service_result", "epgu", CASE, "")).await.0, 202);
+    let links = json!({"journey": "scrap-metal-licensing", "stage": "service_result", "case_ref": " л-2026/117 "});
+    let (status, links) = app.post_staff("/api/v1/email-links", &links).await;
+    assert_eq!(status, 202, "{links}");
+    assert!(links["history_url"].as_str().unwrap().contains("/history/"));
+    let click = links["links"].as_array().unwrap()[4]["url"].as_str().unwrap().to_string();
+    assert_eq!(app.http.get(click).send().await.unwrap().status(), 200);
+    // Another client's case.
+    assert_eq!(app.post("/api/v1/feedback", &rating(2, "preparation", "site", OTHER, "чужое дело")).await.0, 202);
+    assert_eq!(wait_for_rows(&app.storage, "case_touches", 8).await, 8);
+
+    // Never in clear anywhere: the feedback rows keep no reference.
+    let clear: u64 =
+        app.storage.client().query("SELECT count() FROM feedback WHERE case_ref != ''").fetch_one().await.unwrap();
+    assert_eq!(clear, 0);
+
+    let token = api_token(&app.storage, Role::Analyst, &[]).await;
+    let stages = durations(&app, &token).await;
+    let by_id = |id: &str| stages.iter().find(|s| s["stage"] == id).unwrap().clone();
+    // By hand: each stage lasts from its first contact to the first at a later stage.
+    for (stage, from, to) in
+        [("information_search", 40, 38), ("preparation", 38, 30), ("application", 30, 5), ("onsite_assessment", 5, 1)]
+    {
+        let s = by_id(stage);
+        assert_eq!(s["moved_on"].as_u64(), Some(1), "{s}");
+        assert_eq!(s["median_seconds"].as_u64(), Some(u64::from(at(to) - at(from))), "{stage}: {s}");
+        assert_eq!(s["p90_seconds"], s["median_seconds"]);
+    }
+    // application has a legal deadline of 15 working days: past it or not by the shipped calendar.
+    let catalog = touchpoint::journeys::Catalog::load(&repo().join("dashboards")).unwrap();
+    let offset = time::UtcOffset::from_hms(3, 0, 0).unwrap();
+    let entered = std::time::UNIX_EPOCH + Duration::from_secs(u64::from(at(30)));
+    let ends = touchpoint::domain::time::unix(catalog.calendar.deadline(entered, 15, offset));
+    let application = by_id("application");
+    assert_eq!(application["legal_deadline_days"], 15);
+    assert_eq!(application["past_deadline"].as_u64(), Some(u64::from(at(5) > ends)), "{application}");
+    assert_eq!(by_id("preparation")["past_deadline_share"], Value::Null, "no deadline, no share");
+    let result = by_id("service_result");
+    assert_eq!((result["reached"].as_u64(), result["still_there"].as_u64()), (Some(1), Some(1)), "{result}");
+    let waited = result["still_there_median_seconds"].as_u64().unwrap();
+    assert!((DAY..DAY + 60).contains(&waited), "since its first contact there a day ago: {waited}");
+    assert_eq!(by_id("preparation")["reached"].as_u64(), Some(2), "the other case too");
+
+    // The analysts' timeline: the case's own contacts, in order, by its key only.
+    let key = app
+        .http
+        .post(format!("{}/api/v1/case-refs/key", app.address))
+        .bearer_auth(&token)
+        .json(&json!({"case_ref": CASE}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["case_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let timeline = analyst_get(&app, &token, &format!("/api/v1/case-refs/{key}/timeline")).await;
+    let contacts = timeline["contacts"].as_array().unwrap();
+    let kinds: Vec<&str> = contacts.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["call", "letter", "letter", "timing", "rating", "rating", "email_rating"]);
+    assert_eq!((contacts[0]["transfers"].as_u64(), contacts[0]["score"].as_u64()), (Some(3), Some(4)));
+    assert!(contacts[1]["answered_at"].as_u64().is_some() && contacts[3]["duration_ms"] == 5_400_000);
+    assert_eq!(contacts[4]["comment"], "долго искал форму");
+    assert!(!timeline.to_string().contains("чужое дело") && !timeline.to_string().contains(CASE));
+    for role in [Role::Handler, Role::Admin] {
+        let units: &[&str] = if role == Role::Handler { &["licensing"] } else { &[] };
+        let other = api_token(&app.storage, role, units).await;
+        let url = format!("{}/api/v1/case-refs/{key}/timeline", app.address);
+        let refused = app.http.get(url).bearer_auth(other).send().await.unwrap();
+        assert_eq!(refused.status(), 403, "{role}");
+        assert!(!refused.text().await.unwrap().contains("contacts"));
+    }
+
+    // The client's history: that case, nothing of another.
+    let page = app.http.get(&history_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Ваше дело") && html.contains("Телефонная связь"), "{html}");
+    assert!(html.contains("долго искал форму") && html.contains("Письмо получено"), "{html}");
+    assert!(!html.contains("чужое дело"), "another case's comment");
+    assert_eq!(html.matches("<li").count(), 7, "{html}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_forged_or_expired_history_link_shows_nothing() {
+    let mut config = config();
+    config.case_refs.history_link_ttl = Duration::from_secs(1);
+    let app = spawn_app_with(config).await;
+    let (status, answer) = app.post_staff("/api/v1/correspondence", &letter(3, "preparation", "post")).await;
+    assert_eq!(status, 202);
+    let url = answer["history_url"].as_str().unwrap().to_string();
+    wait_for_rows(&app.storage, "case_touches", 1).await;
+    let fresh = app.http.get(&url).send().await.unwrap();
+    assert_eq!(fresh.status(), 200);
+    assert!(fresh.text().await.unwrap().contains("Письмо получено"));
+
+    let mut forged = url.clone().into_bytes();
+    let last = forged.len() - 5;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    for bad in [String::from_utf8(forged).unwrap(), format!("{}/history/x", app.address)] {
+        let response = app.http.get(&bad).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{bad}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("Ссылка не работает") && !html.contains("Письмо"), "{html}");
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let expired = app.http.get(&url).send().await.unwrap();
+    assert_eq!(expired.status(), 404, "expired");
+    assert!(!expired.text().await.unwrap().contains("Письмо"));
+    app.stop().await;
+}
