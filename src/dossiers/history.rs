@@ -19,7 +19,6 @@ use tower::util::MapResponseLayer;
 
 use super::Dossiers;
 use super::touches::{Contact, contacts};
-use crate::cases::status::Status;
 use crate::domain::CaseKey;
 use crate::domain::calendar::day_of;
 use crate::domain::time::unix;
@@ -134,7 +133,7 @@ fn entry(state: &Dossiers, contact: &Contact, en: bool) -> Entry {
         stage,
         what,
         comment: contact.comment.clone(),
-        status: contact.case_status.map(|s| case_status(s, contact.case_answer.is_some(), en)),
+        status: contact.case_status.map(|s| crate::follow::status_text(s, contact.case_answer.is_some(), en)),
         answer: contact.case_answer.clone(),
     }
 }
@@ -155,17 +154,4 @@ fn letter(contact: &Contact, en: bool, day: impl Fn(u32) -> String) -> String {
         (None, false) => text += "; ответ готовится",
     }
     text
-}
-
-fn case_status(status: Status, answered: bool, en: bool) -> &'static str {
-    match (status, answered, en) {
-        (Status::New, _, false) => "Обращение по оценке зарегистрировано",
-        (Status::New, _, true) => "Your feedback is registered",
-        (Status::Acknowledged | Status::InProgress, _, false) => "Обращение по оценке рассматривается",
-        (Status::Acknowledged | Status::InProgress, _, true) => "Your feedback is being looked into",
-        (_, true, false) => "Ответ министерства:",
-        (_, true, true) => "The ministry's answer:",
-        (_, false, false) => "Обращение закрыто",
-        (_, false, true) => "Closed",
-    }
 }

@@ -6,6 +6,7 @@
 
 mod link;
 mod pages;
+pub(crate) use pages::status_text;
 pub mod store;
 
 use std::sync::Arc;

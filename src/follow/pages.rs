@@ -74,7 +74,8 @@ async fn lookup(follow: &Follow, token: &str) -> Result<(Uuid, Option<(CaseRow, 
     Ok((id, Some((case, CaseState::replay(&log)))))
 }
 
-fn status_text(status: Status, answered: bool, en: bool) -> &'static str {
+/// The status of a client's case as the client reads it.
+pub(crate) fn status_text(status: Status, answered: bool, en: bool) -> &'static str {
     match (status, answered, en) {
         (Status::New, _, false) => "Обращение зарегистрировано",
         (Status::New, _, true) => "Your feedback is registered",
