@@ -17,6 +17,19 @@ const CASE: &str = "Л-2026/117";
 const OTHER: &str = "Л-2026/118";
 const DAY: u64 = 86_400;
 
+/// One instant for the whole test: `ago` read twice can straddle a second.
+fn base() -> u64 {
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| u64::from(ago(0).0))
+}
+
+/// The time `days` before the test's instant (less `seconds`), as unix seconds and RFC 3339.
+fn before(days: u64, seconds: u64) -> (u32, String) {
+    let unix = base() - days * DAY - seconds;
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(unix);
+    (unix as u32, humantime::format_rfc3339_seconds(t).to_string())
+}
+
 fn config() -> touchpoint::config::Config {
     let mut config = test_config();
     config.case_refs.secret = Some(SecretString::from("a-case-reference-key-of-32-chars!!"));
@@ -25,14 +38,14 @@ fn config() -> touchpoint::config::Config {
 }
 
 fn call(days_ago: u64, stage: &str, case_ref: &str) -> Value {
-    json!({"event_id": Uuid::new_v4(), "started_at": ago(days_ago * DAY).1, "wait_seconds": 30, "talk_seconds": 200,
+    json!({"event_id": Uuid::new_v4(), "started_at": before(days_ago, 0).1, "wait_seconds": 30, "talk_seconds": 200,
            "transfers": 3, "resolved": true, "process": "informing", "operator": "op-7",
            "journey": "scrap-metal-licensing", "stage": stage, "rating": {"scale": "csat", "score": 4},
            "case_ref": case_ref})
 }
 
 fn letter(days_ago: u64, stage: &str, touchpoint: &str) -> Value {
-    let (received, answered) = (ago(days_ago * DAY).1, ago(days_ago * DAY - 2 * 3600).1);
+    let (received, answered) = (before(days_ago, 0).1, before(days_ago - 1, DAY - 2 * 3600).1);
     json!({"event_id": Uuid::new_v4(), "letter_id": format!("{stage}-1"), "touchpoint": touchpoint,
            "received_at": received, "acknowledged_at": received, "answered_at": answered,
            "journey": "scrap-metal-licensing", "stage": stage, "case_ref": CASE})
@@ -41,7 +54,7 @@ fn letter(days_ago: u64, stage: &str, touchpoint: &str) -> Value {
 fn rating(days_ago: u64, stage: &str, touchpoint: &str, case_ref: &str, comment: &str) -> Value {
     json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing", "stage": stage,
            "touchpoint": touchpoint, "scale": "csat", "score": 4, "comment": comment,
-           "occurred_at": ago(days_ago * DAY).1, "case_ref": case_ref})
+           "occurred_at": before(days_ago, 0).1, "case_ref": case_ref})
 }
 
 async fn analyst_get(app: &TestApp, token: &str, path: &str) -> Value {
@@ -66,7 +79,7 @@ async fn durations(app: &TestApp, token: &str) -> Vec<Value> {
 #[tokio::test]
 async fn one_case_through_five_stages_across_channels_is_measured_and_shown_as_itself() {
     let app = spawn_app_with(config()).await;
-    let at = |days: u64| ago(days * DAY).0;
+    let at = |days: u64| before(days, 0).0;
     // The walk, oldest first: (stage, first contact) — days before now.
     assert_eq!(app.post_staff("/api/v1/calls", &call(40, "information_search", CASE)).await.0, 202);
     let (status, answer) = app.post_staff("/api/v1/correspondence", &letter(38, "preparation", "post")).await;
@@ -75,7 +88,7 @@ async fn one_case_through_five_stages_across_channels_is_measured_and_shown_as_i
     assert_eq!(app.post_staff("/api/v1/correspondence", &letter(30, "application", "epgu")).await.0, 202);
     let on_site = json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
         "stage": "onsite_assessment", "touchpoint": "in_person", "duration_ms": 5_400_000, "measure": "wait",
-        "source": "measured", "occurred_at": ago(5 * DAY).1, "case_ref": CASE});
+        "source": "measured", "occurred_at": before(5, 0).1, "case_ref": CASE});
     assert_eq!(app.post("/api/v1/timings", &on_site).await.0, 202);
     // A later site rating at an earlier stage changes none of the durations.
     assert_eq!(app.post("/api/v1/feedback", &rating(3, "preparation", "site", CASE, "долго искал форму")).await.0, 202);
