@@ -35,7 +35,7 @@ use uuid::Uuid;
 use crate::cases::{CaseRules, Deadlines, Opening, Reason};
 use crate::config::{Config, SiteConfig};
 use crate::domain::time::Clock;
-use crate::domain::{CaseKeys, CaseRef, EventKind, Scale};
+use crate::domain::{CaseKey, CaseKeys, EventKind, Scale};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
 use crate::ingest::{EventSink, Outcome, Submission};
@@ -171,7 +171,7 @@ impl Capture {
     /// the event like a case does.
     fn touch(
         &self,
-        reference: Option<&CaseRef>,
+        key: Option<CaseKey>,
         kind: EventKind,
         event_id: Uuid,
         at: u32,
@@ -180,7 +180,7 @@ impl Capture {
         let [journey, stage, touchpoint] = place;
         Some(Event::Touch(TouchRow {
             event_id,
-            case_key: self.case_keys.key(reference?).0,
+            case_key: key?.0,
             at,
             journey: journey.to_string(),
             stage: stage.to_string(),
@@ -376,7 +376,7 @@ async fn accept_feedback(
     let case = capture.case(id, row.received_at, at, |rules| rules.rating(scale?, row.score, &row.tags));
     let follow = case.as_ref().map(|_| capture.follow.url(id, row.received_at));
     let touch = capture.touch(
-        reference.as_ref(),
+        reference.map(|r| capture.case_keys.key(&r)),
         EventKind::Rating,
         id,
         row.occurred_at,
@@ -428,7 +428,13 @@ async fn timings(
     let ids: Vec<Uuid> = rows.iter().map(|(r, _)| r.event_id).collect();
     let submissions = rows.into_iter().map(|(r, reference)| {
         let place = [r.journey.as_str(), &r.stage, &r.touchpoint];
-        let touch = capture.touch(reference.as_ref(), EventKind::Timing, r.event_id, r.occurred_at, place);
+        let touch = capture.touch(
+            reference.map(|r| capture.case_keys.key(&r)),
+            EventKind::Timing,
+            r.event_id,
+            r.occurred_at,
+            place,
+        );
         Submission { event: Event::Timing(r), attached: touch.into_iter().collect() }
     });
     capture.submit(submissions.collect()).await?;

@@ -196,8 +196,13 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         (None, None) => None,
     };
     let reference = CaseRef::parse("case_ref", input.case_ref)?;
-    let touch =
-        capture.touch(reference.as_ref(), EventKind::Call, input.event_id, started_at, [&journey, &stage, PHONE]);
+    let touch = capture.touch(
+        reference.map(|r| capture.case_keys.key(&r)),
+        EventKind::Call,
+        input.event_id,
+        started_at,
+        [&journey, &stage, PHONE],
+    );
     let mut attached: Vec<Event> = case.into_iter().chain(touch).collect();
     // A rating at the end of a call is client feedback at the phone touchpoint:
     // it counts in the stage's score like any other.
@@ -286,14 +291,8 @@ pub async fn correspondence(
     let acknowledged_at = later("acknowledged_at", input.acknowledged_at)?;
     let answered_at = later("answered_at", input.answered_at)?;
     let (journey, stage) = ids(capture.stage_of(input.journey, input.stage)?);
-    let reference = CaseRef::parse("case_ref", input.case_ref)?;
-    let touch = capture.touch(
-        reference.as_ref(),
-        EventKind::Letter,
-        input.event_id,
-        received_at,
-        [&journey, &stage, &touchpoint.id],
-    );
+    let key = CaseRef::parse("case_ref", input.case_ref)?.map(|r| capture.case_keys.key(&r));
+    let touch = capture.touch(key, EventKind::Letter, input.event_id, received_at, [&journey, &stage, &touchpoint.id]);
     let row = LetterRow {
         event_id: input.event_id,
         letter_id,
@@ -308,7 +307,7 @@ pub async fn correspondence(
         segment: Segment::code(input.segment),
     };
     capture.submit(vec![Submission { event: Event::Letter(row), attached: touch.into_iter().collect() }]).await?;
-    let history_url = reference.map(|r| capture.history.url(capture.case_keys.key(&r), unix(now)));
+    let history_url = key.map(|key| capture.history.url(key, unix(now)));
     Ok(accepted(LetterAccepted { event_id: input.event_id, history_url }))
 }
 

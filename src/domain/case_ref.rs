@@ -29,7 +29,9 @@ impl CaseRef {
     /// The reference a request carries in `field`, if any; refused when it
     /// is longer than [`MAX_CASE_REF_CHARS`]. Empty means none.
     pub fn parse(field: &str, value: Option<String>) -> Result<Option<CaseRef>, ApiError> {
-        let text = bounded(field, value, MAX_CASE_REF_CHARS)?;
+        // Most events carry none: no allocation on the capture path for them.
+        let Some(value) = value else { return Ok(None) };
+        let text = bounded(field, Some(value), MAX_CASE_REF_CHARS)?;
         let normal = text.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
         Ok((!normal.is_empty()).then_some(CaseRef(normal)))
     }
