@@ -9,9 +9,10 @@
 //! times, over `--runs` requests each, as a handler of every unit: the queue
 //! page, its overdue filter, a later page, the JSON API and one case's page.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use common::Service;
+use common::reads::{arg, report, time};
 use touchpoint::accounts::auth::{self, Grant};
 use touchpoint::cases::ChangeRow;
 use touchpoint::config::EmbeddedConfig;
@@ -27,11 +28,6 @@ mod common;
 const UNITS: [&str; 5] = ["licensing", "general", "permits", "appeals", "registry"];
 const STAGES: [(&str, &str); 3] =
     [("application", "epgu"), ("information_search", "site"), ("service_result", "email")];
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// Case `i` of `n`, opened `i`'s share of 60 days ago, with its rating and log.
 fn case(i: u64, n: u64, now: u32) -> (CaseRow, FeedbackRow, Vec<ChangeRow>) {
@@ -118,30 +114,6 @@ async fn seed(storage: &Storage, n: u64) {
         let _ = storage.client().query(&format!("OPTIMIZE TABLE {table} FINAL")).execute().await;
     }
     println!("seeded {} cases in {:.0} s", n - have, start.elapsed().as_secs_f64());
-}
-
-async fn time(client: &reqwest::Client, url: &str, token: &str, runs: u64) -> Vec<Duration> {
-    let mut times = Vec::new();
-    for _ in 0..runs {
-        let start = Instant::now();
-        let response = client.get(url).bearer_auth(token).send().await.unwrap();
-        assert_eq!(response.status(), 200, "{url}");
-        response.bytes().await.unwrap();
-        times.push(start.elapsed());
-    }
-    times.sort();
-    times
-}
-
-fn report(name: &str, times: &[Duration]) {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name:<18} p50 {:>7.1} ms  p95 {:>7.1} ms  max {:>7.1} ms  ({} runs)",
-        ms(times[times.len() / 2]),
-        ms(times[(times.len() * 95 / 100).min(times.len() - 1)]),
-        ms(times[times.len() - 1]),
-        times.len()
-    );
 }
 
 fn main() {

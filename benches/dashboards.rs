@@ -8,9 +8,10 @@
 //! and times, over `--runs` requests each, the whole journey page (five charts
 //! included), the stats API and the `stages.svg` chart, all for 90 days.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::Service;
+use common::reads::{arg, report, time};
 use touchpoint::config::EmbeddedConfig;
 use touchpoint::journeys::Catalog;
 use touchpoint::storage::Storage;
@@ -18,37 +19,6 @@ use touchpoint::storage::embedded::EmbeddedClickHouse;
 use touchpoint::storage::migrations::{self, Migration};
 
 mod common;
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-async fn time(client: &reqwest::Client, url: &str, token: &str, runs: u64) -> (Vec<Duration>, usize) {
-    let mut times = Vec::new();
-    let mut size = 0;
-    for _ in 0..runs {
-        let start = Instant::now();
-        let response = client.get(url).bearer_auth(token).send().await.unwrap();
-        assert_eq!(response.status(), 200, "{url}");
-        size = response.bytes().await.unwrap().len();
-        times.push(start.elapsed());
-    }
-    times.sort();
-    (times, size)
-}
-
-fn report(name: &str, (times, size): (Vec<Duration>, usize)) {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name:<14} p50 {:>7.1} ms  p95 {:>7.1} ms  max {:>7.1} ms  ({} runs, {} KB)",
-        ms(times[times.len() / 2]),
-        ms(times[(times.len() * 95 / 100).min(times.len() - 1)]),
-        ms(times[times.len() - 1]),
-        times.len(),
-        size / 1024
-    );
-}
 
 fn main() {
     let events = arg("--events", 10_000_000);
@@ -97,13 +67,13 @@ fn main() {
         for path in [format!("/dashboard/{j}?period=90"), format!("/api/v1/journeys/{j}/charts/stages.svg?period=90")] {
             time(&client, &format!("{base}{path}"), &token, 1).await;
         }
-        report("journey page", time(&client, &format!("{base}/dashboard/{j}?period=90"), &token, runs).await);
-        report("stats API", time(&client, &format!("{base}/api/v1/journeys/{j}/stats?period=90"), &token, runs).await);
+        report("journey page", &time(&client, &format!("{base}/dashboard/{j}?period=90"), &token, runs).await);
+        report("stats API", &time(&client, &format!("{base}/api/v1/journeys/{j}/stats?period=90"), &token, runs).await);
         report(
             "stages.svg",
-            time(&client, &format!("{base}/api/v1/journeys/{j}/charts/stages.svg?period=90"), &token, runs).await,
+            &time(&client, &format!("{base}/api/v1/journeys/{j}/charts/stages.svg?period=90"), &token, runs).await,
         );
-        report("page, 7 days", time(&client, &format!("{base}/dashboard/{j}?period=7"), &token, runs).await);
+        report("page, 7 days", &time(&client, &format!("{base}/dashboard/{j}?period=7"), &token, runs).await);
         drop(service);
         drop(storage);
         clickhouse.stop().await.unwrap();

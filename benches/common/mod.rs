@@ -1,4 +1,4 @@
-//! What both benchmarks need: a free port, the release binary started against a
+//! What the benchmarks need: a free port, the release binary started against a
 //! given ClickHouse, and a wait until it is ready.
 
 use std::path::Path;
@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 use touchpoint::storage::Endpoint;
 
-#[allow(dead_code)] // the capture benchmark drives wrk; the dashboards one does not
+#[allow(dead_code)] // the capture benchmark drives wrk; the read benchmarks do not
 pub mod wrk;
+
+#[allow(dead_code)] // the read benchmarks time pages; the capture one does not
+pub mod reads;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
