@@ -124,8 +124,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.dashboards.readers(), accounts::auth::require));
     let follow = crate::follow::router(state.follow.clone(), state.capture.public_guard(state.metrics.clone()));
     let admin = crate::admin::router(state.admin.clone(), state.auth.admits(&[Role::Admin]));
-    let history =
-        crate::dossiers::pages_router(state.dossiers.clone(), state.capture.public_guard(state.metrics.clone()));
+    let dossiers = crate::dossiers::pages_router(
+        state.dossiers.clone(),
+        state.capture.public_guard(state.metrics.clone()),
+        state.auth.admits(&[Role::Analyst]),
+    );
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
@@ -134,7 +137,7 @@ pub fn router(state: AppState) -> Router {
         .merge(case_pages)
         .merge(follow)
         .merge(admin)
-        .merge(history)
+        .merge(dossiers)
         .merge(scrape)
         .fallback(error::no_route)
 }

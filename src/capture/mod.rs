@@ -169,14 +169,7 @@ impl Capture {
 
     /// The touch of an event that carries a case reference; it travels with
     /// the event like a case does.
-    fn touch(
-        &self,
-        key: Option<CaseKey>,
-        kind: EventKind,
-        event_id: Uuid,
-        at: u32,
-        place: [&str; 3],
-    ) -> Option<Event> {
+    fn touch(&self, key: Option<CaseKey>, kind: EventKind, event_id: Uuid, at: u32, place: [&str; 3]) -> Option<Event> {
         let [journey, stage, touchpoint] = place;
         Some(Event::Touch(TouchRow {
             event_id,

@@ -26,7 +26,7 @@ use crate::storage::rows::CaseRow;
 use crate::web;
 
 mod words;
-use words::Words;
+use words::{CaseWords, Words};
 
 /// Cases per page.
 const PAGE: u32 = 50;

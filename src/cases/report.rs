@@ -90,8 +90,7 @@ async fn report(
     Path(id): Path<String>,
     Query(query): Query<Period>,
 ) -> Result<Response, ApiError> {
-    let journey =
-        catalog.journey(&id).ok_or_else(|| ApiError::NotFound { what: "journey", field: "id", id: id.clone() })?;
+    let journey = catalog.journey_or_404(&id)?;
     let days = query.period.unwrap_or(30);
     if ![7, 30, 90].contains(&days) {
         return Err(ApiError::invalid("period", "7, 30 or 90 days"));

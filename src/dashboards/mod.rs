@@ -47,10 +47,6 @@ impl Dashboards {
         Dashboards { catalog, storage, auth, min_answers }
     }
 
-    fn journey(&self, id: &str) -> Result<&Journey, ApiError> {
-        self.catalog.journey(id).ok_or(ApiError::NotFound { what: "journey", field: "id", id: id.to_string() })
-    }
-
     /// Who may read the dashboards, their API and the metrics: analysts.
     pub fn readers(&self) -> auth::Admits {
         self.auth.admits(&[Role::Analyst])
@@ -63,7 +59,7 @@ impl Dashboards {
         query: &ViewQuery,
         parts: stats::Parts,
     ) -> Result<(&Journey, Filters, stats::JourneyStats), ApiError> {
-        let journey = self.journey(id)?;
+        let journey = self.catalog.journey_or_404(id)?;
         let filters = query.filters(journey, &self.catalog)?;
         let stats = stats::journey_stats(&self.storage, journey, &filters, self.min_answers, parts).await?;
         Ok((journey, filters, stats))

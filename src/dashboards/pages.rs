@@ -212,7 +212,7 @@ pub async fn journey(
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
     let en = q.english();
-    let journey = state.journey(&id)?;
+    let journey = state.catalog.journey_or_404(&id)?;
     let filters = q.filters(journey, &state.catalog)?;
     let book = crate::cases::CaseBook::new(state.storage.clone());
     let now = crate::domain::time::unix(std::time::SystemTime::now());

@@ -8,11 +8,11 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
 use super::Dossiers;
-use super::stages::latest_build;
+use super::stages::journey_build;
 use crate::domain::time::unix;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
-use crate::journeys::model::{Metric, Text};
+use crate::journeys::model::{Journey, Metric, Stage, Text};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -52,29 +52,28 @@ pub struct StageDurations {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JourneyDurations {
-    journey: String,
-    days: u32,
+    pub journey: String,
+    pub days: u32,
     /// When the figures were computed (RFC 3339); none before the first
     /// computation (`case_refs.refresh_interval`).
-    computed_at: Option<String>,
+    pub computed_at: Option<String>,
     /// In the journey's order, every stage listed.
-    stages: Vec<StageDurations>,
+    pub stages: Vec<StageDurations>,
 }
 
 #[derive(Row, Deserialize)]
 struct Figures {
-    stage: String,
+    stage: u8,
     reached: u64,
     moved: u64,
-    median: u64,
-    p90: u64,
+    /// Median and 90th percentile of `spent` of the cases that moved on.
+    spent: Vec<u64>,
     past: u64,
     waiting: u64,
 }
 
 pub const FIGURES: &str = "SELECT stage, count() AS reached, countIf(left_at > 0) AS moved, \
-      toUInt64(quantileExactIf(0.5)(toUInt32(left_at) - toUInt32(entered_at), left_at > 0)) AS median, \
-      toUInt64(quantileExactIf(0.9)(toUInt32(left_at) - toUInt32(entered_at), left_at > 0)) AS p90, \
+      arrayMap(q -> toUInt64(q), quantilesExactIf(0.5, 0.9)(spent, left_at > 0)) AS spent, \
       countIf(deadline_at > 0 AND (left_at > deadline_at OR (left_at = 0 AND toUInt32(deadline_at) < ?))) AS past, \
       toUInt64(quantileExactIf(0.5)(? - toUInt32(entered_at), left_at = 0)) AS waiting \
     FROM case_stage_times \
@@ -96,52 +95,58 @@ pub async fn durations(
     Path(id): Path<String>,
     Query(window): Query<Window>,
 ) -> Result<Response, ApiError> {
-    let journey = state.catalog.journey(&id).ok_or_else(|| ApiError::NotFound {
-        what: "journey",
-        field: "id",
-        id: id.clone(),
-    })?;
+    let journey = state.catalog.journey_or_404(&id)?;
     let days = window.days.unwrap_or(365);
     if !(1..=3660).contains(&days) {
         return Err(ApiError::invalid("days", "from 1 to 3660"));
     }
+    Ok(axum::Json(compute(&state, journey, days).await?).into_response())
+}
+
+/// The figures of `journey`'s cases that entered a stage in the last `days`.
+pub async fn compute(state: &Dossiers, journey: &Journey, days: u32) -> Result<JourneyDurations, ApiError> {
     let now = unix((state.clock)());
-    let build = latest_build(&state.storage).await?;
-    let figures: Vec<Figures> = if build == 0 {
-        Vec::new()
-    } else {
-        let from = now.saturating_sub(days * 86_400);
-        let query = state.storage.client().query(FIGURES).bind(now).bind(now).bind(build).bind(&journey.id).bind(from);
-        query.fetch_all().await.map_err(crate::storage::StorageError::from)?
+    let build = journey_build(&state.storage, &journey.id).await?;
+    let (figures, numbers): (Vec<Figures>, Vec<String>) = match &build {
+        None => (Vec::new(), Vec::new()),
+        Some(b) => {
+            let from = now.saturating_sub(days * 86_400);
+            let query = state.storage.client().query(FIGURES).bind(now).bind(now).bind(b.build).bind(b.number);
+            let figures = query.bind(from).fetch_all().await.map_err(crate::storage::StorageError::from)?;
+            (figures, b.stages.clone())
+        }
     };
+    // Stage numbers as the build numbered them: the journey file may have
+    // changed since.
+    let of = |id: &str| numbers.iter().position(|s| s == id).map(|i| i as u8 + 1);
     let stages = journey
         .stages
         .iter()
-        .map(|stage| {
-            let f = figures.iter().find(|f| f.stage == stage.id);
-            let reached = f.map_or(0, |f| f.reached);
-            let moved = f.map_or(0, |f| f.moved);
-            let past = f.map_or(0, |f| f.past);
-            StageDurations {
-                stage: stage.id.clone(),
-                name: stage.name.clone(),
-                reached,
-                moved_on: moved,
-                still_there: reached - moved,
-                median_seconds: f.filter(|_| moved > 0).map(|f| f.median),
-                p90_seconds: f.filter(|_| moved > 0).map(|f| f.p90),
-                target_seconds: stage.metrics.iter().find_map(|m| match m {
-                    Metric::TimeSpent { target } => target.map(|t| t.as_secs()),
-                    Metric::Score { .. } => None,
-                }),
-                legal_deadline_days: stage.legal_deadline_days,
-                past_deadline: past,
-                past_deadline_share: (stage.legal_deadline_days.is_some() && reached > 0)
-                    .then(|| past as f64 / reached as f64),
-                still_there_median_seconds: f.filter(|_| reached > moved).map(|f| f.waiting),
-            }
-        })
+        .map(|stage| line(stage, of(&stage.id).and_then(|n| figures.iter().find(|f| f.stage == n))))
         .collect();
-    let computed_at = (build > 0).then(|| super::rfc3339(build));
-    Ok(axum::Json(JourneyDurations { journey: journey.id.clone(), days, computed_at, stages }).into_response())
+    let computed_at = build.map(|b| super::rfc3339(b.build));
+    Ok(JourneyDurations { journey: journey.id.clone(), days, computed_at, stages })
+}
+
+fn line(stage: &Stage, f: Option<&Figures>) -> StageDurations {
+    let reached = f.map_or(0, |f| f.reached);
+    let moved = f.map_or(0, |f| f.moved);
+    let past = f.map_or(0, |f| f.past);
+    StageDurations {
+        stage: stage.id.clone(),
+        name: stage.name.clone(),
+        reached,
+        moved_on: moved,
+        still_there: reached - moved,
+        median_seconds: f.filter(|_| moved > 0).and_then(|f| f.spent.first().copied()),
+        p90_seconds: f.filter(|_| moved > 0).and_then(|f| f.spent.get(1).copied()),
+        target_seconds: stage.metrics.iter().find_map(|m| match m {
+            Metric::TimeSpent { target } => target.map(|t| t.as_secs()),
+            Metric::Score { .. } => None,
+        }),
+        legal_deadline_days: stage.legal_deadline_days,
+        past_deadline: past,
+        past_deadline_share: (stage.legal_deadline_days.is_some() && reached > 0).then(|| past as f64 / reached as f64),
+        still_there_median_seconds: f.filter(|_| reached > moved).map(|f| f.waiting),
+    }
 }

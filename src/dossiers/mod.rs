@@ -4,10 +4,12 @@
 //! - `stages`/`durations`: per stage, how long cases really take, against
 //!   the stage's target and legal deadline, and where they stall;
 //! - `touches`: one case's contacts, for the analysts' timeline and
-//! - `history`: the client's own history page behind a signed link.
+//! - `history`: the client's own history page behind a signed link;
+//! - `pages`: the analysts' pages of both the stage times and one case.
 
 pub mod durations;
 pub mod history;
+mod pages;
 pub mod stages;
 pub mod touches;
 
@@ -52,10 +54,10 @@ pub fn api_router(state: Dossiers, admits: Admits) -> OpenApiRouter {
         .with_state(state)
 }
 
-/// The client's history page; public, so behind `guard` (the capture
-/// routes' per-address limits).
-pub fn pages_router(state: Dossiers, guard: crate::capture::GuardLayer) -> axum::Router {
-    history::router(state).layer(guard)
+/// The client's history page, public, so behind `guard` (the capture
+/// routes' per-address limits); and the analysts' pages, for whom `admits`.
+pub fn pages_router(state: Dossiers, guard: crate::capture::GuardLayer, admits: Admits) -> axum::Router {
+    history::router(state.clone()).layer(guard).merge(pages::router(state, admits))
 }
 
 fn rfc3339(unix: u32) -> String {

@@ -102,14 +102,12 @@ pub async fn contacts(storage: &Storage, key: CaseKey) -> Result<Vec<Contact>, S
         return Ok(Vec::new());
     }
     let ids: Vec<String> = lines.iter().map(|l| l.id.clone()).collect();
-    let rated: HashMap<String, Rated> =
-        client.query(RATED).bind(&ids).fetch_all::<Rated>().await?.into_iter().map(|r| (r.id.clone(), r)).collect();
-    let called: HashMap<String, Called> =
-        client.query(CALLED).bind(&ids).fetch_all::<Called>().await?.into_iter().map(|r| (r.id.clone(), r)).collect();
-    let written: HashMap<String, Written> =
-        client.query(WRITTEN).bind(&ids).fetch_all::<Written>().await?.into_iter().map(|r| (r.id.clone(), r)).collect();
-    let timed: HashMap<String, Timed> =
-        client.query(TIMED).bind(&ids).fetch_all::<Timed>().await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let (rated, called, written, timed) = tokio::try_join!(
+        by_id(storage, RATED, &ids, |r: &Rated| &r.id),
+        by_id(storage, CALLED, &ids, |r: &Called| &r.id),
+        by_id(storage, WRITTEN, &ids, |r: &Written| &r.id),
+        by_id(storage, TIMED, &ids, |r: &Timed| &r.id),
+    )?;
     let uuids: Vec<Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
     let book = CaseBook::new(storage.clone());
     let opened = book.opened_by(&uuids).await?;
@@ -143,4 +141,18 @@ pub async fn contacts(storage: &Storage, key: CaseKey) -> Result<Vec<Contact>, S
             }
         })
         .collect())
+}
+
+/// The rows `sql` finds for the events `ids`, by event id.
+async fn by_id<T>(
+    storage: &Storage,
+    sql: &str,
+    ids: &[String],
+    id: fn(&T) -> &String,
+) -> Result<HashMap<String, T>, StorageError>
+where
+    T: clickhouse::RowOwned + clickhouse::RowRead,
+{
+    let rows: Vec<T> = storage.client().query(sql).bind(ids).fetch_all().await?;
+    Ok(rows.into_iter().map(|r| (id(&r).clone(), r)).collect())
 }

@@ -111,7 +111,7 @@ async fn get_journey(
     State(catalog): State<Arc<Catalog>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let journey = catalog.journey(&id).ok_or(ApiError::NotFound { what: "journey", field: "id", id: id.clone() })?;
+    let journey = catalog.journey_or_404(&id)?;
     Ok(Json(serde_json::json!(JourneyView::new(journey, &catalog))))
 }
 

@@ -153,6 +153,12 @@ impl Catalog {
         self.journeys.get(id)
     }
 
+    /// The journey an API path names: a 404 naming its `id` otherwise.
+    pub fn journey_or_404(&self, id: &str) -> Result<&Journey, crate::error::ApiError> {
+        let missing = || crate::error::ApiError::NotFound { what: "journey", field: "id", id: id.to_string() };
+        self.journeys.get(id).ok_or_else(missing)
+    }
+
     pub fn touchpoint(&self, id: &str) -> Option<&Touchpoint> {
         self.touchpoints.get(id).map(|&i| &self.register.touchpoints[i])
     }

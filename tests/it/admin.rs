@@ -5,9 +5,7 @@
 use touchpoint::accounts::auth::{self, Grant};
 use touchpoint::domain::Role;
 
-use crate::support::{TestApp, catalog_with_units, no_redirects, spawn_app_with, test_config};
-
-const PASSWORD: &str = "correct horse battery staple";
+use crate::support::{PASSWORD, TestApp, catalog_with_units, no_redirects, spawn_app_with, test_config};
 
 async fn login(app: &TestApp, name: &str) -> Option<String> {
     let response = no_redirects()

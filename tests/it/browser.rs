@@ -183,6 +183,9 @@ async fn a_client_rates_by_keyboard_with_a_russian_comment_and_time_on_page_is_m
 
     client.goto(&format!("{pages}/apply")).await.unwrap();
     in_widget(&client, "input[type=radio]").await;
+    // The page learns the application number late and hands it on.
+    let late = "document.querySelector('script[data-site]').dataset.case = 'Л-2026/117'";
+    client.execute(late, vec![]).await.unwrap();
     keys(&client, TAB).await; // the first score
     keys(&client, &RIGHT.repeat(3)).await; // 1 → 4
     keys(&client, &format!("{TAB}{ENTER}")).await; // «Далее»
@@ -214,6 +217,29 @@ async fn a_client_rates_by_keyboard_with_a_russian_comment_and_time_on_page_is_m
     assert_eq!(timing.session_id, rating.session_id, "one anonymous session");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(crate::support::count_rows(&app.storage, "timings").await, 1, "each stretch of time is sent once");
+    // Both carried the case: touches under its keyed hash, the reference nowhere in clear.
+    let token = crate::support::api_token(&app.storage, touchpoint::domain::Role::Analyst, &[]).await;
+    let key: Value = app
+        .http
+        .post(format!("{}/api/v1/case-refs/key", app.address))
+        .bearer_auth(token)
+        .json(&json!({"case_ref": "Л-2026/117"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let touches: Vec<(String, String)> = app
+        .storage
+        .client()
+        .query("SELECT lower(hex(case_key)), toString(kind) FROM case_touches FINAL ORDER BY kind")
+        .fetch_all()
+        .await
+        .unwrap();
+    let key = key["case_key"].as_str().unwrap().to_string();
+    assert_eq!(touches, [(key.clone(), "rating".to_string()), (key, "timing".to_string())]);
+    assert_eq!(rating.case_ref, "");
     client.close().await.unwrap();
 }
 

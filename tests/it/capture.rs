@@ -143,11 +143,14 @@ async fn a_bad_form_gets_an_error_page_not_json() {
     assert!(response.text().await.unwrap().contains("Оценка не сохранена"));
 }
 
+/// A change to a valid rating.
+type Change = Box<dyn Fn(&mut Value)>;
+
 /// Each case: a change to a valid rating, the status and the field named.
 #[tokio::test]
 async fn every_bad_value_is_refused_naming_its_field_and_nothing_is_stored() {
     let app = spawn_app().await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, u16, Option<&str>)> = vec![
+    let cases: Vec<(&str, Change, u16, Option<&str>)> = vec![
         ("score out of range", Box::new(|v| v["score"] = json!(6)), 422, Some("score")),
         ("score of the wrong type", Box::new(|v| v["score"] = json!("five")), 422, Some("score")),
         ("score missing", Box::new(|v| drop(v.as_object_mut().unwrap().remove("score"))), 422, Some("score")),

@@ -6,9 +6,8 @@ use touchpoint::accounts::auth;
 use touchpoint::storage::rows::FeedbackRow;
 use uuid::Uuid;
 
-use crate::support::{TestApp, no_redirects, spawn_app, spawn_app_with, test_config};
+use crate::support::{PASSWORD, TestApp, no_redirects, spawn_app, spawn_app_with, test_config};
 
-const PASSWORD: &str = "correct horse battery staple";
 const JOURNEY: &str = "scrap-metal-licensing";
 
 /// The dashboards' pages (also checked role by role in `roles`).

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use touchpoint::domain::Role;
 use uuid::Uuid;
 
-use crate::support::{TestApp, ago, api_token, repo, spawn_app_with, test_config, wait_for_rows};
+use crate::support::{
+    PASSWORD, TestApp, ago, api_token, no_redirects, repo, spawn_app_with, test_config, wait_for_rows,
+};
 
 const CASE: &str = "Л-2026/117";
 const OTHER: &str = "Л-2026/118";
@@ -99,9 +101,11 @@ async fn one_case_through_five_stages_across_channels_is_measured_and_shown_as_i
     assert!(links["history_url"].as_str().unwrap().contains("/history/"));
     let click = links["links"].as_array().unwrap()[4]["url"].as_str().unwrap().to_string();
     assert_eq!(app.http.get(click).send().await.unwrap().status(), 200);
-    // Another client's case.
+    // Another client's case: first seen at the application, then back at an
+    // earlier stage — which it has not left since, whatever came before.
+    assert_eq!(app.post_staff("/api/v1/calls", &call(20, "application", OTHER)).await.0, 202);
     assert_eq!(app.post("/api/v1/feedback", &rating(2, "preparation", "site", OTHER, "чужое дело")).await.0, 202);
-    assert_eq!(wait_for_rows(&app.storage, "case_touches", 8).await, 8);
+    assert_eq!(wait_for_rows(&app.storage, "case_touches", 9).await, 9);
 
     // Never in clear anywhere: the feedback rows keep no reference.
     let clear: u64 =
@@ -123,17 +127,26 @@ async fn one_case_through_five_stages_across_channels_is_measured_and_shown_as_i
     // application has a legal deadline of 15 working days: past it or not by the shipped calendar.
     let catalog = touchpoint::journeys::Catalog::load(&repo().join("dashboards")).unwrap();
     let offset = time::UtcOffset::from_hms(3, 0, 0).unwrap();
-    let entered = std::time::UNIX_EPOCH + Duration::from_secs(u64::from(at(30)));
-    let ends = touchpoint::domain::time::unix(catalog.calendar.deadline(entered, 15, offset));
+    let ends = |days: u64| {
+        let entered = std::time::UNIX_EPOCH + Duration::from_secs(u64::from(at(days)));
+        touchpoint::domain::time::unix(catalog.calendar.deadline(entered, 15, offset))
+    };
     let application = by_id("application");
     assert_eq!(application["legal_deadline_days"], 15);
-    assert_eq!(application["past_deadline"].as_u64(), Some(u64::from(at(5) > ends)), "{application}");
+    // This case moved on 5 days ago; the other one is still there.
+    let past = u64::from(at(5) > ends(30)) + u64::from(at(0) > ends(20));
+    assert_eq!(application["past_deadline"].as_u64(), Some(past), "{application}");
     assert_eq!(by_id("preparation")["past_deadline_share"], Value::Null, "no deadline, no share");
     let result = by_id("service_result");
     assert_eq!((result["reached"].as_u64(), result["still_there"].as_u64()), (Some(1), Some(1)), "{result}");
     let waited = result["still_there_median_seconds"].as_u64().unwrap();
     assert!((DAY..DAY + 60).contains(&waited), "since its first contact there a day ago: {waited}");
-    assert_eq!(by_id("preparation")["reached"].as_u64(), Some(2), "the other case too");
+    for stage in ["preparation", "application"] {
+        let s = by_id(stage);
+        assert_eq!((s["reached"].as_u64(), s["moved_on"].as_u64()), (Some(2), Some(1)), "the other case too: {s}");
+    }
+    let waited = by_id("preparation")["still_there_median_seconds"].as_u64().unwrap();
+    assert!((2 * DAY..2 * DAY + 60).contains(&waited), "the other case, back there two days ago: {waited}");
 
     // The analysts' timeline: the case's own contacts, in order, by its key only.
     let key = app
@@ -158,13 +171,29 @@ async fn one_case_through_five_stages_across_channels_is_measured_and_shown_as_i
     assert!(contacts[1]["answered_at"].as_u64().is_some() && contacts[3]["duration_ms"] == 5_400_000);
     assert_eq!(contacts[4]["comment"], "долго искал форму");
     assert!(!timeline.to_string().contains("чужое дело") && !timeline.to_string().contains(CASE));
+    // The same as pages: the funnel, and the case found by its reference in a form.
+    let page = app.http.get(format!("{}/dashboard/scrap-metal-licensing/stage-durations", app.address));
+    let html = page.bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Заполнение заявления") && html.contains("15 раб. дн."), "{html}");
+    let find = no_redirects().post(format!("{}/case-refs", app.address)).bearer_auth(&token);
+    let found = find.form(&[("case_ref", CASE)]).send().await.unwrap();
+    assert_eq!(found.status(), 303);
+    let location = found.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, format!("/case-refs/{key}"), "the reference leaves as its key only");
+    let page = app.http.get(format!("{}{location}", app.address)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("долго искал форму") && html.contains("переводов: 3"), "{html}");
+    assert!(!html.contains("чужое дело") && !html.contains(CASE), "{html}");
     for role in [Role::Handler, Role::Admin] {
         let units: &[&str] = if role == Role::Handler { &["licensing"] } else { &[] };
         let other = api_token(&app.storage, role, units).await;
-        let url = format!("{}/api/v1/case-refs/{key}/timeline", app.address);
-        let refused = app.http.get(url).bearer_auth(other).send().await.unwrap();
-        assert_eq!(refused.status(), 403, "{role}");
-        assert!(!refused.text().await.unwrap().contains("contacts"));
+        for path in [format!("/api/v1/case-refs/{key}/timeline"), format!("/case-refs/{key}")] {
+            let refused = app.http.get(format!("{}{path}", app.address)).bearer_auth(&other).send().await.unwrap();
+            assert_eq!(refused.status(), 403, "{role}: {path}");
+            let body = refused.text().await.unwrap();
+            assert!(!body.contains("contacts") && !body.contains("долго искал"), "{body}");
+        }
     }
 
     // The client's history: that case, nothing of another.
@@ -204,5 +233,88 @@ async fn a_forged_or_expired_history_link_shows_nothing() {
     let expired = app.http.get(&url).send().await.unwrap();
     assert_eq!(expired.status(), 404, "expired");
     assert!(!expired.text().await.unwrap().contains("Письмо"));
+    app.stop().await;
+}
+
+/// Readers may have chosen the build before a moment ago: it stays; older
+/// ones go. Each build names the stage ids its numbers stand for.
+#[tokio::test]
+async fn a_rebuild_keeps_the_build_before_and_drops_older_ones() {
+    let storage = crate::support::fresh_storage().await;
+    let all = touchpoint::storage::migrations::Migration::embedded();
+    touchpoint::storage::migrations::run(&storage, &all).await.unwrap();
+    let catalog = touchpoint::journeys::Catalog::load(&repo().join("dashboards")).unwrap();
+    let journey = catalog.journey("scrap-metal-licensing").unwrap();
+    let mut insert = storage.client().insert::<touchpoint::storage::rows::TouchRow>("case_touches").await.unwrap();
+    for (i, stage) in ["information_search", "application"].into_iter().enumerate() {
+        let row = touchpoint::storage::rows::TouchRow {
+            event_id: Uuid::new_v4(),
+            case_key: [7; 16],
+            at: before(10 - i as u64, 0).0,
+            journey: journey.id.clone(),
+            stage: stage.into(),
+            touchpoint: "site".into(),
+            kind: 1,
+        };
+        insert.write(&row).await.unwrap();
+    }
+    insert.end().await.unwrap();
+    let offset = time::UtcOffset::UTC;
+
+    for build in [100, 200, 300] {
+        assert_eq!(touchpoint::dossiers::stages::rebuild(&storage, &catalog, offset, build).await.unwrap(), 2);
+    }
+
+    for table in ["case_stage_times", "case_stage_builds"] {
+        let sql = format!("SELECT DISTINCT build FROM {table} ORDER BY build");
+        let builds: Vec<u32> = storage.client().query(&sql).fetch_all().await.unwrap();
+        assert_eq!(builds, [200, 300], "{table}");
+    }
+    let latest = touchpoint::dossiers::stages::journey_build(&storage, &journey.id).await.unwrap().unwrap();
+    let ids: Vec<&str> = journey.stages.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!((latest.build, latest.stages.iter().map(String::as_str).collect::<Vec<_>>()), (300, ids));
+}
+
+/// The client's history on a 360 px phone, then the analysts' funnel and case
+/// pages reached by keyboard: no sideways scrolling, and axe finds nothing.
+#[tokio::test]
+async fn the_history_and_the_analysts_pages_pass_axe() {
+    use crate::browser::{ENTER, axe, browser, keys};
+    use fantoccini::Locator;
+    let app = spawn_app_with(config()).await;
+    let (_, answer) = app.post_staff("/api/v1/correspondence", &letter(3, "preparation", "post")).await;
+    let history = answer["history_url"].as_str().unwrap().to_string();
+    assert_eq!(app.post_staff("/api/v1/calls", &call(2, "application", CASE)).await.0, 202);
+    wait_for_rows(&app.storage, "case_touches", 2).await;
+    let (_driver, client) = browser(true).await;
+    client.set_window_size(360, 740).await.unwrap();
+    client.goto(&history).await.unwrap();
+    client.wait().for_element(Locator::Css("main ol li")).await.unwrap();
+    let fits: Value =
+        client.execute("return document.documentElement.scrollWidth <= innerWidth", vec![]).await.unwrap();
+    assert_eq!(fits, json!(true), "no sideways scrolling");
+    let violations = axe(&client).await;
+    assert!(violations.is_empty(), "history: {violations:#?}");
+
+    client.set_window_size(1280, 900).await.unwrap();
+    touchpoint::accounts::auth::add_user(&app.storage, "lab", PASSWORD, &touchpoint::accounts::auth::Grant::analyst())
+        .await
+        .unwrap();
+    let next = "/dashboard/scrap-metal-licensing/stage-durations";
+    client.goto(&format!("{}/login?next={next}", app.address)).await.unwrap();
+    client.find(Locator::Css("input[name=name]")).await.unwrap().send_keys("lab").await.unwrap();
+    let password = client.find(Locator::Css("input[name=password]")).await.unwrap();
+    password.send_keys(PASSWORD).await.unwrap();
+    password.send_keys(ENTER).await.unwrap();
+    client.wait().for_element(Locator::Css("meter")).await.unwrap();
+    let violations = axe(&client).await;
+    assert!(violations.is_empty(), "durations: {violations:#?}");
+    client.find(Locator::Css("input[name=case_ref]")).await.unwrap().click().await.unwrap();
+    keys(&client, &format!("{CASE}{ENTER}")).await;
+    client.wait().for_element(Locator::Css("table.queue tbody tr")).await.unwrap();
+    assert!(client.current_url().await.unwrap().path().starts_with("/case-refs/"));
+    let violations = axe(&client).await;
+    assert!(violations.is_empty(), "case: {violations:#?}");
+    client.close().await.unwrap();
     app.stop().await;
 }

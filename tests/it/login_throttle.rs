@@ -6,9 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use touchpoint::accounts::auth;
 
-use crate::support::{TestApp, spawn_app_with, test_config};
+use crate::support::{PASSWORD, TestApp, spawn_app_with, test_config};
 
-const PASSWORD: &str = "correct horse battery staple";
 const STATS: &str = "/api/v1/journeys/scrap-metal-licensing/stats";
 
 fn from(last: u8) -> reqwest::Client {

@@ -4,9 +4,7 @@
 use serde_json::{Value, json};
 use touchpoint::accounts::auth;
 
-use crate::support::{TestApp, no_redirects, spawn_app};
-
-const PASSWORD: &str = "correct horse battery staple";
+use crate::support::{PASSWORD, TestApp, no_redirects, spawn_app};
 
 async fn session(app: &TestApp) -> String {
     auth::add_user(&app.storage, "olga", PASSWORD, &auth::Grant::analyst()).await.unwrap();

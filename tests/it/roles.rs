@@ -5,16 +5,16 @@ use touchpoint::accounts::auth::{self, Grant};
 use touchpoint::domain::Role;
 
 use crate::dashboards::{APIS, PAGES};
-use crate::support::{TestApp, no_redirects, spawn_app};
-
-const PASSWORD: &str = "correct horse battery staple";
+use crate::support::{PASSWORD, TestApp, no_redirects, spawn_app};
 
 /// Routes for analysts only besides the dashboards' pages and API: the case
-/// report, the stage durations and the metrics (a case's timeline, which is
-/// 404 without a stored case: `dossiers.rs`).
+/// report, the stage durations (API and page) and the metrics (a case's
+/// timeline and page, which are 404 without a stored case: `dossiers.rs`).
 const ANALYSTS: &[&str] = &[
     "/api/v1/journeys/scrap-metal-licensing/cases",
     "/api/v1/journeys/scrap-metal-licensing/stage-durations",
+    "/dashboard/scrap-metal-licensing/stage-durations",
+    "/dashboard/scrap-metal-licensing/stage-durations?days=90&lang=en",
     "/metrics",
 ];
 
@@ -55,6 +55,7 @@ const CHANGES: &[(&str, Role)] = &[
     ("/admin/tokens", Role::Admin),
     ("/admin/tokens/someone/revoke", Role::Admin),
     ("/api/v1/case-refs/key", Role::Analyst),
+    ("/case-refs", Role::Analyst),
 ];
 
 #[tokio::test]

@@ -48,6 +48,9 @@ use touchpoint::storage::embedded::EmbeddedClickHouse;
 /// instead of the one the tests start.
 pub const URL_VAR: &str = "TOUCHPOINT_TEST_CLICKHOUSE_URL";
 
+/// The password of every account the tests make.
+pub const PASSWORD: &str = "correct horse battery staple";
+
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -128,9 +131,11 @@ pub fn unique_database() -> String {
 
 /// A config for a test: random port, the shipped journeys, a database of its own.
 pub fn test_config() -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.dashboards_dir = repo().join("dashboards");
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        dashboards_dir: repo().join("dashboards"),
+        ..Config::default()
+    };
     config.clickhouse.url = Some(server().url.clone());
     config.clickhouse.user = server().user.clone();
     config.clickhouse.password = server().password.clone();

@@ -16,6 +16,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
+mod words;
+pub use words::Words;
+
 /// Inline styles only (the templates' `<style>` and `style=`), images from
 /// the service itself (charts), forms posted to it, no scripts, no framing.
 pub const PRIVATE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
