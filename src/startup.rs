@@ -129,6 +129,12 @@ pub fn router(state: AppState) -> Router {
         state.capture.public_guard(state.metrics.clone()),
         state.auth.admits(&[Role::Analyst]),
     );
+    let sites = state.capture.sites();
+    let register = crate::register::router(crate::register::Published {
+        catalog: state.catalog.clone(),
+        csp: crate::web::embeddable_csp(sites.values().flat_map(|s| &s.origins)).into(),
+    });
+    let front = crate::front::router(state.catalog.clone());
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
@@ -138,6 +144,8 @@ pub fn router(state: AppState) -> Router {
         .merge(follow)
         .merge(admin)
         .merge(dossiers)
+        .merge(register)
+        .merge(front)
         .merge(scrape)
         .fallback(error::no_route)
 }

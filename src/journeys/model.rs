@@ -42,6 +42,44 @@ pub enum Need {
     Other,
 }
 
+impl Kind {
+    /// How the order's table says it: Russian, then English.
+    pub fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Digital => ("цифровая", "digital"),
+            Kind::Offline => ("офлайн", "offline"),
+        }
+    }
+}
+
+impl Need {
+    /// The need as 2.6 of the order words it: Russian, then English.
+    pub fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Need::GetInformation => (
+                "получение информации, в том числе о ходе рассмотрения заявления, запроса, документов",
+                "getting information, including on the progress of an application, request or documents",
+            ),
+            Need::GetConsultation => ("получение консультации", "getting a consultation"),
+            Need::GetDocumentForms => ("получение форм документов", "getting document forms"),
+            Need::SubmitDocuments => {
+                ("представление заявления, запроса, документов", "submitting an application, request or documents")
+            }
+            Need::GetResult => {
+                ("получение результата, ответа, разъяснения", "getting a result, an answer, an explanation")
+            }
+            Need::PresentForInspection => {
+                ("предоставление объектов для осмотра (проверки)", "presenting objects for inspection")
+            }
+            Need::GiveFeedback => ("предоставление обратной связи", "giving feedback"),
+            Need::GetFeedbackOutcome => {
+                ("получение результата рассмотрения обратной связи", "getting the outcome of feedback")
+            }
+            Need::Other => ("другие потребности клиента", "other needs of the client"),
+        }
+    }
+}
+
 /// `register.toml`: the ministry's list of touchpoints and interaction processes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -24,6 +24,22 @@ pub use words::Words;
 pub const PRIVATE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
                                form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The CSP of a public page the ministry's sites may frame: `'self'` and
+/// each of `origins` (any port when the origin names none) as ancestors.
+pub fn embeddable_csp<'a>(origins: impl IntoIterator<Item = &'a url::Url>) -> String {
+    let ancestors: Vec<String> = origins
+        .into_iter()
+        .map(|o| match o.port() {
+            Some(port) => format!("{}://{}:{port}", o.scheme(), o.host_str().unwrap_or_default()),
+            None => format!("{}://{}:*", o.scheme(), o.host_str().unwrap_or_default()),
+        })
+        .collect();
+    format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'self' {}",
+        ancestors.join(" ")
+    )
+}
+
 /// Sets the headers of a page that shows data: see the module doc. A header
 /// the handler set itself (a stricter CSP, a `Cache-Control`) is kept.
 pub fn private_pages(mut response: Response) -> Response {

@@ -159,18 +159,7 @@ async fn embed(
     };
     let html = page.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("embed template failed: {e}")))?;
     // Only the site's own pages may frame the form.
-    let ancestors: Vec<String> = site_config
-        .origins
-        .iter()
-        .map(|o| match o.port() {
-            Some(port) => format!("{}://{}:{port}", o.scheme(), o.host_str().unwrap_or_default()),
-            None => format!("{}://{}:*", o.scheme(), o.host_str().unwrap_or_default()),
-        })
-        .collect();
-    let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'self' {}",
-        ancestors.join(" ")
-    );
+    let csp = crate::web::embeddable_csp(&site_config.origins);
     let csp = HeaderValue::from_str(&csp).map_err(|e| ApiError::Internal(anyhow::anyhow!("CSP header: {e}")))?;
     Ok(([(header::CONTENT_SECURITY_POLICY, csp)], Html(html)).into_response())
 }

@@ -1,0 +1,31 @@
+//! The register of touchpoints as the order keeps it (issue 15): published
+//! for anyone (5.2) as a page the ministry's sites may embed, and as CSV;
+//! the JSON is `GET /api/v1/touchpoints`.
+
+mod public;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use tower::util::MapResponseLayer;
+
+use crate::journeys::Catalog;
+use crate::web;
+
+/// What the register's pages share.
+#[derive(Clone)]
+pub struct Published {
+    pub catalog: Arc<Catalog>,
+    /// The page's CSP: the sites' origins may frame it.
+    pub csp: Arc<str>,
+}
+
+/// `/register` and `/register.csv`: public, read-only.
+pub fn router(state: Published) -> Router {
+    Router::new()
+        .route("/register", get(public::page))
+        .route("/register.csv", get(public::csv))
+        .layer(MapResponseLayer::new(web::public_pages))
+        .with_state(state)
+}

@@ -1,0 +1,107 @@
+//! The published register: the order's table — process, touchpoint, the
+//! client needs it serves (2.6), digital or offline (3.1) — printable.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::Published;
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::journeys::Catalog;
+use crate::journeys::model::Touchpoint;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    lang: Option<String>,
+}
+
+/// One line of the table: a touchpoint within a process.
+pub struct Line {
+    /// The process's name on its first line only (the cell spans its lines).
+    pub process: Option<(String, usize)>,
+    pub touchpoint: String,
+    pub kind: &'static str,
+    pub needs: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    lang: &'static str,
+    en: bool,
+    authority: String,
+    source: Option<String>,
+    lines: Vec<Line>,
+}
+
+/// Per process in the register's order, its touchpoints; then those of no
+/// process, under "—".
+fn lines(catalog: &Catalog, en: bool) -> Vec<Line> {
+    let pick = |pair: (&'static str, &'static str)| if en { pair.1 } else { pair.0 };
+    let register = &catalog.register;
+    let mut groups: Vec<(String, Vec<&Touchpoint>)> = register
+        .processes
+        .iter()
+        .map(|p| {
+            let name = if en { p.name.en.clone() } else { p.name.ru.clone() };
+            (name, register.touchpoints.iter().filter(|t| t.processes.contains(&p.id)).collect())
+        })
+        .collect();
+    groups.push(("—".into(), register.touchpoints.iter().filter(|t| t.processes.is_empty()).collect()));
+    let mut lines = Vec::new();
+    for (process, touchpoints) in groups.into_iter().filter(|(_, t)| !t.is_empty()) {
+        for (i, t) in touchpoints.iter().enumerate() {
+            lines.push(Line {
+                process: (i == 0).then(|| (process.clone(), touchpoints.len())),
+                touchpoint: if en { t.name.en.clone() } else { t.name.ru.clone() },
+                kind: pick(t.kind.words()),
+                needs: t.needs.iter().map(|n| pick(n.words())).collect(),
+            });
+        }
+    }
+    lines
+}
+
+/// `GET /register`
+pub async fn page(State(state): State<Published>, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
+    let en = q.lang.as_deref().is_some_and(|l| l.starts_with("en"));
+    let register = &state.catalog.register;
+    let page = RegisterPage {
+        lang: if en { "en" } else { "ru" },
+        en,
+        authority: if en { register.authority.en.clone() } else { register.authority.ru.clone() },
+        source: register.source.clone(),
+        lines: lines(&state.catalog, en),
+    };
+    let html = page.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("register template failed: {e}")))?;
+    let csp = HeaderValue::from_str(&state.csp).map_err(|e| ApiError::Internal(anyhow::anyhow!("CSP header: {e}")))?;
+    Ok(([(header::CONTENT_SECURITY_POLICY, csp)], Html(html)).into_response())
+}
+
+/// `GET /register.csv`: one row per touchpoint, in Russian and English.
+pub async fn csv(State(state): State<Published>) -> Result<Response, ApiError> {
+    let failed = |e: csv::Error| ApiError::Internal(anyhow::anyhow!("register CSV: {e}"));
+    let mut writer = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
+    writer.write_record(["id", "name_ru", "name_en", "kind", "processes", "needs", "channel"]).map_err(failed)?;
+    for t in &state.catalog.register.touchpoints {
+        let needs: Vec<String> = t.needs.iter().map(|n| name(n)).collect();
+        let kind = name(&t.kind);
+        let channel = t.channel.name();
+        let record = [&t.id, &t.name.ru, &t.name.en, &kind, &t.processes.join(" "), &needs.join(" "), &channel];
+        writer.write_record(record).map_err(failed)?;
+    }
+    let body = writer.into_inner().map_err(|e| ApiError::Internal(anyhow::anyhow!("register CSV: {e}")))?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+        (header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"register.csv\"")),
+    ];
+    Ok((headers, body).into_response())
+}
+
+/// A value's name as the register file writes it (`get_information`).
+fn name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
