@@ -123,10 +123,16 @@ impl Catalog {
         validate_register(&register_path, &register, &mut errors);
         let touchpoints: HashMap<String, usize> =
             register.touchpoints.iter().enumerate().map(|(i, t)| (t.id.clone(), i)).collect();
+        // Each touchpoint's day of exclusion, empty while it is in force.
+        let in_force: HashMap<&str, &str> = register
+            .touchpoints
+            .iter()
+            .map(|t| (t.id.as_str(), t.excluded_since.as_deref().unwrap_or_default()))
+            .collect();
 
         let mut by_id = BTreeMap::new();
         for (path, journey) in journeys {
-            validate_journey(&path, &journey, &touchpoints, &mut errors);
+            validate_journey(&path, &journey, &in_force, &mut errors);
             if by_id.contains_key(&journey.id) {
                 errors.push(CatalogError {
                     file: path.clone(),
@@ -142,6 +148,11 @@ impl Catalog {
         } else {
             Err(CatalogErrors(errors))
         }
+    }
+
+    /// The same catalog counting working days by `calendar`.
+    pub fn with_calendar(self, calendar: Calendar) -> Catalog {
+        Catalog { calendar, ..self }
     }
 
     /// Journeys ordered by id.
@@ -249,6 +260,9 @@ fn validate_register(path: &Path, register: &Register, errors: &mut Vec<CatalogE
         if t.needs.is_empty() {
             r.push(&entry, "needs", "list at least one client need (2.6 of the order)");
         }
+        if t.excluded_since.as_deref().is_some_and(|d| crate::domain::calendar::parse_date(d).is_none()) {
+            r.push(&entry, "excluded_since", "a day as YYYY-MM-DD");
+        }
         for process in &t.processes {
             if !process_ids.contains(process.as_str()) {
                 r.push(&entry, "processes", format!("unknown process {process:?}"));
@@ -257,12 +271,7 @@ fn validate_register(path: &Path, register: &Register, errors: &mut Vec<CatalogE
     }
 }
 
-fn validate_journey(
-    path: &Path,
-    journey: &Journey,
-    touchpoints: &HashMap<String, usize>,
-    errors: &mut Vec<CatalogError>,
-) {
+fn validate_journey(path: &Path, journey: &Journey, touchpoints: &HashMap<&str, &str>, errors: &mut Vec<CatalogError>) {
     let mut r = Reporter { file: path, errors };
     if let Some(m) = id_problem(&journey.id) {
         r.push("", "id", m);
@@ -293,8 +302,16 @@ fn validate_journey(
             r.push(&entry, "touchpoints", "a stage needs at least one touchpoint");
         }
         for t in &stage.touchpoints {
-            if !touchpoints.contains_key(t) {
-                r.push(&entry, "touchpoints", format!("unknown touchpoint {t:?}: it is not in the register"));
+            match touchpoints.get(t.as_str()) {
+                None => r.push(&entry, "touchpoints", format!("unknown touchpoint {t:?}: it is not in the register")),
+                Some(since) if !since.is_empty() => {
+                    r.push(
+                        &entry,
+                        "touchpoints",
+                        format!("touchpoint {t:?} is excluded from the register since {since}"),
+                    );
+                }
+                Some(_) => {}
             }
         }
         let mut tag_ids = HashSet::new();

@@ -81,7 +81,7 @@ impl Need {
 }
 
 /// `register.toml`: the ministry's list of touchpoints and interaction processes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
     /// The body that keeps the register.
@@ -95,14 +95,14 @@ pub struct Register {
 }
 
 /// An interaction process of the register's table (informing, consulting, ...).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Process {
     pub id: String,
     pub name: Text,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Touchpoint {
     /// Stable English id; stored in every event row.
@@ -114,10 +114,14 @@ pub struct Touchpoint {
     #[serde(default)]
     pub processes: Vec<String>,
     pub needs: Vec<Need>,
+    /// The day (`YYYY-MM-DD`) the touchpoint left the register (5.3.4): no
+    /// stage may use it since, and its past events keep its id and name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excluded_since: Option<String>,
 }
 
 /// `journeys/<id>.toml`: one journey map.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Journey {
     /// Stable id, equal to the file name without `.toml`.
@@ -135,7 +139,7 @@ pub struct Journey {
     pub cases: crate::cases::CaseRules,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     pub id: String,
@@ -171,7 +175,7 @@ pub struct Stage {
 }
 
 /// A tag offered with the rating form of a stage.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tag {
     pub id: String,
@@ -179,7 +183,7 @@ pub struct Tag {
 }
 
 /// Client experience the map records, positive and negative.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Experience {
     #[serde(default)]

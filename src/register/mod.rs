@@ -2,6 +2,8 @@
 //! for anyone (5.2) as a page the ministry's sites may embed, and as CSV;
 //! the JSON is `GET /api/v1/touchpoints`.
 
+pub mod change;
+pub mod documents;
 mod public;
 
 use std::sync::Arc;

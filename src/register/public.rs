@@ -35,6 +35,8 @@ struct RegisterPage {
     authority: String,
     source: Option<String>,
     lines: Vec<Line>,
+    /// Touchpoints excluded (5.3.4): name and day.
+    excluded: Vec<(String, String)>,
 }
 
 /// Per process in the register's order, its touchpoints; then those of no
@@ -42,15 +44,16 @@ struct RegisterPage {
 fn lines(catalog: &Catalog, en: bool) -> Vec<Line> {
     let pick = |pair: (&'static str, &'static str)| if en { pair.1 } else { pair.0 };
     let register = &catalog.register;
+    let in_force: Vec<&Touchpoint> = register.touchpoints.iter().filter(|t| t.excluded_since.is_none()).collect();
     let mut groups: Vec<(String, Vec<&Touchpoint>)> = register
         .processes
         .iter()
         .map(|p| {
             let name = if en { p.name.en.clone() } else { p.name.ru.clone() };
-            (name, register.touchpoints.iter().filter(|t| t.processes.contains(&p.id)).collect())
+            (name, in_force.iter().copied().filter(|t| t.processes.contains(&p.id)).collect())
         })
         .collect();
-    groups.push(("—".into(), register.touchpoints.iter().filter(|t| t.processes.is_empty()).collect()));
+    groups.push(("—".into(), in_force.iter().copied().filter(|t| t.processes.is_empty()).collect()));
     let mut lines = Vec::new();
     for (process, touchpoints) in groups.into_iter().filter(|(_, t)| !t.is_empty()) {
         for (i, t) in touchpoints.iter().enumerate() {
@@ -75,6 +78,14 @@ pub async fn page(State(state): State<Published>, Query(q): Query<PageQuery>) ->
         authority: if en { register.authority.en.clone() } else { register.authority.ru.clone() },
         source: register.source.clone(),
         lines: lines(&state.catalog, en),
+        excluded: register
+            .touchpoints
+            .iter()
+            .filter_map(|t| {
+                let name = if en { &t.name.en } else { &t.name.ru };
+                t.excluded_since.as_ref().map(|since| (name.clone(), since.clone()))
+            })
+            .collect(),
     };
     let html = page.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("register template failed: {e}")))?;
     let csp = HeaderValue::from_str(&state.csp).map_err(|e| ApiError::Internal(anyhow::anyhow!("CSP header: {e}")))?;
@@ -85,12 +96,14 @@ pub async fn page(State(state): State<Published>, Query(q): Query<PageQuery>) ->
 pub async fn csv(State(state): State<Published>) -> Result<Response, ApiError> {
     let failed = |e: csv::Error| ApiError::Internal(anyhow::anyhow!("register CSV: {e}"));
     let mut writer = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
-    writer.write_record(["id", "name_ru", "name_en", "kind", "processes", "needs", "channel"]).map_err(failed)?;
+    let header = ["id", "name_ru", "name_en", "kind", "processes", "needs", "channel", "excluded_since"];
+    writer.write_record(header).map_err(failed)?;
     for t in &state.catalog.register.touchpoints {
         let needs: Vec<String> = t.needs.iter().map(|n| name(n)).collect();
         let kind = name(&t.kind);
         let channel = t.channel.name();
-        let record = [&t.id, &t.name.ru, &t.name.en, &kind, &t.processes.join(" "), &needs.join(" "), &channel];
+        let since = t.excluded_since.clone().unwrap_or_default();
+        let record = [&t.id, &t.name.ru, &t.name.en, &kind, &t.processes.join(" "), &needs.join(" "), &channel, &since];
         writer.write_record(record).map_err(failed)?;
     }
     let body = writer.into_inner().map_err(|e| ApiError::Internal(anyhow::anyhow!("register CSV: {e}")))?;
