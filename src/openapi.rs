@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "widget", description = "The embeddable widget and its no-JavaScript form"),
         (name = "dashboards", description = "The analysts' read API; an analyst's API token or login"),
         (name = "cases", description = "The case queue: a handler's API token or login, the cases of its units"),
+        (name = "register", description = "Versions of the register and the journeys: public; drafts for editors, decisions for approvers"),
         (name = "health", description = "Probes"),
     )
 )]

@@ -57,6 +57,8 @@ pub struct AppState {
     pub admin: crate::admin::Admin,
     /// Clients' cases across channels: stage durations, timelines, history pages.
     pub dossiers: crate::dossiers::Dossiers,
+    /// Drafts and approvals of changes to the register and the journeys.
+    pub register: crate::register::desk::Desk,
     /// How often the per-case stage times are recomputed (`case_refs.refresh_interval`).
     pub stage_times_every: Duration,
     pub metrics: Arc<Metrics>,
@@ -201,6 +203,12 @@ pub fn routes(state: AppState) -> OpenApiRouter {
             state.auth.admits(&[Role::Analyst]),
         ))
         .merge(crate::dossiers::api_router(state.dossiers.clone(), state.auth.admits(&[Role::Analyst])))
+        .merge(crate::register::api::router(
+            state.register.clone(),
+            state.auth.admits(&[Role::Editor]),
+            state.auth.admits(&[Role::Approver]),
+            state.auth.admits(&[Role::Editor, Role::Approver]),
+        ))
 }
 
 /// The dedupe memory as ClickHouse knows it: every event id stored within
@@ -303,7 +311,14 @@ pub fn services(
         addresses: Arc::new(config.notify.units.clone()),
         calls_unit: config.cases.calls_unit.clone(),
     };
+    let register = crate::register::desk::Desk::new(
+        crate::register::store::RegisterStore::new(storage.clone()),
+        catalog.calendar.clone(),
+        config.cases.offset(),
+        crate::domain::time::system_clock(),
+    );
     let state = AppState {
+        register,
         catalog,
         storage: storage.clone(),
         migrations,
@@ -432,6 +447,12 @@ impl Application {
         };
         let links = crate::notify::worker::Links { base: base_url.clone(), offset: config.cases.offset() };
         let (state, writer) = services(config, catalog.clone(), storage, migrations, memory, base_url)?;
+        // The files are the first version; later ones are approved changes.
+        let files = crate::register::documents::Documents::of(&catalog);
+        let (version, in_force) = state.register.open(&files).await?;
+        if in_force != files {
+            tracing::warn!(version, "the register and journeys in force differ from the files in dashboards_dir");
+        }
         let wiring = crate::notify::Wiring {
             storage: storage.clone(),
             catalog,

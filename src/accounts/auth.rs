@@ -99,11 +99,11 @@ pub enum AccountError {
     BadName,
     #[error("a password needs at least 12 characters")]
     WeakPassword,
-    #[error("a handler works the cases of at least one unit: name it with --unit")]
+    #[error("a handler or an editor acts for at least one unit: name it with --unit")]
     NoUnits,
     #[error("a unit id is 1–64 characters of a-z, 0-9, '.', '_' and '-'")]
     BadUnit,
-    #[error("only a handler has units")]
+    #[error("only a handler or an editor has units")]
     UnitsWithoutCases,
     #[error("hashing the password failed: {0}")]
     Hash(String),
@@ -117,11 +117,14 @@ impl From<clickhouse::error::Error> for AccountError {
     }
 }
 
-/// A handler works the cases of at least one unit; no other role has units.
+/// A handler works the cases of at least one unit, an editor prepares
+/// changes for one; no other role has units.
 pub(super) fn check_units(grant: &Grant) -> Result<(), AccountError> {
     match grant.role {
-        Role::Handler if grant.units.is_empty() => Err(AccountError::NoUnits),
-        Role::Handler => grant.units.iter().try_for_each(|u| check_name(u).map_err(|_| AccountError::BadUnit)),
+        role if role.has_units() && grant.units.is_empty() => Err(AccountError::NoUnits),
+        role if role.has_units() => {
+            grant.units.iter().try_for_each(|u| check_name(u).map_err(|_| AccountError::BadUnit))
+        }
         _ if !grant.units.is_empty() => Err(AccountError::UnitsWithoutCases),
         _ => Ok(()),
     }
@@ -377,6 +380,7 @@ impl Auth {
         Ok(match holder.map(|p| p.grant.role) {
             Some(Role::Handler) => "/cases",
             Some(Role::Admin) => "/admin",
+            Some(Role::Editor | Role::Approver) => "/register",
             _ => "/dashboard",
         })
     }

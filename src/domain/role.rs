@@ -14,10 +14,16 @@ pub enum Role {
     Handler,
     /// Keeps accounts, units and rules.
     Admin,
+    /// Prepares changes to the register and the journeys for their units
+    /// (order 2.2: structural units prepare them).
+    Editor,
+    /// Checks drafted changes and includes them in the register (order 2.2:
+    /// the authorised persons).
+    Approver,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Analyst, Role::Handler, Role::Admin];
+    pub const ALL: [Role; 5] = [Role::Analyst, Role::Handler, Role::Admin, Role::Editor, Role::Approver];
 
     /// As stored in the `role` column and typed on the command line.
     pub fn as_str(self) -> &'static str {
@@ -25,7 +31,14 @@ impl Role {
             Role::Analyst => "analyst",
             Role::Handler => "handler",
             Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Approver => "approver",
         }
+    }
+
+    /// Whether the role acts for units, named with it.
+    pub fn has_units(self) -> bool {
+        matches!(self, Role::Handler | Role::Editor)
     }
 }
 
@@ -42,7 +55,7 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role {s:?}: one of analyst, handler, admin"))
+            .ok_or_else(|| format!("unknown role {s:?}: one of analyst, handler, admin, editor, approver"))
     }
 }
 
@@ -55,6 +68,6 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
-        assert!("root".parse::<Role>().unwrap_err().contains("analyst, handler, admin"));
+        assert!("root".parse::<Role>().unwrap_err().contains("analyst, handler, admin, editor, approver"));
     }
 }

@@ -19,7 +19,7 @@ pub enum Change {
     /// 5.3.1: a touchpoint appears.
     AddTouchpoint {
         #[schema(value_type = Object)]
-        touchpoint: Touchpoint,
+        touchpoint: Box<Touchpoint>,
     },
     /// 5.3.2: a touchpoint becomes digital or offline.
     ChangeKind {
@@ -40,7 +40,7 @@ pub enum Change {
     EditStage {
         journey: String,
         #[schema(value_type = Object)]
-        stage: Stage,
+        stage: Box<Stage>,
     },
 }
 
@@ -76,7 +76,7 @@ impl Change {
                 if docs.register.touchpoints.iter().any(|t| t.id == touchpoint.id) {
                     return Err(refuse("touchpoint.id", format!("{:?} is already in the register", touchpoint.id)));
                 }
-                next.register.touchpoints.push(Touchpoint { excluded_since: None, ..touchpoint.clone() });
+                next.register.touchpoints.push(Touchpoint { excluded_since: None, ..(**touchpoint).clone() });
                 "touchpoint"
             }
             Change::ChangeKind { touchpoint, to } => {
@@ -112,8 +112,8 @@ impl Change {
                     return Err(refuse("journey", format!("no journey {journey:?}")));
                 };
                 match j.stages.iter_mut().find(|s| s.id == stage.id) {
-                    Some(old) => *old = stage.clone(),
-                    None => j.stages.push(stage.clone()),
+                    Some(old) => *old = (**stage).clone(),
+                    None => j.stages.push((**stage).clone()),
                 }
                 "stage"
             }
@@ -174,8 +174,9 @@ mod tests {
     #[test]
     fn each_kind_of_change_gives_documents_that_differ_by_it_alone() {
         let docs = shipped();
-        let added =
-            Change::AddTouchpoint { touchpoint: touchpoint("max_messenger") }.apply(&docs, "2026-12-02").unwrap();
+        let added = Change::AddTouchpoint { touchpoint: Box::new(touchpoint("max_messenger")) }
+            .apply(&docs, "2026-12-02")
+            .unwrap();
         assert_eq!(added.register.touchpoints.len(), docs.register.touchpoints.len() + 1);
         assert_eq!(added.journeys, docs.journeys);
 
@@ -194,8 +195,9 @@ mod tests {
 
         let mut stage = docs.journeys[0].stages[0].clone();
         stage.legal_deadline_days = Some(5);
-        let edited =
-            Change::EditStage { journey: docs.journeys[0].id.clone(), stage }.apply(&docs, "2026-12-02").unwrap();
+        let edited = Change::EditStage { journey: docs.journeys[0].id.clone(), stage: Box::new(stage) }
+            .apply(&docs, "2026-12-02")
+            .unwrap();
         assert_eq!(edited.journeys[0].stages[0].legal_deadline_days, Some(5));
         assert_eq!(edited.register, docs.register);
     }
@@ -205,18 +207,18 @@ mod tests {
         let mut stage = shipped().journeys[0].stages[1].clone();
         stage.touchpoints = vec!["fax".into()];
         let journey = shipped().journeys[0].id.clone();
-        let unknown = refused(Change::EditStage { journey: journey.clone(), stage: stage.clone() });
+        let unknown = refused(Change::EditStage { journey: journey.clone(), stage: Box::new(stage.clone()) });
         assert_eq!(unknown.field, "stage.touchpoints");
         assert!(unknown.message.contains("unknown touchpoint \"fax\""), "{unknown:?}");
 
         stage.touchpoints.clear();
-        let empty = refused(Change::EditStage { journey, stage });
+        let empty = refused(Change::EditStage { journey, stage: Box::new(stage) });
         assert_eq!(
             (empty.field.as_str(), empty.message.contains("at least one touchpoint")),
             ("stage.touchpoints", true)
         );
 
-        let duplicate = refused(Change::AddTouchpoint { touchpoint: touchpoint("site") });
+        let duplicate = refused(Change::AddTouchpoint { touchpoint: Box::new(touchpoint("site")) });
         assert_eq!(duplicate.field, "touchpoint.id");
 
         let used = refused(Change::ExcludeTouchpoint { touchpoint: "epgu".into() });
@@ -236,7 +238,8 @@ mod tests {
         let mut stage = gone.journeys[0].stages[0].clone();
         stage.touchpoints.push("vks".into());
 
-        let refused = Change::EditStage { journey: gone.journeys[0].id.clone(), stage }.apply(&gone, "2026-12-03");
+        let refused = Change::EditStage { journey: gone.journeys[0].id.clone(), stage: Box::new(stage) }
+            .apply(&gone, "2026-12-03");
 
         let refused = refused.unwrap_err();
         assert_eq!(refused.field, "stage.touchpoints");

@@ -1,10 +1,18 @@
-//! The register of touchpoints as the order keeps it (issue 15): published
-//! for anyone (5.2) as a page the ministry's sites may embed, and as CSV;
-//! the JSON is `GET /api/v1/touchpoints`.
+//! The register of touchpoints as the order keeps it (issue 15):
+//! - `documents`, `change`: one version of the register and the journeys,
+//!   and the changes of 5.3 applied to it whole;
+//! - `store`, `desk`, `api`: versions and drafts in ClickHouse, drafted by
+//!   editors and included by approvers (2.2), every version public;
+//! - `public`: the version in force published for anyone (5.2) as a page
+//!   the ministry's sites may embed, and as CSV (the JSON is
+//!   `GET /api/v1/touchpoints`).
 
+pub mod api;
 pub mod change;
+pub mod desk;
 pub mod documents;
 mod public;
+pub mod store;
 
 use std::sync::Arc;
 

@@ -99,7 +99,7 @@ pub async fn csv(State(state): State<Published>) -> Result<Response, ApiError> {
     let header = ["id", "name_ru", "name_en", "kind", "processes", "needs", "channel", "excluded_since"];
     writer.write_record(header).map_err(failed)?;
     for t in &state.catalog.register.touchpoints {
-        let needs: Vec<String> = t.needs.iter().map(|n| name(n)).collect();
+        let needs: Vec<String> = t.needs.iter().map(name).collect();
         let kind = name(&t.kind);
         let channel = t.channel.name();
         let since = t.excluded_since.clone().unwrap_or_default();

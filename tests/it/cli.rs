@@ -247,7 +247,7 @@ async fn analysts_and_tokens_are_made_from_the_command_line() {
     let unitless = run(&["token", "create", "crm2", "--role", "handler"], &env);
     assert!(!unitless.status.success() && stderr(&unitless).contains("--unit"), "{}", stderr(&unitless));
     let bad_role = run(&["token", "create", "x", "--role", "root"], &env);
-    assert!(!bad_role.status.success() && stderr(&bad_role).contains("analyst, handler, admin"));
+    assert!(!bad_role.status.success() && stderr(&bad_role).contains("analyst, handler, admin, editor, approver"));
     let revoked = run(&["token", "revoke", "weekly-report"], &env);
     assert!(String::from_utf8_lossy(&revoked.stdout).contains("1 token(s)"), "{}", stderr(&revoked));
     let disabled = run(&["user", "disable", "olga"], &env);

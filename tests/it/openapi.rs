@@ -30,6 +30,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/journeys/{id}/stage-durations"),
     ("post", "/api/v1/case-refs/key"),
     ("get", "/api/v1/case-refs/{key}/timeline"),
+    ("post", "/api/v1/register/changes"),
+    ("get", "/api/v1/register/changes"),
+    ("post", "/api/v1/register/changes/{id}/approve"),
+    ("post", "/api/v1/register/changes/{id}/reject"),
+    ("get", "/api/v1/register/versions"),
+    ("get", "/api/v1/register/versions/{version}"),
 ];
 
 #[tokio::test]

@@ -1,10 +1,11 @@
 //! The register as the order keeps it (issue 15): the front door and the
 //! published register — page, CSV, framing only by the sites' own pages.
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use touchpoint::domain::Role;
 
 use crate::browser::{axe, browser};
-use crate::support::spawn_app;
+use crate::support::{TestApp, api_token, spawn_app};
 
 #[tokio::test]
 async fn the_front_door_says_what_this_is_and_links_what_anyone_may_open() {
@@ -88,5 +89,153 @@ async fn the_front_door_and_the_register_fit_a_phone_and_pass_axe() {
         assert!(violations.is_empty(), "{path}: {violations:#?}");
     }
     client.close().await.unwrap();
+    app.stop().await;
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: &Value) -> (u16, Value) {
+    let response = app.http.post(format!("{}{path}", app.address)).bearer_auth(token).json(body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn exclude(touchpoint: &str) -> Value {
+    json!({"change": {"kind": "exclude_touchpoint", "touchpoint": touchpoint}, "reason": "ВКС больше не используется"})
+}
+
+async fn versions(app: &TestApp) -> Vec<u64> {
+    let (_, body) = app.get_json("/api/v1/register/versions").await;
+    body["versions"].as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn an_editor_drafts_an_approver_includes_and_anyone_reads_every_version() {
+    let app = spawn_app().await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let approver = api_token(&app.storage, Role::Approver, &[]).await;
+    assert_eq!(versions(&app).await, [1], "the files are the first version");
+
+    let (status, drafted) = post(&app, &editor, "/api/v1/register/changes", &exclude("vks")).await;
+    assert_eq!(status, 201, "{drafted}");
+    assert_eq!(drafted["clause"], "5.3.4");
+    let id = drafted["change_id"].as_str().unwrap().to_string();
+    assert_eq!(versions(&app).await, [1], "a draft is not a version");
+
+    let (status, approved) = post(&app, &approver, &format!("/api/v1/register/changes/{id}/approve"), &json!({})).await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["version"], 2);
+    let (status, again) = post(&app, &approver, &format!("/api/v1/register/changes/{id}/approve"), &json!({})).await;
+    assert_eq!((status, again["error"]["field"].as_str()), (409, Some("id")), "{again}");
+
+    assert_eq!(versions(&app).await, [2, 1]);
+    let (_, list) = app.get_json("/api/v1/register/versions").await;
+    let newest = &list["versions"][0];
+    // 10 working days are at least two calendar weeks.
+    let (at, by) = (newest["approved_at"].as_u64().unwrap(), newest["publish_by"].as_u64().unwrap());
+    assert!(by >= at + 13 * 86_400 && by <= at + 30 * 86_400, "{newest}");
+    assert_eq!(newest["published_at"], 0);
+    let vks = |docs: &Value| {
+        docs["register"]["touchpoints"].as_array().unwrap().iter().find(|t| t["id"] == "vks").unwrap().clone()
+    };
+    let (_, second) = app.get_json("/api/v1/register/versions/2").await;
+    assert!(vks(&second)["excluded_since"].as_str().unwrap().starts_with("20"), "{}", vks(&second));
+    let (_, first) = app.get_json("/api/v1/register/versions/1").await;
+    assert_eq!(vks(&first).get("excluded_since"), None, "history stays as it was");
+    assert_eq!(app.get("/api/v1/register/versions/9").await.status(), 404);
+
+    let changes = app.http.get(format!("{}/api/v1/register/changes", app.address)).bearer_auth(&editor);
+    let changes: Value = changes.send().await.unwrap().json().await.unwrap();
+    let change = &changes["changes"][0];
+    assert_eq!((change["state"].as_str(), change["version"].as_u64()), (Some("approved"), Some(2)), "{change}");
+    assert!(change["author"].as_str().unwrap().starts_with("t-") && change["unit"] == "licensing", "{change}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_change_is_refused_naming_the_field_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+
+    let (status, used) = post(&app, &editor, "/api/v1/register/changes", &exclude("epgu")).await;
+    assert_eq!((status, used["error"]["field"].as_str()), (422, Some("touchpoint")), "{used}");
+    assert!(used["error"]["message"].as_str().unwrap().contains("still uses \"epgu\""), "{used}");
+    let no_reason = json!({"change": {"kind": "exclude_touchpoint", "touchpoint": "vks"}, "reason": " "});
+    let (status, body) = post(&app, &editor, "/api/v1/register/changes", &no_reason).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("reason")), "{body}");
+    let unknown = json!({"change": {"kind": "rename_touchpoint", "touchpoint": "vks"}, "reason": "x"});
+    assert_eq!(post(&app, &editor, "/api/v1/register/changes", &unknown).await.0, 422);
+
+    let changes: u64 = app.storage.client().query("SELECT count() FROM register_changes").fetch_one().await.unwrap();
+    assert_eq!(changes, 0);
+    assert_eq!(versions(&app).await, [1]);
+    app.stop().await;
+}
+
+/// Two drafts that each apply to version 1 but not one after the other, and
+/// one draft approved twice, all at once: one approval wins each time.
+#[tokio::test]
+async fn two_approvers_at_once_cannot_both_win() {
+    let app = spawn_app().await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let approver = api_token(&app.storage, Role::Approver, &[]).await;
+    let (_, journey) = app.get_json("/api/v1/journeys/scrap-metal-licensing").await;
+    let (_, first) = app.get_json("/api/v1/register/versions/1").await;
+    let mut stage = first["journeys"][0]["stages"][0].clone();
+    stage["touchpoints"].as_array_mut().unwrap().push(json!("vks"));
+    assert_eq!(journey["stages"][0]["id"], stage["id"]);
+    let use_vks = json!({"change": {"kind": "edit_stage", "journey": "scrap-metal-licensing", "stage": stage},
+        "reason": "консультации по ВКС"});
+    let a = post(&app, &editor, "/api/v1/register/changes", &exclude("vks")).await.1["change_id"].clone();
+    let b = post(&app, &editor, "/api/v1/register/changes", &use_vks).await.1["change_id"].clone();
+    let approve = |id: &Value| format!("/api/v1/register/changes/{}/approve", id.as_str().unwrap());
+    let none = json!({});
+    let both = |x: String, y: String| {
+        let (app, approver, none) = (&app, &approver, &none);
+        async move { tokio::join!(post(app, approver, &x, none), post(app, approver, &y, none)) }
+    };
+
+    let (one, two) = both(approve(&a), approve(&b)).await;
+
+    let mut statuses = [one.0, two.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 422], "{one:?} {two:?}");
+    assert_eq!(versions(&app).await, [2, 1]);
+    let winner = if one.0 == 200 { &a } else { &b };
+    let (same, again) = both(approve(winner), approve(winner)).await;
+    assert_eq!((same.0, again.0), (409, 409));
+    let c = post(&app, &editor, "/api/v1/register/changes", &exclude("social")).await.1["change_id"].clone();
+    let (x, y) = both(approve(&c), approve(&c)).await;
+    let mut statuses = [x.0, y.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{x:?} {y:?}");
+    assert_eq!(versions(&app).await, [3, 2, 1]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn drafting_and_deciding_belong_to_their_roles() {
+    let app = spawn_app().await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let id = post(&app, &editor, "/api/v1/register/changes", &exclude("vks")).await.1["change_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for role in Role::ALL {
+        let units: &[&str] = if role.has_units() { &["licensing"] } else { &[] };
+        let token = api_token(&app.storage, role, units).await;
+        let drafted = post(&app, &token, "/api/v1/register/changes", &exclude("social")).await.0;
+        assert_eq!(drafted, if role == Role::Editor { 201 } else { 403 }, "{role} drafts");
+        let rejected =
+            post(&app, &token, &format!("/api/v1/register/changes/{id}/reject"), &json!({"decision": "нет"})).await.0;
+        // The first approver to try turns it down; an approver is never refused for the role.
+        assert!(
+            if role == Role::Approver { rejected == 204 || rejected == 409 } else { rejected == 403 },
+            "{role}: {rejected}"
+        );
+        let read =
+            app.http.get(format!("{}/api/v1/register/changes", app.address)).bearer_auth(&token).send().await.unwrap();
+        let expected = if matches!(role, Role::Editor | Role::Approver) { 200 } else { 403 };
+        assert_eq!(read.status().as_u16(), expected, "{role} reads the drafts");
+    }
+    assert_eq!(versions(&app).await, [1], "turned down, not included");
     app.stop().await;
 }

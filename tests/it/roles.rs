@@ -25,7 +25,7 @@ const ADMINS: &[&str] = &["/admin", "/admin?lang=en"];
 const HANDLERS: &[&str] = &["/api/v1/cases", "/api/v1/cases?overdue=true", "/cases", "/cases?overdue=1&lang=en"];
 
 fn grant(role: Role) -> Grant {
-    let units = if role == Role::Handler { vec!["licensing".to_string()] } else { Vec::new() };
+    let units = if role.has_units() { vec!["licensing".to_string()] } else { Vec::new() };
     Grant { role, units }
 }
 

@@ -1,0 +1,146 @@
+//! Drafting and approving changes (order 2.2): an editor drafts, an approver
+//! includes the draft in the register as its next version.
+
+use std::sync::Arc;
+use uuid::Uuid;
+
+use super::change::{Change, Refused};
+use super::documents::Documents;
+use super::store::{ChangeRow, RegisterStore, StoreError, VersionRow};
+use crate::domain::calendar::{Calendar, day_of};
+use crate::domain::time::{Clock, unix};
+use crate::error::ApiError;
+
+/// Working days a new version has to reach the ministry's site (order 5.4).
+pub const PUBLISH_WITHIN_DAYS: u32 = 10;
+
+#[derive(Clone)]
+pub struct Desk {
+    pub store: RegisterStore,
+    pub calendar: Calendar,
+    /// The ministry's time zone: the day an exclusion takes effect, the
+    /// working days of 5.4.
+    pub offset: time::UtcOffset,
+    pub clock: Clock,
+    /// One approval at a time in this process, so each version is the one in
+    /// force plus one change. Several instances: issue 17.
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A new version.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Approved {
+    pub version: u32,
+    /// Unix seconds: the end of the 10 working days of order 5.4.
+    pub publish_by: u32,
+}
+
+fn refused(r: Refused) -> ApiError {
+    ApiError::Invalid { field: r.field, message: r.message }
+}
+
+impl Desk {
+    pub fn new(store: RegisterStore, calendar: Calendar, offset: time::UtcOffset, clock: Clock) -> Desk {
+        Desk { store, calendar, offset, clock, lock: Arc::default() }
+    }
+
+    /// The documents in force: the latest version, or `files` stored as
+    /// version 1 when there is none yet.
+    pub async fn open(&self, files: &Documents) -> Result<(u32, Documents), StoreError> {
+        let _one = self.lock.lock().await;
+        if let Some(latest) = self.store.latest().await? {
+            return Ok(latest);
+        }
+        self.store.insert_version(&self.version_row(1, Uuid::nil(), "import", files)?).await?;
+        Ok((1, files.clone()))
+    }
+
+    fn today(&self) -> String {
+        day_of((self.clock)(), self.offset).to_string()
+    }
+
+    fn version_row(&self, version: u32, change: Uuid, by: &str, docs: &Documents) -> Result<VersionRow, StoreError> {
+        let now = (self.clock)();
+        let publish_by = self.calendar.deadline(now, PUBLISH_WITHIN_DAYS, self.offset);
+        Ok(VersionRow {
+            version,
+            change_id: change,
+            approved_at: unix(now),
+            approved_by: by.to_string(),
+            publish_by: unix(publish_by),
+            documents: serde_json::to_string(docs)?,
+        })
+    }
+
+    /// Records a draft once it applies to the version in force.
+    pub async fn draft(
+        &self,
+        change: Change,
+        reason: String,
+        author: &str,
+        units: &[String],
+    ) -> Result<Uuid, ApiError> {
+        if reason.trim().is_empty() {
+            return Err(ApiError::invalid("reason", "say why the register must change (order 5.3)"));
+        }
+        let (_, docs) = self.store.latest().await?.ok_or_else(not_opened)?;
+        change.apply(&docs, &self.today()).map_err(refused)?;
+        let now = unix((self.clock)());
+        let id = Uuid::new_v4();
+        let row = ChangeRow {
+            change_id: id,
+            updated_at: now,
+            state: 1,
+            change: serde_json::to_string(&change).map_err(StoreError::from)?,
+            reason,
+            author: author.to_string(),
+            unit: units.join(","),
+            created_at: now,
+            decided_by: String::new(),
+            decision: String::new(),
+        };
+        self.store.put_change(&row).await?;
+        Ok(id)
+    }
+
+    /// Includes draft `id` as the next version, applied to the version in
+    /// force now; a draft already included, rejected or withdrawn is a 409.
+    pub async fn approve(&self, id: Uuid, approver: &str) -> Result<Approved, ApiError> {
+        let _one = self.lock.lock().await;
+        let row = self.pending(id).await?;
+        let (version, docs) = self.store.latest().await?.ok_or_else(not_opened)?;
+        let next = row.change()?.apply(&docs, &self.today()).map_err(refused)?;
+        let new = self.version_row(version + 1, id, approver, &next)?;
+        self.store.insert_version(&new).await?;
+        Ok(Approved { version: new.version, publish_by: new.publish_by })
+    }
+
+    /// Turns draft `id` down with the approver's words.
+    pub async fn reject(&self, id: Uuid, approver: &str, decision: String) -> Result<(), ApiError> {
+        let _one = self.lock.lock().await;
+        let mut row = self.pending(id).await?;
+        row.state = 2;
+        row.updated_at = unix((self.clock)()).max(row.updated_at + 1);
+        row.decided_by = approver.to_string();
+        row.decision = decision;
+        Ok(self.store.put_change(&row).await?)
+    }
+
+    /// Draft `id`, still waiting for a decision.
+    async fn pending(&self, id: Uuid) -> Result<ChangeRow, ApiError> {
+        let row = self.store.change(id).await?;
+        let row = row.ok_or(ApiError::NotFound { what: "change", field: "id", id: id.to_string() })?;
+        if let Some(version) = self.store.version_of(id).await? {
+            let message = format!("the change is already in version {version}");
+            return Err(ApiError::Conflict { field: "id", message });
+        }
+        if row.state != 1 {
+            return Err(ApiError::Conflict { field: "id", message: "the change was turned down".into() });
+        }
+        Ok(row)
+    }
+}
+
+fn not_opened() -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("no register version is stored: Desk::open runs at start"))
+}

@@ -1,0 +1,150 @@
+//! Versions and drafted changes in ClickHouse (migration 0016).
+
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::change::Change;
+use super::documents::Documents;
+use crate::storage::{Storage, StorageError};
+
+/// A stored row the code cannot read back: a bug or a hand edit, never the
+/// client's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("a stored register document does not parse: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+impl From<clickhouse::error::Error> for StoreError {
+    fn from(e: clickhouse::error::Error) -> Self {
+        StoreError::Storage(e.into())
+    }
+}
+
+impl From<StoreError> for crate::error::ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Storage(e) => e.into(),
+            StoreError::Corrupt(e) => crate::error::ApiError::Internal(anyhow::anyhow!("register store: {e}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct VersionRow {
+    pub version: u32,
+    /// The approved change; nil for the import of the files.
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub change_id: Uuid,
+    pub approved_at: u32,
+    pub approved_by: String,
+    pub publish_by: u32,
+    pub documents: String,
+}
+
+/// A version without its documents, for lists.
+#[derive(Debug, Clone, Row, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VersionInfo {
+    pub version: u32,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub change_id: Uuid,
+    /// Unix seconds.
+    pub approved_at: u32,
+    pub approved_by: String,
+    /// Unix seconds: the end of the 10 working days of order 5.4.
+    pub publish_by: u32,
+    /// When the version was seen on the ministry's site, unix seconds; 0: not yet.
+    pub published_at: u32,
+}
+
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct ChangeRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub change_id: Uuid,
+    pub updated_at: u32,
+    /// 1 draft, 2 rejected, 3 withdrawn.
+    pub state: i8,
+    pub change: String,
+    pub reason: String,
+    pub author: String,
+    pub unit: String,
+    pub created_at: u32,
+    pub decided_by: String,
+    pub decision: String,
+}
+
+impl ChangeRow {
+    pub fn change(&self) -> Result<Change, StoreError> {
+        Ok(serde_json::from_str(&self.change)?)
+    }
+}
+
+#[derive(Clone)]
+pub struct RegisterStore {
+    storage: Storage,
+}
+
+impl RegisterStore {
+    pub fn new(storage: Storage) -> RegisterStore {
+        RegisterStore { storage }
+    }
+
+    /// The version in force: the highest.
+    pub async fn latest(&self) -> Result<Option<(u32, Documents)>, StoreError> {
+        let sql = "SELECT ?fields FROM register_versions FINAL ORDER BY version DESC LIMIT 1";
+        let row: Option<VersionRow> = self.storage.client().query(sql).fetch_optional().await?;
+        row.map(|r| Ok((r.version, serde_json::from_str(&r.documents)?))).transpose()
+    }
+
+    /// Version `version`'s documents.
+    pub async fn documents(&self, version: u32) -> Result<Option<Documents>, StoreError> {
+        let sql = "SELECT ?fields FROM register_versions FINAL WHERE version = ?";
+        let row: Option<VersionRow> = self.storage.client().query(sql).bind(version).fetch_optional().await?;
+        row.map(|r| Ok(serde_json::from_str(&r.documents)?)).transpose()
+    }
+
+    /// Every version, newest first, with when each was published.
+    pub async fn versions(&self) -> Result<Vec<VersionInfo>, StoreError> {
+        let sql = "SELECT v.version AS version, v.change_id AS change_id, v.approved_at AS approved_at, \
+                   v.approved_by AS approved_by, v.publish_by AS publish_by, \
+                   toUInt32(p.published_at) AS published_at \
+                   FROM (SELECT version, change_id, toUInt32(approved_at) AS approved_at, approved_by, \
+                         toUInt32(publish_by) AS publish_by FROM register_versions FINAL) AS v \
+                   LEFT JOIN (SELECT version, min(published_at) AS published_at FROM register_publications \
+                              GROUP BY version) AS p USING version \
+                   ORDER BY version DESC";
+        Ok(self.storage.client().query(sql).fetch_all().await?)
+    }
+
+    pub async fn insert_version(&self, row: &VersionRow) -> Result<(), StoreError> {
+        let mut insert = self.storage.client().insert::<VersionRow>("register_versions").await?;
+        insert.write(row).await?;
+        Ok(insert.end().await?)
+    }
+
+    /// The version that includes `change`, if one does.
+    pub async fn version_of(&self, change: Uuid) -> Result<Option<u32>, StoreError> {
+        let sql = "SELECT version FROM register_versions WHERE change_id = toUUID(?) LIMIT 1";
+        Ok(self.storage.client().query(sql).bind(change.to_string()).fetch_optional().await?)
+    }
+
+    pub async fn put_change(&self, row: &ChangeRow) -> Result<(), StoreError> {
+        let mut insert = self.storage.client().insert::<ChangeRow>("register_changes").await?;
+        insert.write(row).await?;
+        Ok(insert.end().await?)
+    }
+
+    pub async fn change(&self, id: Uuid) -> Result<Option<ChangeRow>, StoreError> {
+        let sql = "SELECT ?fields FROM register_changes FINAL WHERE change_id = toUUID(?)";
+        Ok(self.storage.client().query(sql).bind(id.to_string()).fetch_optional().await?)
+    }
+
+    /// Every change, newest first.
+    pub async fn changes(&self) -> Result<Vec<ChangeRow>, StoreError> {
+        let sql = "SELECT ?fields FROM register_changes FINAL ORDER BY created_at DESC, change_id";
+        Ok(self.storage.client().query(sql).fetch_all().await?)
+    }
+}
