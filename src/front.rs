@@ -2,8 +2,6 @@
 //! English, and links what anyone may open — the public register, the
 //! journeys, the API document — and the staff's login.
 
-use std::sync::Arc;
-
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -14,7 +12,6 @@ use tower::util::MapResponseLayer;
 
 use crate::error::ApiError;
 use crate::extract::Query;
-use crate::journeys::Catalog;
 use crate::web;
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,11 +29,12 @@ struct FrontPage {
     journeys: Vec<(String, String)>,
 }
 
-pub fn router(catalog: Arc<Catalog>) -> Router {
+pub fn router(catalog: crate::journeys::Live) -> Router {
     Router::new().route("/", get(page)).layer(MapResponseLayer::new(web::public_pages)).with_state(catalog)
 }
 
-async fn page(State(catalog): State<Arc<Catalog>>, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
+async fn page(State(catalog): State<crate::journeys::Live>, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
+    let catalog = catalog.get();
     let en = q.lang.as_deref().is_some_and(|l| l.starts_with("en"));
     let pick = |t: &crate::journeys::model::Text| if en { t.en.clone() } else { t.ru.clone() };
     let page = FrontPage {

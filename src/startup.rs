@@ -40,7 +40,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// What every router group needs, built once at start.
 #[derive(Clone)]
 pub struct AppState {
-    pub catalog: Arc<Catalog>,
+    pub catalog: crate::journeys::Live,
     pub storage: Storage,
     pub migrations: Arc<[Migration]>,
     pub capture: Capture,
@@ -256,7 +256,7 @@ pub fn spool_options(config: &Config) -> SpoolOptions {
 /// it, capture, dashboards, cases and metrics. Tests build the router through this.
 pub fn services(
     config: &Config,
-    catalog: Arc<Catalog>,
+    catalog: crate::journeys::Live,
     storage: &Storage,
     migrations: Arc<[Migration]>,
     memory: Arc<Memory>,
@@ -313,7 +313,7 @@ pub fn services(
     };
     let register = crate::register::desk::Desk::new(
         crate::register::store::RegisterStore::new(storage.clone()),
-        catalog.calendar.clone(),
+        catalog.clone(),
         config.cases.offset(),
         crate::domain::time::system_clock(),
     );
@@ -388,7 +388,7 @@ pub struct Application {
     state: AppState,
     writer: Writer,
     database: Database,
-    catalog: Arc<Catalog>,
+    catalog: crate::journeys::Live,
     /// `spool.drain_timeout`: the whole budget of a shutdown.
     drain_timeout: Duration,
     /// Header time-out and connections per address.
@@ -406,7 +406,7 @@ impl Application {
         })?;
         capture::check_sites(config, &catalog)?;
         let database = Database::open(config).await?;
-        let catalog = Arc::new(catalog);
+        let catalog = crate::journeys::Live::new(catalog);
         match Application::prepare(config, catalog.clone(), &database.storage).await {
             Ok((listener, state, writer, notifier)) => Ok(Application {
                 listener,
@@ -431,7 +431,7 @@ impl Application {
 
     async fn prepare(
         config: &Config,
-        catalog: Arc<Catalog>,
+        catalog: crate::journeys::Live,
         storage: &Storage,
     ) -> anyhow::Result<(TcpListener, AppState, Writer, crate::notify::Notifier)> {
         let migrations: Arc<[Migration]> = Migration::embedded().into();
@@ -447,11 +447,17 @@ impl Application {
         };
         let links = crate::notify::worker::Links { base: base_url.clone(), offset: config.cases.offset() };
         let (state, writer) = services(config, catalog.clone(), storage, migrations, memory, base_url)?;
-        // The files are the first version; later ones are approved changes.
-        let files = crate::register::documents::Documents::of(&catalog);
+        // The files are the first version; later ones are approved changes,
+        // and the latest is the one in force.
+        let files = crate::register::documents::Documents::of(&catalog.get());
         let (version, in_force) = state.register.open(&files).await?;
         if in_force != files {
-            tracing::warn!(version, "the register and journeys in force differ from the files in dashboards_dir");
+            tracing::warn!(
+                version,
+                "the register and journeys in force are a later version than the files in dashboards_dir"
+            );
+            let calendar = catalog.get().calendar.clone();
+            catalog.set(in_force.catalog(calendar).context("the register version in force does not load")?);
         }
         let wiring = crate::notify::Wiring {
             storage: storage.clone(),
@@ -471,9 +477,10 @@ impl Application {
 
     /// Seeds every journey that has no rating yet with `events` synthetic ones.
     pub async fn seed_demo(&self, events: u64) -> anyhow::Result<()> {
-        for journey in self.catalog.journeys() {
+        let catalog = self.catalog.get();
+        for journey in catalog.journeys() {
             if crate::seed::is_empty(&self.database.storage, &journey.id).await? {
-                let done = crate::seed::seed(&self.database.storage, &self.catalog, journey, events, 90, false).await?;
+                let done = crate::seed::seed(&self.database.storage, &catalog, journey, events, 90, false).await?;
                 tracing::info!(journey = %journey.id, ratings = done.feedback, "demo data seeded");
             }
         }

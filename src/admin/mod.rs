@@ -14,7 +14,6 @@ use axum::routing::{get, post};
 use tower::util::MapResponseLayer;
 
 use crate::accounts::auth::{self, Admits};
-use crate::journeys::Catalog;
 use crate::storage::Storage;
 use crate::web;
 
@@ -22,7 +21,7 @@ use crate::web;
 #[derive(Clone)]
 pub struct Admin {
     pub storage: Storage,
-    pub catalog: Arc<Catalog>,
+    pub catalog: crate::journeys::Live,
     /// `notify.units`: each unit's addresses.
     pub addresses: Arc<BTreeMap<String, Vec<String>>>,
     /// `cases.calls_unit`: the unit of calls logged without a stage.

@@ -62,7 +62,7 @@ fn units(admin: &Admin) -> Vec<Unit> {
             addresses: admin.addresses.get(name).map(|a| a.join(", ")).unwrap_or_default(),
         }),
     };
-    for journey in admin.catalog.journeys() {
+    for journey in admin.catalog.get().journeys() {
         for stage in &journey.stages {
             if let Some(name) = stage.unit.as_ref().or(journey.cases.unit.as_ref()) {
                 add(name, format!("{} / {}", journey.id, stage.id));
@@ -78,6 +78,7 @@ fn units(admin: &Admin) -> Vec<Unit> {
 fn rules(admin: &Admin) -> Vec<(String, String)> {
     admin
         .catalog
+        .get()
         .journeys()
         .map(|j| {
             let r = &j.cases;

@@ -188,9 +188,10 @@ impl Snippet<'_> {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>) -> Result<Response, ApiError> {
-    let journey = find_journey(&capture.catalog, "", &input.journey)?;
+    let catalog = capture.catalog.get();
+    let journey = find_journey(&catalog, "", &input.journey)?;
     let stage = find_stage(journey, "", &input.stage)?;
-    let touchpoint = find_touchpoint(&capture.catalog, "touchpoint", input.touchpoint.as_deref().unwrap_or("email"))?;
+    let touchpoint = find_touchpoint(&catalog, "touchpoint", input.touchpoint.as_deref().unwrap_or("email"))?;
     let case_key = CaseRef::parse("case_ref", input.case_ref)?.map(|r| capture.case_keys.key(&r));
     let locale = bounded("locale", Some(input.locale.unwrap_or_else(|| "ru".into())), 35)?;
     let scale = input.scale.unwrap_or(Scale::Csat);
@@ -245,8 +246,8 @@ fn token_error(e: TokenError) -> ApiError {
 
 /// Records a click (or its comment); the follow link when this click opened a case.
 async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<Option<String>, ApiError> {
-    let touchpoint = capture
-        .catalog
+    let catalog = capture.catalog.get();
+    let touchpoint = catalog
         .touchpoint(&claims.t)
         .ok_or_else(|| ApiError::Unavailable("this link's touchpoint is no longer in the register".into()))?;
     let score = claims.k.check(claims.v, "token")?;
@@ -280,7 +281,7 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<O
     let received_at = row.received_at;
     // A journey or stage gone from the catalog since the letter: the rating
     // is kept, no case opens.
-    let journey = capture.catalog.journey(&claims.j);
+    let journey = catalog.journey(&claims.j);
     let stage = journey.and_then(|j| j.stages.iter().find(|s| s.id == claims.s));
     let case = journey.zip(stage).and_then(|(journey, stage)| {
         let at = (journey, stage, touchpoint.id.as_str());

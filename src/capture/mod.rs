@@ -57,7 +57,7 @@ const BUSY_RETRY: Duration = Duration::from_secs(1);
 pub struct Capture(Arc<Shared>);
 
 pub struct Shared {
-    catalog: Arc<Catalog>,
+    catalog: crate::journeys::Live,
     sites: Arc<BTreeMap<String, SiteConfig>>,
     /// Where accepted events go: the only way out of capture.
     sink: Arc<dyn EventSink>,
@@ -95,7 +95,7 @@ impl Capture {
     /// `base_url` is where rating links point: the public URL of this service.
     pub fn new(
         config: &Config,
-        catalog: Arc<Catalog>,
+        catalog: crate::journeys::Live,
         sink: Arc<dyn EventSink>,
         base_url: String,
         clock: Clock,
@@ -103,7 +103,7 @@ impl Capture {
     ) -> Capture {
         let limits = Limits::new(&config.limits, config.sites.keys());
         Limits::spawn_janitor(&limits);
-        let deadlines = Deadlines { calendar: catalog.calendar.clone(), offset: config.cases.offset() };
+        let deadlines = Deadlines { calendar: catalog.get().calendar.clone(), offset: config.cases.offset() };
         Capture(Arc::new(Shared {
             catalog,
             sites: Arc::new(config.sites.clone()),
@@ -150,8 +150,14 @@ impl Capture {
         Ok(site)
     }
 
-    fn checker<'a>(&'a self, site: &'a SiteConfig, now: SystemTime, prefix: String) -> Checker<'a> {
-        Checker { catalog: &self.catalog, site, now, prefix }
+    fn checker<'a>(
+        &'a self,
+        catalog: &'a Catalog,
+        site: &'a SiteConfig,
+        now: SystemTime,
+        prefix: String,
+    ) -> Checker<'a> {
+        Checker { catalog, site, now, prefix }
     }
 
     /// The case an event at `journey`/`stage` opens, if `reason` finds one in
@@ -359,7 +365,8 @@ async fn accept_feedback(
         .record("stage", input.stage.as_str());
     let mut input = input;
     let site = capture.site(&input.site, caller, "")?;
-    let checker = capture.checker(site, capture.now(), String::new());
+    let catalog = capture.catalog.get();
+    let checker = capture.checker(&catalog, site, capture.now(), String::new());
     let reference = checker.case_ref(input.case_ref.take())?;
     let (row, place) = checker.feedback(input)?;
     capture.limits.check_site(&row.site)?;
@@ -406,10 +413,11 @@ async fn timings(
     }
     let now = capture.now();
     let mut rows = Vec::with_capacity(inputs.len());
+    let catalog = capture.catalog.get();
     for (i, mut input) in inputs.into_iter().enumerate() {
         let prefix = if many { format!("[{i}].") } else { String::new() };
         let site = capture.site(&input.site, &caller, &prefix)?;
-        let checker = capture.checker(site, now, prefix);
+        let checker = capture.checker(&catalog, site, now, prefix);
         let reference = checker.case_ref(input.case_ref.take())?;
         rows.push((checker.timing(input)?, reference));
     }
@@ -477,7 +485,7 @@ mod tests {
             history: Arc::new(crate::dossiers::HistoryLinks::new(None, window, "http://x")),
             keys: CaseKeys::new(None, None),
         };
-        let capture = Capture::new(&config, Arc::new(catalog), sink, "http://x".into(), clock, links);
+        let capture = Capture::new(&config, crate::journeys::Live::new(catalog), sink, "http://x".into(), clock, links);
         public_router(capture, Metrics::new()).split_for_parts().0
     }
 

@@ -22,6 +22,7 @@ use crate::domain::{CaseRef, EventKind, Scale, Segment};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::ingest::Submission;
+use crate::journeys::Catalog;
 use crate::journeys::model::{Journey, Stage};
 use crate::storage::rows::{CallRow, Event, FeedbackRow, LetterRow};
 
@@ -77,13 +78,17 @@ fn staff_time(field: &str, text: &str, now: SystemTime) -> Result<u32, ApiError>
 impl Capture {
     /// An optional journey and stage, both known when given.
     /// The journey and stage an event names; both or neither.
-    fn stage_of(&self, journey: Option<String>, stage: Option<String>) -> Result<Option<(&Journey, &Stage)>, ApiError> {
+    fn stage_of(
+        catalog: &Catalog,
+        journey: Option<String>,
+        stage: Option<String>,
+    ) -> Result<Option<(&Journey, &Stage)>, ApiError> {
         match (journey, stage) {
             (None, None) => Ok(None),
             (Some(_), None) => Err(ApiError::invalid("stage", "give the stage with the journey")),
             (None, Some(_)) => Err(ApiError::invalid("journey", "give the journey with the stage")),
             (Some(j), Some(s)) => {
-                let journey = find_journey(&self.catalog, "", &j)?;
+                let journey = find_journey(catalog, "", &j)?;
                 Ok(Some((journey, find_stage(journey, "", &s)?)))
             }
         }
@@ -91,7 +96,7 @@ impl Capture {
 
     fn process(&self, field: &str, process: Option<String>) -> Result<String, ApiError> {
         let process = process.unwrap_or_default();
-        if !process.is_empty() && !self.catalog.register.processes.iter().any(|p| p.id == process) {
+        if !process.is_empty() && !self.catalog.get().register.processes.iter().any(|p| p.id == process) {
             return Err(ApiError::invalid(field, format!("unknown process {process:?}: not in the register")));
         }
         Ok(process)
@@ -158,7 +163,8 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         return Err(ApiError::invalid("process", "name the register process of the call"));
     }
     let process = capture.process("process", Some(input.process))?;
-    let place = capture.stage_of(input.journey, input.stage)?;
+    let catalog = capture.catalog.get();
+    let place = Capture::stage_of(&catalog, input.journey, input.stage)?;
     let (journey, stage) = ids(place);
     let operator = bounded("operator", Some(input.operator), 64)?;
     let started_at = staff_time("started_at", &input.started_at, now)?;
@@ -207,7 +213,7 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
     // A rating at the end of a call is client feedback at the phone touchpoint:
     // it counts in the stage's score like any other.
     if let Some((scale, score)) = rating
-        && let Some(phone) = capture.catalog.touchpoint(PHONE)
+        && let Some(phone) = catalog.touchpoint(PHONE)
         && !stage.is_empty()
     {
         let rating = Rating {
@@ -275,7 +281,8 @@ pub async fn correspondence(
     if letter_id.is_empty() {
         return Err(ApiError::invalid("letter_id", "must not be empty"));
     }
-    let touchpoint = find_touchpoint(&capture.catalog, "touchpoint", &input.touchpoint)?;
+    let catalog = capture.catalog.get();
+    let touchpoint = find_touchpoint(&catalog, "touchpoint", &input.touchpoint)?;
     if !touchpoint.channel.is_written() {
         return Err(ApiError::invalid("touchpoint", format!("{:?} is not a written channel", touchpoint.id)));
     }
@@ -290,7 +297,7 @@ pub async fn correspondence(
     };
     let acknowledged_at = later("acknowledged_at", input.acknowledged_at)?;
     let answered_at = later("answered_at", input.answered_at)?;
-    let (journey, stage) = ids(capture.stage_of(input.journey, input.stage)?);
+    let (journey, stage) = ids(Capture::stage_of(&catalog, input.journey, input.stage)?);
     let key = CaseRef::parse("case_ref", input.case_ref)?.map(|r| capture.case_keys.key(&r));
     let touch = capture.touch(key, EventKind::Letter, input.event_id, received_at, [&journey, &stage, &touchpoint.id]);
     let row = LetterRow {

@@ -34,13 +34,13 @@ const PAGE: u32 = 50;
 #[derive(Clone)]
 struct Pages {
     desk: Desk,
-    catalog: std::sync::Arc<Catalog>,
+    catalog: crate::journeys::Live,
     /// The ministry's time zone (`cases.utc_offset`).
     offset: time::UtcOffset,
 }
 
 /// `/cases`, `/cases/{id}` and their forms, for handlers.
-pub fn router(desk: Desk, catalog: std::sync::Arc<Catalog>, offset: time::UtcOffset, admits: Admits) -> Router {
+pub fn router(desk: Desk, catalog: crate::journeys::Live, offset: time::UtcOffset, admits: Admits) -> Router {
     Router::new()
         .route("/cases", get(queue))
         .route("/cases/spam", post(spam))
@@ -152,7 +152,7 @@ async fn queue(
         .iter()
         .map(|(case, state)| {
             let context = contexts.iter().find(|(id, _)| *id == case.event_id).map(|(_, c)| c);
-            row(&pages.catalog, &w, case, state, context, now)
+            row(&pages.catalog.get(), &w, case, state, context, now)
         })
         .collect();
     let link = |page: u32, en: bool| {
@@ -179,7 +179,7 @@ async fn queue(
             .map(|s| (status_name(s), w.status(s)))
             .collect(),
         units: &caller.grant.units,
-        stages: stages(&pages.catalog, &caller.grant.units, &w),
+        stages: stages(&pages.catalog.get(), &caller.grant.units, &w),
         status: q.status.clone().unwrap_or_default(),
         unit: unit.unwrap_or_default(),
         stage: q.stage.clone().unwrap_or_default(),
@@ -303,7 +303,7 @@ async fn case_page(
         lang: w.lang(),
         user: &caller.name,
         id,
-        place: place(&pages.catalog, &w, &case, true),
+        place: place(&pages.catalog.get(), &w, &case, true),
         reason: w.reason(&case.reason),
         opened: w.time(case.opened_at),
         acknowledge_by: w.deadline(case.acknowledge_by),

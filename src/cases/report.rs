@@ -16,11 +16,10 @@ use crate::accounts::auth::{self, Admits};
 use crate::domain::time::unix;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
-use crate::journeys::Catalog;
 use crate::storage::rows::CaseRow;
 
 /// The report's routes, for analysts.
-pub fn router(desk: Desk, catalog: std::sync::Arc<Catalog>, admits: Admits) -> OpenApiRouter {
+pub fn router(desk: Desk, catalog: crate::journeys::Live, admits: Admits) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(report))
         .layer(middleware::from_fn_with_state(admits, auth::require))
@@ -86,10 +85,11 @@ pub struct CaseReport {
         (status = 422, description = "A period other than 7, 30 or 90", body = ErrorBody),
     ))]
 async fn report(
-    State((desk, catalog)): State<(Desk, std::sync::Arc<Catalog>)>,
+    State((desk, catalog)): State<(Desk, crate::journeys::Live)>,
     Path(id): Path<String>,
     Query(query): Query<Period>,
 ) -> Result<Response, ApiError> {
+    let catalog = catalog.get();
     let journey = catalog.journey_or_404(&id)?;
     let days = query.period.unwrap_or(30);
     if ![7, 30, 90].contains(&days) {

@@ -130,8 +130,9 @@ pub async fn feedback(
     Path(id): Path<String>,
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
-    let journey = state.catalog.journey_or_404(&id)?;
-    let filters = q.filters(journey, &state.catalog)?;
+    let catalog = state.catalog.get();
+    let journey = catalog.journey_or_404(&id)?;
+    let filters = q.filters(journey, &catalog)?;
     let rows = stats::raw_feedback::<RawRow>(&state.storage, &journey.id, &filters, MAX_ROWS).await?;
     let mut records = vec![
         [

@@ -36,14 +36,14 @@ use stats::Filters;
 
 #[derive(Clone)]
 pub struct Dashboards {
-    catalog: Arc<Catalog>,
+    catalog: crate::journeys::Live,
     storage: Storage,
     auth: Arc<Auth>,
     min_answers: u64,
 }
 
 impl Dashboards {
-    pub fn new(catalog: Arc<Catalog>, storage: Storage, auth: Arc<Auth>, min_answers: u64) -> Dashboards {
+    pub fn new(catalog: crate::journeys::Live, storage: Storage, auth: Arc<Auth>, min_answers: u64) -> Dashboards {
         Dashboards { catalog, storage, auth, min_answers }
     }
 
@@ -58,10 +58,11 @@ impl Dashboards {
         id: &str,
         query: &ViewQuery,
         parts: stats::Parts,
-    ) -> Result<(&Journey, Filters, stats::JourneyStats), ApiError> {
-        let journey = self.catalog.journey_or_404(id)?;
-        let filters = query.filters(journey, &self.catalog)?;
-        let stats = stats::journey_stats(&self.storage, journey, &filters, self.min_answers, parts).await?;
+    ) -> Result<(Journey, Filters, stats::JourneyStats), ApiError> {
+        let catalog = self.catalog.get();
+        let journey = catalog.journey_or_404(id)?.clone();
+        let filters = query.filters(&journey, &catalog)?;
+        let stats = stats::journey_stats(&self.storage, &journey, &filters, self.min_answers, parts).await?;
         Ok((journey, filters, stats))
     }
 }

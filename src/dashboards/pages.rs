@@ -127,8 +127,8 @@ pub async fn index(
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
     let en = q.english();
-    let journeys = state
-        .catalog
+    let catalog = state.catalog.get();
+    let journeys = catalog
         .journeys()
         .map(|j| (j.id.as_str(), if en { j.name.en.as_str() } else { j.name.ru.as_str() }, j.stages.len()))
         .collect();
@@ -212,8 +212,9 @@ pub async fn journey(
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
     let en = q.english();
-    let journey = state.catalog.journey_or_404(&id)?;
-    let filters = q.filters(journey, &state.catalog)?;
+    let catalog = state.catalog.get();
+    let journey = catalog.journey_or_404(&id)?;
+    let filters = q.filters(journey, &catalog)?;
     let book = crate::cases::CaseBook::new(state.storage.clone());
     let now = crate::domain::time::unix(std::time::SystemTime::now());
     let handled = crate::cases::report::per_stage(&book, journey, filters.from, filters.to, now);
@@ -269,7 +270,7 @@ pub async fn journey(
                 touchpoints: stage
                     .touchpoints
                     .iter()
-                    .filter_map(|t| state.catalog.touchpoint(t))
+                    .filter_map(|t| catalog.touchpoint(t))
                     .map(|t| text(&t.name))
                     .collect::<Vec<_>>()
                     .join("; "),
@@ -292,7 +293,7 @@ pub async fn journey(
     let mut touchpoints: Vec<(String, String)> = Vec::new();
     for t in journey.stages.iter().flat_map(|s| &s.touchpoints) {
         if !touchpoints.iter().any(|(id, _)| id == t)
-            && let Some(tp) = state.catalog.touchpoint(t)
+            && let Some(tp) = catalog.touchpoint(t)
         {
             touchpoints.push((t.clone(), text(&tp.name)));
         }
@@ -301,7 +302,7 @@ pub async fn journey(
         .stages
         .iter()
         .flat_map(|s| &s.touchpoints)
-        .filter_map(|t| state.catalog.touchpoint(t))
+        .filter_map(|t| catalog.touchpoint(t))
         .map(|t| t.channel.name())
         .collect();
     channels.sort();

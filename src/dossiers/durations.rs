@@ -95,7 +95,8 @@ pub async fn durations(
     Path(id): Path<String>,
     Query(window): Query<Window>,
 ) -> Result<Response, ApiError> {
-    let journey = state.catalog.journey_or_404(&id)?;
+    let catalog = state.catalog.get();
+    let journey = catalog.journey_or_404(&id)?;
     let days = window.days.unwrap_or(365);
     if !(1..=3660).contains(&days) {
         return Err(ApiError::invalid("days", "from 1 to 3660"));

@@ -107,10 +107,14 @@ fn template(e: askama::Error) -> ApiError {
 fn entry(state: &Dossiers, contact: &Contact, en: bool) -> Entry {
     let pick = |t: &crate::journeys::model::Text| if en { t.en.clone() } else { t.ru.clone() };
     let day = |at: u32| day_of(std::time::UNIX_EPOCH + Duration::from_secs(u64::from(at)), state.offset).to_string();
-    let channel =
-        state.catalog.touchpoint(&contact.touchpoint).map_or_else(|| contact.touchpoint.clone(), |t| pick(&t.name));
+    let channel = state
+        .catalog
+        .get()
+        .touchpoint(&contact.touchpoint)
+        .map_or_else(|| contact.touchpoint.clone(), |t| pick(&t.name));
     let stage = state
         .catalog
+        .get()
         .journey(&contact.journey)
         .and_then(|j| j.stages.iter().find(|s| s.id == contact.stage))
         .map_or_else(String::new, |s| pick(&s.name));

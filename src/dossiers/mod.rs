@@ -29,14 +29,13 @@ use crate::domain::time::Clock;
 use crate::domain::{CaseKey, CaseKeys, CaseRef};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
-use crate::journeys::Catalog;
 use crate::storage::Storage;
 
 /// What the case routes and pages share.
 #[derive(Clone)]
 pub struct Dossiers {
     pub storage: Storage,
-    pub catalog: Arc<Catalog>,
+    pub catalog: crate::journeys::Live,
     pub keys: CaseKeys,
     pub history: Arc<HistoryLinks>,
     pub clock: Clock,

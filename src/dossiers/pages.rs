@@ -82,7 +82,8 @@ async fn durations(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let w = Words::new(q.lang.as_deref(), state.offset);
-    let journey = state.catalog.journey_or_404(&id)?;
+    let catalog = state.catalog.get();
+    let journey = catalog.journey_or_404(&id)?;
     let days = q.days.filter(|d| [30, 90, 365].contains(d)).unwrap_or(365);
     let figures = compute(&state, journey, days).await?;
     let computed_at = figures.computed_at.map_or_else(
@@ -179,11 +180,12 @@ async fn case(
 fn row(state: &Dossiers, w: &Words, c: &Contact) -> Row {
     let stage = state
         .catalog
+        .get()
         .journey(&c.journey)
         .and_then(|j| j.stages.iter().find(|s| s.id == c.stage))
         .map_or_else(|| c.stage.clone(), |s| w.text(&s.name).to_string());
     let channel =
-        state.catalog.touchpoint(&c.touchpoint).map_or_else(|| c.touchpoint.clone(), |t| w.text(&t.name).into());
+        state.catalog.get().touchpoint(&c.touchpoint).map_or_else(|| c.touchpoint.clone(), |t| w.text(&t.name).into());
     let kind = match c.kind.as_str() {
         "call" => w.pick("звонок", "call"),
         "letter" => w.pick("письмо", "letter"),

@@ -3,8 +3,6 @@
 //! These describe the service, not its clients: the order (5.2) has the
 //! register published on the ministry's website, so they need no login.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 
@@ -18,7 +16,7 @@ use super::model::{Experience, Journey, Metric, Stage, Tag, Text, Touchpoint};
 use crate::domain::{Emotion, Segment};
 use crate::error::{ApiError, ErrorBody};
 
-pub fn router(catalog: Arc<Catalog>) -> OpenApiRouter {
+pub fn router(catalog: crate::journeys::Live) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(list_journeys))
         .routes(routes!(get_journey))
@@ -41,7 +39,8 @@ struct JourneyList<'a> {
 /// The journeys: id, name (ru/en), number of stages.
 #[utoipa::path(get, path = "/api/v1/journeys", tag = "journeys", responses((status = 200, description = "`{\"journeys\":[...]}`")))]
 #[tracing::instrument(skip_all)]
-async fn list_journeys(State(catalog): State<Arc<Catalog>>) -> Json<serde_json::Value> {
+async fn list_journeys(State(catalog): State<crate::journeys::Live>) -> Json<serde_json::Value> {
+    let catalog = catalog.get();
     let journeys =
         catalog.journeys().map(|j| JourneySummary { id: &j.id, name: &j.name, stages: j.stages.len() }).collect();
     Json(serde_json::json!(JourneyList { journeys }))
@@ -108,9 +107,10 @@ impl<'a> JourneyView<'a> {
     ))]
 #[tracing::instrument(skip_all, fields(journey = %id))]
 async fn get_journey(
-    State(catalog): State<Arc<Catalog>>,
+    State(catalog): State<crate::journeys::Live>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let catalog = catalog.get();
     let journey = catalog.journey_or_404(&id)?;
     Ok(Json(serde_json::json!(JourneyView::new(journey, &catalog))))
 }
@@ -118,7 +118,8 @@ async fn get_journey(
 /// The touchpoint register: authority, processes, touchpoints.
 #[utoipa::path(get, path = "/api/v1/touchpoints", tag = "journeys", responses((status = 200, description = "The register")))]
 #[tracing::instrument(skip_all)]
-async fn list_touchpoints(State(catalog): State<Arc<Catalog>>) -> Json<serde_json::Value> {
+async fn list_touchpoints(State(catalog): State<crate::journeys::Live>) -> Json<serde_json::Value> {
+    let catalog = catalog.get();
     let register = &catalog.register;
     Json(serde_json::json!({
         "authority": register.authority,

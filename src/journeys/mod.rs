@@ -2,7 +2,9 @@
 
 mod api;
 mod catalog;
+mod live;
 pub mod model;
 
 pub use api::router;
 pub use catalog::{Catalog, CatalogError, CatalogErrors, JOURNEYS_DIR, REGISTER_FILE};
+pub use live::Live;

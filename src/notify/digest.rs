@@ -3,7 +3,6 @@
 //! in `deliveries` (target `digest:<unit>`, id the date), so a restart sends
 //! it once and an outage sends it late, never not at all that day.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lettre::message::Mailbox;
@@ -17,7 +16,6 @@ use crate::cases::CaseBook;
 use crate::cases::queue::QueueQuery;
 use crate::domain::calendar::day_of;
 use crate::domain::time::unix;
-use crate::journeys::Catalog;
 use crate::storage::StorageError;
 
 pub struct Digest {
@@ -27,7 +25,7 @@ pub struct Digest {
     pub links: Links,
     pub book: CaseBook,
     /// Its production calendar says which days are working days.
-    pub catalog: Arc<Catalog>,
+    pub catalog: crate::journeys::Live,
     /// Local hour and minute.
     pub at: (u8, u8),
 }
@@ -42,7 +40,7 @@ impl Digest {
         let day = day_of(now, offset);
         let local = time::OffsetDateTime::from(now).to_offset(offset);
         let come = (local.hour(), local.minute()) >= self.at;
-        (come && self.catalog.calendar.is_working(day)).then(|| day.to_string())
+        (come && self.catalog.get().calendar.is_working(day)).then(|| day.to_string())
     }
 
     /// Sends today's digest if it is due and not yet sent.

@@ -33,7 +33,7 @@ use crate::storage::Storage;
 pub struct Wiring {
     pub storage: Storage,
     /// The production calendar (for digests) and the units journeys name.
-    pub catalog: Arc<Catalog>,
+    pub catalog: crate::journeys::Live,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
     /// The links letters give: `<links.base>/cases/<id>`.
@@ -58,7 +58,7 @@ pub struct Notifier {
 /// What the round of late letters needs.
 struct Letters {
     storage: Storage,
-    catalog: Arc<Catalog>,
+    catalog: crate::journeys::Live,
     deadlines: crate::cases::Deadlines,
 }
 
@@ -82,7 +82,7 @@ impl Notifier {
             storage: wiring.storage.clone(),
             catalog: wiring.catalog.clone(),
             deadlines: crate::cases::Deadlines {
-                calendar: wiring.catalog.calendar.clone(),
+                calendar: wiring.catalog.get().calendar.clone(),
                 offset: wiring.links.offset,
             },
         };
@@ -95,7 +95,7 @@ impl Notifier {
         let mailer = mail::Mailer::new(smtp).context("notify.smtp")?;
         let channel = Channel::Client { mailer: mailer.clone(), follow: Box::new(wiring.follow.clone()) };
         targets.push(Target { name: "client".into(), scope: Scope::Answers, channel });
-        let mut named = units(&wiring.catalog);
+        let mut named = units(&wiring.catalog.get());
         named.extend(wiring.calls_unit.clone());
         for unit in named.iter().filter(|u| !config.units.contains_key(*u)) {
             tracing::warn!(unit = %unit, "a unit without addresses in notify.units gets no letters");
@@ -133,7 +133,8 @@ impl Notifier {
 async fn open_late_letters(letters: Letters, shared: Shared) {
     loop {
         let now = crate::domain::time::unix((shared.clock)());
-        match crate::cases::letters::open_late(&letters.storage, &letters.catalog, &letters.deadlines, now).await {
+        match crate::cases::letters::open_late(&letters.storage, &letters.catalog.get(), &letters.deadlines, now).await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(cases = n, "cases opened for letters not acknowledged in time"),
             Err(e) => tracing::warn!(error = %e, "cannot look for letters acknowledged late; trying again"),

@@ -10,6 +10,7 @@ use super::store::{ChangeRow, RegisterStore, StoreError, VersionRow};
 use crate::domain::calendar::{Calendar, day_of};
 use crate::domain::time::{Clock, unix};
 use crate::error::ApiError;
+use crate::journeys::Live;
 
 /// Working days a new version has to reach the ministry's site (order 5.4).
 pub const PUBLISH_WITHIN_DAYS: u32 = 10;
@@ -17,7 +18,8 @@ pub const PUBLISH_WITHIN_DAYS: u32 = 10;
 #[derive(Clone)]
 pub struct Desk {
     pub store: RegisterStore,
-    pub calendar: Calendar,
+    /// The catalog every request reads: replaced by each approved version.
+    pub live: Live,
     /// The ministry's time zone: the day an exclusion takes effect, the
     /// working days of 5.4.
     pub offset: time::UtcOffset,
@@ -40,8 +42,13 @@ fn refused(r: Refused) -> ApiError {
 }
 
 impl Desk {
-    pub fn new(store: RegisterStore, calendar: Calendar, offset: time::UtcOffset, clock: Clock) -> Desk {
-        Desk { store, calendar, offset, clock, lock: Arc::default() }
+    pub fn new(store: RegisterStore, live: Live, offset: time::UtcOffset, clock: Clock) -> Desk {
+        Desk { store, live, offset, clock, lock: Arc::default() }
+    }
+
+    /// The production calendar (`calendar.toml`), which versions do not change.
+    fn calendar(&self) -> Calendar {
+        self.live.get().calendar.clone()
     }
 
     /// The documents in force: the latest version, or `files` stored as
@@ -61,7 +68,7 @@ impl Desk {
 
     fn version_row(&self, version: u32, change: Uuid, by: &str, docs: &Documents) -> Result<VersionRow, StoreError> {
         let now = (self.clock)();
-        let publish_by = self.calendar.deadline(now, PUBLISH_WITHIN_DAYS, self.offset);
+        let publish_by = self.calendar().deadline(now, PUBLISH_WITHIN_DAYS, self.offset);
         Ok(VersionRow {
             version,
             change_id: change,
@@ -110,8 +117,11 @@ impl Desk {
         let row = self.pending(id).await?;
         let (version, docs) = self.store.latest().await?.ok_or_else(not_opened)?;
         let next = row.change()?.apply(&docs, &self.today()).map_err(refused)?;
+        // Checked by `apply`; built before the INSERT so nothing is stored that cannot serve.
+        let catalog = next.catalog(self.calendar()).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
         let new = self.version_row(version + 1, id, approver, &next)?;
         self.store.insert_version(&new).await?;
+        self.live.set(catalog);
         Ok(Approved { version: new.version, publish_by: new.publish_by })
     }
 

@@ -20,13 +20,12 @@ use axum::Router;
 use axum::routing::get;
 use tower::util::MapResponseLayer;
 
-use crate::journeys::Catalog;
 use crate::web;
 
 /// What the register's pages share.
 #[derive(Clone)]
 pub struct Published {
-    pub catalog: Arc<Catalog>,
+    pub catalog: crate::journeys::Live,
     /// The page's CSP: the sites' origins may frame it.
     pub csp: Arc<str>,
 }

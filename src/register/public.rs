@@ -71,13 +71,14 @@ fn lines(catalog: &Catalog, en: bool) -> Vec<Line> {
 /// `GET /register`
 pub async fn page(State(state): State<Published>, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
     let en = q.lang.as_deref().is_some_and(|l| l.starts_with("en"));
-    let register = &state.catalog.register;
+    let catalog = state.catalog.get();
+    let register = &catalog.register;
     let page = RegisterPage {
         lang: if en { "en" } else { "ru" },
         en,
         authority: if en { register.authority.en.clone() } else { register.authority.ru.clone() },
         source: register.source.clone(),
-        lines: lines(&state.catalog, en),
+        lines: lines(&catalog, en),
         excluded: register
             .touchpoints
             .iter()
@@ -98,7 +99,7 @@ pub async fn csv(State(state): State<Published>) -> Result<Response, ApiError> {
     let mut writer = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
     let header = ["id", "name_ru", "name_en", "kind", "processes", "needs", "channel", "excluded_since"];
     writer.write_record(header).map_err(failed)?;
-    for t in &state.catalog.register.touchpoints {
+    for t in &state.catalog.get().register.touchpoints {
         let needs: Vec<String> = t.needs.iter().map(name).collect();
         let kind = name(&t.kind);
         let channel = t.channel.name();

@@ -18,7 +18,6 @@ use utoipa_axum::routes;
 use crate::config::SiteConfig;
 use crate::domain::Scale;
 use crate::error::ApiError;
-use crate::journeys::Catalog;
 
 /// The widget's source, served as written: the committed file is the build.
 pub const WIDGET_JS: &str = include_str!("widget.js");
@@ -31,11 +30,14 @@ static ETAG: LazyLock<HeaderValue> = LazyLock::new(|| {
 
 #[derive(Clone)]
 struct Embed {
-    catalog: Arc<Catalog>,
+    catalog: crate::journeys::Live,
     sites: Arc<std::collections::BTreeMap<String, SiteConfig>>,
 }
 
-pub fn router(catalog: Arc<Catalog>, sites: Arc<std::collections::BTreeMap<String, SiteConfig>>) -> OpenApiRouter {
+pub fn router(
+    catalog: crate::journeys::Live,
+    sites: Arc<std::collections::BTreeMap<String, SiteConfig>>,
+) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(widget_js))
         .routes(routes!(embed))
@@ -127,8 +129,8 @@ async fn embed(
 ) -> Result<Response, ApiError> {
     let not_found = |what: &'static str, id: &str| ApiError::NotFound { what, field: what, id: id.to_string() };
     let site_config = state.sites.get(&site).ok_or_else(|| not_found("site", &site))?;
-    let journey_def = state
-        .catalog
+    let catalog = state.catalog.get();
+    let journey_def = catalog
         .journey(&journey)
         .filter(|j| site_config.journeys.contains(&j.id))
         .ok_or_else(|| not_found("journey", &journey))?;

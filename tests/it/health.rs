@@ -46,7 +46,7 @@ async fn readyz_is_ready_once_the_app_has_migrated() {
 #[tokio::test]
 async fn readyz_names_the_migrations_not_applied() {
     // The router alone, on a database nobody migrated.
-    let catalog = Arc::new(Catalog::load(&repo().join("dashboards")).unwrap());
+    let catalog = touchpoint::journeys::Live::new(Catalog::load(&repo().join("dashboards")).unwrap());
     let storage = fresh_storage().await;
     let mut config = test_config();
     config.spool.dir = scratch("spool");

@@ -239,3 +239,47 @@ async fn drafting_and_deciding_belong_to_their_roles() {
     assert_eq!(versions(&app).await, [1], "turned down, not included");
     app.stop().await;
 }
+
+/// An approved version is in force for the next request — capture, the
+/// published register — and after a restart on the same database.
+#[tokio::test]
+async fn an_approved_change_takes_effect_at_once_and_stays_after_a_restart() {
+    let config = crate::support::test_config();
+    let app = crate::support::spawn_app_with(config.clone()).await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let approver = api_token(&app.storage, Role::Approver, &[]).await;
+    let at_phone = || {
+        json!({"event_id": uuid::Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
+            "stage": "application", "touchpoint": "phone", "scale": "csat", "score": 4})
+    };
+    assert_eq!(
+        app.post("/api/v1/feedback", &at_phone()).await.0,
+        422,
+        "the phone is not a touchpoint of the application"
+    );
+    let (_, first) = app.get_json("/api/v1/register/versions/1").await;
+    let mut stage = first["journeys"][0]["stages"][2].clone();
+    assert_eq!(stage["id"], "application");
+    stage["touchpoints"].as_array_mut().unwrap().push(json!("phone"));
+    let edit = json!({"change": {"kind": "edit_stage", "journey": "scrap-metal-licensing", "stage": stage},
+        "reason": "консультации по заявлению по телефону"});
+    for body in [edit, exclude("vks")] {
+        let id =
+            post(&app, &editor, "/api/v1/register/changes", &body).await.1["change_id"].as_str().unwrap().to_string();
+        assert_eq!(post(&app, &approver, &format!("/api/v1/register/changes/{id}/approve"), &json!({})).await.0, 200);
+    }
+
+    assert_eq!(app.post("/api/v1/feedback", &at_phone()).await.0, 202, "no restart needed");
+    let (_, touchpoints) = app.get_json("/api/v1/touchpoints").await;
+    let vks = touchpoints["touchpoints"].as_array().unwrap().iter().find(|t| t["id"] == "vks").unwrap().clone();
+    assert!(vks["excluded_since"].is_string(), "{vks}");
+    let page = app.get("/register").await.text().await.unwrap();
+    let excluded = &page[page.find("Исключены из перечня").expect("an excluded section")..];
+    assert!(excluded.contains("Видеоконференцсвязь (ВКС) — с 20"), "{excluded}");
+    app.stop().await;
+
+    let again = crate::support::spawn_app_with(config).await;
+    assert_eq!(versions(&again).await, [3, 2, 1]);
+    assert_eq!(again.post("/api/v1/feedback", &at_phone()).await.0, 202, "the version in force, not the files");
+    again.stop().await;
+}
