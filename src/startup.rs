@@ -310,6 +310,8 @@ pub fn services(
         catalog: catalog.clone(),
         addresses: Arc::new(config.notify.units.clone()),
         calls_unit: config.cases.calls_unit.clone(),
+        register: crate::register::store::RegisterStore::new(storage.clone()),
+        offset: config.cases.offset(),
     };
     let register = crate::register::desk::Desk::new(
         crate::register::store::RegisterStore::new(storage.clone()),

@@ -1,7 +1,8 @@
 //! The admin's page: accounts and API tokens with their roles and units
 //! (the same operations as `touchpoint user` and `touchpoint token`), and
 //! the units and case rules the journey files and `[notify]` set, shown
-//! with where to change them.
+//! with where to change them; and the register versions still to be
+//! published on the ministry's site (order 5.4).
 
 mod pages;
 
@@ -26,6 +27,10 @@ pub struct Admin {
     pub addresses: Arc<BTreeMap<String, Vec<String>>>,
     /// `cases.calls_unit`: the unit of calls logged without a stage.
     pub calls_unit: Option<String>,
+    /// Register versions, for the ones waiting to be published (order 5.4).
+    pub register: crate::register::store::RegisterStore,
+    /// The ministry's time zone (`cases.utc_offset`), for the days shown.
+    pub offset: time::UtcOffset,
 }
 
 /// `/admin` and its forms, for admins only.

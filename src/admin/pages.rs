@@ -29,6 +29,16 @@ struct AdminPage<'a> {
     rules: Vec<(String, String)>,
     message: Option<String>,
     new_token: Option<(String, String)>,
+    /// Register versions not yet recorded as on the ministry's site (5.4).
+    unpublished: Vec<Unpublished>,
+}
+
+/// A register version waiting to be published, by its deadline.
+struct Unpublished {
+    version: u32,
+    approved: String,
+    publish_by: String,
+    overdue: bool,
 }
 
 /// A unit named by the journey files, its stages and its addresses.
@@ -119,9 +129,31 @@ async fn render(
         rules: rules(admin),
         message,
         new_token,
+        unpublished: unpublished(admin).await?,
     };
     let html = page.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("template failed: {e}")))?;
     Ok((status, Html(html)).into_response())
+}
+
+/// Versions without a publication, the nearest deadline first.
+async fn unpublished(admin: &Admin) -> Result<Vec<Unpublished>, ApiError> {
+    let now = crate::domain::time::unix(std::time::SystemTime::now());
+    let words = crate::web::Words::new(None, admin.offset);
+    let mut waiting: Vec<Unpublished> = admin
+        .register
+        .versions()
+        .await?
+        .into_iter()
+        .filter(|v| v.published_at == 0)
+        .map(|v| Unpublished {
+            version: v.version,
+            approved: words.time(v.approved_at),
+            publish_by: words.deadline(v.publish_by),
+            overdue: v.publication(now) == "overdue",
+        })
+        .collect();
+    waiting.sort_by_key(|u| (u.publish_by.clone(), u.version));
+    Ok(waiting)
 }
 
 pub async fn page(

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::change::Change;
 use super::desk::{Approved, Desk};
-use super::store::VersionInfo;
+use super::store::{REJECTED, VersionInfo, WITHDRAWN};
 use crate::accounts::auth::{self, Admits, Principal};
+use crate::domain::time::unix;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
 
@@ -25,6 +26,7 @@ pub fn router(desk: Desk, drafting: Admits, deciding: Admits, reading: Admits) -
     let decide = OpenApiRouter::new()
         .routes(routes!(approve))
         .routes(routes!(reject))
+        .routes(routes!(published))
         .layer(middleware::from_fn_with_state(deciding, auth::require));
     let read =
         OpenApiRouter::new().routes(routes!(changes)).layer(middleware::from_fn_with_state(reading, auth::require));
@@ -146,8 +148,8 @@ async fn changes(State(desk): State<Desk>) -> Result<Response, ApiError> {
         let version = versions.iter().find(|v| v.change_id == row.change_id);
         let state = match (version, row.state) {
             (Some(_), _) => "approved",
-            (None, 2) => "rejected",
-            (None, 3) => "withdrawn",
+            (None, REJECTED) => "rejected",
+            (None, WITHDRAWN) => "withdrawn",
             (None, _) => "draft",
         };
         views.push(ChangeView {
@@ -167,12 +169,58 @@ async fn changes(State(desk): State<Desk>) -> Result<Response, ApiError> {
     Ok(axum::Json(serde_json::json!({ "changes": views })).into_response())
 }
 
+/// A version with where it stands against order 5.4.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VersionView {
+    #[serde(flatten)]
+    info: VersionInfo,
+    /// `met` or `late` once published; `due` or `overdue` until then.
+    publication: &'static str,
+}
+
 /// `GET /api/v1/register/versions`: every version, newest first (public, order 5.2).
 #[utoipa::path(get, path = "/api/v1/register/versions", tag = "register",
-    responses((status = 200, description = "`{\"versions\": [VersionInfo]}`")))]
+    responses((status = 200, description = "`{\"versions\": [VersionView]}`")))]
 async fn versions(State(desk): State<Desk>) -> Result<Response, ApiError> {
-    let versions: Vec<VersionInfo> = desk.store.versions().await?;
+    let now = unix((desk.clock)());
+    let versions: Vec<VersionView> = desk
+        .store
+        .versions()
+        .await?
+        .into_iter()
+        .map(|info| VersionView { publication: info.publication(now), info })
+        .collect();
     Ok(axum::Json(serde_json::json!({ "versions": versions })).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedInput {
+    /// The page of the ministry's site that shows the version.
+    url: String,
+    /// When it appeared there (RFC 3339, UTC); default: now.
+    published_at: Option<String>,
+}
+
+/// `POST /api/v1/register/versions/{version}/published`: the version is on the ministry's site (5.4).
+#[utoipa::path(post, path = "/api/v1/register/versions/{version}/published", tag = "register",
+    security(("api_token" = [])), params(("version" = u32, Path, description = "The version")),
+    request_body = PublishedInput,
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 403, description = "Not an approver", body = ErrorBody),
+        (status = 404, description = "No such version", body = ErrorBody),
+        (status = 422, description = "A bad URL or time", body = ErrorBody),
+    ))]
+async fn published(
+    State(desk): State<Desk>,
+    Extension(caller): Extension<Principal>,
+    Path(version): Path<String>,
+    Json(input): Json<PublishedInput>,
+) -> Result<Response, ApiError> {
+    let number: u32 = version.parse().map_err(|_| ApiError::invalid("version", "a version number"))?;
+    desk.published(number, input.url, input.published_at.as_deref(), &caller.name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /api/v1/register/versions/{version}`: the register and the journeys of that version.

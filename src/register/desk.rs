@@ -2,11 +2,12 @@
 //! includes the draft in the register as its next version.
 
 use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::change::{Change, Refused};
 use super::documents::Documents;
-use super::store::{ChangeRow, RegisterStore, StoreError, VersionRow};
+use super::store::{ChangeRow, DRAFT, PublicationRow, REJECTED, RegisterStore, StoreError, VersionRow};
 use crate::domain::calendar::{Calendar, day_of};
 use crate::domain::time::{Clock, unix};
 use crate::error::ApiError;
@@ -97,7 +98,7 @@ impl Desk {
         let row = ChangeRow {
             change_id: id,
             updated_at: now,
-            state: 1,
+            state: DRAFT,
             change: serde_json::to_string(&change).map_err(StoreError::from)?,
             reason,
             author: author.to_string(),
@@ -127,13 +128,39 @@ impl Desk {
 
     /// Turns draft `id` down with the approver's words.
     pub async fn reject(&self, id: Uuid, approver: &str, decision: String) -> Result<(), ApiError> {
+        if decision.trim().is_empty() {
+            return Err(ApiError::invalid("decision", "say why the change is turned down, for its editor"));
+        }
         let _one = self.lock.lock().await;
         let mut row = self.pending(id).await?;
-        row.state = 2;
+        row.state = REJECTED;
         row.updated_at = unix((self.clock)()).max(row.updated_at + 1);
         row.decided_by = approver.to_string();
         row.decision = decision;
         Ok(self.store.put_change(&row).await?)
+    }
+
+    /// Records that `version` appeared at `url` on the ministry's site at
+    /// `at` (RFC 3339; default now): after its approval, not in the future.
+    pub async fn published(&self, version: u32, url: String, at: Option<&str>, by: &str) -> Result<(), ApiError> {
+        let parsed = url::Url::parse(url.trim()).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+        if parsed.is_none() {
+            return Err(ApiError::invalid("url", "the http(s) address of the page that shows the version"));
+        }
+        let now = unix((self.clock)());
+        let published_at = match at {
+            None => now,
+            Some(text) => humantime::parse_rfc3339_weak(text)
+                .map(unix)
+                .map_err(|_| ApiError::invalid("published_at", "an RFC 3339 time in UTC, like 2026-12-03T07:00:00Z"))?,
+        };
+        let info = self.store.versions().await?.into_iter().find(|v| v.version == version);
+        let info = info.ok_or(ApiError::NotFound { what: "version", field: "version", id: version.to_string() })?;
+        if published_at > now || published_at < info.approved_at {
+            return Err(ApiError::invalid("published_at", "between the version's approval and now"));
+        }
+        let row = PublicationRow { version, published_at, url: url.trim().to_string(), recorded_by: by.to_string() };
+        Ok(self.store.record_publication(&row).await?)
     }
 
     /// Draft `id`, still waiting for a decision.
@@ -144,7 +171,7 @@ impl Desk {
             let message = format!("the change is already in version {version}");
             return Err(ApiError::Conflict { field: "id", message });
         }
-        if row.state != 1 {
+        if row.state != DRAFT {
             return Err(ApiError::Conflict { field: "id", message: "the change was turned down".into() });
         }
         Ok(row)

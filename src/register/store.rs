@@ -60,12 +60,41 @@ pub struct VersionInfo {
     pub published_at: u32,
 }
 
+impl VersionInfo {
+    /// Where the version stands against order 5.4 at `now`: `met` or `late`
+    /// once published, `due` or `overdue` until then.
+    pub fn publication(&self, now: u32) -> &'static str {
+        match self.published_at {
+            0 if now > self.publish_by => "overdue",
+            0 => "due",
+            at if at <= self.publish_by => "met",
+            _ => "late",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Row, Serialize, Deserialize)]
+pub struct PublicationRow {
+    pub version: u32,
+    pub published_at: u32,
+    /// Where on the site.
+    pub url: String,
+    pub recorded_by: String,
+}
+
+/// `register_changes.state`: waiting for a decision.
+pub const DRAFT: i8 = 1;
+/// Turned down by an approver.
+pub const REJECTED: i8 = 2;
+/// Taken back by its editor.
+pub const WITHDRAWN: i8 = 3;
+
 #[derive(Debug, Clone, Row, Serialize, Deserialize)]
 pub struct ChangeRow {
     #[serde(with = "clickhouse::serde::uuid")]
     pub change_id: Uuid,
     pub updated_at: u32,
-    /// 1 draft, 2 rejected, 3 withdrawn.
+    /// [`DRAFT`], [`REJECTED`] or [`WITHDRAWN`]; approval is a version row.
     pub state: i8,
     pub change: String,
     pub reason: String,
@@ -131,6 +160,13 @@ impl RegisterStore {
         Ok(self.storage.client().query(sql).bind(change.to_string()).fetch_optional().await?)
     }
 
+    /// Records that `version` was on the ministry's site at `published_at`.
+    pub async fn record_publication(&self, row: &PublicationRow) -> Result<(), StoreError> {
+        let mut insert = self.storage.client().insert::<PublicationRow>("register_publications").await?;
+        insert.write(row).await?;
+        Ok(insert.end().await?)
+    }
+
     pub async fn put_change(&self, row: &ChangeRow) -> Result<(), StoreError> {
         let mut insert = self.storage.client().insert::<ChangeRow>("register_changes").await?;
         insert.write(row).await?;
@@ -146,5 +182,27 @@ impl RegisterStore {
     pub async fn changes(&self) -> Result<Vec<ChangeRow>, StoreError> {
         let sql = "SELECT ?fields FROM register_changes FINAL ORDER BY created_at DESC, change_id";
         Ok(self.storage.client().query(sql).fetch_all().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_is_met_or_late_once_published_and_due_or_overdue_before() {
+        let version = |published_at| VersionInfo {
+            version: 2,
+            change_id: Uuid::nil(),
+            approved_at: 1_000,
+            approved_by: "a".into(),
+            publish_by: 2_000,
+            published_at,
+        };
+        assert_eq!(version(0).publication(1_500), "due");
+        assert_eq!(version(0).publication(2_000), "due", "the deadline's own second still counts");
+        assert_eq!(version(0).publication(2_001), "overdue");
+        assert_eq!(version(2_000).publication(9_999), "met");
+        assert_eq!(version(2_001).publication(2_001), "late");
     }
 }

@@ -36,6 +36,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/register/changes/{id}/reject"),
     ("get", "/api/v1/register/versions"),
     ("get", "/api/v1/register/versions/{version}"),
+    ("post", "/api/v1/register/versions/{version}/published"),
 ];
 
 #[tokio::test]

@@ -167,6 +167,24 @@ async fn a_bad_change_is_refused_naming_the_field_and_nothing_is_stored() {
     let changes: u64 = app.storage.client().query("SELECT count() FROM register_changes").fetch_one().await.unwrap();
     assert_eq!(changes, 0);
     assert_eq!(versions(&app).await, [1]);
+
+    // Turned down: only with the approver's words, and for good.
+    let approver = api_token(&app.storage, Role::Approver, &[]).await;
+    let id = post(&app, &editor, "/api/v1/register/changes", &exclude("vks")).await.1["change_id"].clone();
+    let id = id.as_str().unwrap();
+    let reject = format!("/api/v1/register/changes/{id}/reject");
+    let (status, body) = post(&app, &approver, &reject, &json!({"decision": ""})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("decision")), "{body}");
+    assert_eq!(post(&app, &approver, &reject, &json!({"decision": "ВКС ещё используется"})).await.0, 204);
+    let (status, body) = post(&app, &approver, &format!("/api/v1/register/changes/{id}/approve"), &json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    let list = app.http.get(format!("{}/api/v1/register/changes", app.address)).bearer_auth(&editor);
+    let list: Value = list.send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (list["changes"][0]["state"].as_str(), list["changes"][0]["decision"].as_str()),
+        (Some("rejected"), Some("ВКС ещё используется"))
+    );
+    assert_eq!(versions(&app).await, [1]);
     app.stop().await;
 }
 
@@ -282,4 +300,52 @@ async fn an_approved_change_takes_effect_at_once_and_stays_after_a_restart() {
     assert_eq!(versions(&again).await, [3, 2, 1]);
     assert_eq!(again.post("/api/v1/feedback", &at_phone()).await.0, 202, "the version in force, not the files");
     again.stop().await;
+}
+
+/// Order 5.4: each version's deadline, its publication recorded by an
+/// approver, and the admin page listing what is still to publish.
+#[tokio::test]
+async fn publication_within_ten_working_days_is_tracked_and_the_admin_sees_what_waits() {
+    let app = spawn_app().await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let approver = api_token(&app.storage, Role::Approver, &[]).await;
+    let id = post(&app, &editor, "/api/v1/register/changes", &exclude("vks")).await.1["change_id"].clone();
+    let approve = format!("/api/v1/register/changes/{}/approve", id.as_str().unwrap());
+    assert_eq!(post(&app, &approver, &approve, &json!({})).await.0, 200);
+    let admin = api_token(&app.storage, Role::Admin, &[]).await;
+    let page = |app: &TestApp| {
+        let request = app.http.get(format!("{}/admin", app.address)).bearer_auth(&admin);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let waiting = page(&app).await;
+    assert!(waiting.contains("Версии перечня к размещению") && waiting.contains("<tr><td>2</td>"), "{waiting}");
+
+    let published = "/api/v1/register/versions/2/published";
+    let site = json!({"url": "https://minprom.example.ru/perechen"});
+    assert_eq!(post(&app, &editor, published, &site).await.0, 403, "an approver records it");
+    let (status, body) = post(&app, &approver, published, &json!({"url": "ftp://x"})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("url")), "{body}");
+    let (_, list) = app.get_json("/api/v1/register/versions").await;
+    let before = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(list["versions"][0]["approved_at"].as_u64().unwrap() - 60),
+    );
+    let early = json!({"url": "https://minprom.example.ru/perechen", "published_at": before.to_string()});
+    let (status, body) = post(&app, &approver, published, &early).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("published_at")), "{body}");
+    assert_eq!(post(&app, &approver, "/api/v1/register/versions/7/published", &site).await.0, 404);
+    assert_eq!(list["versions"][0]["publication"], "due");
+
+    assert_eq!(post(&app, &approver, published, &site).await.0, 204);
+
+    let (_, list) = app.get_json("/api/v1/register/versions").await;
+    let second = &list["versions"][0];
+    assert_eq!((second["version"].as_u64(), second["publication"].as_str()), (Some(2), Some("met")), "{second}");
+    assert!(second["published_at"].as_u64().unwrap() >= second["approved_at"].as_u64().unwrap());
+    let waiting = page(&app).await;
+    assert!(
+        !waiting.contains("<tr><td>2</td>") && waiting.contains("<tr><td>1</td>"),
+        "version 1 still waits: {waiting}"
+    );
+    app.stop().await;
 }

@@ -56,6 +56,10 @@ const CHANGES: &[(&str, Role)] = &[
     ("/admin/tokens/someone/revoke", Role::Admin),
     ("/api/v1/case-refs/key", Role::Analyst),
     ("/case-refs", Role::Analyst),
+    ("/api/v1/register/changes", Role::Editor),
+    ("/api/v1/register/changes/00000000-0000-4000-8000-000000000000/approve", Role::Approver),
+    ("/api/v1/register/changes/00000000-0000-4000-8000-000000000000/reject", Role::Approver),
+    ("/api/v1/register/versions/1/published", Role::Approver),
 ];
 
 #[tokio::test]
