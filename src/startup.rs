@@ -134,6 +134,8 @@ pub fn router(state: AppState) -> Router {
     let sites = state.capture.sites();
     let register = crate::register::router(crate::register::Published {
         catalog: state.catalog.clone(),
+        store: state.register.store.clone(),
+        offset: state.case_offset,
         csp: crate::web::embeddable_csp(sites.values().flat_map(|s| &s.origins)).into(),
     });
     let front = crate::front::router(state.catalog.clone());

@@ -16,7 +16,7 @@ use super::store::{REJECTED, VersionInfo, WITHDRAWN};
 use crate::accounts::auth::{self, Admits, Principal};
 use crate::domain::time::unix;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Json, Path};
+use crate::extract::{Json, Path, Query};
 
 /// Routes for editors (`drafting`), approvers (`deciding`), and both
 /// (`reading`); the versions are public.
@@ -30,7 +30,7 @@ pub fn router(desk: Desk, drafting: Admits, deciding: Admits, reading: Admits) -
         .layer(middleware::from_fn_with_state(deciding, auth::require));
     let read =
         OpenApiRouter::new().routes(routes!(changes)).layer(middleware::from_fn_with_state(reading, auth::require));
-    let public = OpenApiRouter::new().routes(routes!(versions)).routes(routes!(version));
+    let public = OpenApiRouter::new().routes(routes!(versions)).routes(routes!(version)).routes(routes!(differences));
     draft.merge(decide).merge(read).merge(public).with_state(desk)
 }
 
@@ -235,4 +235,31 @@ async fn version(State(desk): State<Desk>, Path(version): Path<String>) -> Resul
     let docs = desk.store.documents(number).await?;
     let docs = docs.ok_or(ApiError::NotFound { what: "version", field: "version", id: version })?;
     Ok(axum::Json(docs).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Between {
+    /// The older version.
+    from: u32,
+    /// The newer version.
+    to: u32,
+}
+
+/// `GET /api/v1/register/diff?from=1&to=3`: what changed between two versions (public).
+#[utoipa::path(get, path = "/api/v1/register/diff", tag = "register", params(Between),
+    responses(
+        (status = 200, description = "`{\"from\": 1, \"to\": 3, \"differences\": [Difference]}`"),
+        (status = 404, description = "No such version", body = ErrorBody),
+        (status = 422, description = "`from` or `to` missing or not a number", body = ErrorBody),
+    ))]
+async fn differences(State(desk): State<Desk>, Query(between): Query<Between>) -> Result<Response, ApiError> {
+    let mut docs = Vec::new();
+    for (field, n) in [("from", between.from), ("to", between.to)] {
+        let found = desk.store.documents(n).await?;
+        docs.push(found.ok_or(ApiError::NotFound { what: "version", field, id: n.to_string() })?);
+    }
+    let differences = super::diff::diff(&docs[0], &docs[1]);
+    Ok(axum::Json(serde_json::json!({ "from": between.from, "to": between.to, "differences": differences }))
+        .into_response())
 }

@@ -181,3 +181,8 @@ impl Desk {
 fn not_opened() -> ApiError {
     ApiError::Internal(anyhow::anyhow!("no register version is stored: Desk::open runs at start"))
 }
+
+/// Unix seconds as the day they fall on in `offset`, `YYYY-MM-DD`.
+pub fn day(unix: u32, offset: time::UtcOffset) -> String {
+    day_of(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(unix)), offset).to_string()
+}

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod change;
 pub mod desk;
+pub mod diff;
 pub mod documents;
 mod public;
 pub mod store;
@@ -26,6 +27,10 @@ use crate::web;
 #[derive(Clone)]
 pub struct Published {
     pub catalog: crate::journeys::Live,
+    /// Past versions.
+    pub store: store::RegisterStore,
+    /// The ministry's time zone, for the days shown.
+    pub offset: time::UtcOffset,
     /// The page's CSP: the sites' origins may frame it.
     pub csp: Arc<str>,
 }

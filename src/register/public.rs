@@ -8,14 +8,17 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::Published;
+use super::diff::{Difference, diff};
+use super::documents::Documents;
 use crate::error::ApiError;
 use crate::extract::Query;
-use crate::journeys::Catalog;
-use crate::journeys::model::Touchpoint;
+use crate::journeys::model::{Register, Touchpoint};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
     lang: Option<String>,
+    /// A past version; default: the one in force.
+    version: Option<u32>,
 }
 
 /// One line of the table: a touchpoint within a process.
@@ -32,6 +35,12 @@ pub struct Line {
 struct RegisterPage {
     lang: &'static str,
     en: bool,
+    /// The version shown.
+    version: u32,
+    /// Every version and the day it was approved, newest first.
+    versions: Vec<(u32, String)>,
+    /// What changed from the version before, one line each.
+    changes: Vec<String>,
     authority: String,
     source: Option<String>,
     lines: Vec<Line>,
@@ -41,9 +50,8 @@ struct RegisterPage {
 
 /// Per process in the register's order, its touchpoints; then those of no
 /// process, under "—".
-fn lines(catalog: &Catalog, en: bool) -> Vec<Line> {
+fn lines(register: &Register, en: bool) -> Vec<Line> {
     let pick = |pair: (&'static str, &'static str)| if en { pair.1 } else { pair.0 };
-    let register = &catalog.register;
     let in_force: Vec<&Touchpoint> = register.touchpoints.iter().filter(|t| t.excluded_since.is_none()).collect();
     let mut groups: Vec<(String, Vec<&Touchpoint>)> = register
         .processes
@@ -68,17 +76,40 @@ fn lines(catalog: &Catalog, en: bool) -> Vec<Line> {
     lines
 }
 
-/// `GET /register`
+/// The documents of version `version`, or of the one in force.
+async fn documents(state: &Published, version: Option<u32>) -> Result<Documents, ApiError> {
+    let Some(n) = version else { return Ok(Documents::of(&state.catalog.get())) };
+    let docs = state.store.documents(n).await?;
+    docs.ok_or(ApiError::NotFound { what: "version", field: "version", id: n.to_string() })
+}
+
+/// `GET /register`: the version in force, or `?version=N`, with what
+/// changed from the version before it and every version listed.
 pub async fn page(State(state): State<Published>, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
     let en = q.lang.as_deref().is_some_and(|l| l.starts_with("en"));
-    let catalog = state.catalog.get();
-    let register = &catalog.register;
+    let docs = documents(&state, q.version).await?;
+    let versions = state.store.versions().await?;
+    let shown = q.version.or(versions.first().map(|v| v.version)).unwrap_or(1);
+    let changes = match shown {
+        1 => Vec::new(),
+        n => match state.store.documents(n - 1).await? {
+            Some(before) => diff(&before, &docs),
+            None => Vec::new(),
+        },
+    };
+    let register = &docs.register;
     let page = RegisterPage {
         lang: if en { "en" } else { "ru" },
         en,
+        version: shown,
+        versions: versions
+            .iter()
+            .map(|v| (v.version, crate::register::desk::day(v.approved_at, state.offset)))
+            .collect(),
+        changes: changes.iter().map(|d| change_line(d, en)).collect(),
         authority: if en { register.authority.en.clone() } else { register.authority.ru.clone() },
         source: register.source.clone(),
-        lines: lines(&catalog, en),
+        lines: lines(register, en),
         excluded: register
             .touchpoints
             .iter()
@@ -118,4 +149,23 @@ pub async fn csv(State(state): State<Published>) -> Result<Response, ApiError> {
 /// A value's name as the register file writes it (`get_information`).
 fn name<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// `touchpoint "vks": changed kind` in the page's language.
+fn change_line(d: &Difference, en: bool) -> String {
+    let what = match (d.what, en) {
+        ("touchpoint", true) => "touchpoint",
+        ("touchpoint", false) => "точка взаимодействия",
+        (_, true) => "stage",
+        (_, false) => "этап",
+    };
+    let how = match (d.how, en) {
+        ("added", true) => "added".to_string(),
+        ("added", false) => "добавлена".to_string(),
+        ("removed", true) => "removed".to_string(),
+        ("removed", false) => "удалена".to_string(),
+        (_, true) => format!("changed: {}", d.fields.join(", ")),
+        (_, false) => format!("изменено: {}", d.fields.join(", ")),
+    };
+    format!("{what} «{}» — {how}", d.id)
 }

@@ -37,6 +37,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/register/versions"),
     ("get", "/api/v1/register/versions/{version}"),
     ("post", "/api/v1/register/versions/{version}/published"),
+    ("get", "/api/v1/register/diff"),
 ];
 
 #[tokio::test]

@@ -142,6 +142,23 @@ async fn an_editor_drafts_an_approver_includes_and_anyone_reads_every_version() 
     assert_eq!(vks(&first).get("excluded_since"), None, "history stays as it was");
     assert_eq!(app.get("/api/v1/register/versions/9").await.status(), 404);
 
+    // Published with its history: what changed, and every version readable.
+    let (_, changed) = app.get_json("/api/v1/register/diff?from=1&to=2").await;
+    assert_eq!(
+        changed["differences"],
+        json!([{"what": "touchpoint", "id": "vks", "how": "changed", "fields": ["excluded_since"]}])
+    );
+    let (status, body) = app.get_json("/api/v1/register/diff?from=1&to=9").await;
+    assert_eq!((status.as_u16(), body["error"]["field"].as_str()), (404, Some("to")), "{body}");
+    let now = app.get("/register").await.text().await.unwrap();
+    assert!(now.contains("Версия 2, утверждена 20"), "{now}");
+    assert!(now.contains("Изменения по сравнению с версией 1") && now.contains("«vks» — изменено: excluded_since"));
+    assert!(now.contains("href=\"/register?version=1\""), "{now}");
+    let then = app.get("/register?version=1").await.text().await.unwrap();
+    assert!(then.contains("Версия 1") && !then.contains("Исключены из перечня"), "{then}");
+    assert!(then.contains("<td>Видеоконференцсвязь (ВКС)</td>"), "vks in the table as it was: {then}");
+    assert_eq!(app.get("/register?version=9").await.status(), 404);
+
     let changes = app.http.get(format!("{}/api/v1/register/changes", app.address)).bearer_auth(&editor);
     let changes: Value = changes.send().await.unwrap().json().await.unwrap();
     let change = &changes["changes"][0];
