@@ -41,7 +41,8 @@ pub enum Command {
     /// Validate the config and the journey and register files, then exit;
     /// non-zero exit status and one line per problem when something is wrong.
     Check,
-    /// Accounts: analysts (dashboards), handlers (cases), admins.
+    /// Accounts: analysts (dashboards), handlers (cases), admins, editors and
+    /// approvers (the register).
     User {
         #[command(subcommand)]
         command: UserCommand,
@@ -50,6 +51,15 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Write a version of the register and the journeys as files of the
+    /// `dashboards/` format (register.toml, journeys/<id>.toml) into DIR.
+    Export {
+        /// Where to write; made when missing.
+        dir: PathBuf,
+        /// The version; default: the one in force.
+        #[arg(long)]
+        version: Option<u32>,
     },
     /// Fill ClickHouse with realistic synthetic events for a journey.
     Seed {
@@ -93,10 +103,11 @@ pub enum TokenCommand {
 /// What an account or token may do.
 #[derive(Debug, clap::Args)]
 pub struct GrantArgs {
-    /// analyst (reads the dashboards), handler (works the cases of its units) or admin.
+    /// analyst (reads the dashboards), handler (works the cases of its units),
+    /// admin, editor (drafts register changes for its units) or approver.
     #[arg(long, default_value = "analyst", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<crate::domain::Role>()))]
     role: crate::domain::Role,
-    /// A unit whose cases a handler works; repeat for several.
+    /// A unit a handler works the cases of, or an editor drafts for; repeat for several.
     #[arg(long = "unit")]
     units: Vec<String>,
 }
@@ -168,6 +179,25 @@ pub fn main() -> ExitCode {
                 with_database(&config, |storage| async move {
                     let n = crate::accounts::auth::revoke_tokens(&storage, &name).await?;
                     println!("{n} token(s) of {name} revoked");
+                    Ok(())
+                })
+                .await
+            }
+            Command::Export { dir, version } => {
+                with_database(&config, |storage| async move {
+                    let store = crate::register::store::RegisterStore::new(storage);
+                    let (number, docs) = match version {
+                        Some(n) => {
+                            (n, store.documents(n).await?.ok_or_else(|| anyhow::anyhow!("there is no version {n}"))?)
+                        }
+                        None => store.latest().await?.ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "no version is stored yet: the service stores the files as version 1 at its first start"
+                            )
+                        })?,
+                    };
+                    docs.export(&dir)?;
+                    println!("version {number} written to {}", dir.display());
                     Ok(())
                 })
                 .await

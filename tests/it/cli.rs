@@ -408,3 +408,55 @@ async fn after_kill_9_mid_load_and_every_client_retrying_each_202_lands_exactly_
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+/// The files are the first version, and any version exports back to files
+/// of the same format that load as that version.
+#[tokio::test]
+async fn a_register_version_exports_to_files_that_load_as_it() {
+    use serde_json::json;
+    use touchpoint::domain::Role;
+    use touchpoint::register::documents::Documents;
+    let config = crate::support::test_config();
+    let app = crate::support::spawn_app_with(config.clone()).await;
+    let editor = crate::support::api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let approver = crate::support::api_token(&app.storage, Role::Approver, &[]).await;
+    let change = json!({"change": {"kind": "exclude_touchpoint", "touchpoint": "vks"}, "reason": "не используется"});
+    let url = |path: &str| format!("{}{path}", app.address);
+    let drafted: serde_json::Value = app
+        .http
+        .post(url("/api/v1/register/changes"))
+        .bearer_auth(&editor)
+        .json(&change)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let approve = url(&format!("/api/v1/register/changes/{}/approve", drafted["change_id"].as_str().unwrap()));
+    assert_eq!(app.http.post(approve).bearer_auth(&approver).send().await.unwrap().status(), 200);
+    let server = crate::support::server();
+    let password = secrecy::ExposeSecret::expose_secret(&server.password).to_string();
+    let env = [
+        ("TOUCHPOINT_CLICKHOUSE_URL", server.url.as_str()),
+        ("TOUCHPOINT_CLICKHOUSE_DATABASE", config.clickhouse.database.as_str()),
+        ("TOUCHPOINT_CLICKHOUSE_PASSWORD", password.as_str()),
+    ];
+    let (latest, first) = (scratch("export-latest"), scratch("export-first"));
+
+    let out = run(&["export", latest.to_str().unwrap()], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["export", first.to_str().unwrap(), "--version", "1"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let load = |dir: &std::path::Path| Documents::of(&touchpoint::journeys::Catalog::load(dir).unwrap());
+    let files = load(&repo().join("dashboards"));
+    assert_eq!(load(&first), files, "version 1 is the files");
+    let exported = load(&latest);
+    let (_, second) = app.get_json("/api/v1/register/versions/2").await;
+    assert_eq!(serde_json::to_value(&exported).unwrap(), second, "the version in force, as stored");
+    assert!(exported.register.touchpoints.iter().any(|t| t.id == "vks" && t.excluded_since.is_some()));
+    let missing = run(&["export", first.to_str().unwrap(), "--version", "9"], &env);
+    assert!(!missing.status.success() && stderr(&missing).contains("there is no version 9"), "{}", stderr(&missing));
+    app.stop().await;
+}
