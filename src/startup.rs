@@ -139,6 +139,12 @@ pub fn router(state: AppState) -> Router {
         csp: crate::web::embeddable_csp(sites.values().flat_map(|s| &s.origins)).into(),
     });
     let front = crate::front::router(state.catalog.clone());
+    let register_pages = crate::register::pages_router(
+        state.register.clone(),
+        state.auth.admits(&[Role::Editor, Role::Approver]),
+        state.auth.admits(&[Role::Editor]),
+        state.auth.admits(&[Role::Approver]),
+    );
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
@@ -149,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .merge(dossiers)
         .merge(register)
+        .merge(register_pages)
         .merge(front)
         .merge(scrape)
         .fallback(error::no_route)

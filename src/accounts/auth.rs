@@ -380,7 +380,7 @@ impl Auth {
         Ok(match holder.map(|p| p.grant.role) {
             Some(Role::Handler) => "/cases",
             Some(Role::Admin) => "/admin",
-            Some(Role::Editor | Role::Approver) => "/register",
+            Some(Role::Editor | Role::Approver) => "/register/changes",
             _ => "/dashboard",
         })
     }

@@ -12,6 +12,7 @@ pub mod change;
 pub mod desk;
 pub mod diff;
 pub mod documents;
+mod pages;
 mod public;
 pub mod store;
 
@@ -33,6 +34,16 @@ pub struct Published {
     pub offset: time::UtcOffset,
     /// The page's CSP: the sites' origins may frame it.
     pub csp: Arc<str>,
+}
+
+/// The editors' and approvers' page and its forms.
+pub fn pages_router(
+    desk: desk::Desk,
+    reading: crate::accounts::auth::Admits,
+    drafting: crate::accounts::auth::Admits,
+    deciding: crate::accounts::auth::Admits,
+) -> Router {
+    pages::router(desk, reading, drafting, deciding)
 }
 
 /// `/register` and `/register.csv`: public, read-only.

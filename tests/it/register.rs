@@ -366,3 +366,113 @@ async fn publication_within_ten_working_days_is_tracked_and_the_admin_sees_what_
     );
     app.stop().await;
 }
+
+/// The same work through the pages: an editor's forms, an approver's buttons.
+#[tokio::test]
+async fn editors_and_approvers_work_through_the_pages() {
+    let app = spawn_app().await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let approver = api_token(&app.storage, Role::Approver, &[]).await;
+    let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
+    let http = crate::support::no_redirects();
+    let get = |token: &str| http.get(format!("{}/register/changes", app.address)).bearer_auth(token.to_string()).send();
+    let form = |token: &str, path: &str, fields: &[(&str, &str)]| {
+        let request = http.post(format!("{}{path}", app.address)).bearer_auth(token.to_string());
+        request
+            .body(serde_html_form::to_string(fields).unwrap())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+    };
+
+    let page = get(&editor).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Исключить точку взаимодействия") && page.contains("name=\"needs\""), "{page}");
+    assert!(!get(&approver).await.unwrap().text().await.unwrap().contains("Сохранить черновик"), "no drafting forms");
+    assert_eq!(get(&analyst).await.unwrap().status(), 403);
+
+    let duplicate = [
+        ("kind", "add_touchpoint"),
+        ("id", "site"),
+        ("name_ru", "Сайт"),
+        ("channel", "site"),
+        ("to", "digital"),
+        ("needs", "get_information"),
+        ("reason", "ещё один сайт"),
+    ];
+    let refused = form(&editor, "/register/changes", &duplicate).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let refused = refused.text().await.unwrap();
+    assert!(refused.contains("touchpoint.id: ") && refused.contains("is already in the register"), "{refused}");
+    let exclude = [("kind", "exclude_touchpoint"), ("touchpoint", "vks"), ("reason", "ВКС не используется")];
+    let drafted = form(&editor, "/register/changes", &exclude).await.unwrap();
+    assert_eq!(
+        (drafted.status().as_u16(), drafted.headers()["location"].to_str().unwrap()),
+        (303, "/register/changes?done=drafted")
+    );
+    let stage = [
+        ("kind", "edit_stage"),
+        ("stage", "scrap-metal-licensing/application"),
+        ("touchpoints", "epgu"),
+        ("touchpoints", "phone"),
+        ("legal_deadline_days", "12"),
+        ("unit", ""),
+        ("reason", "консультации по телефону"),
+    ];
+    assert_eq!(form(&editor, "/register/changes", &stage).await.unwrap().status(), 303);
+    assert_eq!(
+        form(&editor, "/register/changes/00000000-0000-4000-8000-000000000000/approve", &[]).await.unwrap().status(),
+        403
+    );
+
+    let (_, list) = {
+        let r =
+            app.http.get(format!("{}/api/v1/register/changes", app.address)).bearer_auth(&editor).send().await.unwrap();
+        (200, r.json::<Value>().await.unwrap())
+    };
+    let ids: Vec<String> =
+        list["changes"].as_array().unwrap().iter().map(|c| c["change_id"].as_str().unwrap().to_string()).collect();
+    for id in &ids {
+        let approved = form(&approver, &format!("/register/changes/{id}/approve"), &[]).await.unwrap();
+        assert_eq!(approved.status(), 303, "{}", approved.text().await.unwrap());
+    }
+    assert_eq!(versions(&app).await, [3, 2, 1]);
+    let (_, third) = app.get_json("/api/v1/register/versions/3").await;
+    let application = third["journeys"][0]["stages"][2].clone();
+    assert_eq!(
+        (application["touchpoints"].clone(), application["legal_deadline_days"].clone()),
+        (json!(["epgu", "phone"]), json!(12))
+    );
+    let again = form(&approver, &format!("/register/changes/{}/approve", ids[0]), &[]).await.unwrap();
+    assert_eq!(again.status(), 409);
+    assert!(again.text().await.unwrap().contains("already in version"));
+    let page = get(&approver).await.unwrap().text().await.unwrap();
+    assert!(page.contains("включено (версия 2)") && page.contains("включено (версия 3)"), "{page}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_changes_page_passes_axe_for_an_editor_and_an_approver() {
+    use fantoccini::Locator;
+    let app = spawn_app().await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    post(&app, &editor, "/api/v1/register/changes", &exclude("vks")).await;
+    let (_driver, client) = browser(true).await;
+    for (name, role, units) in
+        [("editor", Role::Editor, vec!["licensing".to_string()]), ("approver", Role::Approver, vec![])]
+    {
+        let grant = touchpoint::accounts::auth::Grant { role, units };
+        touchpoint::accounts::auth::add_user(&app.storage, name, crate::support::PASSWORD, &grant).await.unwrap();
+        client.goto(&format!("{}/login", app.address)).await.unwrap();
+        client.find(Locator::Css("input[name=name]")).await.unwrap().send_keys(name).await.unwrap();
+        let password = client.find(Locator::Css("input[name=password]")).await.unwrap();
+        password.send_keys(crate::support::PASSWORD).await.unwrap();
+        password.send_keys(crate::browser::ENTER).await.unwrap();
+        client.wait().for_element(Locator::Css("table.queue")).await.unwrap();
+        assert_eq!(client.current_url().await.unwrap().path(), "/register/changes", "{name} lands on the changes");
+        let violations = axe(&client).await;
+        assert!(violations.is_empty(), "{name}: {violations:#?}");
+        client.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap(); // log out
+        client.wait().for_element(Locator::Css("input[name=name]")).await.unwrap();
+    }
+    client.close().await.unwrap();
+    app.stop().await;
+}
