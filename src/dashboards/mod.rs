@@ -40,11 +40,23 @@ pub struct Dashboards {
     storage: Storage,
     auth: Arc<Auth>,
     min_answers: u64,
+    /// Past versions of the journeys: a past period shows its stages as they were.
+    register: crate::register::store::RegisterStore,
 }
 
 impl Dashboards {
     pub fn new(catalog: crate::journeys::Live, storage: Storage, auth: Arc<Auth>, min_answers: u64) -> Dashboards {
-        Dashboards { catalog, storage, auth, min_answers }
+        let register = crate::register::store::RegisterStore::new(storage.clone());
+        Dashboards { catalog, storage, auth, min_answers, register }
+    }
+
+    /// `journey` as the version in force at the end of a period ending at
+    /// `to` (exclusive) had it; as it is when no version is older.
+    pub async fn as_of(&self, journey: &Journey, to: u32) -> Result<Journey, ApiError> {
+        let then = self.register.documents_at(to.saturating_sub(1)).await?;
+        Ok(then
+            .and_then(|docs| docs.journeys.into_iter().find(|j| j.id == journey.id))
+            .unwrap_or_else(|| journey.clone()))
     }
 
     /// Who may read the dashboards, their API and the metrics: analysts.
@@ -60,8 +72,9 @@ impl Dashboards {
         parts: stats::Parts,
     ) -> Result<(Journey, Filters, stats::JourneyStats), ApiError> {
         let catalog = self.catalog.get();
-        let journey = catalog.journey_or_404(id)?.clone();
-        let filters = query.filters(&journey, &catalog)?;
+        let now = catalog.journey_or_404(id)?;
+        let filters = query.filters(now, &catalog)?;
+        let journey = self.as_of(now, filters.to).await?;
         let stats = stats::journey_stats(&self.storage, &journey, &filters, self.min_answers, parts).await?;
         Ok((journey, filters, stats))
     }

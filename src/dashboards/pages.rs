@@ -213,8 +213,9 @@ pub async fn journey(
 ) -> Result<Response, ApiError> {
     let en = q.english();
     let catalog = state.catalog.get();
-    let journey = catalog.journey_or_404(&id)?;
-    let filters = q.filters(journey, &catalog)?;
+    let filters = q.filters(catalog.journey_or_404(&id)?, &catalog)?;
+    // A past period shows the stages and touchpoints as they were then.
+    let journey = &state.as_of(catalog.journey_or_404(&id)?, filters.to).await?;
     let book = crate::cases::CaseBook::new(state.storage.clone());
     let now = crate::domain::time::unix(std::time::SystemTime::now());
     let handled = crate::cases::report::per_stage(&book, journey, filters.from, filters.to, now);
@@ -271,7 +272,11 @@ pub async fn journey(
                     .touchpoints
                     .iter()
                     .filter_map(|t| catalog.touchpoint(t))
-                    .map(|t| text(&t.name))
+                    .map(|t| match &t.excluded_since {
+                        None => text(&t.name),
+                        Some(day) if en => format!("{} (excluded since {day})", text(&t.name)),
+                        Some(day) => format!("{} (исключена с {day})", text(&t.name)),
+                    })
                     .collect::<Vec<_>>()
                     .join("; "),
                 too_few: s.score.too_few,

@@ -135,6 +135,16 @@ impl RegisterStore {
         row.map(|r| Ok(serde_json::from_str(&r.documents)?)).transpose()
     }
 
+    /// The documents of the version in force at `at` (unix seconds): the
+    /// newest approved by then; before the first import, version 1 (the
+    /// files were in force); none when nothing is stored.
+    pub async fn documents_at(&self, at: u32) -> Result<Option<Documents>, StoreError> {
+        let sql = "SELECT ?fields FROM register_versions FINAL \
+                   ORDER BY if(approved_at <= toDateTime(?), version, 0) DESC, version LIMIT 1";
+        let row: Option<VersionRow> = self.storage.client().query(sql).bind(at).fetch_optional().await?;
+        row.map(|r| Ok(serde_json::from_str(&r.documents)?)).transpose()
+    }
+
     /// Every version, newest first, with when each was published.
     pub async fn versions(&self) -> Result<Vec<VersionInfo>, StoreError> {
         let sql = "SELECT v.version AS version, v.change_id AS change_id, v.approved_at AS approved_at, \

@@ -476,3 +476,46 @@ async fn the_changes_page_passes_axe_for_an_editor_and_an_approver() {
     client.close().await.unwrap();
     app.stop().await;
 }
+
+/// A past period's dashboard shows the stages as they were then; a
+/// touchpoint excluded since keeps its name, marked.
+#[tokio::test]
+async fn a_past_period_shows_the_journey_as_it_was_and_marks_what_was_excluded_since() {
+    let app = spawn_app().await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let approver = api_token(&app.storage, Role::Approver, &[]).await;
+    let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
+    let (_, first) = app.get_json("/api/v1/register/versions/1").await;
+    let mut changes = Vec::new();
+    for i in [0, 1] {
+        let mut stage = first["journeys"][0]["stages"][i].clone();
+        stage["touchpoints"].as_array_mut().unwrap().retain(|t| t != "info_materials");
+        changes.push(json!({"change": {"kind": "edit_stage", "journey": "scrap-metal-licensing", "stage": stage},
+            "reason": "материалы только на сайте"}));
+    }
+    changes.push(
+        json!({"change": {"kind": "exclude_touchpoint", "touchpoint": "info_materials"}, "reason": "не выпускаются"}),
+    );
+    for change in &changes {
+        let (status, drafted) = post(&app, &editor, "/api/v1/register/changes", change).await;
+        assert_eq!(status, 201, "{drafted}");
+        let approve = format!("/api/v1/register/changes/{}/approve", drafted["change_id"].as_str().unwrap());
+        assert_eq!(post(&app, &approver, &approve, &json!({})).await.0, 200);
+    }
+    let page = |query: String| {
+        let request =
+            app.http.get(format!("{}/dashboard/scrap-metal-licensing{query}", app.address)).bearer_auth(&analyst);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let day = |days_ago: u64| {
+        let at = std::time::SystemTime::now() - std::time::Duration::from_secs(days_ago * 86_400);
+        humantime::format_rfc3339(at).to_string()[..10].to_string()
+    };
+
+    let now = page(String::new()).await;
+    let then = page(format!("?from={}&to={}", day(10), day(3))).await;
+
+    assert!(!now.contains("Информационные материалы"), "gone from today's map");
+    assert!(then.contains("Информационные материалы (исключена с 20"), "{then}");
+    app.stop().await;
+}
