@@ -15,11 +15,8 @@ use common::Service;
 use common::reads::{arg, report, time};
 use touchpoint::accounts::auth::{self, Grant};
 use touchpoint::cases::ChangeRow;
-use touchpoint::config::EmbeddedConfig;
 use touchpoint::domain::Role;
 use touchpoint::storage::Storage;
-use touchpoint::storage::embedded::EmbeddedClickHouse;
-use touchpoint::storage::migrations::{self, Migration};
 use touchpoint::storage::rows::{CaseRow, FeedbackRow};
 use uuid::Uuid;
 
@@ -121,15 +118,7 @@ fn main() {
     let runs = arg("--runs", 20);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-cases");
-        let clickhouse =
-            EmbeddedClickHouse::start(&EmbeddedConfig { data_dir: dir.clone(), ..EmbeddedConfig::default() })
-                .await
-                .expect("ClickHouse starts (./scripts/test.sh installs it)");
-        let endpoint = clickhouse.endpoint();
-        let storage = Storage::new(&endpoint, "bench");
-        storage.ensure_database().await.unwrap();
-        migrations::run(&storage, &Migration::embedded()).await.unwrap();
+        let common::reads::Kept { dir, clickhouse, endpoint, storage } = common::reads::kept("bench-cases").await;
         seed(&storage, n).await;
         let units = UNITS.iter().map(|u| u.to_string()).collect();
         let token = auth::create_token(&storage, "bench", &Grant { role: Role::Handler, units }).await.unwrap();

@@ -12,11 +12,7 @@ use std::time::Instant;
 
 use common::Service;
 use common::reads::{arg, report, time};
-use touchpoint::config::EmbeddedConfig;
 use touchpoint::journeys::Catalog;
-use touchpoint::storage::Storage;
-use touchpoint::storage::embedded::EmbeddedClickHouse;
-use touchpoint::storage::migrations::{self, Migration};
 
 mod common;
 
@@ -25,15 +21,7 @@ fn main() {
     let runs = arg("--runs", 20);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-dashboards");
-        let clickhouse =
-            EmbeddedClickHouse::start(&EmbeddedConfig { data_dir: dir.clone(), ..EmbeddedConfig::default() })
-                .await
-                .expect("ClickHouse starts (./scripts/test.sh installs it)");
-        let endpoint = clickhouse.endpoint();
-        let storage = Storage::new(&endpoint, "bench");
-        storage.ensure_database().await.unwrap();
-        migrations::run(&storage, &Migration::embedded()).await.unwrap();
+        let common::reads::Kept { dir, clickhouse, endpoint, storage } = common::reads::kept("bench-dashboards").await;
         let catalog = Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")).unwrap();
         let journey = catalog.journey("scrap-metal-licensing").unwrap();
         let have: u64 = storage.client().query("SELECT count() FROM feedback").fetch_one().await.unwrap();

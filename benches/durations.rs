@@ -15,11 +15,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use common::Service;
 use common::reads::{arg, report, time};
 use touchpoint::accounts::auth::{self, Grant};
-use touchpoint::config::EmbeddedConfig;
 use touchpoint::journeys::Catalog;
 use touchpoint::storage::Storage;
-use touchpoint::storage::embedded::EmbeddedClickHouse;
-use touchpoint::storage::migrations::{self, Migration};
 use touchpoint::storage::rows::TouchRow;
 use uuid::Uuid;
 
@@ -94,15 +91,7 @@ fn main() {
     let runs = arg("--runs", 30);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-durations");
-        let clickhouse =
-            EmbeddedClickHouse::start(&EmbeddedConfig { data_dir: dir.clone(), ..EmbeddedConfig::default() })
-                .await
-                .expect("ClickHouse starts (./scripts/test.sh installs it)");
-        let endpoint = clickhouse.endpoint();
-        let storage = Storage::new(&endpoint, "bench");
-        storage.ensure_database().await.unwrap();
-        migrations::run(&storage, &Migration::embedded()).await.unwrap();
+        let common::reads::Kept { dir, clickhouse, endpoint, storage } = common::reads::kept("bench-durations").await;
         seed(&storage, n).await;
         let catalog = Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")).unwrap();
         let offset = time::UtcOffset::from_hms(3, 0, 0).unwrap();

@@ -43,3 +43,26 @@ pub fn report(name: &str, timed: &Timed) {
         timed.bytes / 1024
     );
 }
+
+/// A local ClickHouse kept under `target/tmp/<name>` between runs, with the
+/// `bench` database migrated: the read benchmarks seed it once.
+pub struct Kept {
+    pub dir: std::path::PathBuf,
+    pub clickhouse: touchpoint::storage::embedded::EmbeddedClickHouse,
+    pub endpoint: touchpoint::storage::Endpoint,
+    pub storage: touchpoint::storage::Storage,
+}
+
+pub async fn kept(name: &str) -> Kept {
+    use touchpoint::storage::migrations::{self, Migration};
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let config = touchpoint::config::EmbeddedConfig { data_dir: dir.clone(), ..Default::default() };
+    let clickhouse = touchpoint::storage::embedded::EmbeddedClickHouse::start(&config)
+        .await
+        .expect("ClickHouse starts (./scripts/test.sh installs it)");
+    let endpoint = clickhouse.endpoint();
+    let storage = touchpoint::storage::Storage::new(&endpoint, "bench");
+    storage.ensure_database().await.unwrap();
+    migrations::run(&storage, &Migration::embedded()).await.unwrap();
+    Kept { dir, clickhouse, endpoint, storage }
+}

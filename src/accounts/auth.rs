@@ -159,9 +159,7 @@ pub(super) async fn rewrite_account(
     let Some(row) = current else { return Ok(false) };
     // A later updated_at wins in the ReplacingMergeTree: at least one second on.
     let updated_at = unix(SystemTime::now()).max(row.updated_at + 1);
-    let mut insert = storage.client().insert::<AnalystRow>("analysts").await?;
-    insert.write(&AnalystRow { updated_at, ..change(row) }).await?;
-    insert.end().await?;
+    storage.insert_one("analysts", &AnalystRow { updated_at, ..change(row) }).await?;
     Ok(true)
 }
 

@@ -162,10 +162,7 @@ impl CaseBook {
             text,
             resolution,
         };
-        let mut insert = self.storage.client().insert::<ChangeRow>("case_changes").await?;
-        insert.write(&row).await?;
-        insert.end().await?;
-        Ok(())
+        self.storage.insert_one("case_changes", &row).await
     }
 }
 

@@ -53,10 +53,7 @@ impl FollowStore {
             unit: case.unit.clone(),
             score,
         };
-        let mut insert = self.storage.client().insert::<HandlingRow>("handling_ratings").await?;
-        insert.write(&row).await?;
-        insert.end().await?;
-        Ok(())
+        self.storage.insert_one("handling_ratings", &row).await
     }
 
     /// The client's rating of the answer to `case`, if given.
@@ -72,10 +69,7 @@ impl FollowStore {
 
     pub async fn remember(&self, case: Uuid, email: &str, at: u32) -> Result<(), StorageError> {
         let row = ContactRow { case_id: case, email: email.into(), consented_at: at };
-        let mut insert = self.storage.client().insert::<ContactRow>("follow_contacts").await?;
-        insert.write(&row).await?;
-        insert.end().await?;
-        Ok(())
+        self.storage.insert_one("follow_contacts", &row).await
     }
 
     /// The address given for `case`, if any: only the notice of the answer reads it.

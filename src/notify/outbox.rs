@@ -225,9 +225,6 @@ impl Deliveries {
             next_at: attempt.next_at,
             error: attempt.error.clone(),
         };
-        let mut insert = self.storage.client().insert::<DeliveryRow>("deliveries").await?;
-        insert.write(&row).await?;
-        insert.end().await?;
-        Ok(())
+        self.storage.insert_one("deliveries", &row).await
     }
 }

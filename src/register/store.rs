@@ -159,9 +159,7 @@ impl RegisterStore {
     }
 
     pub async fn insert_version(&self, row: &VersionRow) -> Result<(), StoreError> {
-        let mut insert = self.storage.client().insert::<VersionRow>("register_versions").await?;
-        insert.write(row).await?;
-        Ok(insert.end().await?)
+        Ok(self.storage.insert_one("register_versions", row).await?)
     }
 
     /// The version that includes `change`, if one does.
@@ -172,15 +170,11 @@ impl RegisterStore {
 
     /// Records that `version` was on the ministry's site at `published_at`.
     pub async fn record_publication(&self, row: &PublicationRow) -> Result<(), StoreError> {
-        let mut insert = self.storage.client().insert::<PublicationRow>("register_publications").await?;
-        insert.write(row).await?;
-        Ok(insert.end().await?)
+        Ok(self.storage.insert_one("register_publications", row).await?)
     }
 
     pub async fn put_change(&self, row: &ChangeRow) -> Result<(), StoreError> {
-        let mut insert = self.storage.client().insert::<ChangeRow>("register_changes").await?;
-        insert.write(row).await?;
-        Ok(insert.end().await?)
+        Ok(self.storage.insert_one("register_changes", row).await?)
     }
 
     pub async fn change(&self, id: Uuid) -> Result<Option<ChangeRow>, StoreError> {

@@ -75,6 +75,16 @@ impl Storage {
     /// Creates the database if it is missing. Runs against `default`, since the
     /// HTTP interface refuses a session whose database does not exist yet.
     #[instrument(skip_all, fields(database = %self.database))]
+    /// Inserts one row into `table` as one INSERT: recorded whole or not at all.
+    pub async fn insert_one<T>(&self, table: &str, row: &T) -> Result<(), StorageError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowWrite,
+    {
+        let mut insert = self.client.insert::<T>(table).await?;
+        insert.write(row).await?;
+        Ok(insert.end().await?)
+    }
+
     pub async fn ensure_database(&self) -> Result<(), StorageError> {
         // The name was checked to be a plain identifier when the config was loaded.
         let sql = format!("CREATE DATABASE IF NOT EXISTS `{}`", self.database);
