@@ -60,6 +60,23 @@ pub struct Config {
     pub notify: crate::notify::NotifyConfig,
     /// The ministry's case references (application numbers) events carry.
     pub case_refs: CaseRefsConfig,
+    /// The versioned register and journeys.
+    pub register: RegisterConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegisterConfig {
+    /// How often an instance looks for a version another instance approved
+    /// and puts it in force; the approving instance does at once.
+    #[serde(with = "humantime_serde")]
+    pub refresh_interval: Duration,
+}
+
+impl Default for RegisterConfig {
+    fn default() -> Self {
+        RegisterConfig { refresh_interval: Duration::from_secs(10) }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -358,6 +375,7 @@ impl Default for Config {
             cases: CasesConfig::default(),
             notify: crate::notify::NotifyConfig::default(),
             case_refs: CaseRefsConfig::default(),
+            register: RegisterConfig::default(),
         }
     }
 }
@@ -608,6 +626,9 @@ impl Config {
             && secret.expose_secret().chars().count() < 32
         {
             return invalid("case_refs.secret", "the hashing key needs at least 32 characters");
+        }
+        if self.register.refresh_interval.is_zero() {
+            return invalid("register.refresh_interval", "must be above zero");
         }
         if self.case_refs.refresh_interval.is_zero() || self.case_refs.history_link_ttl.is_zero() {
             return invalid("case_refs", "refresh_interval and history_link_ttl must be above zero");

@@ -61,6 +61,9 @@ pub struct AppState {
     pub register: crate::register::desk::Desk,
     /// How often the per-case stage times are recomputed (`case_refs.refresh_interval`).
     pub stage_times_every: Duration,
+    /// How often to look for a register version another instance approved
+    /// (`register.refresh_interval`).
+    pub register_every: Duration,
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails when the spool has not shipped for this long.
     pub stall_after: std::time::Duration,
@@ -342,6 +345,7 @@ pub fn services(
         admin,
         dossiers,
         stage_times_every: config.case_refs.refresh_interval,
+        register_every: config.register.refresh_interval,
         metrics,
         stall_after,
         request_timeout: config.request_timeout,
@@ -515,6 +519,7 @@ impl Application {
         let stage_times =
             crate::dossiers::stages::run(d.storage.clone(), d.catalog.clone(), d.offset, self.state.stage_times_every);
         notifying.push(tokio::spawn(stage_times));
+        notifying.push(tokio::spawn(self.state.register.clone().follow(self.state.register_every)));
         let (signalled, at_signal) = tokio::sync::oneshot::channel();
         let shutdown = async move {
             shutdown.await;

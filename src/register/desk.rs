@@ -2,6 +2,7 @@
 //! includes the draft in the register as its next version.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use uuid::Uuid;
 
@@ -28,6 +29,8 @@ pub struct Desk {
     /// One approval at a time in this process, so each version is the one in
     /// force plus one change. Several instances: issue 17.
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// The number of the version in force here.
+    in_force: Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// A new version.
@@ -44,7 +47,7 @@ fn refused(r: Refused) -> ApiError {
 
 impl Desk {
     pub fn new(store: RegisterStore, live: Live, offset: time::UtcOffset, clock: Clock) -> Desk {
-        Desk { store, live, offset, clock, lock: Arc::default() }
+        Desk { store, live, offset, clock, lock: Arc::default(), in_force: Arc::default() }
     }
 
     /// The production calendar (`calendar.toml`), which versions do not change.
@@ -57,9 +60,11 @@ impl Desk {
     pub async fn open(&self, files: &Documents) -> Result<(u32, Documents), StoreError> {
         let _one = self.lock.lock().await;
         if let Some(latest) = self.store.latest().await? {
+            self.in_force.store(latest.0, Ordering::SeqCst);
             return Ok(latest);
         }
         self.store.insert_version(&self.version_row(1, Uuid::nil(), "import", files)?).await?;
+        self.in_force.store(1, Ordering::SeqCst);
         Ok((1, files.clone()))
     }
 
@@ -123,6 +128,7 @@ impl Desk {
         let new = self.version_row(version + 1, id, approver, &next)?;
         self.store.insert_version(&new).await?;
         self.live.set(catalog);
+        self.in_force.store(new.version, Ordering::SeqCst);
         Ok(Approved { version: new.version, publish_by: new.publish_by })
     }
 
@@ -138,6 +144,32 @@ impl Desk {
         row.decided_by = approver.to_string();
         row.decision = decision;
         Ok(self.store.put_change(&row).await?)
+    }
+
+    /// Puts in force a version newer than this instance's: one another
+    /// instance approved. Returns its number when it did.
+    pub async fn catch_up(&self) -> Result<Option<u32>, ApiError> {
+        let _one = self.lock.lock().await;
+        let Some((version, docs)) = self.store.latest().await? else { return Ok(None) };
+        if version <= self.in_force.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let catalog = docs.catalog(self.calendar()).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+        self.live.set(catalog);
+        self.in_force.store(version, Ordering::SeqCst);
+        Ok(Some(version))
+    }
+
+    /// Runs [`Desk::catch_up`] every `interval` until the task is aborted.
+    pub async fn follow(self, interval: std::time::Duration) {
+        loop {
+            tokio::time::sleep(interval).await;
+            match self.catch_up().await {
+                Ok(Some(version)) => tracing::info!(version, "a newer register version is in force"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot look for a newer register version; trying again"),
+            }
+        }
     }
 
     /// Records that `version` appeared at `url` on the ministry's site at

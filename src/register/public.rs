@@ -19,6 +19,8 @@ pub struct PageQuery {
     lang: Option<String>,
     /// A past version; default: the one in force.
     version: Option<u32>,
+    /// The version to compare with; default: the one before.
+    from: Option<u32>,
 }
 
 /// One line of the table: a touchpoint within a process.
@@ -37,6 +39,8 @@ struct RegisterPage {
     en: bool,
     /// The version shown.
     version: u32,
+    /// The version it is compared with; 0: none.
+    from: u32,
     /// Every version and the day it was approved, newest first.
     versions: Vec<(u32, String)>,
     /// What changed from the version before, one line each.
@@ -84,17 +88,19 @@ async fn documents(state: &Published, version: Option<u32>) -> Result<Documents,
 }
 
 /// `GET /register`: the version in force, or `?version=N`, with what
-/// changed from the version before it and every version listed.
+/// changed from the version before it (or from `?from=M`) and every
+/// version listed.
 pub async fn page(State(state): State<Published>, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
     let en = q.lang.as_deref().is_some_and(|l| l.starts_with("en"));
     let docs = documents(&state, q.version).await?;
     let versions = state.store.versions().await?;
     let shown = q.version.or(versions.first().map(|v| v.version)).unwrap_or(1);
-    let changes = match shown {
-        1 => Vec::new(),
-        n => match state.store.documents(n - 1).await? {
+    let from = q.from.unwrap_or(shown.saturating_sub(1));
+    let changes = match from {
+        0 => Vec::new(),
+        m => match state.store.documents(m).await? {
             Some(before) => diff(&before, &docs),
-            None => Vec::new(),
+            None => return Err(ApiError::NotFound { what: "version", field: "from", id: m.to_string() }),
         },
     };
     let register = &docs.register;
@@ -102,6 +108,7 @@ pub async fn page(State(state): State<Published>, Query(q): Query<PageQuery>) ->
         lang: if en { "en" } else { "ru" },
         en,
         version: shown,
+        from,
         versions: versions
             .iter()
             .map(|v| (v.version, crate::register::desk::day(v.approved_at, state.offset)))
@@ -124,13 +131,15 @@ pub async fn page(State(state): State<Published>, Query(q): Query<PageQuery>) ->
     Ok(([(header::CONTENT_SECURITY_POLICY, csp)], Html(html)).into_response())
 }
 
-/// `GET /register.csv`: one row per touchpoint, in Russian and English.
-pub async fn csv(State(state): State<Published>) -> Result<Response, ApiError> {
+/// `GET /register.csv`: one row per touchpoint, in Russian and English; of
+/// the version in force or of `?version=N`.
+pub async fn csv(State(state): State<Published>, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
+    let docs = documents(&state, q.version).await?;
     let failed = |e: csv::Error| ApiError::Internal(anyhow::anyhow!("register CSV: {e}"));
     let mut writer = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
     let header = ["id", "name_ru", "name_en", "kind", "processes", "needs", "channel", "excluded_since"];
     writer.write_record(header).map_err(failed)?;
-    for t in &state.catalog.get().register.touchpoints {
+    for t in &docs.register.touchpoints {
         let needs: Vec<String> = t.needs.iter().map(name).collect();
         let kind = name(&t.kind);
         let channel = t.channel.name();

@@ -158,6 +158,16 @@ async fn an_editor_drafts_an_approver_includes_and_anyone_reads_every_version() 
     assert!(then.contains("Версия 1") && !then.contains("Исключены из перечня"), "{then}");
     assert!(then.contains("<td>Видеоконференцсвязь (ВКС)</td>"), "vks in the table as it was: {then}");
     assert_eq!(app.get("/register?version=9").await.status(), 404);
+    let back = app.get("/register?version=1&from=2").await.text().await.unwrap();
+    assert!(back.contains("Изменения по сравнению с версией 2") && back.contains("«vks» — изменено: excluded_since"));
+    assert_eq!(app.get("/register?from=9").await.status(), 404);
+    let csv_of = |query: &'static str| {
+        let request = app.http.get(format!("{}/register.csv{query}", app.address));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let vks_row = |csv: String| csv.lines().find(|l| l.starts_with("\"vks\"")).unwrap().to_string();
+    assert!(vks_row(csv_of("").await).ends_with(&format!("\"{}\"", vks(&second)["excluded_since"].as_str().unwrap())));
+    assert!(vks_row(csv_of("?version=1").await).ends_with(",\"\""), "not excluded in version 1");
 
     let changes = app.http.get(format!("{}/api/v1/register/changes", app.address)).bearer_auth(&editor);
     let changes: Value = changes.send().await.unwrap().json().await.unwrap();
@@ -518,4 +528,37 @@ async fn a_past_period_shows_the_journey_as_it_was_and_marks_what_was_excluded_s
     assert!(!now.contains("Информационные материалы"), "gone from today's map");
     assert!(then.contains("Информационные материалы (исключена с 20"), "{then}");
     app.stop().await;
+}
+
+/// Two instances on one database: a version approved on one is in force on
+/// the other within `register.refresh_interval`, no restart.
+#[tokio::test]
+async fn another_instance_puts_an_approved_version_in_force_without_a_restart() {
+    let mut config = crate::support::test_config();
+    config.register.refresh_interval = std::time::Duration::from_millis(200);
+    let one = crate::support::spawn_app_with(config.clone()).await;
+    let mut other_config = config.clone();
+    other_config.spool.dir = crate::support::scratch("spool-other");
+    let other = crate::support::spawn_app_with(other_config).await;
+    let editor = api_token(&one.storage, Role::Editor, &["licensing"]).await;
+    let approver = api_token(&one.storage, Role::Approver, &[]).await;
+    let id = post(&one, &editor, "/api/v1/register/changes", &exclude("vks")).await.1["change_id"].clone();
+    let approve = format!("/api/v1/register/changes/{}/approve", id.as_str().unwrap());
+    assert_eq!(post(&one, &approver, &approve, &json!({})).await.0, 200);
+
+    let excluded = |app: &TestApp| {
+        let request = app.http.get(format!("{}/api/v1/touchpoints", app.address));
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body["touchpoints"].as_array().unwrap().iter().any(|t| t["id"] == "vks" && t["excluded_since"].is_string())
+        }
+    };
+    assert!(excluded(&one).await, "at once where it was approved");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !excluded(&other).await {
+        assert!(std::time::Instant::now() < deadline, "the other instance never put version 2 in force");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    one.stop().await;
+    other.stop().await;
 }
