@@ -26,7 +26,7 @@ pub enum Channel {
 impl Channel {
     /// The name as the register writes it (`in_person`), as stored in the `channel` columns.
     pub fn name(self) -> String {
-        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        super::wire_name(&self)
     }
 
     /// Letters, e-mail and messages: the written channels of the order's standard 3.2.5.

@@ -20,3 +20,9 @@ pub use kind::EventKind;
 pub use role::Role;
 pub use scale::{Emotion, Scale};
 pub use segment::Segment;
+
+/// A unit enum's name as files, JSON and the ClickHouse columns write it
+/// (`in_person`, `get_information`): its serde name.
+pub fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::change::Change;
 use super::desk::{Approved, Desk};
-use super::store::{REJECTED, VersionInfo, WITHDRAWN};
+use super::store::{ChangeState, VersionInfo};
 use crate::accounts::auth::{self, Admits, Principal};
 use crate::domain::time::unix;
 use crate::error::{ApiError, ErrorBody};
@@ -141,28 +141,24 @@ pub struct ChangeView {
         (status = 403, description = "Neither an editor nor an approver", body = ErrorBody),
     ))]
 async fn changes(State(desk): State<Desk>) -> Result<Response, ApiError> {
-    let versions = desk.store.versions().await?;
     let mut views = Vec::new();
-    for row in desk.store.changes().await? {
+    for (row, state) in desk.store.changes().await? {
         let change = row.change()?;
-        let version = versions.iter().find(|v| v.change_id == row.change_id);
-        let state = match (version, row.state) {
-            (Some(_), _) => "approved",
-            (None, REJECTED) => "rejected",
-            (None, WITHDRAWN) => "withdrawn",
-            (None, _) => "draft",
+        let (version, decided_by) = match &state {
+            ChangeState::Approved { version, by } => (Some(*version), by.clone()),
+            _ => (None, row.decided_by.clone()),
         };
         views.push(ChangeView {
             change_id: row.change_id,
-            state,
-            version: version.map(|v| v.version),
+            state: state.name(),
+            version,
             clause: change.clause(),
             change,
             reason: row.reason,
             author: row.author,
             unit: row.unit,
             created_at: row.created_at,
-            decided_by: version.map_or(row.decided_by, |v| v.approved_by.clone()),
+            decided_by,
             decision: row.decision,
         });
     }

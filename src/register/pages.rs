@@ -17,9 +17,10 @@ use uuid::Uuid;
 
 use super::change::Change;
 use super::desk::Desk;
-use super::store::{REJECTED, WITHDRAWN};
+use super::store::ChangeState;
 use crate::accounts::auth::{self, Admits, Principal};
 use crate::domain::Role;
+use crate::domain::wire_name;
 use crate::error::ApiError;
 use crate::extract::{JsonOrForm, Path, Query};
 use crate::journeys::model::{Kind, Need, Touchpoint};
@@ -116,10 +117,6 @@ fn done_text(done: &str, w: &Words) -> String {
     .to_string()
 }
 
-fn name<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
 async fn render(
     desk: &Desk,
     caller: &Principal,
@@ -128,20 +125,17 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let catalog = desk.live.get();
-    let versions = desk.store.versions().await?;
     let mut lines = Vec::new();
-    for row in desk.store.changes().await? {
-        let version = versions.iter().find(|v| v.change_id == row.change_id);
-        let (state, draft) = match (version, row.state) {
-            (Some(_), _) => (w.pick("включено", "included"), false),
-            (None, REJECTED) => (w.pick("отклонено", "turned down"), false),
-            (None, WITHDRAWN) => (w.pick("отозвано", "withdrawn"), false),
-            (None, _) => (w.pick("черновик", "draft"), true),
-        };
+    for (row, state) in desk.store.changes().await? {
+        let draft = state == ChangeState::Draft;
         let what = summary(&row.change()?, &w);
-        let state = match version {
-            Some(v) => format!("{state} ({} {})", w.pick("версия", "version"), v.version),
-            None => state.to_string(),
+        let state = match state {
+            ChangeState::Approved { version: v, .. } => {
+                format!("{} ({} {v})", w.pick("включено", "included"), w.pick("версия", "version"))
+            }
+            ChangeState::Rejected => w.pick("отклонено", "turned down").to_string(),
+            ChangeState::Withdrawn => w.pick("отозвано", "withdrawn").to_string(),
+            ChangeState::Draft => w.pick("черновик", "draft").to_string(),
         };
         let decision =
             if row.decision.is_empty() { String::new() } else { format!("{}: {}", row.decided_by, row.decision) };
@@ -180,7 +174,7 @@ async fn render(
                     .map(move |s| (format!("{}/{}", j.id, s.id), format!("{}: {}", w.text(&j.name), w.text(&s.name))))
             })
             .collect(),
-        needs: NEEDS.iter().map(|n| (name(n), if w.en { n.words().1 } else { n.words().0 })).collect(),
+        needs: NEEDS.iter().map(|n| (wire_name(n), if w.en { n.words().1 } else { n.words().0 })).collect(),
         channels: catalog
             .register
             .touchpoints
@@ -209,7 +203,7 @@ fn summary(change: &Change, w: &Words) -> String {
             format!(
                 "«{touchpoint}»: {} {}",
                 w.pick("потребности —", "needs:"),
-                needs.iter().map(name).collect::<Vec<_>>().join(", ")
+                needs.iter().map(wire_name).collect::<Vec<_>>().join(", ")
             )
         }
         Change::ExcludeTouchpoint { touchpoint } => format!("{} «{touchpoint}»", w.pick("исключить", "exclude")),

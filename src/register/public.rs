@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::Published;
 use super::diff::{Difference, diff};
 use super::documents::Documents;
+use crate::domain::wire_name;
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::journeys::model::{Register, Touchpoint};
@@ -140,8 +141,8 @@ pub async fn csv(State(state): State<Published>, Query(q): Query<PageQuery>) -> 
     let header = ["id", "name_ru", "name_en", "kind", "processes", "needs", "channel", "excluded_since"];
     writer.write_record(header).map_err(failed)?;
     for t in &docs.register.touchpoints {
-        let needs: Vec<String> = t.needs.iter().map(name).collect();
-        let kind = name(&t.kind);
+        let needs: Vec<String> = t.needs.iter().map(wire_name).collect();
+        let kind = wire_name(&t.kind);
         let channel = t.channel.name();
         let since = t.excluded_since.clone().unwrap_or_default();
         let record = [&t.id, &t.name.ru, &t.name.en, &kind, &t.processes.join(" "), &needs.join(" "), &channel, &since];
@@ -153,11 +154,6 @@ pub async fn csv(State(state): State<Published>, Query(q): Query<PageQuery>) -> 
         (header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"register.csv\"")),
     ];
     Ok((headers, body).into_response())
-}
-
-/// A value's name as the register file writes it (`get_information`).
-fn name<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// `touchpoint "vks": changed kind` in the page's language.

@@ -111,6 +111,30 @@ impl ChangeRow {
     }
 }
 
+/// Where a change stands: approval is a version row, the rest its own state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeState {
+    Draft,
+    /// Included as `version` by the approver `by`.
+    Approved {
+        version: u32,
+        by: String,
+    },
+    Rejected,
+    Withdrawn,
+}
+
+impl ChangeState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChangeState::Draft => "draft",
+            ChangeState::Approved { .. } => "approved",
+            ChangeState::Rejected => "rejected",
+            ChangeState::Withdrawn => "withdrawn",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct RegisterStore {
     storage: Storage,
@@ -182,10 +206,23 @@ impl RegisterStore {
         Ok(self.storage.client().query(sql).bind(id.to_string()).fetch_optional().await?)
     }
 
-    /// Every change, newest first.
-    pub async fn changes(&self) -> Result<Vec<ChangeRow>, StoreError> {
+    /// Every change, newest first, with where it stands.
+    pub async fn changes(&self) -> Result<Vec<(ChangeRow, ChangeState)>, StoreError> {
         let sql = "SELECT ?fields FROM register_changes FINAL ORDER BY created_at DESC, change_id";
-        Ok(self.storage.client().query(sql).fetch_all().await?)
+        let rows: Vec<ChangeRow> = self.storage.client().query(sql).fetch_all().await?;
+        let versions = self.versions().await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let state = match (versions.iter().find(|v| v.change_id == row.change_id), row.state) {
+                    (Some(v), _) => ChangeState::Approved { version: v.version, by: v.approved_by.clone() },
+                    (None, REJECTED) => ChangeState::Rejected,
+                    (None, WITHDRAWN) => ChangeState::Withdrawn,
+                    (None, _) => ChangeState::Draft,
+                };
+                (row, state)
+            })
+            .collect())
     }
 }
 
