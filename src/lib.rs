@@ -21,6 +21,7 @@ pub mod journeys;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
+pub mod recommendations;
 pub mod register;
 pub mod seed;
 pub mod server;

@@ -59,6 +59,8 @@ pub struct AppState {
     pub dossiers: crate::dossiers::Dossiers,
     /// Drafts and approvals of changes to the register and the journeys.
     pub register: crate::register::desk::Desk,
+    /// The lab's recommendations and their measured effect.
+    pub lab: crate::recommendations::Lab,
     /// How often the per-case stage times are recomputed (`case_refs.refresh_interval`).
     pub stage_times_every: Duration,
     /// How often to look for a register version another instance approved
@@ -148,6 +150,11 @@ pub fn router(state: AppState) -> Router {
         state.auth.admits(&[Role::Editor]),
         state.auth.admits(&[Role::Approver]),
     );
+    let recommendations = crate::recommendations::pages_router(
+        state.lab.clone(),
+        state.auth.admits(&[Role::Analyst]),
+        state.auth.admits(&[Role::Analyst, Role::Handler]),
+    );
     let (router, spec) = routes(state).split_for_parts();
     let spec = Arc::new(spec);
     router
@@ -159,6 +166,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dossiers)
         .merge(register)
         .merge(register_pages)
+        .merge(recommendations)
         .merge(front)
         .merge(scrape)
         .fallback(error::no_route)
@@ -220,6 +228,11 @@ pub fn routes(state: AppState) -> OpenApiRouter {
             state.auth.admits(&[Role::Editor]),
             state.auth.admits(&[Role::Approver]),
             state.auth.admits(&[Role::Editor, Role::Approver]),
+        ))
+        .merge(crate::recommendations::api::router(
+            state.lab.clone(),
+            state.auth.admits(&[Role::Analyst]),
+            state.auth.admits(&[Role::Analyst, Role::Handler]),
         ))
 }
 
@@ -331,8 +344,16 @@ pub fn services(
         config.cases.offset(),
         crate::domain::time::system_clock(),
     );
+    let lab = crate::recommendations::Lab::new(
+        storage.clone(),
+        catalog.clone(),
+        config.dashboards.min_answers,
+        crate::domain::time::system_clock(),
+        config.cases.offset(),
+    );
     let state = AppState {
         register,
+        lab,
         catalog,
         storage: storage.clone(),
         migrations,
@@ -474,6 +495,8 @@ impl Application {
             let calendar = catalog.get().calendar.clone();
             catalog.set(in_force.catalog(calendar).context("the register version in force does not load")?);
         }
+        let seeded = state.lab.seed().await.context("cannot record the journeys' recommendations")?;
+        tracing::info!(seeded, "recommendations of the journey files recorded");
         let wiring = crate::notify::Wiring {
             storage: storage.clone(),
             catalog,

@@ -206,8 +206,9 @@ fn file_error(path: &Path, message: String) -> CatalogError {
     CatalogError { file: path.to_path_buf(), entry: String::new(), field: String::new(), message }
 }
 
-/// Ids end up in URLs, ClickHouse rows and CSV headers: keep them plain.
-fn id_problem(id: &str) -> Option<String> {
+/// Why `id` is no valid id of a journey, stage, touchpoint or unit; `None`
+/// when it is. Ids end up in URLs, ClickHouse rows and CSV headers: keep them plain.
+pub fn id_problem(id: &str) -> Option<String> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');

@@ -6,5 +6,5 @@ mod live;
 pub mod model;
 
 pub use api::router;
-pub use catalog::{Catalog, CatalogError, CatalogErrors, JOURNEYS_DIR, REGISTER_FILE};
+pub use catalog::{Catalog, CatalogError, CatalogErrors, JOURNEYS_DIR, REGISTER_FILE, id_problem};
 pub use live::Live;

@@ -25,6 +25,7 @@ mod migrations;
 mod notify;
 mod openapi;
 mod page_headers;
+mod recommendations;
 mod register;
 mod roles;
 mod rollup_repair;

@@ -38,6 +38,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/register/versions/{version}"),
     ("post", "/api/v1/register/versions/{version}/published"),
     ("get", "/api/v1/register/diff"),
+    ("get", "/api/v1/journeys/{id}/recommendations"),
+    ("post", "/api/v1/recommendations"),
+    ("post", "/api/v1/recommendations/{id}"),
+    ("get", "/api/v1/recommendations/{id}/history"),
 ];
 
 #[tokio::test]

@@ -93,9 +93,7 @@ async fn the_front_door_and_the_register_fit_a_phone_and_pass_axe() {
 }
 
 async fn post(app: &TestApp, token: &str, path: &str, body: &Value) -> (u16, Value) {
-    let response = app.http.post(format!("{}{path}", app.address)).bearer_auth(token).json(body).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.post_as(token, path, body).await
 }
 
 fn exclude(touchpoint: &str) -> Value {

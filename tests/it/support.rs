@@ -197,6 +197,22 @@ impl TestApp {
         (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// Posts JSON with an API token; the status and the JSON body (null when none).
+    pub async fn post_as(&self, token: &str, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let response = self.http.post(format!("{}{path}", self.address)).bearer_auth(token).json(body).send().await;
+        let response = response.expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Reads with an API token; the status and the JSON body (null when none).
+    pub async fn get_as(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let response = self.http.get(format!("{}{path}", self.address)).bearer_auth(token).send().await;
+        let response = response.expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// The dashboards' stats of the example journey, read with an API token.
     pub async fn stats(&self, token: &str, query: &str) -> serde_json::Value {
         self.http

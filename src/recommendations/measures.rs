@@ -1,0 +1,131 @@
+//! A recommendation's measure in its two windows, read from ClickHouse: the
+//! score and emotion shares from the daily rollup (migration 0006), a tag's
+//! share and the log-times from the stored events themselves (the rollups
+//! keep neither tags nor logarithms).
+
+use clickhouse::Row;
+use serde::Deserialize;
+
+use super::effect::{Counts, Observed, Sums, Windows};
+use super::model::Recommendation;
+use crate::domain::Measure;
+use crate::storage::{Storage, StorageError};
+
+#[derive(Debug, Row, Deserialize)]
+struct Pair {
+    n_before: u64,
+    x_before: f64,
+    y_before: f64,
+    n_after: u64,
+    x_after: f64,
+    y_after: f64,
+}
+
+enum Bind {
+    At(u32),
+    Text(String),
+}
+
+/// One source of values: a table, its time column and how a bound second
+/// is compared to it, and the per-row count, value and square.
+struct Source {
+    table: &'static str,
+    time: &'static str,
+    bound: &'static str,
+    n: &'static str,
+    x: &'static str,
+    y: &'static str,
+    /// A condition of the source's own.
+    only: &'static str,
+}
+
+const DAILY: Source = Source {
+    table: "feedback_daily",
+    time: "day",
+    bound: "toDate(toDateTime(?), 'UTC')",
+    n: "n",
+    x: "sum",
+    y: "sumsq",
+    only: "",
+};
+
+impl Source {
+    /// The rows of the stage in either window, flagged `b` (before) or `a`
+    /// (after); the day between is read by neither.
+    fn branch(&self, w: &Windows, r: &Recommendation, binds: &mut Vec<Bind>) -> String {
+        let (t, q) = (self.time, self.bound);
+        let window = |from: u32, to: u32, binds: &mut Vec<Bind>| {
+            binds.extend([Bind::At(from), Bind::At(to)]);
+            format!("({t} >= {q} AND {t} < {q})")
+        };
+        let b = window(w.before.0, w.before.1, binds);
+        let a = window(w.after.0, w.after.1, binds);
+        if self.x.contains('?') {
+            binds.push(Bind::Text(r.tag.clone()));
+        }
+        binds.extend([Bind::Text(r.journey.clone()), Bind::Text(r.stage.clone())]);
+        let both = window(w.before.0, w.after.1, binds);
+        format!(
+            "SELECT {b} AS b, {a} AS a, toFloat64({}) AS n_, toFloat64({}) AS x_, toFloat64({}) AS y_ FROM {} \
+             WHERE journey = ? AND stage = ? AND {both}{}",
+            self.n, self.x, self.y, self.table, self.only
+        )
+    }
+}
+
+fn sources(measure: Measure) -> Vec<Source> {
+    let events = |table, x, y, only| Source { table, time: "occurred_at", bound: "toDateTime(?)", n: "1", x, y, only };
+    match measure {
+        Measure::StageScore => vec![DAILY],
+        Measure::PositiveShare => vec![Source { x: "positive", y: "0", ..DAILY }],
+        Measure::NegativeShare => vec![Source { x: "negative", y: "0", ..DAILY }],
+        Measure::TagShare => vec![events("feedback FINAL", "has(tags, ?)", "0", "")],
+        // The two sources of the stage times the dashboards read (migration 0006).
+        Measure::TimeSpent => vec![
+            events(
+                "timings FINAL",
+                "log(greatest(duration_ms, 1))",
+                "pow(log(greatest(duration_ms, 1)), 2)",
+                " AND measure = 'task'",
+            ),
+            events(
+                "feedback FINAL",
+                "log(greatest(assumeNotNull(reported_duration_ms), 1))",
+                "pow(log(greatest(assumeNotNull(reported_duration_ms), 1)), 2)",
+                " AND isNotNull(reported_duration_ms)",
+            ),
+        ],
+    }
+}
+
+/// What `r`'s measure was in `w`.
+pub async fn observe(storage: &Storage, r: &Recommendation, w: &Windows) -> Result<Observed, StorageError> {
+    let mut binds = Vec::new();
+    let branches: Vec<String> = sources(r.measure).iter().map(|s| s.branch(w, r, &mut binds)).collect();
+    let sql = format!(
+        "SELECT toUInt64(sumIf(n_, b)) AS n_before, sumIf(x_, b) AS x_before, sumIf(y_, b) AS y_before, \
+         toUInt64(sumIf(n_, a)) AS n_after, sumIf(x_, a) AS x_after, sumIf(y_, a) AS y_after FROM ({})",
+        branches.join(" UNION ALL ")
+    );
+    let mut q = storage.client().query(&sql);
+    for b in binds {
+        q = match b {
+            Bind::At(at) => q.bind(at),
+            Bind::Text(s) => q.bind(s),
+        };
+    }
+    let p: Pair = q.fetch_one().await?;
+    let sums = |n, sum, sumsq| Sums { n, sum, sumsq };
+    let counts = |n, hits: f64| Counts { n, hits: hits.round() as u64 };
+    Ok(match r.measure {
+        Measure::StageScore => Observed::Mean {
+            before: sums(p.n_before, p.x_before, p.y_before),
+            after: sums(p.n_after, p.x_after, p.y_after),
+        },
+        Measure::TimeSpent => Observed::LogMean {
+            before: sums(p.n_before, p.x_before, p.y_before),
+            after: sums(p.n_after, p.x_after, p.y_after),
+        },
+        _ => Observed::Share { before: counts(p.n_before, p.x_before), after: counts(p.n_after, p.x_after) },
+    })
+}

@@ -1,0 +1,191 @@
+//! The lab's recommendations (issue 16): each one from the journey map's
+//! last column tracked from proposed to verified, with the unit that
+//! carries it out, its dates, and the measure of its stage it aims to move;
+//! once implemented, that measure before and after, judged honestly
+//! (`effect`).
+//! - `model`, `store`: a recommendation and its versions in ClickHouse;
+//! - `measures`, `effect`: the numbers of its windows and the verdict;
+//! - `api`, `pages`: the JSON API and the lab's page.
+
+pub mod api;
+pub mod effect;
+pub mod measures;
+pub mod model;
+mod pages;
+pub mod store;
+pub mod words;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::calendar::day_of;
+use crate::domain::time::{Clock, unix};
+use crate::error::ApiError;
+use crate::storage::StorageError;
+use effect::{Effect, Verdict, Windows};
+use model::{Edit, Recommendation, Status};
+use store::RecommendationStore;
+
+pub use pages::router as pages_router;
+
+/// The ids of recommendations seeded from a journey file: the same text at
+/// the same stage is the same recommendation on every start and instance.
+const SEED_NAMESPACE: Uuid = Uuid::from_u128(0x6a1d_5b1e_4c1c_4f0e_9a63_7d7e_1c0b_0016);
+
+/// A recommendation with, once implemented, its windows and measured effect.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tracked {
+    #[serde(flatten)]
+    pub recommendation: Recommendation,
+    pub windows: Option<Windows>,
+    pub effect: Option<Effect>,
+}
+
+#[derive(Clone)]
+pub struct Lab {
+    pub store: RecommendationStore,
+    storage: crate::storage::Storage,
+    pub catalog: crate::journeys::Live,
+    /// Answers each window needs for a verdict (`dashboards.min_answers`).
+    pub min_answers: u64,
+    pub clock: Clock,
+    /// The ministry's time zone: which day "today" is for the dates typed.
+    pub offset: time::UtcOffset,
+    /// One edit at a time in this process, so versions follow one another.
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Lab {
+    pub fn new(
+        storage: crate::storage::Storage,
+        catalog: crate::journeys::Live,
+        min_answers: u64,
+        clock: Clock,
+        offset: time::UtcOffset,
+    ) -> Lab {
+        let store = RecommendationStore::new(storage.clone());
+        Lab { store, storage, catalog, min_answers, clock, offset, lock: Arc::default() }
+    }
+
+    fn now(&self) -> u32 {
+        unix((self.clock)())
+    }
+
+    /// Records each recommendation of the journey files not recorded yet,
+    /// as proposed; answers how many were new.
+    pub async fn seed(&self) -> Result<usize, StorageError> {
+        let catalog = self.catalog.get();
+        let mut seeds = Vec::new();
+        for journey in catalog.journeys() {
+            for stage in &journey.stages {
+                for text in &stage.recommendations {
+                    let id =
+                        Uuid::new_v5(&SEED_NAMESPACE, format!("{}/{}/{}", journey.id, stage.id, text.ru).as_bytes());
+                    let mut r = Recommendation::blank(id, "journey file", self.now());
+                    (r.version, r.journey, r.stage, r.text) = (1, journey.id.clone(), stage.id.clone(), text.clone());
+                    r.owner_unit = stage.unit.clone().or_else(|| journey.cases.unit.clone()).unwrap_or_default();
+                    seeds.push(r);
+                }
+            }
+        }
+        let _one = self.lock.lock().await;
+        let ids: Vec<Uuid> = seeds.iter().map(|r| r.id).collect();
+        let existing = self.store.existing(&ids).await?;
+        let mut added = 0;
+        for r in seeds.iter().filter(|r| !existing.contains(&r.id)) {
+            self.store.insert(r).await?;
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// The recommendations of `journey` (all when empty), each implemented
+    /// one with its effect; those of one journey are judged together.
+    pub async fn list(&self, journey: &str) -> Result<Vec<Tracked>, ApiError> {
+        let current = self.store.current(journey).await?;
+        let mut tracked = Vec::with_capacity(current.len());
+        for r in &current {
+            let judged = current.iter().filter(|o| o.journey == r.journey && judged(o)).count();
+            tracked.push(self.track(r.clone(), judged).await?);
+        }
+        Ok(tracked)
+    }
+
+    async fn track(&self, r: Recommendation, judged_together: usize) -> Result<Tracked, ApiError> {
+        let (windows, effect) = match (judged(&r), r.implemented_on) {
+            (true, Some(day)) => {
+                let midnight = day.midnight().assume_utc().unix_timestamp().max(0) as u32;
+                let w = effect::windows(midnight, u32::from(r.window_days), self.now());
+                let effect = if w.days == 0 {
+                    let nothing = effect::Observed::nothing(r.measure);
+                    effect::judge(nothing, r.aim, self.min_answers, judged_together).waiting()
+                } else {
+                    let observed = measures::observe(&self.storage, &r, &w).await?;
+                    effect::judge(observed, r.aim, self.min_answers, judged_together)
+                };
+                (Some(w), Some(effect))
+            }
+            _ => (None, None),
+        };
+        Ok(Tracked { recommendation: r, windows, effect })
+    }
+
+    /// A new recommendation from `edit`, recorded as version 1.
+    pub async fn create(&self, edit: Edit, author: &str) -> Result<Recommendation, ApiError> {
+        let blank = Recommendation::blank(Uuid::new_v4(), author, self.now());
+        let today = day_of((self.clock)(), self.offset);
+        let r = blank.edited(Edit { version: None, ..edit }, &self.catalog.get(), today, author, self.now())?;
+        if r.status != Status::Proposed {
+            return Err(ApiError::invalid("status", "a new recommendation is proposed"));
+        }
+        self.store.insert(&r).await?;
+        Ok(r)
+    }
+
+    /// `id` changed by `edit` as its next version, if `caller` may.
+    pub async fn update(
+        &self,
+        id: Uuid,
+        edit: Edit,
+        caller: &crate::accounts::auth::Principal,
+    ) -> Result<Recommendation, ApiError> {
+        let _one = self.lock.lock().await;
+        let before = self.store.history(id).await?.into_iter().next().ok_or(ApiError::NotFound {
+            what: "recommendation",
+            field: "id",
+            id: id.to_string(),
+        })?;
+        model::may_edit(caller.grant.role, &caller.grant.units, &before, &edit)?;
+        let today = day_of((self.clock)(), self.offset);
+        let next = before.edited(edit, &self.catalog.get(), today, &caller.name, self.now())?;
+        if next.status == Status::Verified && before.status != Status::Verified {
+            self.must_have_improved(&next).await?;
+        }
+        self.store.insert(&next).await?;
+        Ok(next)
+    }
+
+    /// Verified means the lab saw the measure improve: refused otherwise.
+    async fn must_have_improved(&self, next: &Recommendation) -> Result<(), ApiError> {
+        let others = self.store.current(&next.journey).await?;
+        let together = others.iter().filter(|o| o.id != next.id && judged(o)).count() + 1;
+        let tracked = self.track(next.clone(), together).await?;
+        match tracked.effect.map(|e| e.verdict) {
+            Some(Verdict::Improved) => Ok(()),
+            verdict => Err(ApiError::Conflict {
+                field: "status",
+                message: format!(
+                    "verified needs a measured improvement; the measure shows {}",
+                    verdict.map_or("nothing yet", Verdict::name)
+                ),
+            }),
+        }
+    }
+}
+
+/// Whether a recommendation's effect is measured: it was carried out on a day.
+fn judged(r: &Recommendation) -> bool {
+    r.status.is_done() && r.implemented_on.is_some()
+}

@@ -1,0 +1,271 @@
+//! The lab's recommendations: seeded from the journey file once, worked from
+//! proposed to verified by the roles that may, and judged on ratings stored
+//! around the day each was implemented (issue 16).
+
+use serde_json::{Value, json};
+use touchpoint::domain::Role;
+use touchpoint::storage::rows::FeedbackRow;
+use uuid::Uuid;
+
+use crate::support::{TestApp, api_token, spawn_app, spawn_app_with, test_config};
+
+const JOURNEY: &str = "scrap-metal-licensing";
+const LIST: &str = "/api/v1/journeys/scrap-metal-licensing/recommendations";
+const DAY: u32 = 86_400;
+
+/// The UTC midnight `days` ago.
+fn midnight(days: u32) -> u32 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
+    (now / DAY - days) * DAY
+}
+
+fn iso(at: u32) -> String {
+    time::OffsetDateTime::from_unix_timestamp(i64::from(at)).unwrap().date().to_string()
+}
+
+/// A csat rating at noon of the day starting `at`; 1–2 negative, 4–5 positive.
+fn rating(stage: &str, at: u32, score: u8, tags: &[&str]) -> FeedbackRow {
+    FeedbackRow {
+        event_id: Uuid::new_v4(),
+        occurred_at: at + DAY / 2,
+        received_at: at + DAY / 2,
+        site: "demo".into(),
+        journey: JOURNEY.into(),
+        stage: stage.into(),
+        touchpoint: "site".into(),
+        channel: "site".into(),
+        segment: 1,
+        scale: 1,
+        score,
+        emotion: [0, -1, -1, 0, 1, 1][usize::from(score)],
+        comment: String::new(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        reported_duration_ms: None,
+        locale: "ru".into(),
+        session_id: String::new(),
+        page_path: String::new(),
+        case_ref: String::new(),
+    }
+}
+
+async fn insert(app: &TestApp, rows: &[FeedbackRow]) {
+    let mut insert = app.storage.client().insert::<FeedbackRow>("feedback").await.unwrap();
+    for row in rows {
+        insert.write(row).await.unwrap();
+    }
+    insert.end().await.unwrap();
+}
+
+/// Twenty ratings on days before `day` (ten of `before[0]`, ten of
+/// `before[1]`), twenty after it likewise, and five 1s on the day itself,
+/// which neither window reads.
+fn around(stage: &str, day: u32, before: [u8; 2], after: [u8; 2], tags: &[&str]) -> Vec<FeedbackRow> {
+    let mut rows = Vec::new();
+    for k in 1..=20u32 {
+        let pick = |pair: [u8; 2]| pair[(k % 2) as usize];
+        rows.push(rating(stage, day - k * DAY, pick(before), tags));
+        rows.push(rating(stage, day + k * DAY, pick(after), &[]));
+    }
+    rows.extend((0..5).map(|_| rating(stage, day, 1, &[])));
+    rows
+}
+
+async fn list(app: &TestApp, token: &str) -> Vec<Value> {
+    let (status, body) = app.get_as(token, LIST).await;
+    assert_eq!(status, 200, "{body}");
+    body["recommendations"].as_array().unwrap().clone()
+}
+
+fn by_id<'a>(all: &'a [Value], id: &str) -> &'a Value {
+    all.iter().find(|r| r["id"] == id).unwrap()
+}
+
+#[tokio::test]
+async fn the_journey_files_recommendation_is_worked_to_verified_on_a_step_it_caused() {
+    let config = test_config();
+    let app = spawn_app_with(config.clone()).await;
+    let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
+    let handler = api_token(&app.storage, Role::Handler, &["licensing"]).await;
+    let stranger = api_token(&app.storage, Role::Handler, &["general"]).await;
+
+    let seeded = list(&app, &analyst).await;
+    assert_eq!(seeded.len(), 1, "{seeded:?}");
+    let r = &seeded[0];
+    assert_eq!(
+        (r["stage"].as_str(), r["status"].as_str(), r["version"].as_u64()),
+        (Some("information_search"), Some("proposed"), Some(1))
+    );
+    assert!(r["text"]["ru"].as_str().unwrap().starts_with("Реализовать единое цифровое пространство"), "{r}");
+    assert!(r["effect"].is_null(), "not implemented: no effect");
+    let id = r["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/recommendations/{id}");
+
+    // Scores 25/50 before (mean 37.5), 75/100 after (87.5); the day itself holds 1s.
+    let day = midnight(30);
+    insert(&app, &around("information_search", day, [2, 3], [4, 5], &[])).await;
+
+    let (status, body) = app.post_as(&handler, &path, &json!({"status": "accepted"})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (403, Some("owner_unit")), "not yet its unit: {body}");
+    let (status, body) =
+        app.post_as(&analyst, &path, &json!({"status": "accepted", "owner_unit": "licensing", "version": 1})).await;
+    assert_eq!((status, body["version"].as_u64()), (200, Some(2)), "{body}");
+    let (status, body) = app.post_as(&stranger, &path, &json!({"status": "in_progress"})).await;
+    assert_eq!(status, 403, "another unit's handler: {body}");
+    let (status, body) = app.post_as(&handler, &path, &json!({"status": "accepted", "measure": "time_spent"})).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (403, Some("status")),
+        "a unit reports progress only: {body}"
+    );
+    assert_eq!(app.post_as(&handler, &path, &json!({"status": "in_progress"})).await.0, 200);
+    let done = json!({"status": "implemented", "implemented_on": iso(day), "note": "портал запущен"});
+    let (status, body) = app.post_as(&handler, &path, &done).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("implemented")), "{body}");
+    let (status, _) = app.post_as(&handler, &path, &json!({"status": "verified"})).await;
+    assert_eq!(status, 403, "the lab verifies");
+
+    let now = by_id(&list(&app, &analyst).await, &id).clone();
+    let effect = &now["effect"];
+    assert_eq!(effect["verdict"], "improved", "{now}");
+    assert_eq!((effect["n_before"].as_u64(), effect["n_after"].as_u64()), (Some(20), Some(20)), "{effect}");
+    assert_eq!((effect["before"].as_f64(), effect["after"].as_f64()), (Some(37.5), Some(87.5)));
+    assert_eq!(effect["method"], "welch");
+    // As hand-computed in the unit tests: half-width t(0.975, 38)·√(2·3125/19/20).
+    let (lo, hi) = (effect["ci95"][0].as_f64().unwrap(), effect["ci95"][1].as_f64().unwrap());
+    assert!((lo - 41.789997545).abs() < 1e-6 && (hi - 58.210002455).abs() < 1e-6, "{effect}");
+    assert_eq!(now["windows"]["days"], 28);
+
+    let (status, body) = app.post_as(&analyst, &path, &json!({"status": "verified"})).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("verified")), "{body}");
+    let (_, history) = app.get_as(&analyst, &format!("{path}/history")).await;
+    let versions: Vec<(u64, &str)> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["version"].as_u64().unwrap(), v["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(versions, [(5, "verified"), (4, "implemented"), (3, "in_progress"), (2, "accepted"), (1, "proposed")]);
+    app.stop().await;
+
+    // Another start on the same database seeds nothing new.
+    let again = spawn_app_with(config).await;
+    let all = list(&again, &analyst).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0]["status"].as_str(), all[0]["version"].as_u64()), (Some("verified"), Some(5)));
+    again.stop().await;
+}
+
+/// Records a recommendation at `stage` and takes it to implemented on `day`.
+async fn implemented(app: &TestApp, analyst: &str, stage: &str, extra: Value, day: u32) -> String {
+    let mut body = json!({"journey": JOURNEY, "stage": stage, "text_ru": "Сократить число шагов"});
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let (status, created) = app.post_as(analyst, "/api/v1/recommendations", &body).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/recommendations/{id}");
+    for step in [json!({"status": "accepted", "owner_unit": "licensing"}), json!({"status": "in_progress"})] {
+        assert_eq!(app.post_as(analyst, &path, &step).await.0, 200);
+    }
+    let (status, body) =
+        app.post_as(analyst, &path, &json!({"status": "implemented", "implemented_on": iso(day)})).await;
+    assert_eq!(status, 200, "{body}");
+    id
+}
+
+#[tokio::test]
+async fn no_change_is_not_claimed_too_few_answers_are_said_so_and_several_are_corrected_for() {
+    let app = spawn_app().await;
+    let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
+    let day = midnight(40);
+    // The same mix before and after: the share of negatives stays at a half.
+    insert(&app, &around("preparation", day, [2, 4], [4, 2], &[])).await;
+    // A tag on every answer before, on none after, but only three answers a window.
+    let few: Vec<FeedbackRow> = (1..=3u32)
+        .flat_map(|k| {
+            [
+                rating("information_search", day - k * DAY, 2, &["hard_to_find"]),
+                rating("information_search", day + k * DAY, 5, &[]),
+            ]
+        })
+        .collect();
+    insert(&app, &few).await;
+
+    let flat = implemented(&app, &analyst, "preparation", json!({"measure": "negative_share"}), day).await;
+    let tagged = implemented(
+        &app,
+        &analyst,
+        "information_search",
+        json!({"measure": "tag_share", "tag": "hard_to_find", "aim": "down"}),
+        day,
+    )
+    .await;
+
+    let all = list(&app, &analyst).await;
+    let flat_effect = &by_id(&all, &flat)["effect"];
+    assert_eq!(flat_effect["verdict"], "no_detectable_change", "{flat_effect}");
+    assert_eq!((flat_effect["before"].as_f64(), flat_effect["after"].as_f64()), (Some(50.0), Some(50.0)));
+    assert_eq!(flat_effect["method"], "newcombe");
+    // Two judged together (the seeded one is only proposed): each at 97.5%.
+    assert_eq!(flat_effect["level"].as_f64(), Some(0.975));
+    let (lo, hi) = (flat_effect["interval"][0].as_f64().unwrap(), flat_effect["interval"][1].as_f64().unwrap());
+    let (lo95, hi95) = (flat_effect["ci95"][0].as_f64().unwrap(), flat_effect["ci95"][1].as_f64().unwrap());
+    assert!(lo < lo95 && hi > hi95 && lo95 < 0.0 && hi95 > 0.0, "{flat_effect}");
+
+    let tagged_effect = &by_id(&all, &tagged)["effect"];
+    assert_eq!(tagged_effect["verdict"], "too_few_answers", "{tagged_effect}");
+    assert_eq!((tagged_effect["n_before"].as_u64(), tagged_effect["n_after"].as_u64()), (Some(3), Some(3)));
+    assert!(tagged_effect["difference"].is_null(), "no number from three answers");
+
+    // Verified needs an improvement the data shows.
+    let (status, body) =
+        app.post_as(&analyst, &format!("/api/v1/recommendations/{flat}"), &json!({"status": "verified"})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (409, Some("status")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("no_detectable_change"), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_edits_are_refused_naming_the_field_and_store_nothing() {
+    let app = spawn_app().await;
+    let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
+    let new = |extra: Value| {
+        let mut body = json!({"journey": JOURNEY, "stage": "application", "text_ru": "Упростить форму"});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for (extra, field, status) in [
+        (json!({"stage": "nowhere"}), "stage", 422),
+        (json!({"journey": "nowhere"}), "id", 404),
+        (json!({"text_ru": "  "}), "text_ru", 422),
+        (json!({"planned_on": "2026-13-01"}), "planned_on", 422),
+        (json!({"measure": "tag_share", "tag": "hard_to_find"}), "tag", 422),
+        (json!({"measure": "time_spent", "aim": "up"}), "aim", 422),
+        (json!({"window_days": 0}), "window_days", 422),
+        (json!({"owner_unit": "Отдел №1"}), "owner_unit", 422),
+        (json!({"status": "accepted", "owner_unit": "licensing"}), "status", 422),
+        (json!({"colour": "red"}), "colour", 422),
+    ] {
+        let (got, body) = app.post_as(&analyst, "/api/v1/recommendations", &new(extra.clone())).await;
+        assert_eq!(got, status, "{extra}: {body}");
+        let named = body["error"]["field"].as_str().map(str::to_string).unwrap_or_default();
+        assert!(named == field || body["error"]["message"].as_str().unwrap_or("").contains(field), "{extra}: {body}");
+    }
+    let (status, created) = app.post_as(&analyst, "/api/v1/recommendations", &new(json!({}))).await;
+    assert_eq!(status, 201, "{created}");
+    let path = format!("/api/v1/recommendations/{}", created["id"].as_str().unwrap());
+    let tomorrow = iso(midnight(0) + 2 * DAY);
+    for (edit, field, status) in [
+        (json!({"status": "implemented"}), "status", 409),
+        (json!({"status": "accepted"}), "owner_unit", 422),
+        (json!({"status": "accepted", "owner_unit": "licensing", "version": 7}), "version", 409),
+        (json!({"implemented_on": tomorrow}), "implemented_on", 422),
+    ] {
+        let (got, body) = app.post_as(&analyst, &path, &edit).await;
+        assert_eq!((got, body["error"]["field"].as_str()), (status, Some(field)), "{edit}: {body}");
+    }
+    let (status, body) = app.post_as(&analyst, "/api/v1/recommendations/not-a-uuid", &json!({})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("id")), "{body}");
+    let (_, history) = app.get_as(&analyst, &format!("{path}/history")).await;
+    assert_eq!(history["versions"].as_array().unwrap().len(), 1, "nothing half-applied: {history}");
+    app.stop().await;
+}
