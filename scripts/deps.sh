@@ -69,6 +69,14 @@ ensure_axe() {
     (cd "$dir" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null && tar xzf "axe-core-$AXE_VERSION.tgz")
 }
 
+# poppler-utils' pdftotext: an independent reader of the report's PDF in
+# tests/it/recommendations.rs (Debian package).
+ensure_poppler() {
+    command -v pdftotext >/dev/null && return
+    echo "installing poppler-utils (Debian package)..." >&2
+    apt_install poppler-utils
+}
+
 # wrk: the lean load generator of the capture benchmark (Debian package).
 ensure_wrk() {
     command -v wrk >/dev/null && return

@@ -13,5 +13,6 @@ ensure_holidays
 ensure_aiosmtpd
 ensure_chromium
 ensure_axe
+ensure_poppler
 rm -rf target/tmp   # scratch folders of earlier runs
 cargo test --locked "$@"

@@ -23,6 +23,7 @@ pub mod notify;
 pub mod openapi;
 pub mod recommendations;
 pub mod register;
+pub mod report;
 pub mod seed;
 pub mod server;
 pub mod signed;

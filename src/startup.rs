@@ -119,6 +119,7 @@ pub fn app(
 /// exists; the analysts' HTML pages are outside it.
 pub fn router(state: AppState) -> Router {
     let pages = dashboards::pages_router(state.dashboards.clone());
+    let report = crate::report::router(state.dashboards.clone());
     let case_pages = crate::cases::pages::router(
         state.cases.clone(),
         state.catalog.clone(),
@@ -167,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .merge(register)
         .merge(register_pages)
         .merge(recommendations)
+        .merge(report)
         .merge(front)
         .merge(scrape)
         .fallback(error::no_route)
@@ -328,7 +330,16 @@ pub fn services(
     let cases = crate::cases::Desk { book: crate::cases::CaseBook::new(storage.clone()), clock };
     let auth =
         Auth::new(storage.clone(), &config.dashboards, crate::server::Proxies::new(&config.limits.trusted_proxies));
-    let dashboards = Dashboards::new(catalog.clone(), storage.clone(), auth.clone(), config.dashboards.min_answers);
+
+    let lab = crate::recommendations::Lab::new(
+        storage.clone(),
+        catalog.clone(),
+        config.dashboards.min_answers,
+        crate::domain::time::system_clock(),
+        config.cases.offset(),
+    );
+    let dashboards =
+        Dashboards::new(catalog.clone(), storage.clone(), auth.clone(), config.dashboards.min_answers, lab.clone());
     let stall_after = config.capture.stall_after;
     let admin = crate::admin::Admin {
         storage: storage.clone(),
@@ -343,13 +354,6 @@ pub fn services(
         catalog.clone(),
         config.cases.offset(),
         crate::domain::time::system_clock(),
-    );
-    let lab = crate::recommendations::Lab::new(
-        storage.clone(),
-        catalog.clone(),
-        config.dashboards.min_answers,
-        crate::domain::time::system_clock(),
-        config.cases.offset(),
     );
     let state = AppState {
         register,

@@ -398,6 +398,18 @@ where
             .label(stage_label(s, w))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
     }
+    // The days recommendations were implemented, in their stage's colour.
+    for mark in stats.marks.iter().filter(|m| (from..to).contains(&f64::from(m.at))) {
+        let k = stats.stages.iter().position(|s| s.id == mark.stage).unwrap_or(0);
+        let color = Palette99::pick(k).to_rgba();
+        let x = f64::from(mark.at);
+        chart.draw_series(std::iter::once(PathElement::new([(x, 0.0), (x, 100.0)], color.stroke_width(1))))?;
+        chart.draw_series(std::iter::once(Text::new(
+            mark.label.clone(),
+            (x, 99.0),
+            (FONT, 12).into_font().color(&color),
+        )))?;
+    }
     chart
         .configure_series_labels()
         .label_font((FONT, 11))

@@ -36,18 +36,26 @@ use stats::Filters;
 
 #[derive(Clone)]
 pub struct Dashboards {
-    catalog: crate::journeys::Live,
+    pub(crate) catalog: crate::journeys::Live,
     storage: Storage,
     auth: Arc<Auth>,
     min_answers: u64,
     /// Past versions of the journeys: a past period shows its stages as they were.
     register: crate::register::store::RegisterStore,
+    /// The lab's recommendations: marked on the timeline, listed on the map.
+    pub lab: crate::recommendations::Lab,
 }
 
 impl Dashboards {
-    pub fn new(catalog: crate::journeys::Live, storage: Storage, auth: Arc<Auth>, min_answers: u64) -> Dashboards {
+    pub fn new(
+        catalog: crate::journeys::Live,
+        storage: Storage,
+        auth: Arc<Auth>,
+        min_answers: u64,
+        lab: crate::recommendations::Lab,
+    ) -> Dashboards {
         let register = crate::register::store::RegisterStore::new(storage.clone());
-        Dashboards { catalog, storage, auth, min_answers, register }
+        Dashboards { catalog, storage, auth, min_answers, register, lab }
     }
 
     /// `journey` as the version in force at the end of a period ending at
@@ -65,7 +73,7 @@ impl Dashboards {
     }
 
     /// A view's journey, its checked filters and the `parts` of its numbers.
-    async fn view(
+    pub(crate) async fn view(
         &self,
         id: &str,
         query: &ViewQuery,
@@ -75,7 +83,10 @@ impl Dashboards {
         let now = catalog.journey_or_404(id)?;
         let filters = query.filters(now, &catalog)?;
         let journey = self.as_of(now, filters.to).await?;
-        let stats = stats::journey_stats(&self.storage, &journey, &filters, self.min_answers, parts).await?;
+        let mut stats = stats::journey_stats(&self.storage, &journey, &filters, self.min_answers, parts).await?;
+        if parts.timeline {
+            stats.marks = self.lab.marks(&journey.id, query.english()).await?;
+        }
         Ok((journey, filters, stats))
     }
 }

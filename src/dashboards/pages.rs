@@ -146,7 +146,8 @@ struct Column {
     ci: String,
     emotion: String,
     time: String,
-    recommendations: String,
+    /// The lab's recommendations for the stage, each with its status and effect.
+    recommendations: Vec<String>,
     /// How the cases the stage's ratings opened were handled, line by line.
     cases: Vec<String>,
     negative: Vec<String>,
@@ -219,11 +220,19 @@ pub async fn journey(
     let book = crate::cases::CaseBook::new(state.storage.clone());
     let now = crate::domain::time::unix(std::time::SystemTime::now());
     let handled = crate::cases::report::per_stage(&book, journey, filters.from, filters.to, now);
-    let (stats, comments, handled) = tokio::try_join!(
-        stats::journey_stats(&state.storage, journey, &filters, state.min_answers, stats::Parts::ALL),
-        stats::comments(&state.storage, &journey.id, &filters, 5),
-        handled,
+    let api = |e| ApiError::from(e);
+    let (mut stats, comments, handled, tracked, marks) = tokio::try_join!(
+        async {
+            stats::journey_stats(&state.storage, journey, &filters, state.min_answers, stats::Parts::ALL)
+                .await
+                .map_err(api)
+        },
+        async { stats::comments(&state.storage, &journey.id, &filters, 5).await.map_err(api) },
+        async { handled.await.map_err(api) },
+        state.lab.list(&journey.id),
+        async { state.lab.marks(&journey.id, en).await.map_err(api) },
     )?;
+    stats.marks = marks;
     let words = Words { en };
     let mut charts = Vec::new();
     for chart in Chart::ALL {
@@ -288,7 +297,7 @@ pub async fn journey(
                     None => "—".into(),
                 },
                 time,
-                recommendations: stage.recommendations.iter().map(text).collect::<Vec<_>>().join(" "),
+                recommendations: crate::recommendations::words::map_lines(&tracked, &stage.id, en),
                 cases: handled.iter().find(|c| c.stage == stage.id).map_or_else(Vec::new, |c| case_lines(c, en)),
                 negative: comments_of("negative"),
                 positive: comments_of("positive"),

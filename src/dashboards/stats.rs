@@ -227,6 +227,20 @@ pub struct JourneyStats {
     pub stages: Vec<StageStats>,
     pub calls: Calls,
     pub letters: Letters,
+    /// The days the journey's recommendations were implemented, for the
+    /// timeline chart.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<Mark>,
+}
+
+/// A recommendation implemented on a day: `label` (`Р2`) is its place in
+/// the journey's list of recommendations.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mark {
+    /// Unix seconds, the UTC midnight of the day.
+    pub at: u32,
+    pub stage: String,
+    pub label: String,
 }
 
 fn quantiles(q: &[f64], n: u64) -> (Option<f64>, Option<f64>) {
@@ -384,6 +398,7 @@ pub async fn journey_stats(
             ack_histogram: letters.ack_hist,
             answer_histogram: letters.answer_hist,
         },
+        marks: Vec::new(),
     })
 }
 

@@ -51,25 +51,26 @@ const DAILY: Source = Source {
 
 impl Source {
     /// The rows of the stage in either window, flagged `b` (before) or `a`
-    /// (after); the day between is read by neither.
-    fn branch(&self, w: &Windows, r: &Recommendation, binds: &mut Vec<Bind>) -> String {
+    /// (after); the day between is read by neither. Its binds: [`Source::binds`].
+    fn branch(&self) -> String {
         let (t, q) = (self.time, self.bound);
-        let window = |from: u32, to: u32, binds: &mut Vec<Bind>| {
-            binds.extend([Bind::At(from), Bind::At(to)]);
-            format!("({t} >= {q} AND {t} < {q})")
-        };
-        let b = window(w.before.0, w.before.1, binds);
-        let a = window(w.after.0, w.after.1, binds);
+        let window = format!("({t} >= {q} AND {t} < {q})");
+        format!(
+            "SELECT {window} AS b, {window} AS a, toFloat64({}) AS n_, toFloat64({}) AS x_, toFloat64({}) AS y_ FROM {} \
+             WHERE journey = ? AND stage = ? AND {window}{}",
+            self.n, self.x, self.y, self.table, self.only
+        )
+    }
+
+    /// The values of [`Source::branch`]'s `?`, in order.
+    fn binds(&self, w: &Windows, r: &Recommendation) -> Vec<Bind> {
+        let mut binds = vec![Bind::At(w.before.0), Bind::At(w.before.1), Bind::At(w.after.0), Bind::At(w.after.1)];
         if self.x.contains('?') {
             binds.push(Bind::Text(r.tag.clone()));
         }
         binds.extend([Bind::Text(r.journey.clone()), Bind::Text(r.stage.clone())]);
-        let both = window(w.before.0, w.after.1, binds);
-        format!(
-            "SELECT {b} AS b, {a} AS a, toFloat64({}) AS n_, toFloat64({}) AS x_, toFloat64({}) AS y_ FROM {} \
-             WHERE journey = ? AND stage = ? AND {both}{}",
-            self.n, self.x, self.y, self.table, self.only
-        )
+        binds.extend([Bind::At(w.before.0), Bind::At(w.after.1)]);
+        binds
     }
 }
 
@@ -98,17 +99,20 @@ fn sources(measure: Measure) -> Vec<Source> {
     }
 }
 
-/// What `r`'s measure was in `w`.
-pub async fn observe(storage: &Storage, r: &Recommendation, w: &Windows) -> Result<Observed, StorageError> {
-    let mut binds = Vec::new();
-    let branches: Vec<String> = sources(r.measure).iter().map(|s| s.branch(w, r, &mut binds)).collect();
-    let sql = format!(
+/// The query of a measure: sums of both windows in one row.
+pub fn statement(measure: Measure) -> String {
+    let branches: Vec<String> = sources(measure).iter().map(Source::branch).collect();
+    format!(
         "SELECT toUInt64(sumIf(n_, b)) AS n_before, sumIf(x_, b) AS x_before, sumIf(y_, b) AS y_before, \
          toUInt64(sumIf(n_, a)) AS n_after, sumIf(x_, a) AS x_after, sumIf(y_, a) AS y_after FROM ({})",
         branches.join(" UNION ALL ")
-    );
-    let mut q = storage.client().query(&sql);
-    for b in binds {
+    )
+}
+
+/// What `r`'s measure was in `w`.
+pub async fn observe(storage: &Storage, r: &Recommendation, w: &Windows) -> Result<Observed, StorageError> {
+    let mut q = storage.client().query(&statement(r.measure));
+    for b in sources(r.measure).iter().flat_map(|s| s.binds(w, r)) {
         q = match b {
             Bind::At(at) => q.bind(at),
             Bind::Text(s) => q.bind(s),

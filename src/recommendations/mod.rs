@@ -101,10 +101,25 @@ impl Lab {
         Ok(added)
     }
 
+    /// The newest version of each recommendation of `journey` (all when
+    /// empty) in the map's order: by journey, by stage along the journey, then
+    /// as first recorded. Their place is their label (`Р1`).
+    async fn current(&self, journey: &str) -> Result<Vec<Recommendation>, StorageError> {
+        let mut current = self.store.current(journey).await?;
+        let catalog = self.catalog.get();
+        let stage = |r: &Recommendation| {
+            let j = catalog.journey(&r.journey);
+            j.and_then(|j| j.stages.iter().position(|s| s.id == r.stage)).unwrap_or(usize::MAX)
+        };
+        // A stable sort: the store's order (first recorded) stays within a stage.
+        current.sort_by(|a, b| a.journey.cmp(&b.journey).then(stage(a).cmp(&stage(b))));
+        Ok(current)
+    }
+
     /// The recommendations of `journey` (all when empty), each implemented
     /// one with its effect; those of one journey are judged together.
     pub async fn list(&self, journey: &str) -> Result<Vec<Tracked>, ApiError> {
-        let current = self.store.current(journey).await?;
+        let current = self.current(journey).await?;
         let mut tracked = Vec::with_capacity(current.len());
         for r in &current {
             let judged = current.iter().filter(|o| o.journey == r.journey && judged(o)).count();
@@ -130,6 +145,25 @@ impl Lab {
             _ => (None, None),
         };
         Ok(Tracked { recommendation: r, windows, effect })
+    }
+
+    /// The days `journey`'s recommendations were implemented, labelled by
+    /// their place in its list (`Р1`, `R1`), as the timeline chart marks them.
+    pub async fn marks(&self, journey: &str, en: bool) -> Result<Vec<crate::dashboards::stats::Mark>, StorageError> {
+        let current = self.current(journey).await?;
+        Ok(current
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| judged(r))
+            .filter_map(|(i, r)| {
+                let day = r.implemented_on?;
+                Some(crate::dashboards::stats::Mark {
+                    at: day.midnight().assume_utc().unix_timestamp().max(0) as u32,
+                    stage: r.stage.clone(),
+                    label: label(i, en),
+                })
+            })
+            .collect())
     }
 
     /// A new recommendation from `edit`, recorded as version 1.
@@ -183,6 +217,12 @@ impl Lab {
             }),
         }
     }
+}
+
+/// The name of the `i`-th recommendation of a journey on the map, the
+/// chart and the report: `Р1` (Рекомендация), `R1`.
+pub fn label(i: usize, en: bool) -> String {
+    format!("{}{}", if en { "R" } else { "Р" }, i + 1)
 }
 
 /// Whether a recommendation's effect is measured: it was carried out on a day.

@@ -111,7 +111,8 @@ impl RecommendationStore {
             self.storage.client().query(&sql).bind(journey).bind(journey).fetch_all().await?;
         let firsts = self.first_recorded(journey).await?;
         let mut current: Vec<Recommendation> = rows.into_iter().filter_map(RecommendationRow::recommendation).collect();
-        current.sort_by_key(|r| (firsts.iter().find(|(id, _)| *id == r.id).map_or(u32::MAX, |(_, at)| *at), r.id));
+        let firsts: std::collections::HashMap<Uuid, u32> = firsts.into_iter().collect();
+        current.sort_by_key(|r| (firsts.get(&r.id).copied().unwrap_or(u32::MAX), r.id));
         Ok(current)
     }
 

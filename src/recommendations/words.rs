@@ -93,3 +93,23 @@ pub fn effect(t: &Tracked, w: &Words) -> String {
     }
     line
 }
+
+/// The journey map's row of recommendations for `stage`: `Р1. text — status: effect`.
+pub fn map_lines(tracked: &[Tracked], stage: &str, en: bool) -> Vec<String> {
+    let w = Words { en, offset: time::UtcOffset::UTC };
+    tracked
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.recommendation.stage == stage)
+        .map(|(i, t)| {
+            let effect = effect(t, &w);
+            format!(
+                "{}. {} — {}{}{effect}",
+                super::label(i, en),
+                w.text(&t.recommendation.text),
+                status(t.recommendation.status, &w),
+                if effect.is_empty() { "" } else { ": " },
+            )
+        })
+        .collect()
+}

@@ -103,7 +103,7 @@ fn bound(sql: &str, values: &[&str]) -> String {
 /// it, runs on a current ClickHouse (chdb, the in-process engine), and so do
 /// the hand-written joins of the case queue and the notifications.
 #[test]
-fn every_migration_and_the_case_queries_run_on_current_clickhouse() {
+fn every_migration_and_the_case_and_effect_queries_run_on_current_clickhouse() {
     let all = Migration::embedded();
     let statements: Vec<(String, Vec<&str>)> = all.iter().map(|m| (m.name.clone(), m.statements())).collect();
     let units = "['licensing']";
@@ -132,6 +132,23 @@ fn every_migration_and_the_case_queries_run_on_current_clickhouse() {
         ("stage durations", bound(touchpoint::dossiers::durations::FIGURES, &["1", "1", "2", "1", "0"])),
         ("touches", bound(touchpoint::dossiers::touches::TOUCHES, &["'00112233445566778899aabbccddeeff'"])),
     ];
+    // A recommendation's measure in its windows, for each kind of measure.
+    let window = ["100", "200", "300", "400"];
+    let source = |tag: bool| {
+        let mut binds = window.to_vec();
+        binds.extend(tag.then_some("'hard_to_find'"));
+        binds.extend(["'j'", "'s'", "100", "400"]);
+        binds
+    };
+    let measures = touchpoint::domain::Measure::ALL.map(|m| {
+        let binds = match m {
+            touchpoint::domain::Measure::TagShare => source(true),
+            touchpoint::domain::Measure::TimeSpent => [source(false), source(false)].concat(),
+            _ => source(false),
+        };
+        (touchpoint::domain::wire_name(&m), bound(&touchpoint::recommendations::measures::statement(m), &binds))
+    });
+    let queries: Vec<(String, String)> = queries.into_iter().map(|(n, q)| (n.to_string(), q)).chain(measures).collect();
     let input = serde_json::to_vec(&serde_json::json!({"migrations": statements, "queries": queries})).unwrap();
     let script = repo().join("tests/chdb_migrations.py");
     let mut child = Command::new("python3")

@@ -269,3 +269,132 @@ async fn bad_edits_are_refused_naming_the_field_and_store_nothing() {
     assert_eq!(history["versions"].as_array().unwrap().len(), 1, "nothing half-applied: {history}");
     app.stop().await;
 }
+
+/// The PDF as an independent reader (poppler's pdftotext) sees its text.
+fn pdf_text(pdf: &[u8]) -> String {
+    let file = crate::support::scratch("report").join("report.pdf");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, pdf).unwrap();
+    let out =
+        std::process::Command::new("pdftotext").arg(&file).arg("-").output().expect("pdftotext (poppler-utils) runs");
+    assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_map_the_timeline_and_the_report_show_each_recommendation_and_its_effect() {
+    let app = spawn_app().await;
+    let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
+    let day = midnight(30);
+    insert(&app, &around("application", day, [2, 3], [4, 5], &[])).await;
+    implemented(&app, &analyst, "application", json!({"text_en": "Cut the steps"}), day).await;
+    let get = |path: String| {
+        let request = app.http.get(format!("{}{path}", app.address)).bearer_auth(&analyst);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response
+        }
+    };
+
+    let map = get(format!("/dashboard/{JOURNEY}?period=90")).await.text().await.unwrap();
+    assert!(map.contains("Р1. Реализовать единое цифровое пространство"), "the seeded one, numbered: {map}");
+    assert!(map.contains("Р2. Сократить число шагов — выполнена: 37.5 → 87.5"), "with its effect");
+    let timeline = get(format!("/api/v1/journeys/{JOURNEY}/charts/timeline.svg?period=90&lang=en")).await;
+    let svg = timeline.text().await.unwrap();
+    assert!(svg.contains(">\nR2\n</text>"), "the day R2 was done is marked on the timeline: {svg}");
+    let recent = get(format!("/api/v1/journeys/{JOURNEY}/charts/timeline.svg?period=7")).await.text().await.unwrap();
+    assert!(recent.contains("<svg") && !recent.contains(">\nР2\n</text>"), "not when the day is outside the period");
+
+    let page = get(format!("/dashboard/{JOURNEY}/report?lang=en")).await.text().await.unwrap();
+    assert!(page.contains("Cut the steps") && page.contains("improved") && page.contains("<svg"), "{page}");
+    let response = get(format!("/dashboard/{JOURNEY}/report.pdf")).await;
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let pdf = response.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = pdf_text(&pdf);
+    for expected in ["Карта пути клиента", "Р2. Сократить число шагов", "+50.0 балла", "улучшилось", "Метод"]
+    {
+        assert!(text.contains(expected), "{expected:?} not in the PDF's text:\n{text}");
+    }
+    // A journey that does not exist, and a reader who is not an analyst.
+    let missing = app.http.get(format!("{}/dashboard/nowhere/report.pdf", app.address)).bearer_auth(&analyst);
+    assert_eq!(missing.send().await.unwrap().status(), 404);
+    let handler = api_token(&app.storage, Role::Handler, &["licensing"]).await;
+    let refused = app.http.get(format!("{}/dashboard/{JOURNEY}/report.pdf", app.address)).bearer_auth(&handler);
+    assert_eq!(refused.send().await.unwrap().status(), 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_page_and_the_report_pass_axe_and_a_form_moves_a_recommendation() {
+    use fantoccini::Locator;
+    let app = spawn_app().await;
+    let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
+    let day = midnight(30);
+    insert(&app, &around("application", day, [2, 3], [4, 5], &[])).await;
+    implemented(&app, &analyst, "application", json!({}), day).await;
+    let grant = touchpoint::accounts::auth::Grant::analyst();
+    touchpoint::accounts::auth::add_user(&app.storage, "lab", crate::support::PASSWORD, &grant).await.unwrap();
+    let (_driver, client) = crate::browser::browser(true).await;
+    client.goto(&format!("{}/recommendations", app.address)).await.unwrap();
+    client.find(Locator::Css("input[name=name]")).await.unwrap().send_keys("lab").await.unwrap();
+    let password = client.find(Locator::Css("input[name=password]")).await.unwrap();
+    password.send_keys(crate::support::PASSWORD).await.unwrap();
+    password.send_keys(crate::browser::ENTER).await.unwrap();
+    client.wait().for_element(Locator::Css("table.queue")).await.unwrap();
+    let violations = crate::browser::axe(&client).await;
+    assert!(violations.is_empty(), "recommendations: {violations:#?}");
+
+    // The seeded one, accepted through its form.
+    client.find(Locator::Css("details summary")).await.unwrap().click().await.unwrap();
+    let form = client.find(Locator::Css("details form")).await.unwrap();
+    form.find(Locator::Css("input[name=owner_unit]")).await.unwrap().send_keys("licensing").await.unwrap();
+    form.find(Locator::Css("select[name=status] option[value=accepted]")).await.unwrap().click().await.unwrap();
+    form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css("p[role=status]")).await.unwrap();
+    let all = list(&app, &analyst).await;
+    let seeded = all.iter().find(|r| r["stage"] == "information_search").unwrap();
+    assert_eq!(
+        (seeded["status"].as_str(), seeded["owner_unit"].as_str(), seeded["version"].as_u64()),
+        (Some("accepted"), Some("licensing"), Some(2))
+    );
+
+    client.goto(&format!("{}/dashboard/{JOURNEY}/report", app.address)).await.unwrap();
+    client.wait().for_element(Locator::Css("figure svg")).await.unwrap();
+    let violations = crate::browser::axe(&client).await;
+    assert!(violations.is_empty(), "report: {violations:#?}");
+    client.close().await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn edits_at_once_each_become_their_own_version_and_a_stale_one_is_refused() {
+    let app = spawn_app().await;
+    let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
+    let id = list(&app, &analyst).await[0]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/recommendations/{id}");
+    let notes: Vec<String> = (0..6).map(|k| format!("заметка {k}")).collect();
+    let mut edits = tokio::task::JoinSet::new();
+    for note in &notes {
+        let request =
+            app.http.post(format!("{}{path}", app.address)).bearer_auth(&analyst).json(&json!({ "note": note }));
+        edits.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    assert_eq!(edits.join_all().await, [200; 6]);
+    let (_, history) = app.get_as(&analyst, &format!("{path}/history")).await;
+    let versions: Vec<u64> =
+        history["versions"].as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, [7, 6, 5, 4, 3, 2, 1], "none overwrote another: {history}");
+    let mut kept: Vec<&str> =
+        history["versions"].as_array().unwrap()[..6].iter().map(|v| v["note"].as_str().unwrap()).collect();
+    kept.sort();
+    assert_eq!(kept, notes.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // Two people on version 7: the first wins, the second is told to reload.
+    let first = app.post_as(&analyst, &path, &json!({"version": 7, "note": "первый"})).await;
+    let second = app.post_as(&analyst, &path, &json!({"version": 7, "note": "второй"})).await;
+    assert_eq!(first.0, 200);
+    assert_eq!((second.0, second.1["error"]["field"].as_str()), (409, Some("version")), "{}", second.1);
+    app.stop().await;
+}

@@ -31,6 +31,7 @@ pub const ALL_TABLES: &[&str] = &[
     "feedback_daily_mv",
     "follow_contacts",
     "handling_ratings",
+    "recommendations",
     "register_changes",
     "register_publications",
     "register_versions",
