@@ -131,12 +131,14 @@ fn date(field: &str, value: &str) -> Result<Option<time::Date>, ApiError> {
 }
 
 /// Who may make an edit: analysts (the lab) anything; handlers of the owner
-/// unit only the progress they made (in progress, implemented, its day).
+/// unit only their progress: in progress, implemented, the planned and the
+/// actual day, a note.
 pub fn may_edit(role: Role, units: &[String], before: &Recommendation, edit: &Edit) -> Result<(), ApiError> {
     match role {
         Role::Analyst => Ok(()),
         Role::Handler if units.contains(&before.owner_unit) => {
-            let progress = matches!(edit.status, None | Some(Status::InProgress) | Some(Status::Implemented));
+            let progress =
+                edit.status.is_none_or(|s| s == before.status || matches!(s, Status::InProgress | Status::Implemented));
             let only_progress = edit.journey.is_none()
                 && edit.stage.is_none()
                 && edit.text_ru.is_none()

@@ -118,6 +118,9 @@ async fn the_journey_files_recommendation_is_worked_to_verified_on_a_step_it_cau
         "a unit reports progress only: {body}"
     );
     assert_eq!(app.post_as(&handler, &path, &json!({"status": "in_progress"})).await.0, 200);
+    // The page's form sends the status as it is with the unit's planned day.
+    let planned = json!({"status": "in_progress", "planned_on": iso(day), "note": "план"});
+    assert_eq!(app.post_as(&handler, &path, &planned).await.0, 200);
     let done = json!({"status": "implemented", "implemented_on": iso(day), "note": "портал запущен"});
     let (status, body) = app.post_as(&handler, &path, &done).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("implemented")), "{body}");
@@ -144,14 +147,17 @@ async fn the_journey_files_recommendation_is_worked_to_verified_on_a_step_it_cau
         .iter()
         .map(|v| (v["version"].as_u64().unwrap(), v["status"].as_str().unwrap()))
         .collect();
-    assert_eq!(versions, [(5, "verified"), (4, "implemented"), (3, "in_progress"), (2, "accepted"), (1, "proposed")]);
+    assert_eq!(
+        versions,
+        [(6, "verified"), (5, "implemented"), (4, "in_progress"), (3, "in_progress"), (2, "accepted"), (1, "proposed")]
+    );
     app.stop().await;
 
     // Another start on the same database seeds nothing new.
     let again = spawn_app_with(config).await;
     let all = list(&again, &analyst).await;
     assert_eq!(all.len(), 1);
-    assert_eq!((all[0]["status"].as_str(), all[0]["version"].as_u64()), (Some("verified"), Some(5)));
+    assert_eq!((all[0]["status"].as_str(), all[0]["version"].as_u64()), (Some("verified"), Some(6)));
     again.stop().await;
 }
 
