@@ -19,7 +19,8 @@ use crate::dashboards::charts::{self, Chart};
 use crate::dashboards::{Dashboards, ViewQuery, duration_text, stats};
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
-use crate::recommendations::{label, words};
+use crate::journeys::model::Journey;
+use crate::recommendations::{Tracked, label, words};
 use crate::web::{self, Words};
 
 /// `/dashboard/{journey}/report` and `.../report.pdf`.
@@ -88,9 +89,40 @@ async fn build(state: &Dashboards, id: &str, mut q: ViewQuery) -> Result<Report,
     let w = Words { en, offset: time::UtcOffset::UTC };
     let (journey, filters, stats) = state.view(id, &q, stats::Parts::ALL).await?;
     let tracked = state.lab.list(&journey.id).await?;
-    let day = |t: u32| Words { en, offset: time::UtcOffset::UTC }.time(t)[..10].to_string();
-    let catalog = state.catalog.get();
-    let stages = journey
+    let chart_words = charts::Words { en };
+    let mut drawn = Vec::new();
+    for chart in [Chart::Stages, Chart::Timeline, Chart::Time] {
+        let svg = charts::svg(chart, &stats, &chart_words).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+        drawn.push((chart.name().to_string(), svg));
+    }
+    let day = |t: u32| w.time(t)[..10].to_string();
+    Ok(Report {
+        lang: w.lang(),
+        title: format!(
+            "{}: {}",
+            w.text(&journey.name),
+            w.pick("клиентский опыт и рекомендации", "client experience and recommendations")
+        ),
+        period: format!("{} {} — {}", w.pick("Период", "Period"), day(filters.from), day(filters.to - 1)),
+        stages: stage_blocks(&state.catalog.get(), &journey, &stats, &tracked, &w),
+        recommendations: recommendation_blocks(&journey, &tracked, &w),
+        charts: drawn,
+        method: method(&w),
+        journey: journey.id.clone(),
+        en,
+    })
+}
+
+/// Each stage's measured numbers, touchpoints and recommendations' status.
+fn stage_blocks(
+    catalog: &crate::journeys::Catalog,
+    journey: &Journey,
+    stats: &stats::JourneyStats,
+    tracked: &[Tracked],
+    w: &Words,
+) -> Vec<StageBlock> {
+    let en = w.en;
+    journey
         .stages
         .iter()
         .zip(&stats.stages)
@@ -128,59 +160,39 @@ async fn build(state: &Dashboards, id: &str, mut q: ViewQuery) -> Result<Report,
                 stage.touchpoints.iter().filter_map(|t| catalog.touchpoint(t)).map(|t| w.text(&t.name)).collect();
             facts.push(format!("{}: {}", w.pick("Точки взаимодействия", "Touchpoints"), touchpoints.join("; ")));
             for (i, t) in tracked.iter().enumerate().filter(|(_, t)| t.recommendation.stage == stage.id) {
-                facts.push(format!("{}: {}", label(i, en), words::status(t.recommendation.status, &w)));
+                facts.push(format!("{}: {}", label(i, en), words::status(t.recommendation.status, w)));
             }
             StageBlock { heading: format!("{}. {}", s.number, w.text(&stage.name)), facts }
         })
-        .collect();
-    let stage_name = |id: &str| {
-        journey
-            .stages
-            .iter()
-            .position(|s| s.id == id)
-            .map_or(id.to_string(), |k| format!("{}. {}", k + 1, w.text(&journey.stages[k].name)))
+        .collect()
+}
+
+/// Each recommendation with its stage, status, measure and effect.
+fn recommendation_blocks(journey: &Journey, tracked: &[Tracked], w: &Words) -> Vec<RecommendationBlock> {
+    let stage_name = |id: &str| match journey.stages.iter().position(|s| s.id == id) {
+        Some(k) => format!("{}. {}", k + 1, w.text(&journey.stages[k].name)),
+        None => id.to_string(),
     };
-    let recommendations = tracked
+    tracked
         .iter()
         .enumerate()
         .map(|(i, t)| {
             let r = &t.recommendation;
             let done = r.implemented_on.map_or_else(String::new, |d| format!(" {d}"));
             RecommendationBlock {
-                label: label(i, en),
+                label: label(i, w.en),
                 stage: stage_name(&r.stage),
                 text: w.text(&r.text).to_string(),
                 status: format!(
                     "{}{done}; {}: {}",
-                    words::status(r.status, &w),
+                    words::status(r.status, w),
                     w.pick("мера", "measure"),
-                    words::measure(r.measure, &w)
+                    words::measure(r.measure, w)
                 ),
-                effect: words::effect(t, &w),
+                effect: words::effect(t, w),
             }
         })
-        .collect();
-    let chart_words = charts::Words { en };
-    let mut drawn = Vec::new();
-    for chart in [Chart::Stages, Chart::Timeline, Chart::Time] {
-        let svg = charts::svg(chart, &stats, &chart_words).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
-        drawn.push((chart.name().to_string(), svg));
-    }
-    Ok(Report {
-        lang: w.lang(),
-        title: format!(
-            "{}: {}",
-            w.text(&journey.name),
-            w.pick("клиентский опыт и рекомендации", "client experience and recommendations")
-        ),
-        period: format!("{} {} — {}", w.pick("Период", "Period"), day(filters.from), day(filters.to - 1)),
-        stages,
-        recommendations,
-        charts: drawn,
-        method: method(&w),
-        journey: journey.id.clone(),
-        en,
-    })
+        .collect()
 }
 
 async fn page(
