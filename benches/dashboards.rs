@@ -6,7 +6,10 @@
 //! letter per 200) into a local ClickHouse under target/bench-dashboards — kept
 //! between runs, seeded only once — then starts the release `touchpoint serve`
 //! and times, over `--runs` requests each, the whole journey page (five charts
-//! included), the stats API and the `stages.svg` chart, all for 90 days.
+//! and the recommendations' effects included), the stats API, the `stages.svg`
+//! chart, the recommendations API and the report as a page and a PDF, all for
+//! 90 days. Three recommendations are implemented 45 days back, one per kind
+//! of source their effect reads: the rollup, the ratings, the timings.
 
 use std::time::Instant;
 
@@ -41,6 +44,7 @@ fn main() {
             storage.client().query("SELECT count() FROM feedback").fetch_one().await.unwrap(),
             storage.client().query("SELECT count() FROM timings").fetch_one().await.unwrap(),
         );
+        implemented(&storage).await;
         let token =
             touchpoint::accounts::auth::create_token(&storage, "bench", &touchpoint::accounts::auth::Grant::analyst())
                 .await
@@ -62,8 +66,37 @@ fn main() {
             &time(&client, &format!("{base}/api/v1/journeys/{j}/charts/stages.svg?period=90"), &token, runs).await,
         );
         report("page, 7 days", &time(&client, &format!("{base}/dashboard/{j}?period=7"), &token, runs).await);
+        let recommendations = format!("{base}/api/v1/journeys/{j}/recommendations");
+        report("recommendations API", &time(&client, &recommendations, &token, runs).await);
+        report("report page", &time(&client, &format!("{base}/dashboard/{j}/report"), &token, runs).await);
+        report("report.pdf", &time(&client, &format!("{base}/dashboard/{j}/report.pdf"), &token, runs).await);
         drop(service);
         drop(storage);
         clickhouse.stop().await.unwrap();
     });
+}
+
+/// Three recommendations implemented 45 days ago (ids fixed: stored once),
+/// whose effects read the daily rollup, the ratings and the timings.
+async fn implemented(storage: &touchpoint::storage::Storage) {
+    use touchpoint::domain::{Aim, Measure};
+    use touchpoint::recommendations::model::{Recommendation, Status};
+    let store = touchpoint::recommendations::store::RecommendationStore::new(storage.clone());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
+    let day = time::OffsetDateTime::from_unix_timestamp(i64::from(now - 45 * 86_400)).unwrap().date();
+    let kinds = [
+        ("application", Measure::StageScore, "", Aim::Up),
+        ("information_search", Measure::TagShare, "hard_to_find", Aim::Down),
+        ("information_search", Measure::TimeSpent, "", Aim::Down),
+    ];
+    for (k, (stage, measure, tag, aim)) in kinds.into_iter().enumerate() {
+        let id = uuid::Uuid::from_u128(0xbe_0000 + k as u128);
+        let mut r = Recommendation::blank(id, "bench", now);
+        r.version = 1;
+        (r.journey, r.stage, r.measure, r.tag, r.aim) =
+            ("scrap-metal-licensing".into(), stage.into(), measure, tag.into(), aim);
+        r.text.ru = format!("Рекомендация {k}");
+        (r.status, r.owner_unit, r.implemented_on) = (Status::Implemented, "licensing".into(), Some(day));
+        store.insert(&r).await.unwrap();
+    }
 }

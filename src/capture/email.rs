@@ -262,6 +262,8 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<O
         scale: claims.k,
         score,
     };
+    // No tags and no reported time, as in `rating.row()`: the one rating ever
+    // replaced carries neither, so recommendations::measures needs no FINAL.
     let row = FeedbackRow { site: EMAIL_SITE.into(), comment, locale: claims.l.clone(), ..rating.row() };
     let touch = claims_case_key(capture, &claims.c).map(|key| {
         Event::Touch(TouchRow {

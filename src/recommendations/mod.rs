@@ -120,12 +120,19 @@ impl Lab {
     /// one with its effect; those of one journey are judged together.
     pub async fn list(&self, journey: &str) -> Result<Vec<Tracked>, ApiError> {
         let current = self.current(journey).await?;
-        let mut tracked = Vec::with_capacity(current.len());
-        for r in &current {
+        // Each effect is a query of its own: side by side.
+        let mut reads = tokio::task::JoinSet::new();
+        for (i, r) in current.iter().enumerate() {
             let judged = current.iter().filter(|o| o.journey == r.journey && judged(o)).count();
-            tracked.push(self.track(r.clone(), judged).await?);
+            let (lab, r) = (self.clone(), r.clone());
+            reads.spawn(async move { lab.track(r, judged).await.map(|t| (i, t)) });
         }
-        Ok(tracked)
+        let mut tracked = Vec::with_capacity(current.len());
+        while let Some(done) = reads.join_next().await {
+            tracked.push(done.map_err(|e| ApiError::Internal(anyhow::anyhow!("an effect read failed: {e}")))??);
+        }
+        tracked.sort_by_key(|(i, _)| *i);
+        Ok(tracked.into_iter().map(|(_, t)| t).collect())
     }
 
     async fn track(&self, r: Recommendation, judged_together: usize) -> Result<Tracked, ApiError> {

@@ -142,7 +142,7 @@ fn every_migration_and_the_case_and_effect_queries_run_on_current_clickhouse() {
     };
     let measures = touchpoint::domain::Measure::ALL.map(|m| {
         let binds = match m {
-            touchpoint::domain::Measure::TagShare => source(true),
+            touchpoint::domain::Measure::TagShare => [source(false), source(true)].concat(),
             touchpoint::domain::Measure::TimeSpent => [source(false), source(false)].concat(),
             _ => source(false),
         };

@@ -404,3 +404,22 @@ async fn edits_at_once_each_become_their_own_version_and_a_stale_one_is_refused(
     assert_eq!((second.0, second.1["error"]["field"].as_str()), (409, Some("version")), "{}", second.1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_tags_share_is_its_tagged_answers_over_all_the_stages_answers() {
+    let app = spawn_app().await;
+    let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
+    let day = midnight(35);
+    // Every answer before is tagged, none after; ten untagged ones before too.
+    let mut rows = around("information_search", day, [2, 3], [4, 5], &["hard_to_find"]);
+    rows.extend((1..=10u32).map(|k| rating("information_search", day - k * DAY, 4, &[])));
+    insert(&app, &rows).await;
+    let measure = json!({"measure": "tag_share", "tag": "hard_to_find", "aim": "down"});
+    let id = implemented(&app, &analyst, "information_search", measure, day).await;
+    let effect = by_id(&list(&app, &analyst).await, &id)["effect"].clone();
+    assert_eq!((effect["n_before"].as_u64(), effect["n_after"].as_u64()), (Some(30), Some(20)), "{effect}");
+    let before = effect["before"].as_f64().unwrap();
+    assert!((before - 200.0 / 3.0).abs() < 1e-9, "20 of 30 tagged: {effect}");
+    assert_eq!((effect["after"].as_f64(), effect["verdict"].as_str()), (Some(0.0), Some("improved")));
+    app.stop().await;
+}
