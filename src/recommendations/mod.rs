@@ -15,7 +15,9 @@ mod pages;
 pub mod store;
 pub mod words;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -55,7 +57,18 @@ pub struct Lab {
     pub offset: time::UtcOffset,
     /// One edit at a time in this process, so versions follow one another.
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// Window sums read within the last [`FRESH_FOR`], by what they read.
+    recent: Arc<std::sync::Mutex<HashMap<WindowKey, (Instant, effect::Observed)>>>,
 }
+
+/// How long a window's sums are reused: the journey page, the report and
+/// the API would otherwise read millions of rows per implemented
+/// recommendation at every view (BENCHMARKS.md). A minute behind at most,
+/// where the windows are weeks of finished days.
+pub const FRESH_FOR: Duration = Duration::from_secs(60);
+
+/// What a window read depends on: journey, stage, measure, tag, windows.
+type WindowKey = (String, String, i8, String, Windows);
 
 impl Lab {
     pub fn new(
@@ -66,7 +79,7 @@ impl Lab {
         offset: time::UtcOffset,
     ) -> Lab {
         let store = RecommendationStore::new(storage.clone());
-        Lab { store, storage, catalog, min_answers, clock, offset, lock: Arc::default() }
+        Lab { store, storage, catalog, min_answers, clock, offset, lock: Arc::default(), recent: Arc::default() }
     }
 
     fn now(&self) -> u32 {
@@ -144,7 +157,7 @@ impl Lab {
                     let nothing = effect::Observed::nothing(r.measure);
                     effect::judge(nothing, r.aim, self.min_answers, judged_together).waiting()
                 } else {
-                    let observed = measures::observe(&self.storage, &r, &w).await?;
+                    let observed = self.observe(&r, &w).await?;
                     effect::judge(observed, r.aim, self.min_answers, judged_together)
                 };
                 (Some(w), Some(effect))
@@ -152,6 +165,21 @@ impl Lab {
             _ => (None, None),
         };
         Ok(Tracked { recommendation: r, windows, effect })
+    }
+
+    /// `r`'s measure in `w`, read anew when not read within [`FRESH_FOR`].
+    async fn observe(&self, r: &Recommendation, w: &Windows) -> Result<effect::Observed, StorageError> {
+        let key = (r.journey.clone(), r.stage.clone(), r.measure.code(), r.tag.clone(), *w);
+        let now = Instant::now();
+        let fresh = |(at, _): &(Instant, effect::Observed)| now.duration_since(*at) < FRESH_FOR;
+        if let Some((_, observed)) = self.recent.lock().expect("not poisoned").get(&key).filter(|e| fresh(e)) {
+            return Ok(*observed);
+        }
+        let observed = measures::observe(&self.storage, r, w).await?;
+        let mut recent = self.recent.lock().expect("not poisoned");
+        recent.retain(|_, entry| fresh(entry));
+        recent.insert(key, (now, observed));
+        Ok(observed)
     }
 
     /// The days `journey`'s recommendations were implemented, labelled by

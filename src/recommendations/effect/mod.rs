@@ -97,7 +97,7 @@ impl Verdict {
 }
 
 /// The windows in unix seconds, each `[from, to)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Windows {
     pub before: (u32, u32),
     pub after: (u32, u32),
