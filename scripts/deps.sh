@@ -69,6 +69,13 @@ ensure_axe() {
     (cd "$dir" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null && tar xzf "axe-core-$AXE_VERSION.tgz")
 }
 
+# ZooKeeper (Debian package, Java): the replicated cluster of tests/it/cluster.
+ensure_zookeeper() {
+    [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null && return
+    echo "installing zookeeper (Debian package)..." >&2
+    apt_install zookeeper
+}
+
 # poppler-utils' pdftotext: an independent reader of the report's PDF in
 # tests/it/recommendations.rs (Debian package).
 ensure_poppler() {

@@ -14,5 +14,6 @@ ensure_aiosmtpd
 ensure_chromium
 ensure_axe
 ensure_poppler
+ensure_zookeeper
 rm -rf target/tmp   # scratch folders of earlier runs
 cargo test --locked "$@"

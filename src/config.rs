@@ -323,6 +323,14 @@ pub struct ClickHouseConfig {
     pub connect_timeout: Duration,
     /// The local server used when `url` is unset.
     pub embedded: EmbeddedConfig,
+    /// A cluster of the servers' `remote_servers` whose replicas (and
+    /// ZooKeeper) hold the service's tables: the migrations run `ON CLUSTER`
+    /// and make every `*MergeTree` table `Replicated*`. Unset: one server.
+    pub cluster: Option<String>,
+    /// On a cluster, `/readyz` fails when a replica of the server named by
+    /// `url` is further behind the others than this.
+    #[serde(with = "humantime_serde")]
+    pub max_replica_delay: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -420,6 +428,8 @@ impl Default for ClickHouseConfig {
             password: SecretString::from(""),
             connect_timeout: Duration::from_secs(30),
             embedded: EmbeddedConfig::default(),
+            cluster: None,
+            max_replica_delay: Duration::from_secs(300),
         }
     }
 }
@@ -459,6 +469,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TOUCHPOINT_CLICKHOUSE_USER", "clickhouse.user"),
     ("TOUCHPOINT_CLICKHOUSE_PASSWORD", "clickhouse.password"),
     ("TOUCHPOINT_CLICKHOUSE_CONNECT_TIMEOUT", "clickhouse.connect_timeout"),
+    ("TOUCHPOINT_CLICKHOUSE_CLUSTER", "clickhouse.cluster"),
     ("TOUCHPOINT_CLICKHOUSE_BINARY", "clickhouse.embedded.binary"),
     ("TOUCHPOINT_CLICKHOUSE_DATA_DIR", "clickhouse.embedded.data_dir"),
     ("TOUCHPOINT_CLICKHOUSE_START_TIMEOUT", "clickhouse.embedded.start_timeout"),
@@ -536,6 +547,7 @@ impl Config {
             "clickhouse.user" => ch.user = value.into(),
             "clickhouse.password" => ch.password = SecretString::from(value),
             "clickhouse.connect_timeout" => ch.connect_timeout = duration(value)?,
+            "clickhouse.cluster" => ch.cluster = if value.is_empty() { None } else { Some(value.into()) },
             "clickhouse.embedded.binary" => ch.embedded.binary = Some(value.into()),
             "clickhouse.embedded.data_dir" => ch.embedded.data_dir = value.into(),
             "spool.dir" => self.spool.dir = value.into(),
@@ -558,14 +570,18 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: &str| Err(ConfigError::Invalid { key: key.into(), message: message.into() });
-        let db = &self.clickhouse.database;
-        let plain = db.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !plain || db.len() > 64 {
-            return invalid(
-                "clickhouse.database",
-                "use 1–64 characters of A-Z, a-z, 0-9 and '_', not starting with a digit",
-            );
+        // Both are written into SQL and ZooKeeper paths: keep them plain.
+        let plain = |name: &str| {
+            name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && name.len() <= 64
+        };
+        let rule = "use 1–64 characters of A-Z, a-z, 0-9 and '_', not starting with a digit";
+        if !plain(&self.clickhouse.database) {
+            return invalid("clickhouse.database", rule);
+        }
+        if self.clickhouse.cluster.as_deref().is_some_and(|c| !plain(c)) {
+            return invalid("clickhouse.cluster", rule);
         }
         if let Some(url) = &self.clickhouse.url {
             if !matches!(url.scheme(), "http" | "https") {

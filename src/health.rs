@@ -21,6 +21,8 @@ struct Probe {
     migrations: Arc<[Migration]>,
     metrics: Arc<Metrics>,
     stall_after: Duration,
+    /// On a cluster: how far behind this server's replicas may be.
+    max_replica_delay: Duration,
 }
 
 pub fn router(
@@ -28,8 +30,9 @@ pub fn router(
     migrations: Arc<[Migration]>,
     metrics: Arc<Metrics>,
     stall_after: Duration,
+    max_replica_delay: Duration,
 ) -> OpenApiRouter {
-    let probe = Probe { storage, migrations, metrics, stall_after };
+    let probe = Probe { storage, migrations, metrics, stall_after, max_replica_delay };
     OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).with_state(probe)
 }
 
@@ -39,8 +42,9 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "up" }))
 }
 
-/// Ready when ClickHouse answers and every migration is applied unchanged;
-/// otherwise 503 with the reason.
+/// Ready when ClickHouse answers, every migration is applied unchanged, on a
+/// cluster this server's replicas can write and keep up, and the spool
+/// ships; otherwise 503 with the reason.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "`{\"status\":\"ready\",\"migrations\":N}`"),
     (status = 503, description = "Not ready; the message says why", body = ErrorBody),
@@ -67,6 +71,17 @@ async fn readyz(State(probe): State<Probe>) -> Result<Json<Value>, ApiError> {
     })?;
     if !pending.is_empty() {
         return Err(not_ready(format!("migrations not applied: {}", pending.join(", "))));
+    }
+    if probe.storage.cluster().is_some() {
+        let trouble = crate::storage::cluster::trouble(&probe.storage, probe.max_replica_delay).await;
+        match trouble {
+            Ok(Some(reason)) => return Err(not_ready(reason)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read system.replicas");
+                return Err(not_ready("cannot read the state of the replicas".into()));
+            }
+        }
     }
     if let Some(age) = probe.metrics.stalled_for(probe.stall_after) {
         return Err(not_ready(format!("the spool has not shipped events to ClickHouse for {} s", age.as_secs())));

@@ -69,6 +69,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `/readyz` fails when the spool has not shipped for this long.
     pub stall_after: std::time::Duration,
+    /// `/readyz` fails when a replica of this server is this far behind.
+    pub max_replica_delay: Duration,
     /// Longest a request may take (`request_timeout`).
     pub request_timeout: Duration,
 }
@@ -212,6 +214,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
             state.migrations.clone(),
             state.metrics.clone(),
             state.stall_after,
+            state.max_replica_delay,
         ))
         .merge(journeys::router(state.catalog.clone()))
         .merge(capture::public_router(state.capture.clone(), state.metrics.clone()))
@@ -373,6 +376,7 @@ pub fn services(
         register_every: config.register.refresh_interval,
         metrics,
         stall_after,
+        max_replica_delay: config.clickhouse.max_replica_delay,
         request_timeout: config.request_timeout,
     };
     Ok((state, writer))
@@ -399,7 +403,9 @@ impl Database {
                 (server.endpoint(), Some(server))
             }
         };
-        let db = Database { storage: Storage::new(&endpoint, &config.clickhouse.database), embedded };
+        let storage =
+            Storage::new(&endpoint, &config.clickhouse.database).on_cluster(config.clickhouse.cluster.clone());
+        let db = Database { storage, embedded };
         tracing::info!(location = %db.storage.location(), database = %db.storage.database(), "using ClickHouse");
         if let Err(e) = db.storage.wait_until_up(config.clickhouse.connect_timeout).await {
             db.close().await;

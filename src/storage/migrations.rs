@@ -173,7 +173,7 @@ pub struct Report {
 #[instrument(skip_all, fields(database = %storage.database()))]
 pub async fn run(storage: &Storage, migrations: &[Migration]) -> Result<Report, MigrationError> {
     let client = storage.client();
-    client.query_raw(CREATE_LEDGER).execute().await.map_err(StorageError::from)?;
+    client.query_raw(&sent(storage, CREATE_LEDGER)).execute().await.map_err(StorageError::from)?;
     let applied = applied(storage).await?;
     let mut report = Report::default();
     for migration in migrations {
@@ -227,6 +227,15 @@ fn check_unchanged(migration: &Migration, applied: &Applied) -> Result<(), Migra
     })
 }
 
+/// `statement` as sent: as written on one server, `ON CLUSTER` with
+/// replicated engines on a cluster (`super::cluster`).
+fn sent(storage: &Storage, statement: &str) -> String {
+    match storage.cluster() {
+        Some(cluster) => super::cluster::on_cluster(statement, cluster, storage.database()),
+        None => statement.to_string(),
+    }
+}
+
 /// How ClickHouse (18.16 and current, code 44) refuses a column that exists.
 const DUPLICATE_COLUMN: &str = "column with this name already exists";
 
@@ -247,6 +256,7 @@ async fn apply(storage: &Storage, migration: &Migration) -> Result<(), Migration
     let failed = |source: StorageError| MigrationError::Failed { name: migration.name.clone(), source };
     let client = storage.client();
     for statement in migration.statements() {
+        let statement = &sent(storage, statement);
         // Raw: migration text is sent as written, a `?` in it is not a bind slot.
         match client.query_raw(statement).execute().await {
             Ok(()) => {}

@@ -1,6 +1,7 @@
 //! Everything that talks to ClickHouse: the client, migrations, and the local
 //! server `touchpoint serve` starts when no server is configured.
 
+pub mod cluster;
 pub mod embedded;
 pub mod migrations;
 pub mod recall;
@@ -44,6 +45,8 @@ pub struct Storage {
     database: String,
     /// Where the server lives, without credentials; for logs and errors.
     location: String,
+    /// The cluster whose replicas hold the tables (`clickhouse.cluster`).
+    cluster: Option<String>,
 }
 
 impl Storage {
@@ -57,7 +60,18 @@ impl Storage {
             // ClickHouse 18.16 lacks RowBinaryWithNamesAndTypes; every row type is
             // checked against the schema by the integration tests instead.
             .with_validation(false);
-        Storage { client, database: database.to_string(), location: redacted(&endpoint.url) }
+        Storage { client, database: database.to_string(), location: redacted(&endpoint.url), cluster: None }
+    }
+
+    /// This storage on the replicated cluster `cluster` (see [`cluster`]).
+    pub fn on_cluster(mut self, cluster: Option<String>) -> Storage {
+        self.cluster = cluster;
+        self
+    }
+
+    /// The cluster whose replicas hold the tables; `None` for one server.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
     }
 
     pub fn client(&self) -> &clickhouse::Client {
@@ -87,7 +101,10 @@ impl Storage {
 
     pub async fn ensure_database(&self) -> Result<(), StorageError> {
         // The name was checked to be a plain identifier when the config was loaded.
-        let sql = format!("CREATE DATABASE IF NOT EXISTS `{}`", self.database);
+        let sql = match &self.cluster {
+            Some(cluster) => cluster::create_database(&self.database, cluster),
+            None => format!("CREATE DATABASE IF NOT EXISTS `{}`", self.database),
+        };
         self.client.clone().with_database("default").query_raw(&sql).execute().await?;
         Ok(())
     }

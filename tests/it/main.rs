@@ -9,6 +9,7 @@ mod case_queue;
 mod cases;
 mod catalog;
 mod cli;
+mod cluster;
 mod dashboards;
 mod dossiers;
 mod email;

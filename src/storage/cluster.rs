@@ -1,0 +1,238 @@
+//! The migrations on a replicated cluster (`clickhouse.cluster`): each DDL
+//! statement is sent once with `ON CLUSTER`, so every server runs it from
+//! ZooKeeper's queue, and each `*MergeTree` engine becomes its `Replicated`
+//! twin, so every replica holds every row and a block inserted twice (a
+//! spool replay, another instance's retry) is stored once. Written for
+//! ClickHouse 18.16, which knows the `{shard}` and `{replica}` macros but not
+//! `{database}` or `{table}`: the ZooKeeper path names both itself.
+//!
+//! Backfills (`INSERT … SELECT`) are left as they are: run on one replica,
+//! the rows reach the others by replication.
+
+/// `statement` for the cluster `cluster`, the service's tables living in
+/// `database`. Statements other than CREATE, DROP and ALTER pass unchanged.
+///
+/// Every server runs the statement in its own default database, so each
+/// table it names is written with the service's database: the statement's
+/// own table, and a view's target and sources (`TO`, `FROM`, `JOIN`).
+pub fn on_cluster(statement: &str, cluster: &str, database: &str) -> String {
+    let (comments, code) = split_comments(statement);
+    let upper = code.to_ascii_uppercase();
+    let on = format!(" ON CLUSTER `{cluster}`");
+    let db = |name: &str| format!("{database}.{name}");
+    let rewritten = if let Some(rest) = strip(&upper, code, "CREATE TABLE IF NOT EXISTS ") {
+        let (name, tail) = name_and_tail(rest);
+        format!("CREATE TABLE IF NOT EXISTS {}{on}{}", db(name), replicated(tail, database, name))
+    } else if let Some(rest) = strip(&upper, code, "CREATE MATERIALIZED VIEW IF NOT EXISTS ") {
+        let (name, tail) = name_and_tail(rest);
+        format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {}{on}{}", db(name), qualified(tail, database))
+    } else if let Some(rest) = strip(&upper, code, "DROP TABLE IF EXISTS ") {
+        let (name, tail) = name_and_tail(rest);
+        format!("DROP TABLE IF EXISTS {}{on}{tail}", db(name))
+    } else if let Some(rest) = strip(&upper, code, "ALTER TABLE ") {
+        let (name, tail) = name_and_tail(rest);
+        format!("ALTER TABLE {}{on}{tail}", db(name))
+    } else {
+        code.to_string()
+    };
+    format!("{comments}{rewritten}")
+}
+
+/// `sql` with the table after each `TO`, `FROM` and `JOIN` in `database`,
+/// unless it is qualified already or a subquery.
+fn qualified(sql: &str, database: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 64);
+    let mut rest = sql;
+    while let Some((at, keyword)) = next_keyword(rest) {
+        let after = at + keyword.len();
+        out.push_str(&rest[..after]);
+        rest = &rest[after..];
+        let spaces = rest.len() - rest.trim_start().len();
+        out.push_str(&rest[..spaces]);
+        rest = &rest[spaces..];
+        let (name, tail) = name_and_tail(rest);
+        if !name.is_empty() && !name.contains('.') {
+            out.push_str(&format!("{database}.{name}"));
+        } else {
+            out.push_str(name);
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The next ` TO `, ` FROM ` or ` JOIN ` (any case, after a space or line
+/// break): where it starts and the keyword with its leading blank.
+fn next_keyword(sql: &str) -> Option<(usize, &str)> {
+    let upper = sql.to_ascii_uppercase();
+    ["TO", "FROM", "JOIN"]
+        .iter()
+        .flat_map(|k| {
+            let upper = &upper;
+            upper.match_indices(k).filter_map(move |(i, _)| {
+                let before = upper[..i].chars().next_back();
+                let after = upper[i + k.len()..].chars().next();
+                let word = before.is_some_and(char::is_whitespace) && after.is_some_and(char::is_whitespace);
+                word.then_some((i, k.len()))
+            })
+        })
+        .min()
+        .map(|(i, len)| (i, &sql[i..i + len]))
+}
+
+/// What is wrong with this server's replicas of the service's tables, if
+/// anything: read-only (no ZooKeeper session: inserts fail and wait in the
+/// spool), or more than `max_delay` behind the other replicas.
+pub async fn trouble(
+    storage: &super::Storage,
+    max_delay: std::time::Duration,
+) -> Result<Option<String>, super::StorageError> {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Replica {
+        table: String,
+        readonly: u8,
+        delay: u64,
+        replica: String,
+    }
+    let sql = "SELECT table, toUInt8(is_readonly OR is_session_expired) AS readonly, toUInt64(absolute_delay) AS delay, \
+               replica_name FROM system.replicas WHERE database = currentDatabase() ORDER BY readonly DESC, delay DESC LIMIT 1";
+    let worst: Option<Replica> = storage.client().query(sql).fetch_optional().await?;
+    Ok(worst.and_then(|r| {
+        if r.readonly == 1 {
+            Some(format!(
+                "replica {} cannot write (table {} is read-only: no ZooKeeper session); accepted events wait in the spool",
+                r.replica, r.table
+            ))
+        } else if r.delay > max_delay.as_secs() {
+            Some(format!("replica {} is {} s behind the others (table {})", r.replica, r.delay, r.table))
+        } else {
+            None
+        }
+    }))
+}
+
+/// `CREATE DATABASE` on every server of `cluster`.
+pub fn create_database(database: &str, cluster: &str) -> String {
+    format!("CREATE DATABASE IF NOT EXISTS `{database}` ON CLUSTER `{cluster}`")
+}
+
+/// Leading `--` comment lines and blank lines, then the code.
+fn split_comments(statement: &str) -> (&str, &str) {
+    let mut at = 0;
+    for line in statement.split_inclusive('\n') {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("--") {
+            at += line.len();
+        } else {
+            break;
+        }
+    }
+    statement.split_at(at)
+}
+
+/// `code` after `prefix`, matched without regard to case.
+fn strip<'a>(upper: &str, code: &'a str, prefix: &str) -> Option<&'a str> {
+    upper.starts_with(prefix).then(|| &code[prefix.len()..])
+}
+
+/// The identifier at the start of `rest`, and what follows it.
+fn name_and_tail(rest: &str) -> (&str, &str) {
+    let end =
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '`')).unwrap_or(rest.len());
+    rest.split_at(end)
+}
+
+/// The table definition `tail` with its `ENGINE = XMergeTree(args)` made
+/// `ReplicatedXMergeTree('<path>', '{replica}', args)`.
+fn replicated(tail: &str, database: &str, table: &str) -> String {
+    let Some(at) = tail.find("ENGINE = ") else { return tail.to_string() };
+    let start = at + "ENGINE = ".len();
+    let after = &tail[start..];
+    let engine_end = after.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(after.len());
+    let engine = &after[..engine_end];
+    if !engine.ends_with("MergeTree") || engine.starts_with("Replicated") {
+        return tail.to_string();
+    }
+    let rest = &after[engine_end..];
+    let (args, rest) = match rest.strip_prefix('(') {
+        Some(inner) => {
+            let close = closing(inner).unwrap_or(inner.len());
+            (inner[..close].trim(), &inner[(close + 1).min(inner.len())..])
+        }
+        None => ("", rest),
+    };
+    let table = table.trim_matches('`');
+    let path = format!("'/clickhouse/tables/{{shard}}/{database}/{table}', '{{replica}}'");
+    let args = if args.is_empty() { path } else { format!("{path}, {args}") };
+    format!("{}ENGINE = Replicated{engine}({args}){rest}", &tail[..at])
+}
+
+/// Where the parenthesis opened just before `inner` closes.
+fn closing(inner: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 0 => return Some(i),
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_become_replicated_and_are_created_on_the_cluster() {
+        let sql = "-- why\nCREATE TABLE IF NOT EXISTS feedback\n(\n    x UInt8\n)\nENGINE = ReplacingMergeTree(received_at)\nORDER BY x";
+        assert_eq!(
+            on_cluster(sql, "tp", "db"),
+            "-- why\nCREATE TABLE IF NOT EXISTS db.feedback ON CLUSTER `tp`\n(\n    x UInt8\n)\nENGINE = \
+             ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/feedback', '{replica}', received_at)\nORDER BY x"
+        );
+        let bare = "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = MergeTree ORDER BY x";
+        assert_eq!(
+            on_cluster(bare, "tp", "db"),
+            "CREATE TABLE IF NOT EXISTS db.a ON CLUSTER `tp` (x UInt8) ENGINE = \
+             ReplicatedMergeTree('/clickhouse/tables/{shard}/db/a', '{replica}') ORDER BY x"
+        );
+        let empty = "CREATE TABLE IF NOT EXISTS s (x UInt8) ENGINE = SummingMergeTree()\nORDER BY x";
+        assert!(
+            on_cluster(empty, "tp", "db")
+                .contains("ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/db/s', '{replica}')\nORDER")
+        );
+        let nested = "CREATE TABLE IF NOT EXISTS n (x UInt8) ENGINE = SummingMergeTree((x, y)) ORDER BY x";
+        assert!(on_cluster(nested, "tp", "db").contains("'{replica}', (x, y)) ORDER BY x"));
+        let agg = "CREATE TABLE IF NOT EXISTS t (x UInt8) ENGINE = AggregatingMergeTree\nPARTITION BY x ORDER BY x";
+        assert!(on_cluster(agg, "tp", "db").contains(
+            "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/db/t', '{replica}')\nPARTITION"
+        ));
+    }
+
+    #[test]
+    fn views_drops_and_alters_run_on_the_cluster_and_backfills_stay_local() {
+        let view = "CREATE MATERIALIZED VIEW IF NOT EXISTS v_mv TO v AS\nSELECT toDate(at) AS day FROM feedback\n\
+                    JOIN (SELECT 1 FROM other.t) USING x\nWHERE stage IN (SELECT s FROM stages) GROUP BY day";
+        assert_eq!(
+            on_cluster(view, "tp", "db"),
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS db.v_mv ON CLUSTER `tp` TO db.v AS\nSELECT toDate(at) AS day \
+             FROM db.feedback\nJOIN (SELECT 1 FROM other.t) USING x\nWHERE stage IN (SELECT s FROM db.stages) GROUP BY day"
+        );
+        assert_eq!(on_cluster("DROP TABLE IF EXISTS old", "tp", "db"), "DROP TABLE IF EXISTS db.old ON CLUSTER `tp`");
+        assert_eq!(
+            on_cluster("ALTER TABLE analysts ADD COLUMN role String", "tp", "db"),
+            "ALTER TABLE db.analysts ON CLUSTER `tp` ADD COLUMN role String"
+        );
+        let backfill = "INSERT INTO feedback_daily SELECT 1";
+        assert_eq!(on_cluster(backfill, "tp", "db"), backfill);
+        let memory = "CREATE TABLE IF NOT EXISTS m (x UInt8) ENGINE = Memory";
+        assert_eq!(
+            on_cluster(memory, "tp", "db"),
+            "CREATE TABLE IF NOT EXISTS db.m ON CLUSTER `tp` (x UInt8) ENGINE = Memory"
+        );
+    }
+}

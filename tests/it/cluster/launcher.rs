@@ -1,0 +1,227 @@
+//! A replicated ClickHouse cluster on loopback for the tests (and the
+//! cluster bench): ZooKeeper from Debian's `zookeeper` package and
+//! ClickHouse 18.16 servers as `shards` × `replicas`, every port free,
+//! everything under one folder, every process killed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The cluster's name in every server's `remote_servers`.
+pub const CLUSTER: &str = "touchpoint";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
+}
+
+fn wait(what: &str, patience: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < patience, "{what} did not start within {patience:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn ask(port: u16, request: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return Vec::new() };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer
+}
+
+/// A ZooKeeper server (standalone) on a free loopback port.
+pub struct ZooKeeper {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl ZooKeeper {
+    pub fn start(dir: &Path) -> ZooKeeper {
+        let dir = dir.join("zookeeper");
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        let port = free_port();
+        let config = format!(
+            "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\n4lw.commands.whitelist=ruok,srvr\nmaxSessionTimeout=60000\n",
+            dir.join("data").display()
+        );
+        std::fs::write(dir.join("zoo.cfg"), config).unwrap();
+        let mut zk = ZooKeeper { port, dir, child: None };
+        zk.resume();
+        zk
+    }
+
+    /// Starts it (again, on the same port and data) and waits for `imok`.
+    pub fn resume(&mut self) {
+        let log = std::fs::File::create(self.dir.join("zookeeper.log")).unwrap();
+        let child = Command::new("java")
+            .args(["-Xmx256m", "-cp", "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar"])
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(self.dir.join("zoo.cfg"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("java runs ZooKeeper (./scripts/test.sh installs the zookeeper package)");
+        self.child = Some(child);
+        // `ruok` answers before the server takes sessions; `srvr` names its mode once it does.
+        let port = self.port;
+        wait("ZooKeeper", Duration::from_secs(30), || {
+            String::from_utf8_lossy(&ask(port, b"srvr")).contains("Mode: standalone")
+        });
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ZooKeeper {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One ClickHouse server of the cluster.
+pub struct Replica {
+    pub shard: usize,
+    pub replica: usize,
+    pub http: u16,
+    pub tcp: u16,
+    interserver: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Replica {
+    pub fn url(&self) -> url::Url {
+        format!("http://127.0.0.1:{}", self.http).parse().unwrap()
+    }
+
+    pub fn endpoint(&self) -> touchpoint::storage::Endpoint {
+        touchpoint::storage::Endpoint { url: self.url(), user: "default".into(), password: Default::default() }
+    }
+
+    /// Starts it (again, on its ports and data) and waits until it answers.
+    pub fn resume(&mut self) {
+        let log = std::fs::File::create(self.dir.join("stdout.log")).unwrap();
+        let child = Command::new("clickhouse-server")
+            .arg(format!("--config-file={}", self.dir.join("config.xml").display()))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("clickhouse-server runs (./scripts/test.sh installs it)");
+        self.child = Some(child);
+        let http = self.http;
+        wait("ClickHouse", Duration::from_secs(60), || ask(http, b"GET /ping HTTP/1.0\r\n\r\n").ends_with(b"Ok.\n"));
+    }
+
+    /// Kills it at once (SIGKILL): a node that dies.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `shards` × `replicas` ClickHouse servers sharing one ZooKeeper.
+pub struct Cluster {
+    pub zookeeper: ZooKeeper,
+    pub replicas: Vec<Replica>,
+}
+
+impl Cluster {
+    pub fn start(dir: &Path, shards: usize, replicas: usize) -> Cluster {
+        let zookeeper = ZooKeeper::start(dir);
+        let mut nodes = Vec::new();
+        for shard in 1..=shards {
+            for replica in 1..=replicas {
+                let dir = dir.join(format!("s{shard}r{replica}"));
+                for sub in ["data", "tmp", "log", "user_files", "format_schemas"] {
+                    std::fs::create_dir_all(dir.join(sub)).unwrap();
+                }
+                let (http, tcp, interserver) = (free_port(), free_port(), free_port());
+                nodes.push(Replica { shard, replica, http, tcp, interserver, dir, child: None });
+            }
+        }
+        let servers = remote_servers(&nodes, shards);
+        for node in &nodes {
+            write_config(node, &servers, zookeeper.port);
+        }
+        for node in &mut nodes {
+            node.resume();
+        }
+        Cluster { zookeeper, replicas: nodes }
+    }
+}
+
+fn remote_servers(nodes: &[Replica], shards: usize) -> String {
+    let mut xml = String::new();
+    for shard in 1..=shards {
+        xml.push_str("<shard><internal_replication>true</internal_replication>");
+        for n in nodes.iter().filter(|n| n.shard == shard) {
+            xml.push_str(&format!("<replica><host>127.0.0.1</host><port>{}</port></replica>", n.tcp));
+        }
+        xml.push_str("</shard>");
+    }
+    format!("<remote_servers><{CLUSTER}>{xml}</{CLUSTER}></remote_servers>")
+}
+
+fn write_config(node: &Replica, servers: &str, zookeeper: u16) {
+    let root = node.dir.display();
+    let config = format!(
+        r#"<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><log>{root}/log/server.log</log><errorlog>{root}/log/server.err.log</errorlog></logger>
+    <listen_host>127.0.0.1</listen_host>
+    <http_port>{http}</http_port>
+    <tcp_port>{tcp}</tcp_port>
+    <interserver_http_port>{interserver}</interserver_http_port>
+    <interserver_http_host>127.0.0.1</interserver_http_host>
+    <path>{root}/data/</path>
+    <tmp_path>{root}/tmp/</tmp_path>
+    <user_files_path>{root}/user_files/</user_files_path>
+    <format_schema_path>{root}/format_schemas/</format_schema_path>
+    <users_config>{root}/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <mark_cache_size>268435456</mark_cache_size>
+    <keep_alive_timeout>3</keep_alive_timeout>
+    <zookeeper><node><host>127.0.0.1</host><port>{zookeeper}</port></node><session_timeout_ms>6000</session_timeout_ms></zookeeper>
+    <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+    <macros><shard>{shard:02}</shard><replica>s{shard}r{replica}</replica></macros>
+    {servers}
+</yandex>
+"#,
+        http = node.http,
+        tcp = node.tcp,
+        interserver = node.interserver,
+        shard = node.shard,
+        replica = node.replica,
+    );
+    let users = r#"<?xml version="1.0"?>
+<yandex>
+    <profiles><default></default></profiles>
+    <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+    <quotas><default></default></quotas>
+</yandex>
+"#;
+    std::fs::write(node.dir.join("config.xml"), config).unwrap();
+    std::fs::write(node.dir.join("users.xml"), users).unwrap();
+}

@@ -1,0 +1,190 @@
+//! The service on a replicated cluster (issue 17): ZooKeeper and two
+//! ClickHouse 18.16 replicas of one shard, started by the test.
+
+pub mod launcher;
+
+use serde_json::json;
+use touchpoint::storage::Storage;
+use touchpoint::storage::migrations::{self, Migration};
+use uuid::Uuid;
+
+use crate::support::{ALL_TABLES, ago, scratch, spawn_app_with, test_config, unique_database};
+
+use launcher::{CLUSTER, Cluster};
+
+fn storage(cluster: &Cluster, replica: usize, database: &str) -> Storage {
+    Storage::new(&cluster.replicas[replica].endpoint(), database).on_cluster(Some(CLUSTER.into()))
+}
+
+/// Waits until `replica` has fetched everything the others wrote to `table`.
+async fn synced(storage: &Storage, table: &str) {
+    storage.client().query(&format!("SYSTEM SYNC REPLICA {table}")).execute().await.unwrap();
+}
+
+async fn count(storage: &Storage, sql: &str) -> u64 {
+    storage.client().query(sql).fetch_one().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_migrations_make_every_table_replicated_once_for_the_whole_cluster() {
+    let cluster = Cluster::start(&scratch("cluster"), 1, 2);
+    let db = unique_database();
+    let (one, two) = (storage(&cluster, 0, &db), storage(&cluster, 1, &db));
+    one.ensure_database().await.unwrap();
+    let all = Migration::embedded();
+
+    let report = migrations::run(&one, &all).await.unwrap();
+
+    assert_eq!(report.applied.len(), all.len());
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Table {
+        name: String,
+        engine: String,
+    }
+    let sql = "SELECT name, engine FROM system.tables WHERE database = currentDatabase() ORDER BY name";
+    let tables: Vec<Table> = two.client().query(sql).fetch_all().await.unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ALL_TABLES, "every table on the other replica too");
+    for t in &tables {
+        assert!(t.engine.starts_with("Replicated") || t.engine == "MaterializedView", "{}: {}", t.name, t.engine);
+    }
+    // Recorded once for the whole cluster: the other replica has nothing to do.
+    synced(&two, "schema_migrations").await;
+    let again = migrations::run(&two, &all).await.unwrap();
+    assert_eq!(again, migrations::Report { applied: vec![], already: all.len() });
+    assert_eq!(count(&two, "SELECT count() FROM schema_migrations").await, all.len() as u64);
+}
+
+#[tokio::test]
+async fn a_block_inserted_twice_on_either_replica_is_stored_and_rolled_up_once() {
+    let cluster = Cluster::start(&scratch("cluster"), 1, 2);
+    let db = unique_database();
+    let (one, two) = (storage(&cluster, 0, &db), storage(&cluster, 1, &db));
+    one.ensure_database().await.unwrap();
+    migrations::run(&one, &Migration::embedded()).await.unwrap();
+    let (at, _) = ago(3600);
+    let block: Vec<touchpoint::storage::rows::TimingRow> = (0..3)
+        .map(|k| touchpoint::storage::rows::TimingRow {
+            event_id: Uuid::new_v4(),
+            occurred_at: at,
+            received_at: at,
+            site: "demo".into(),
+            journey: "scrap-metal-licensing".into(),
+            stage: "application".into(),
+            touchpoint: "epgu".into(),
+            channel: "epgu".into(),
+            segment: 1,
+            measure: 2,
+            source: 1,
+            duration_ms: 60_000 * (k + 1),
+            session_id: String::new(),
+            page_path: String::new(),
+        })
+        .collect();
+    // A spool replay after a lost answer, then another instance's retry elsewhere.
+    for storage in [&one, &one, &two] {
+        let mut insert = storage.client().insert::<touchpoint::storage::rows::TimingRow>("timings").await.unwrap();
+        for row in &block {
+            insert.write(row).await.unwrap();
+        }
+        insert.end().await.unwrap();
+    }
+    for storage in [&one, &two] {
+        synced(storage, "timings").await;
+        synced(storage, "stage_time_daily").await;
+        assert_eq!(count(storage, "SELECT count() FROM timings").await, 3);
+        assert_eq!(count(storage, "SELECT toUInt64(countMerge(n)) FROM stage_time_daily").await, 3, "rolled up once");
+    }
+}
+
+#[tokio::test]
+async fn events_posted_through_two_instances_land_once_and_read_the_same_from_either() {
+    let cluster = Cluster::start(&scratch("cluster"), 1, 2);
+    let db = unique_database();
+    let first = spawn_app_with(cluster_config(&cluster, 0, &db)).await;
+    let second = spawn_app_with(cluster_config(&cluster, 1, &db)).await;
+    for (app, k) in [(&first, 0), (&second, 1)] {
+        for i in 0..10 {
+            assert_eq!(app.post("/api/v1/feedback", &rating(1 + (i + k) % 5)).await.0, 202);
+        }
+    }
+    let analyst = crate::support::analyst_token(&first.storage).await;
+    let storages = [storage(&cluster, 0, &db), storage(&cluster, 1, &db)];
+    for storage in &storages {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while count(storage, "SELECT count() FROM feedback").await < 20 {
+            assert!(std::time::Instant::now() < deadline, "both instances' events reach every replica");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        synced(storage, "feedback_daily").await;
+        assert_eq!(count(storage, "SELECT toUInt64(sum(n)) FROM feedback_daily").await, 20);
+    }
+    synced(&storages[1], "api_tokens").await;
+    let (a, b) = (first.stats(&analyst, "period=7").await, second.stats(&analyst, "period=7").await);
+    assert_eq!(a["stages"][2]["n"], 20, "{a}");
+    assert_eq!(a["stages"], b["stages"], "either instance reads the same");
+    first.stop().await;
+    second.stop().await;
+}
+
+fn cluster_config(cluster: &Cluster, replica: usize, database: &str) -> touchpoint::config::Config {
+    let mut config = test_config();
+    config.clickhouse.url = Some(cluster.replicas[replica].url());
+    (config.clickhouse.user, config.clickhouse.password) = ("default".into(), Default::default());
+    config.clickhouse.database = database.to_string();
+    config.clickhouse.cluster = Some(CLUSTER.into());
+    config
+}
+
+fn rating(score: u8) -> serde_json::Value {
+    json!({
+        "event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
+        "stage": "application", "touchpoint": "epgu", "scale": "csat", "score": score,
+        "occurred_at": ago(7200).1,
+    })
+}
+
+async fn until(what: &str, seconds: u64, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "{what} within {seconds} s");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_zookeeper_down_events_wait_in_the_spool_readyz_says_why_and_none_is_lost() {
+    let mut cluster = Cluster::start(&scratch("cluster"), 1, 2);
+    let db = unique_database();
+    let app = spawn_app_with(cluster_config(&cluster, 0, &db)).await;
+    let other = storage(&cluster, 1, &db);
+    for k in 0..5 {
+        assert_eq!(app.post("/api/v1/feedback", &rating(1 + k % 5)).await.0, 202);
+    }
+    until("the first five stored", 20, async || count(&app.storage, "SELECT count() FROM feedback").await == 5).await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+
+    cluster.zookeeper.kill();
+    until("readyz to say why", 60, async || {
+        let response = app.get("/readyz").await;
+        let status = response.status().as_u16();
+        status == 503 && response.text().await.unwrap().contains("ZooKeeper")
+    })
+    .await;
+    for k in 0..5 {
+        assert_eq!(app.post("/api/v1/feedback", &rating(1 + k % 5)).await.0, 202, "accepted into the spool");
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(count(&app.storage, "SELECT count() FROM feedback").await, 5, "nothing stored without ZooKeeper");
+
+    cluster.zookeeper.resume();
+    until("the spool to ship", 90, async || count(&app.storage, "SELECT count() FROM feedback").await == 10).await;
+    until("readyz", 60, async || app.get("/readyz").await.status() == 200).await;
+    for storage in [&app.storage, &other] {
+        synced(storage, "feedback").await;
+        synced(storage, "feedback_daily").await;
+        assert_eq!(count(storage, "SELECT count() FROM feedback").await, 10);
+        assert_eq!(count(storage, "SELECT toUInt64(sum(n)) FROM feedback_daily").await, 10, "rolled up once");
+    }
+    app.stop().await;
+}
