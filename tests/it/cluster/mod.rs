@@ -188,3 +188,41 @@ async fn with_zookeeper_down_events_wait_in_the_spool_readyz_says_why_and_none_i
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_replica_killed_under_load_loses_nothing_and_catches_up_while_the_other_answers() {
+    let mut cluster = Cluster::start(&scratch("cluster"), 1, 2);
+    let db = unique_database();
+    let first = spawn_app_with(cluster_config(&cluster, 0, &db)).await;
+    let second = spawn_app_with(cluster_config(&cluster, 1, &db)).await;
+    let analyst = crate::support::analyst_token(&second.storage).await;
+    let other = storage(&cluster, 1, &db);
+    let mut posted = 0u64;
+    let post = async |app: &crate::support::TestApp, k: u64| {
+        assert_eq!(app.post("/api/v1/feedback", &rating(1 + (k % 5) as u8)).await.0, 202);
+    };
+    for k in 0..40 {
+        post(if k % 2 == 0 { &first } else { &second }, k).await;
+        posted += 1;
+        if k == 20 {
+            cluster.replicas[0].kill();
+        }
+    }
+    // The first instance's server is gone: its events wait; the other answers.
+    until("the second instance's events", 30, async || count(&other, "SELECT count() FROM feedback").await >= 20).await;
+    let stats = second.stats(&analyst, "period=7").await;
+    assert!(stats["stages"][2]["n"].as_u64().unwrap() >= 20, "the other replica answers: {stats}");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+
+    cluster.replicas[0].resume();
+    for storage in [&first.storage, &other] {
+        until("every accepted event on every replica", 90, async || {
+            count(storage, "SELECT count() FROM feedback").await == posted
+        })
+        .await;
+        synced(storage, "feedback_daily").await;
+        assert_eq!(count(storage, "SELECT toUInt64(sum(n)) FROM feedback_daily").await, posted, "rolled up once");
+    }
+    first.stop().await;
+    second.stop().await;
+}
