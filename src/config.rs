@@ -26,6 +26,11 @@ pub struct Config {
     /// `spool.drain_timeout`, whatever this says.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Whether this instance runs the background rounds: notifications,
+    /// digests, housekeeping, the per-case stage times. Several instances on
+    /// one database: exactly one runs them, the others set `false`, or each
+    /// letter and webhook would go out once per instance.
+    pub background_jobs: bool,
     /// A connection on which no request is being handled (a header not yet
     /// whole, an idle keep-alive, an answer the client does not read) is
     /// closed after this long, at most half as long again.
@@ -368,6 +373,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout: Duration::from_secs(30),
+            background_jobs: true,
             header_timeout: Duration::from_secs(10),
             max_connections_per_address: 256,
             dashboards_dir: PathBuf::from("dashboards"),

@@ -441,6 +441,8 @@ pub struct Application {
     limits: crate::server::Limits,
     /// The notification loops, started with the server.
     notifier: crate::notify::Notifier,
+    /// `background_jobs`: whether [`Application::run_until_stopped`] runs the rounds.
+    background_jobs: bool,
 }
 
 impl Application {
@@ -467,6 +469,7 @@ impl Application {
                     proxies: crate::server::Proxies::new(&config.limits.trusted_proxies),
                 },
                 notifier,
+                background_jobs: config.background_jobs,
             }),
             Err(e) => {
                 database.close().await;
@@ -547,11 +550,20 @@ impl Application {
     /// cut, and what is not shipped stays on disk for the next start.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "serving");
-        let mut notifying = self.notifier.spawn();
-        let d = &self.state.dossiers;
-        let stage_times =
-            crate::dossiers::stages::run(d.storage.clone(), d.catalog.clone(), d.offset, self.state.stage_times_every);
-        notifying.push(tokio::spawn(stage_times));
+        let mut notifying = Vec::new();
+        if self.background_jobs {
+            notifying = self.notifier.spawn();
+            let d = &self.state.dossiers;
+            let stage_times = crate::dossiers::stages::run(
+                d.storage.clone(),
+                d.catalog.clone(),
+                d.offset,
+                self.state.stage_times_every,
+            );
+            notifying.push(tokio::spawn(stage_times));
+        } else {
+            tracing::info!("background rounds are left to another instance (background_jobs = false)");
+        }
         notifying.push(tokio::spawn(self.state.register.clone().follow(self.state.register_every)));
         let (signalled, at_signal) = tokio::sync::oneshot::channel();
         let shutdown = async move {

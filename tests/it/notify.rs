@@ -421,3 +421,26 @@ async fn letters_log_in_to_a_server_that_requires_smtp_auth() {
     assert_eq!(letters.len(), 1, "only the letter of the account that logged in: {letters:#?}");
     assert_eq!(letters[0].to, "licensing@ministry.example");
 }
+
+#[tokio::test]
+async fn an_instance_without_background_jobs_leaves_the_rounds_to_the_one_that_runs_them() {
+    let receiver = Receiver::start(0).await;
+    let secret = secret();
+    let rounds = config(&receiver.url, &secret);
+    let mut quiet = config(&receiver.url, &secret);
+    quiet.clickhouse.database = rounds.clickhouse.database.clone();
+    quiet.background_jobs = false;
+    let second = spawn_app_with(quiet).await;
+    assert_eq!(second.post("/api/v1/feedback", &rating(true)).await.0, 202);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(receiver.posts().is_empty(), "no rounds here: {:?}", receiver.posts());
+    let tried: u64 = second.storage.client().query("SELECT count() FROM deliveries").fetch_one().await.unwrap();
+    assert_eq!(tried, 0);
+
+    // The instance that runs them sends what the other accepted, once.
+    let first = spawn_app_with(rounds).await;
+    let posts = receiver.wait_for(|p| !p.is_empty()).await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    first.stop().await;
+    second.stop().await;
+}
