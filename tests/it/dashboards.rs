@@ -74,14 +74,6 @@ fn rating(stage: &str, touchpoint: &str, score: u8, segment: i8, comment: &str) 
     }
 }
 
-async fn insert(app: &TestApp, rows: &[FeedbackRow]) {
-    let mut insert = app.storage.client().insert::<FeedbackRow>("feedback").await.unwrap();
-    for row in rows {
-        insert.write(row).await.unwrap();
-    }
-    insert.end().await.unwrap();
-}
-
 #[tokio::test]
 async fn nothing_is_readable_without_a_login_or_a_token() {
     let app = spawn_app().await;
@@ -150,7 +142,7 @@ async fn the_stage_aggregates_match_a_hand_computed_expectation() {
     // Stage 3: only two answers, under the threshold of five.
     rows.push(rating("application", "epgu", 5, 3, ""));
     rows.push(rating("application", "epgu", 4, 3, ""));
-    insert(&app, &rows).await;
+    app.insert_feedback(&rows).await;
 
     let stats = app.stats(&token, "period=7").await;
 
@@ -176,7 +168,7 @@ async fn filters_change_the_result() {
     let cookie = login(&app).await;
     let mut rows: Vec<FeedbackRow> = (0..5).map(|_| rating("information_search", "site", 5, 2, "")).collect();
     rows.extend((0..5).map(|_| rating("information_search", "phone", 1, 3, "")));
-    insert(&app, &rows).await;
+    app.insert_feedback(&rows).await;
     let stage = |body: Value| body["stages"][0].clone();
 
     let all = stage(get_with(&app, &format!("/api/v1/journeys/{JOURNEY}/stats"), &cookie).await.json().await.unwrap());
@@ -206,7 +198,7 @@ async fn filters_change_the_result() {
 async fn every_chart_is_valid_svg_naming_every_stage_and_a_png() {
     let app = spawn_app().await;
     let cookie = login(&app).await;
-    insert(&app, &(0..6).map(|i| rating("preparation", "site", 1 + i % 5, 2, "")).collect::<Vec<_>>()).await;
+    app.insert_feedback(&(0..6).map(|i| rating("preparation", "site", 1 + i % 5, 2, "")).collect::<Vec<_>>()).await;
     let catalog = touchpoint::journeys::Catalog::load(&crate::support::repo().join("dashboards")).unwrap();
     let stages = &catalog.journey(JOURNEY).unwrap().stages;
 
@@ -232,13 +224,10 @@ async fn every_chart_is_valid_svg_naming_every_stage_and_a_png() {
 async fn a_comment_with_a_script_is_shown_escaped_and_csv_formulas_are_neutralised() {
     let app = spawn_app().await;
     let cookie = login(&app).await;
-    insert(
-        &app,
-        &[
-            rating("information_search", "site", 1, 2, "<script>alert('x')</script> долго"),
-            rating("information_search", "site", 1, 2, "=HYPERLINK(\"http://evil\",\"click\")"),
-        ],
-    )
+    app.insert_feedback(&[
+        rating("information_search", "site", 1, 2, "<script>alert('x')</script> долго"),
+        rating("information_search", "site", 1, 2, "=HYPERLINK(\"http://evil\",\"click\")"),
+    ])
     .await;
 
     let page = get_with(&app, &format!("/dashboard/{JOURNEY}"), &cookie).await.text().await.unwrap();
@@ -258,7 +247,7 @@ async fn a_comment_with_a_script_is_shown_escaped_and_csv_formulas_are_neutralis
 async fn the_journey_page_shows_the_map_and_too_few_answers_as_such() {
     let app = spawn_app().await;
     let cookie = login(&app).await;
-    insert(&app, &[rating("onsite_assessment", "in_person", 5, 2, "")]).await;
+    app.insert_feedback(&[rating("onsite_assessment", "in_person", 5, 2, "")]).await;
 
     let page = get_with(&app, &format!("/dashboard/{JOURNEY}?period=7"), &cookie).await.text().await.unwrap();
     let english =

@@ -48,14 +48,6 @@ fn rating(stage: &str, at: u32, score: u8, tags: &[&str]) -> FeedbackRow {
     }
 }
 
-async fn insert(app: &TestApp, rows: &[FeedbackRow]) {
-    let mut insert = app.storage.client().insert::<FeedbackRow>("feedback").await.unwrap();
-    for row in rows {
-        insert.write(row).await.unwrap();
-    }
-    insert.end().await.unwrap();
-}
-
 /// Twenty ratings on days before `day` (ten of `before[0]`, ten of
 /// `before[1]`), twenty after it likewise, and five 1s on the day itself,
 /// which neither window reads.
@@ -102,7 +94,7 @@ async fn the_journey_files_recommendation_is_worked_to_verified_on_a_step_it_cau
 
     // Scores 25/50 before (mean 37.5), 75/100 after (87.5); the day itself holds 1s.
     let day = midnight(30);
-    insert(&app, &around("information_search", day, [2, 3], [4, 5], &[])).await;
+    app.insert_feedback(&around("information_search", day, [2, 3], [4, 5], &[])).await;
 
     let (status, body) = app.post_as(&handler, &path, &json!({"status": "accepted"})).await;
     assert_eq!((status, body["error"]["field"].as_str()), (403, Some("owner_unit")), "not yet its unit: {body}");
@@ -184,7 +176,7 @@ async fn no_change_is_not_claimed_too_few_answers_are_said_so_and_several_are_co
     let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
     let day = midnight(40);
     // The same mix before and after: the share of negatives stays at a half.
-    insert(&app, &around("preparation", day, [2, 4], [4, 2], &[])).await;
+    app.insert_feedback(&around("preparation", day, [2, 4], [4, 2], &[])).await;
     // A tag on every answer before, on none after, but only three answers a window.
     let few: Vec<FeedbackRow> = (1..=3u32)
         .flat_map(|k| {
@@ -194,7 +186,7 @@ async fn no_change_is_not_claimed_too_few_answers_are_said_so_and_several_are_co
             ]
         })
         .collect();
-    insert(&app, &few).await;
+    app.insert_feedback(&few).await;
 
     let flat = implemented(&app, &analyst, "preparation", json!({"measure": "negative_share"}), day).await;
     let tagged = implemented(
@@ -292,7 +284,7 @@ async fn the_map_the_timeline_and_the_report_show_each_recommendation_and_its_ef
     let app = spawn_app().await;
     let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
     let day = midnight(30);
-    insert(&app, &around("application", day, [2, 3], [4, 5], &[])).await;
+    app.insert_feedback(&around("application", day, [2, 3], [4, 5], &[])).await;
     implemented(&app, &analyst, "application", json!({"text_en": "Cut the steps"}), day).await;
     let get = |path: String| {
         let request = app.http.get(format!("{}{path}", app.address)).bearer_auth(&analyst);
@@ -338,7 +330,7 @@ async fn the_page_and_the_report_pass_axe_and_a_form_moves_a_recommendation() {
     let app = spawn_app().await;
     let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
     let day = midnight(30);
-    insert(&app, &around("application", day, [2, 3], [4, 5], &[])).await;
+    app.insert_feedback(&around("application", day, [2, 3], [4, 5], &[])).await;
     implemented(&app, &analyst, "application", json!({}), day).await;
     let grant = touchpoint::accounts::auth::Grant::analyst();
     touchpoint::accounts::auth::add_user(&app.storage, "lab", crate::support::PASSWORD, &grant).await.unwrap();
@@ -413,7 +405,7 @@ async fn a_tags_share_is_its_tagged_answers_over_all_the_stages_answers() {
     // Every answer before is tagged, none after; ten untagged ones before too.
     let mut rows = around("information_search", day, [2, 3], [4, 5], &["hard_to_find"]);
     rows.extend((1..=10u32).map(|k| rating("information_search", day - k * DAY, 4, &[])));
-    insert(&app, &rows).await;
+    app.insert_feedback(&rows).await;
     let measure = json!({"measure": "tag_share", "tag": "hard_to_find", "aim": "down"});
     let id = implemented(&app, &analyst, "information_search", measure, day).await;
     let effect = by_id(&list(&app, &analyst).await, &id)["effect"].clone();

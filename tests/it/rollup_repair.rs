@@ -81,14 +81,6 @@ async fn ship(storage: &Storage, dir: &std::path::Path) {
     writer.finish(tokio::time::Instant::now() + Duration::from_secs(3600)).await;
 }
 
-async fn insert<T: clickhouse::RowOwned + clickhouse::RowWrite>(storage: &Storage, table: &str, rows: &[T]) {
-    let mut insert = storage.client().insert::<T>(table).await.unwrap();
-    for row in rows {
-        insert.write(row).await.unwrap();
-    }
-    insert.end().await.unwrap();
-}
-
 async fn views(storage: &Storage, verb: &str) {
     for view in VIEWS {
         storage.client().query(&format!("{verb} TABLE {view}")).execute().await.unwrap();
@@ -137,19 +129,19 @@ async fn rows_stored_without_their_views_are_added_to_the_rollups_once() {
     // The rollups as they are when nothing goes wrong: the same rows through the views.
     let reference = fresh_storage().await;
     migrations::run(&reference, &Migration::embedded()).await.unwrap();
-    insert(&reference, "feedback", &ratings).await;
-    insert(&reference, "timings", &timings).await;
-    insert(&reference, "calls", &calls).await;
+    crate::support::insert_rows(&reference, "feedback", &ratings).await;
+    crate::support::insert_rows(&reference, "timings", &timings).await;
+    crate::support::insert_rows(&reference, "calls", &calls).await;
     let expected = rollups(&reference).await;
     assert_eq!((expected.ratings, expected.calls, expected.timed), (30, 10, 30), "{expected:?}");
 
     // Act: ClickHouse had stored the ratings and calls but lost their views'
     // share; the timings went through their view. Then the spool replays.
     views(&storage, "DETACH").await;
-    insert(&storage, "feedback", &ratings).await;
-    insert(&storage, "calls", &calls).await;
+    crate::support::insert_rows(&storage, "feedback", &ratings).await;
+    crate::support::insert_rows(&storage, "calls", &calls).await;
     views(&storage, "ATTACH").await;
-    insert(&storage, "timings", &timings).await;
+    crate::support::insert_rows(&storage, "timings", &timings).await;
     assert_eq!(rollups(&storage).await.ratings, 0, "the loss is in place");
     let saved = scratch("rollup-repair-copy");
     for file in segments(&dir) {

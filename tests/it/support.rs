@@ -198,6 +198,11 @@ impl TestApp {
         (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// Stores `rows` in `feedback` as one INSERT, as the spool's shipper would.
+    pub async fn insert_feedback(&self, rows: &[touchpoint::storage::rows::FeedbackRow]) {
+        insert_rows(&self.storage, "feedback", rows).await;
+    }
+
     /// Posts JSON with an API token; the status and the JSON body (null when none).
     pub async fn post_as(&self, token: &str, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         let response = self.http.post(format!("{}{path}", self.address)).bearer_auth(token).json(body).send().await;
@@ -249,6 +254,15 @@ impl TestApp {
 }
 
 /// Waits until `table` holds `n` rows (deduplicated), or 10 s; returns the count.
+/// Stores `rows` in `table` as one INSERT: one block.
+pub async fn insert_rows<T: clickhouse::RowOwned + clickhouse::RowWrite>(storage: &Storage, table: &str, rows: &[T]) {
+    let mut insert = storage.client().insert::<T>(table).await.unwrap();
+    for row in rows {
+        insert.write(row).await.unwrap();
+    }
+    insert.end().await.unwrap();
+}
+
 pub async fn wait_for_rows(storage: &Storage, table: &str, n: u64) -> u64 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

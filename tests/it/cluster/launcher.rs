@@ -32,6 +32,12 @@ fn ask(port: u16, request: &[u8]) -> Vec<u8> {
     answer
 }
 
+/// `command` started with its output appended to `log`.
+fn spawn_logged(mut command: Command, log: &Path, what: &str) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    command.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().expect(what)
+}
+
 /// A ZooKeeper server (standalone) on a free loopback port.
 pub struct ZooKeeper {
     pub port: u16,
@@ -57,17 +63,12 @@ impl ZooKeeper {
 
     /// Starts it (again, on the same port and data) and waits for `imok`.
     pub fn resume(&mut self) {
-        let log = std::fs::File::create(self.dir.join("zookeeper.log")).unwrap();
-        let child = Command::new("java")
-            .args(["-Xmx256m", "-cp", "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar"])
+        let mut java = Command::new("java");
+        java.args(["-Xmx256m", "-cp", "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar"])
             .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-            .arg(self.dir.join("zoo.cfg"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("java runs ZooKeeper (./scripts/test.sh installs the zookeeper package)");
-        self.child = Some(child);
+            .arg(self.dir.join("zoo.cfg"));
+        let what = "java runs ZooKeeper (./scripts/test.sh installs the zookeeper package)";
+        self.child = Some(spawn_logged(java, &self.dir.join("zookeeper.log"), what));
         // `ruok` answers before the server takes sessions; `srvr` names its mode once it does.
         let port = self.port;
         wait("ZooKeeper", Duration::from_secs(30), || {
@@ -111,16 +112,10 @@ impl Replica {
 
     /// Starts it (again, on its ports and data) and waits until it answers.
     pub fn resume(&mut self) {
-        let log = std::fs::File::create(self.dir.join("stdout.log")).unwrap();
-        let child = Command::new("clickhouse-server")
-            .arg(format!("--config-file={}", self.dir.join("config.xml").display()))
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("clickhouse-server runs (./scripts/test.sh installs it)");
-        self.child = Some(child);
+        let mut server = Command::new("clickhouse-server");
+        server.arg(format!("--config-file={}", self.dir.join("config.xml").display())).current_dir(&self.dir);
+        let what = "clickhouse-server runs (./scripts/test.sh installs it)";
+        self.child = Some(spawn_logged(server, &self.dir.join("stdout.log"), what));
         let http = self.http;
         wait("ClickHouse", Duration::from_secs(60), || ask(http, b"GET /ping HTTP/1.0\r\n\r\n").ends_with(b"Ok.\n"));
     }

@@ -83,11 +83,7 @@ async fn a_block_inserted_twice_on_either_replica_is_stored_and_rolled_up_once()
         .collect();
     // A spool replay after a lost answer, then another instance's retry elsewhere.
     for storage in [&one, &one, &two] {
-        let mut insert = storage.client().insert::<touchpoint::storage::rows::TimingRow>("timings").await.unwrap();
-        for row in &block {
-            insert.write(row).await.unwrap();
-        }
-        insert.end().await.unwrap();
+        crate::support::insert_rows(storage, "timings", &block).await;
     }
     for storage in [&one, &two] {
         synced(storage, "timings").await;
