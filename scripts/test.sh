@@ -17,3 +17,7 @@ ensure_poppler
 ensure_zookeeper
 rm -rf target/tmp   # scratch folders of earlier runs
 cargo test --locked "$@"
+# After the whole suite: every read query it sent to ClickHouse 18.16, run on a current release too.
+if [ $# -eq 0 ]; then
+    python3 tests/chdb_replay.py "$(cat target/tmp/shared-clickhouse)"
+fi

@@ -3,7 +3,8 @@ current ClickHouse release, to prove they parse and run there too.
 
 Input (stdin): JSON {"migrations": [[file name, [statement, ...]], ...] as the service
 splits them, "queries": [[name, SQL with its parameters bound], ...]}: read queries of the
-service, run on the migrated, empty database.
+service, run on the migrated, empty database, "parsed": [[name, SQL], ...]: statements that
+need a cluster to run (ON CLUSTER), checked by the parser only (formatQuery).
 Output (stdout): JSON {"version": "...", "tables": [...]} of the resulting database.
 """
 import json
@@ -16,7 +17,7 @@ except ImportError:
     sys.exit("chdb is not installed: python3 -m pip install chdb-core (./scripts/test.sh does it)")
 
 given = json.load(sys.stdin)
-migrations, queries = given["migrations"], given["queries"]
+migrations, queries, parsed = given["migrations"], given["queries"], given.get("parsed", [])
 with tempfile.TemporaryDirectory() as path:
     s = session.Session(path)
     s.query("CREATE DATABASE IF NOT EXISTS touchpoint")
@@ -32,6 +33,12 @@ with tempfile.TemporaryDirectory() as path:
             s.query(query)
         except Exception as e:
             sys.exit(f"query {name}: {e}\n--- query ---\n{query}")
+    for name, statement in parsed:
+        literal = "'" + statement.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        try:
+            s.query(f"SELECT formatQuery({literal})")
+        except Exception as e:
+            sys.exit(f"{name} does not parse: {e}\n--- statement ---\n{statement}")
     tables = s.query("SELECT name FROM system.tables WHERE database = 'touchpoint' ORDER BY name", "JSONCompact")
     version = s.query("SELECT version()", "JSONCompact")
     print(json.dumps({

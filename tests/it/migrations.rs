@@ -149,7 +149,18 @@ fn every_migration_and_the_case_and_effect_queries_run_on_current_clickhouse() {
         (touchpoint::domain::wire_name(&m), bound(&touchpoint::recommendations::measures::statement(m), &binds))
     });
     let queries: Vec<(String, String)> = queries.into_iter().map(|(n, q)| (n.to_string(), q)).chain(measures).collect();
-    let input = serde_json::to_vec(&serde_json::json!({"migrations": statements, "queries": queries})).unwrap();
+    // On a cluster every statement is rewritten (storage::cluster): those must parse there too.
+    let on_cluster: Vec<(String, String)> = all
+        .iter()
+        .flat_map(|m| m.statements().into_iter().map(move |st| (m.name.clone(), st)))
+        .map(|(name, st)| {
+            (format!("{name} on a cluster"), touchpoint::storage::cluster::on_cluster(st, "tp", "touchpoint"))
+        })
+        .chain([("the database".into(), touchpoint::storage::cluster::create_database("touchpoint", "tp"))])
+        .collect();
+    let input =
+        serde_json::to_vec(&serde_json::json!({"migrations": statements, "queries": queries, "parsed": on_cluster}))
+            .unwrap();
     let script = repo().join("tests/chdb_migrations.py");
     let mut child = Command::new("python3")
         .arg(&script)

@@ -91,7 +91,14 @@ fn start_shared_server() -> Endpoint {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let config = embedded_config(&scratch("clickhouse"));
+        let dir = scratch("clickhouse");
+        // Every query is logged, for tests/chdb_replay.py to run on current ClickHouse after the suite.
+        std::fs::create_dir_all(dir.join("users.d")).unwrap();
+        let profile = "<yandex><profiles><default><log_queries>1</log_queries></default></profiles></yandex>";
+        std::fs::write(dir.join("users.d/log_queries.xml"), profile).unwrap();
+        std::fs::write(Path::new(env!("CARGO_TARGET_TMPDIR")).join("shared-clickhouse"), dir.to_str().unwrap())
+            .unwrap();
+        let config = embedded_config(&dir);
         let server = runtime.block_on(EmbeddedClickHouse::start(&config));
         match server {
             Ok(server) => {
