@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Service, free_port, wait_ready, wrk};
+use common::{Service, free_port, spooled, wait_ready, wrk};
 use touchpoint::config::EmbeddedConfig;
 use touchpoint::storage::Storage;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
@@ -187,27 +187,6 @@ async fn merge(tasks: Vec<tokio::task::JoinHandle<Outcome>>, start: Instant) -> 
 async fn count(storage: &Storage, table: &str) -> u64 {
     // Raw rows: a second copy of an event would show as "extra".
     storage.client().query(&format!("SELECT count() FROM {table}")).fetch_one().await.unwrap()
-}
-
-/// Events the service wrote to its spool and answered 202 for, by its own
-/// `/metrics`: wrk stops with requests in flight that the service may still
-/// store, so wrk's count of 202s can fall short of the rows by up to one per
-/// connection.
-async fn spooled(base: &str, token: &str) -> u64 {
-    let text = reqwest::Client::new()
-        .get(format!("{base}/metrics"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("touchpoint_events_spooled_total "))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("/metrics counts spooled events")
 }
 
 /// `table`'s row count once it holds `expected` rows and 3 s more have passed

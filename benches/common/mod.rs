@@ -113,3 +113,25 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     // name; /proc counts them in USER_HZ, 100 a second on Linux.
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// Events the service wrote to its spool and answered 202 for, by its own
+/// `/metrics`: wrk stops with requests in flight that the service may still
+/// store, so wrk's count of 202s can fall short of the rows by up to one per
+/// connection.
+#[allow(dead_code)] // the capture and cluster benchmarks read it
+pub async fn spooled(base: &str, token: &str) -> u64 {
+    let text = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("touchpoint_events_spooled_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("/metrics counts spooled events")
+}

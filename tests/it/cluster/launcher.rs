@@ -11,7 +11,13 @@ use std::time::{Duration, Instant};
 pub const CLUSTER: &str = "touchpoint";
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
+    free_ports(1)[0]
+}
+
+/// `n` distinct free ports: every listener stays open until all are known.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<_> = (0..n).map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap()).collect();
+    listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
 }
 
 fn wait(what: &str, patience: Duration, mut ready: impl FnMut() -> bool) {
@@ -145,13 +151,15 @@ impl Cluster {
     pub fn start(dir: &Path, shards: usize, replicas: usize) -> Cluster {
         let zookeeper = ZooKeeper::start(dir);
         let mut nodes = Vec::new();
+        let mut ports = free_ports(3 * shards * replicas).into_iter();
+        let mut port = || ports.next().expect("a port per listener");
         for shard in 1..=shards {
             for replica in 1..=replicas {
                 let dir = dir.join(format!("s{shard}r{replica}"));
                 for sub in ["data", "tmp", "log", "user_files", "format_schemas"] {
                     std::fs::create_dir_all(dir.join(sub)).unwrap();
                 }
-                let (http, tcp, interserver) = (free_port(), free_port(), free_port());
+                let (http, tcp, interserver) = (port(), port(), port());
                 nodes.push(Replica { shard, replica, http, tcp, interserver, dir, child: None });
             }
         }
