@@ -53,7 +53,8 @@ fn main() {
             std::fs::create_dir_all(&home).unwrap();
             services.push(Service::start(&home, &first.endpoint(), limits).await);
         }
-        // Accounts live on each shard (no table is global yet): a token per instance.
+        // A token per instance, made through its own server: accounts are shared by every
+        // shard, but reach the others by replication, a moment later.
         let mut tokens = Vec::new();
         for shard in 1..=shards {
             let first = cluster.replicas.iter().find(|r| r.shard == shard && r.replica == 1).unwrap();

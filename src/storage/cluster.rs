@@ -4,10 +4,29 @@
 //! twin, so every replica holds every row and a block inserted twice (a
 //! spool replay, another instance's retry) is stored once. Written for
 //! ClickHouse 18.16, which knows the `{shard}` and `{replica}` macros but not
-//! `{database}` or `{table}`: the ZooKeeper path names both itself.
+//! `{database}` or `{table}`: the ZooKeeper path names both itself. Only the
+//! event tables ([`SHARDED`]) are per shard; the others are shared by all.
 //!
 //! Backfills (`INSERT … SELECT`) are left as they are: run on one replica,
 //! the rows reach the others by replication.
+
+/// The tables whose rows are split between shards: the events, by volume,
+/// and their rollups. Every other table (accounts, cases, the register,
+/// recommendations, the migrations' ledger) is one replicated table over
+/// every server of every shard, so each instance sees all of it; its
+/// `{replica}` macro must then name each server uniquely across shards.
+pub const SHARDED: &[&str] = &[
+    "feedback",
+    "timings",
+    "calls",
+    "correspondence",
+    "feedback_daily",
+    "stage_time_daily",
+    "calls_daily",
+    "feedback_comments",
+    "feedback_corrections",
+    "case_touches",
+];
 
 /// `statement` for the cluster `cluster`, the service's tables living in
 /// `database`. Statements other than CREATE, DROP and ALTER pass unchanged.
@@ -163,7 +182,8 @@ fn replicated(tail: &str, database: &str, table: &str) -> String {
         None => ("", rest),
     };
     let table = table.trim_matches('`');
-    let path = format!("'/clickhouse/tables/{{shard}}/{database}/{table}', '{{replica}}'");
+    let shard = if SHARDED.contains(&table) { "{shard}" } else { "all" };
+    let path = format!("'/clickhouse/tables/{shard}/{database}/{table}', '{{replica}}'");
     let args = if args.is_empty() { path } else { format!("{path}, {args}") };
     format!("{}ENGINE = Replicated{engine}({args}){rest}", &tail[..at])
 }
@@ -198,19 +218,34 @@ mod tests {
         assert_eq!(
             on_cluster(bare, "tp", "db"),
             "CREATE TABLE IF NOT EXISTS db.a ON CLUSTER `tp` (x UInt8) ENGINE = \
-             ReplicatedMergeTree('/clickhouse/tables/{shard}/db/a', '{replica}') ORDER BY x"
+             ReplicatedMergeTree('/clickhouse/tables/all/db/a', '{replica}') ORDER BY x"
         );
         let empty = "CREATE TABLE IF NOT EXISTS s (x UInt8) ENGINE = SummingMergeTree()\nORDER BY x";
         assert!(
             on_cluster(empty, "tp", "db")
-                .contains("ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/db/s', '{replica}')\nORDER")
+                .contains("ReplicatedSummingMergeTree('/clickhouse/tables/all/db/s', '{replica}')\nORDER")
         );
         let nested = "CREATE TABLE IF NOT EXISTS n (x UInt8) ENGINE = SummingMergeTree((x, y)) ORDER BY x";
         assert!(on_cluster(nested, "tp", "db").contains("'{replica}', (x, y)) ORDER BY x"));
         let agg = "CREATE TABLE IF NOT EXISTS t (x UInt8) ENGINE = AggregatingMergeTree\nPARTITION BY x ORDER BY x";
         assert!(on_cluster(agg, "tp", "db").contains(
-            "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/db/t', '{replica}')\nPARTITION"
+            "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/all/db/t', '{replica}')\nPARTITION"
         ));
+    }
+
+    #[test]
+    fn every_sharded_table_is_one_the_migrations_create() {
+        let created: Vec<String> = super::super::migrations::Migration::embedded()
+            .iter()
+            .flat_map(|m| {
+                m.sql.lines().filter_map(|l| l.strip_prefix("CREATE TABLE IF NOT EXISTS ")).map(str::to_string)
+            })
+            .collect();
+        for table in SHARDED {
+            assert!(created.iter().any(|c| c.trim() == *table), "{table}");
+        }
+        let feedback = "CREATE TABLE IF NOT EXISTS feedback (x UInt8) ENGINE = MergeTree ORDER BY x";
+        assert!(on_cluster(feedback, "tp", "db").contains("'/clickhouse/tables/{shard}/db/feedback'"));
     }
 
     #[test]

@@ -222,3 +222,46 @@ async fn a_replica_killed_under_load_loses_nothing_and_catches_up_while_the_othe
     first.stop().await;
     second.stop().await;
 }
+
+#[tokio::test]
+async fn with_two_shards_the_events_are_split_and_everything_else_is_shared() {
+    let cluster = Cluster::start(&scratch("cluster"), 2, 1);
+    let db = unique_database();
+    let (one, two) = (storage(&cluster, 0, &db), storage(&cluster, 1, &db));
+    one.ensure_database().await.unwrap();
+    let all = Migration::embedded();
+    migrations::run(&one, &all).await.unwrap();
+
+    // The ledger is one table over both shards: recorded once for the cluster.
+    synced(&two, "schema_migrations").await;
+    assert_eq!(migrations::run(&two, &all).await.unwrap(), migrations::Report { applied: vec![], already: all.len() });
+    // An account made through one shard signs in through the other.
+    crate::support::analyst_token(&one).await;
+    synced(&two, "api_tokens").await;
+    let tokens = touchpoint::accounts::directory::tokens(&two).await.unwrap();
+    assert_eq!(tokens.len(), 1, "a token made through shard 1 is known on shard 2");
+    // An event stays on the shard it was written to.
+    let (at, _) = ago(60);
+    let rating = touchpoint::storage::rows::TimingRow {
+        event_id: Uuid::new_v4(),
+        occurred_at: at,
+        received_at: at,
+        site: "demo".into(),
+        journey: "scrap-metal-licensing".into(),
+        stage: "application".into(),
+        touchpoint: "epgu".into(),
+        channel: "epgu".into(),
+        segment: 1,
+        measure: 2,
+        source: 1,
+        duration_ms: 1000,
+        session_id: String::new(),
+        page_path: String::new(),
+    };
+    crate::support::insert_rows(&one, "timings", &[rating]).await;
+    synced(&two, "timings").await;
+    assert_eq!(
+        (count(&one, "SELECT count() FROM timings").await, count(&two, "SELECT count() FROM timings").await),
+        (1, 0)
+    );
+}
