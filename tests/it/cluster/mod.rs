@@ -265,3 +265,29 @@ async fn with_two_shards_the_events_are_split_and_everything_else_is_shared() {
         (1, 0)
     );
 }
+
+#[tokio::test]
+async fn readyz_names_a_replica_that_falls_behind() {
+    let cluster = Cluster::start(&scratch("cluster"), 1, 2);
+    let db = unique_database();
+    let mut lagging = cluster_config(&cluster, 1, &db);
+    lagging.clickhouse.max_replica_delay = std::time::Duration::from_secs(1);
+    let writer = spawn_app_with(cluster_config(&cluster, 0, &db)).await;
+    let reader = spawn_app_with(lagging).await;
+    assert_eq!(reader.get("/readyz").await.status(), 200);
+    // The second replica stops fetching what the first one writes.
+    reader.storage.client().query("SYSTEM STOP FETCHES feedback").execute().await.unwrap();
+    assert_eq!(writer.post("/api/v1/feedback", &rating(3)).await.0, 202);
+    until("readyz to name the lagging replica", 30, async || {
+        let response = reader.get("/readyz").await;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        status == 503 && text.contains("replica s1r2 is") && text.contains("behind")
+    })
+    .await;
+    assert_eq!(writer.get("/readyz").await.status(), 200, "the writer's own replica is current");
+    reader.storage.client().query("SYSTEM START FETCHES feedback").execute().await.unwrap();
+    until("readyz again once it caught up", 30, async || reader.get("/readyz").await.status() == 200).await;
+    writer.stop().await;
+    reader.stop().await;
+}
