@@ -221,7 +221,7 @@ pub async fn journey(
     let now = crate::domain::time::unix(std::time::SystemTime::now());
     let handled = crate::cases::report::per_stage(&book, journey, filters.from, filters.to, now);
     let api = |e| ApiError::from(e);
-    let (mut stats, comments, handled, tracked, marks) = tokio::try_join!(
+    let (mut stats, comments, handled, tracked) = tokio::try_join!(
         async {
             stats::journey_stats(&state.storage, journey, &filters, state.min_answers, stats::Parts::ALL)
                 .await
@@ -230,9 +230,8 @@ pub async fn journey(
         async { stats::comments(&state.storage, &journey.id, &filters, 5).await.map_err(api) },
         async { handled.await.map_err(api) },
         state.lab.list(&journey.id),
-        async { state.lab.marks(&journey.id, en).await.map_err(api) },
     )?;
-    stats.marks = marks;
+    stats.marks = crate::recommendations::marks_of(tracked.iter().map(|t| &t.recommendation), en);
     let words = Words { en };
     let mut charts = Vec::new();
     for chart in Chart::ALL {

@@ -151,8 +151,7 @@ impl Lab {
     async fn track(&self, r: Recommendation, judged_together: usize) -> Result<Tracked, ApiError> {
         let (windows, effect) = match (judged(&r), r.implemented_on) {
             (true, Some(day)) => {
-                let midnight = day.midnight().assume_utc().unix_timestamp().max(0) as u32;
-                let w = effect::windows(midnight, u32::from(r.window_days), self.now());
+                let w = effect::windows(midnight(day), u32::from(r.window_days), self.now());
                 let effect = if w.days == 0 {
                     let nothing = effect::Observed::nothing(r.measure);
                     effect::judge(nothing, r.aim, self.min_answers, judged_together).waiting()
@@ -185,20 +184,7 @@ impl Lab {
     /// The days `journey`'s recommendations were implemented, labelled by
     /// their place in its list (`Р1`, `R1`), as the timeline chart marks them.
     pub async fn marks(&self, journey: &str, en: bool) -> Result<Vec<crate::dashboards::stats::Mark>, StorageError> {
-        let current = self.current(journey).await?;
-        Ok(current
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| judged(r))
-            .filter_map(|(i, r)| {
-                let day = r.implemented_on?;
-                Some(crate::dashboards::stats::Mark {
-                    at: day.midnight().assume_utc().unix_timestamp().max(0) as u32,
-                    stage: r.stage.clone(),
-                    label: label(i, en),
-                })
-            })
-            .collect())
+        Ok(marks_of(&self.current(journey).await?, en))
     }
 
     /// A new recommendation from `edit`, recorded as version 1.
@@ -252,6 +238,31 @@ impl Lab {
             }),
         }
     }
+}
+
+/// The days the implemented ones of `current` (a journey's, in the map's
+/// order) were done, labelled by their place, for the timeline chart.
+pub fn marks_of<'a>(
+    current: impl IntoIterator<Item = &'a Recommendation>,
+    en: bool,
+) -> Vec<crate::dashboards::stats::Mark> {
+    current
+        .into_iter()
+        .enumerate()
+        .filter(|(_, r)| judged(r))
+        .filter_map(|(i, r)| {
+            Some(crate::dashboards::stats::Mark {
+                at: midnight(r.implemented_on?),
+                stage: r.stage.clone(),
+                label: label(i, en),
+            })
+        })
+        .collect()
+}
+
+/// Unix seconds of `day`'s UTC midnight, where its window starts and ends.
+fn midnight(day: time::Date) -> u32 {
+    day.midnight().assume_utc().unix_timestamp().max(0) as u32
 }
 
 /// The name of the `i`-th recommendation of a journey on the map, the
