@@ -6,6 +6,7 @@ pub mod launcher;
 use serde_json::json;
 use touchpoint::storage::Storage;
 use touchpoint::storage::migrations::{self, Migration};
+use touchpoint::storage::rows::TimingRow;
 use uuid::Uuid;
 
 use crate::support::{ALL_TABLES, ago, scratch, spawn_app_with, test_config, unique_database};
@@ -14,6 +15,27 @@ use launcher::{CLUSTER, Cluster};
 
 fn storage(cluster: &Cluster, replica: usize, database: &str) -> Storage {
     Storage::new(&cluster.replicas[replica].endpoint(), database).on_cluster(Some(CLUSTER.into()))
+}
+
+/// A task timing of the application stage an hour ago, as a row.
+fn timing(duration_ms: u64) -> TimingRow {
+    let (at, _) = ago(3600);
+    TimingRow {
+        event_id: Uuid::new_v4(),
+        occurred_at: at,
+        received_at: at,
+        site: "demo".into(),
+        journey: "scrap-metal-licensing".into(),
+        stage: "application".into(),
+        touchpoint: "epgu".into(),
+        channel: "epgu".into(),
+        segment: 1,
+        measure: 2,
+        source: 1,
+        duration_ms,
+        session_id: String::new(),
+        page_path: String::new(),
+    }
 }
 
 /// Waits until `replica` has fetched everything the others wrote to `table`.
@@ -62,25 +84,7 @@ async fn a_block_inserted_twice_on_either_replica_is_stored_and_rolled_up_once()
     let (one, two) = (storage(&cluster, 0, &db), storage(&cluster, 1, &db));
     one.ensure_database().await.unwrap();
     migrations::run(&one, &Migration::embedded()).await.unwrap();
-    let (at, _) = ago(3600);
-    let block: Vec<touchpoint::storage::rows::TimingRow> = (0..3)
-        .map(|k| touchpoint::storage::rows::TimingRow {
-            event_id: Uuid::new_v4(),
-            occurred_at: at,
-            received_at: at,
-            site: "demo".into(),
-            journey: "scrap-metal-licensing".into(),
-            stage: "application".into(),
-            touchpoint: "epgu".into(),
-            channel: "epgu".into(),
-            segment: 1,
-            measure: 2,
-            source: 1,
-            duration_ms: 60_000 * (k + 1),
-            session_id: String::new(),
-            page_path: String::new(),
-        })
-        .collect();
+    let block: Vec<TimingRow> = (0..3).map(|k| timing(60_000 * (k + 1))).collect();
     // A spool replay after a lost answer, then another instance's retry elsewhere.
     for storage in [&one, &one, &two] {
         crate::support::insert_rows(storage, "timings", &block).await;
@@ -241,24 +245,7 @@ async fn with_two_shards_the_events_are_split_and_everything_else_is_shared() {
     let tokens = touchpoint::accounts::directory::tokens(&two).await.unwrap();
     assert_eq!(tokens.len(), 1, "a token made through shard 1 is known on shard 2");
     // An event stays on the shard it was written to.
-    let (at, _) = ago(60);
-    let rating = touchpoint::storage::rows::TimingRow {
-        event_id: Uuid::new_v4(),
-        occurred_at: at,
-        received_at: at,
-        site: "demo".into(),
-        journey: "scrap-metal-licensing".into(),
-        stage: "application".into(),
-        touchpoint: "epgu".into(),
-        channel: "epgu".into(),
-        segment: 1,
-        measure: 2,
-        source: 1,
-        duration_ms: 1000,
-        session_id: String::new(),
-        page_path: String::new(),
-    };
-    crate::support::insert_rows(&one, "timings", &[rating]).await;
+    crate::support::insert_rows(&one, "timings", &[timing(1000)]).await;
     synced(&two, "timings").await;
     assert_eq!(
         (count(&one, "SELECT count() FROM timings").await, count(&two, "SELECT count() FROM timings").await),
