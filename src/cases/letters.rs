@@ -50,10 +50,10 @@ pub async fn open_late(
 ) -> Result<usize, StorageError> {
     let letters: Vec<Letter> = storage
         .client()
-        .query(
-            "SELECT ?fields FROM correspondence FINAL \
-             WHERE received_at >= toDateTime(?) AND journey != '' AND stage != ''",
-        )
+        .query(&format!(
+            "SELECT ?fields FROM {} FINAL WHERE received_at >= toDateTime(?) AND journey != '' AND stage != ''",
+            storage.everywhere("correspondence")
+        ))
         .bind(now.saturating_sub(WINDOW))
         .fetch_all()
         .await?;

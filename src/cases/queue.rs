@@ -209,12 +209,14 @@ pub async fn contexts(storage: &Storage, cases: &[&CaseRow]) -> Result<Vec<(Uuid
         .unwrap_or(0)
         .saturating_add(crate::domain::time::MAX_SKEW.as_secs() as u32);
     let scale = |code| crate::domain::Scale::from_code(code).map(crate::domain::Scale::as_str);
+    // What opened a case is stored on the shard of the instance that took it.
     let ratings: Vec<RatingContext> = storage
         .client()
-        .query(
-            "SELECT ?fields FROM feedback FINAL WHERE journey IN (SELECT arrayJoin(?)) AND stage IN (SELECT arrayJoin(?)) \
+        .query(&format!(
+            "SELECT ?fields FROM {} FINAL WHERE journey IN (SELECT arrayJoin(?)) AND stage IN (SELECT arrayJoin(?)) \
              AND occurred_at >= toDateTime(?) AND occurred_at <= toDateTime(?) AND event_id IN (SELECT toUUID(arrayJoin(?)))",
-        )
+            storage.everywhere("feedback")
+        ))
         .bind(&journeys)
         .bind(&stages)
         .bind(from)
@@ -224,10 +226,11 @@ pub async fn contexts(storage: &Storage, cases: &[&CaseRow]) -> Result<Vec<(Uuid
         .await?;
     let calls: Vec<CallContext> = storage
         .client()
-        .query(
-            "SELECT ?fields FROM calls FINAL WHERE journey IN (SELECT arrayJoin(?)) AND stage IN (SELECT arrayJoin(?)) \
+        .query(&format!(
+            "SELECT ?fields FROM {} FINAL WHERE journey IN (SELECT arrayJoin(?)) AND stage IN (SELECT arrayJoin(?)) \
              AND started_at >= toDateTime(?) AND started_at <= toDateTime(?) AND event_id IN (SELECT toUUID(arrayJoin(?)))",
-        )
+            storage.everywhere("calls")
+        ))
         .bind(&journeys)
         .bind(&stages)
         .bind(from)

@@ -282,22 +282,25 @@ pub async fn journey_stats(
     let (daily_where, binds) = filters.clause("day");
     let week = filters.to.saturating_sub(filters.from) > 45 * 86_400;
     let bucket = if week { "toMonday(day)" } else { "day" };
+    // Every shard's rows on a cluster (`Storage::everywhere`).
+    let [feedback_daily, stage_time_daily, calls_daily, correspondence] =
+        ["feedback_daily", "stage_time_daily", "calls_daily", "correspondence"].map(|t| storage.everywhere(t));
 
     let cells_sql = format!(
         "SELECT stage, touchpoint, toUInt64(sum(n)) AS answers, sum(sum) AS total, sum(sumsq) AS squares, \
          toUInt64(sum(positive)) AS pos, toUInt64(sum(negative)) AS neg \
-         FROM feedback_daily WHERE {daily_where} GROUP BY stage, touchpoint HAVING answers > 0"
+         FROM {feedback_daily} WHERE {daily_where} GROUP BY stage, touchpoint HAVING answers > 0"
     );
     let timeline_sql = format!(
         "SELECT stage, toUInt32(toUInt32({bucket}) * 86400) AS at, toUInt64(sum(n)) AS answers, sum(sum) AS total \
-         FROM feedback_daily WHERE {daily_where} GROUP BY stage, at HAVING answers > 0 ORDER BY stage, at"
+         FROM {feedback_daily} WHERE {daily_where} GROUP BY stage, at HAVING answers > 0 ORDER BY stage, at"
     );
     let time_sql = format!(
         "SELECT stage, countMerge(n) AS answers, quantilesMerge(0.5, 0.9)(q) AS qs \
-         FROM stage_time_daily WHERE {daily_where} GROUP BY stage"
+         FROM {stage_time_daily} WHERE {daily_where} GROUP BY stage"
     );
     let calls_sql = format!(
-        "SELECT toUInt64(sum(n)) AS answers, toUInt64(sum(over_two_transfers)) AS over FROM calls_daily \
+        "SELECT toUInt64(sum(n)) AS answers, toUInt64(sum(over_two_transfers)) AS over FROM {calls_daily} \
          WHERE (journey = ? OR journey = '') AND day >= toDate(toDateTime(?), 'UTC') AND day < toDate(toDateTime(?), 'UTC'){}",
         if filters.segment.is_some() { " AND segment = ?" } else { "" }
     );
@@ -318,7 +321,7 @@ pub async fn journey_stats(
          SELECT isNotNull(acknowledged_at) AS has_ack, isNotNull(answered_at) AS has_answer, \
          toFloat64(toInt64(ifNull(acknowledged_at, received_at)) - toInt64(received_at)) AS ack, \
          toFloat64(toInt64(ifNull(answered_at, received_at)) - toInt64(received_at)) AS answer \
-         FROM correspondence FINAL WHERE (journey = ? OR journey = '') AND received_at >= toDateTime(?) AND received_at < toDateTime(?){})",
+         FROM {correspondence} FINAL WHERE (journey = ? OR journey = '') AND received_at >= toDateTime(?) AND received_at < toDateTime(?){})",
         hist("ack", "has_ack"),
         hist("answer", "has_answer"),
         if filters.segment.is_some() { " AND segment = ?" } else { "" }
@@ -418,8 +421,9 @@ pub async fn comments(
         Filters { from: filters.from.max(filters.to.saturating_sub(COMMENT_DAYS * 86_400)), ..filters.clone() };
     let (clause, binds) = recent.clause("occurred_at");
     let sql = format!(
-        "SELECT stage, toString(emotion) AS kind, comment, toUInt32(occurred_at) AS at FROM feedback_comments \
-         WHERE {clause} ORDER BY at DESC LIMIT {per_kind} BY stage, kind"
+        "SELECT stage, toString(emotion) AS kind, comment, toUInt32(occurred_at) AS at FROM {} \
+         WHERE {clause} ORDER BY at DESC LIMIT {per_kind} BY stage, kind",
+        storage.everywhere("feedback_comments")
     );
     Ok(query(storage, &sql, journey, &binds).fetch_all().await?)
 }
@@ -437,7 +441,8 @@ pub async fn raw_feedback<T: clickhouse::RowOwned + clickhouse::RowRead>(
         "SELECT toString(event_id) AS id, toString(occurred_at) AS occurred, stage, touchpoint, channel, \
          toString(segment) AS segment_name, toString(scale) AS scale_name, score, toString(emotion) AS emotion_name, comment, \
          arrayStringConcat(tags, ',') AS tag_list \
-         FROM feedback FINAL WHERE {clause} ORDER BY occurred_at DESC LIMIT {limit}"
+         FROM {} FINAL WHERE {clause} ORDER BY occurred_at DESC LIMIT {limit}",
+        storage.everywhere("feedback")
     );
     Ok(query(storage, &sql, journey, &binds).fetch_all().await?)
 }

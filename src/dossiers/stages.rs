@@ -137,15 +137,16 @@ async fn rebuild_journey(
 ) -> Result<u64, StorageError> {
     let client = storage.client();
     let sql = "SELECT toUInt32(min(at)) AS first, toUInt32(max(at)) AS last FROM case_touches WHERE journey = ?";
-    let span: Span = client.query(sql).bind(&journey.id).fetch_one().await?;
+    let span: Span = client.query(&storage.everywhere_in(sql)).bind(&journey.id).fetch_one().await?;
     if span.last == 0 {
         return Ok(0);
     }
     let (keys, values) = deadlines(journey, &catalog.calendar, offset, span.first, span.last);
     let ids: Vec<&str> = journey.stages.iter().map(|s| s.id.as_str()).collect();
     let numbers: Vec<u8> = (1..=ids.len() as u8).collect();
+    // A case's touches are on the shards of the instances that took them.
     client
-        .query(BUILD)
+        .query(&storage.everywhere_in(BUILD))
         .bind(build)
         .bind(number)
         .bind(offset.whole_seconds())

@@ -97,7 +97,7 @@ const TIMED: &str = "SELECT toString(event_id) AS id, any(duration_ms) AS durati
 /// Every contact of the case `key`, oldest first; empty when it has none.
 pub async fn contacts(storage: &Storage, key: CaseKey) -> Result<Vec<Contact>, StorageError> {
     let client = storage.client();
-    let lines: Vec<TouchLine> = client.query(TOUCHES).bind(key.to_string()).fetch_all().await?;
+    let lines: Vec<TouchLine> = client.query(&storage.everywhere_in(TOUCHES)).bind(key.to_string()).fetch_all().await?;
     if lines.is_empty() {
         return Ok(Vec::new());
     }
@@ -153,6 +153,6 @@ async fn by_id<T>(
 where
     T: clickhouse::RowOwned + clickhouse::RowRead,
 {
-    let rows: Vec<T> = storage.client().query(sql).bind(ids).fetch_all().await?;
+    let rows: Vec<T> = storage.client().query(&storage.everywhere_in(sql)).bind(ids).fetch_all().await?;
     Ok(rows.into_iter().map(|r| (id(&r).clone(), r)).collect())
 }

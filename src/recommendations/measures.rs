@@ -59,13 +59,17 @@ const DAILY: Source = Source {
 impl Source {
     /// The rows of the stage in either window, flagged `b` (before) or `a`
     /// (after); the day between is read by neither. Its binds: [`Source::binds`].
-    fn branch(&self) -> String {
+    fn branch(&self, table: &dyn Fn(&str) -> String) -> String {
         let (t, q) = (self.time, self.bound);
         let window = format!("({t} >= {q} AND {t} < {q})");
         format!(
             "SELECT {window} AS b, {window} AS a, toFloat64({}) AS n_, toFloat64({}) AS x_, toFloat64({}) AS y_ FROM {} \
              WHERE journey = ? AND stage = ? AND {window}{}",
-            self.n, self.x, self.y, self.table, self.only
+            self.n,
+            self.x,
+            self.y,
+            table(self.table),
+            self.only
         )
     }
 
@@ -110,9 +114,10 @@ fn sources(measure: Measure) -> Vec<Source> {
     }
 }
 
-/// The query of a measure: sums of both windows in one row.
-pub fn statement(measure: Measure) -> String {
-    let branches: Vec<String> = sources(measure).iter().map(Source::branch).collect();
+/// The query of a measure: sums of both windows in one row, each table
+/// read as `table` names it (every shard's rows on a cluster).
+pub fn statement(measure: Measure, table: &dyn Fn(&str) -> String) -> String {
+    let branches: Vec<String> = sources(measure).iter().map(|s| s.branch(table)).collect();
     format!(
         "SELECT toUInt64(sumIf(n_, b)) AS n_before, sumIf(x_, b) AS x_before, sumIf(y_, b) AS y_before, \
          toUInt64(sumIf(n_, a)) AS n_after, sumIf(x_, a) AS x_after, sumIf(y_, a) AS y_after FROM ({})",
@@ -122,7 +127,7 @@ pub fn statement(measure: Measure) -> String {
 
 /// What `r`'s measure was in `w`.
 pub async fn observe(storage: &Storage, r: &Recommendation, w: &Windows) -> Result<Observed, StorageError> {
-    let mut q = storage.client().query(&statement(r.measure));
+    let mut q = storage.client().query(&statement(r.measure, &|t| storage.everywhere(t)));
     for b in sources(r.measure).iter().flat_map(|s| s.binds(w, r)) {
         q = match b {
             Bind::At(at) => q.bind(at),

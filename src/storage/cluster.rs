@@ -60,9 +60,21 @@ pub fn on_cluster(statement: &str, cluster: &str, database: &str) -> String {
 /// `sql` with the table after each `TO`, `FROM` and `JOIN` in `database`,
 /// unless it is qualified already or a subquery.
 fn qualified(sql: &str, database: &str) -> String {
+    renamed(sql, &["TO", "FROM", "JOIN"], |name| (!name.contains('.')).then(|| format!("{database}.{name}")))
+}
+
+/// A read query `sql` with each [`SHARDED`] table it reads (after `FROM` or
+/// `JOIN`) replaced by its twin that reads every shard.
+pub fn reading_everywhere(sql: &str) -> String {
+    renamed(sql, &["FROM", "JOIN"], |name| SHARDED.contains(&name).then(|| everywhere(name)))
+}
+
+/// `sql` with the table after each of `keywords` renamed by `rename`, where
+/// it gives a new name.
+fn renamed(sql: &str, keywords: &[&str], rename: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(sql.len() + 64);
     let mut rest = sql;
-    while let Some((at, keyword)) = next_keyword(rest) {
+    while let Some((at, keyword)) = next_keyword(rest, keywords) {
         let after = at + keyword.len();
         out.push_str(&rest[..after]);
         rest = &rest[after..];
@@ -70,10 +82,9 @@ fn qualified(sql: &str, database: &str) -> String {
         out.push_str(&rest[..spaces]);
         rest = &rest[spaces..];
         let (name, tail) = name_and_tail(rest);
-        if !name.is_empty() && !name.contains('.') {
-            out.push_str(&format!("{database}.{name}"));
-        } else {
-            out.push_str(name);
+        match rename(name).filter(|_| !name.is_empty()) {
+            Some(new) => out.push_str(&new),
+            None => out.push_str(name),
         }
         rest = tail;
     }
@@ -81,11 +92,11 @@ fn qualified(sql: &str, database: &str) -> String {
     out
 }
 
-/// The next ` TO `, ` FROM ` or ` JOIN ` (any case, after a space or line
-/// break): where it starts and the keyword with its leading blank.
-fn next_keyword(sql: &str) -> Option<(usize, &str)> {
+/// The next of `keywords` (any case, between blanks): where it starts and
+/// the keyword as written.
+fn next_keyword<'a>(sql: &'a str, keywords: &[&str]) -> Option<(usize, &'a str)> {
     let upper = sql.to_ascii_uppercase();
-    ["TO", "FROM", "JOIN"]
+    keywords
         .iter()
         .flat_map(|k| {
             let upper = &upper;
@@ -129,6 +140,29 @@ pub async fn trouble(
             None
         }
     }))
+}
+
+/// The name of `table`'s twin that reads every shard: `<table>_all`.
+pub fn everywhere(table: &str) -> String {
+    format!("{table}_all")
+}
+
+/// The statements that (re)make the `Distributed` twin of a [`SHARDED`]
+/// table on every server: dropped first when `fresh` (a migration may have
+/// changed the table's columns, and a `Distributed` table keeps its own
+/// list). Nothing is inserted through it: each instance writes to its own
+/// shard, so the sharding key is never used.
+pub fn distributed(table: &str, cluster: &str, database: &str, fresh: bool) -> Vec<String> {
+    let all = everywhere(table);
+    let mut statements = Vec::new();
+    if fresh {
+        statements.push(format!("DROP TABLE IF EXISTS {database}.{all} ON CLUSTER `{cluster}`"));
+    }
+    statements.push(format!(
+        "CREATE TABLE IF NOT EXISTS {database}.{all} ON CLUSTER `{cluster}` AS {database}.{table} \
+         ENGINE = Distributed(`{cluster}`, {database}, {table}, rand())"
+    ));
+    statements
 }
 
 /// `CREATE DATABASE` on every server of `cluster`.
@@ -231,6 +265,17 @@ mod tests {
         assert!(on_cluster(agg, "tp", "db").contains(
             "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/all/db/t', '{replica}')\nPARTITION"
         ));
+    }
+
+    #[test]
+    fn a_read_of_event_tables_reads_their_twins_over_every_shard() {
+        let sql = "SELECT id FROM (SELECT id FROM feedback WHERE x IN (SELECT y FROM cases)) \
+                   JOIN case_touches USING id WHERE a IN (SELECT b FROM feedback_daily)";
+        assert_eq!(
+            reading_everywhere(sql),
+            "SELECT id FROM (SELECT id FROM feedback_all WHERE x IN (SELECT y FROM cases)) \
+             JOIN case_touches_all USING id WHERE a IN (SELECT b FROM feedback_daily_all)"
+        );
     }
 
     #[test]

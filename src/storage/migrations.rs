@@ -185,6 +185,15 @@ pub async fn run(storage: &Storage, migrations: &[Migration]) -> Result<Report, 
         apply(storage, migration).await?;
         report.applied.push(migration.name.clone());
     }
+    if let Some(cluster) = storage.cluster() {
+        // The event tables' twins that read every shard, remade after a change.
+        for table in super::cluster::SHARDED {
+            for statement in super::cluster::distributed(table, cluster, storage.database(), !report.applied.is_empty())
+            {
+                client.query_raw(&statement).execute().await.map_err(StorageError::from)?;
+            }
+        }
+    }
     Ok(report)
 }
 

@@ -69,6 +69,24 @@ impl Storage {
         self
     }
 
+    /// Where to read `table` from for every shard's rows: its `Distributed`
+    /// twin for the event tables on a cluster, the table itself otherwise.
+    pub fn everywhere(&self, table: &str) -> String {
+        match self.cluster {
+            Some(_) if cluster::SHARDED.contains(&table) => cluster::everywhere(table),
+            _ => table.to_string(),
+        }
+    }
+
+    /// A read query over every shard's rows: on a cluster, each event table
+    /// it reads replaced by its `Distributed` twin; as written otherwise.
+    pub fn everywhere_in<'a>(&self, sql: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.cluster {
+            Some(_) => cluster::reading_everywhere(sql).into(),
+            None => sql.into(),
+        }
+    }
+
     /// The cluster whose replicas hold the tables; `None` for one server.
     pub fn cluster(&self) -> Option<&str> {
         self.cluster.as_deref()

@@ -146,7 +146,10 @@ fn every_migration_and_the_case_and_effect_queries_run_on_current_clickhouse() {
             touchpoint::domain::Measure::TimeSpent => [source(false), source(false)].concat(),
             _ => source(false),
         };
-        (touchpoint::domain::wire_name(&m), bound(&touchpoint::recommendations::measures::statement(m), &binds))
+        (
+            touchpoint::domain::wire_name(&m),
+            bound(&touchpoint::recommendations::measures::statement(m, &|t| t.to_string()), &binds),
+        )
     });
     let queries: Vec<(String, String)> = queries.into_iter().map(|(n, q)| (n.to_string(), q)).chain(measures).collect();
     // On a cluster every statement is rewritten (storage::cluster): those must parse there too.

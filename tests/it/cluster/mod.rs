@@ -65,11 +65,17 @@ async fn the_migrations_make_every_table_replicated_once_for_the_whole_cluster()
     }
     let sql = "SELECT name, engine FROM system.tables WHERE database = currentDatabase() ORDER BY name";
     let tables: Vec<Table> = two.client().query(sql).fetch_all().await.unwrap();
-    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    let (twins, own): (Vec<&Table>, Vec<&Table>) = tables.iter().partition(|t| t.name.ends_with("_all"));
+    let names: Vec<&str> = own.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ALL_TABLES, "every table on the other replica too");
-    for t in &tables {
+    for t in &own {
         assert!(t.engine.starts_with("Replicated") || t.engine == "MaterializedView", "{}: {}", t.name, t.engine);
     }
+    // Each event table has a twin that reads every shard.
+    let mut sharded: Vec<String> = touchpoint::storage::cluster::SHARDED.iter().map(|t| format!("{t}_all")).collect();
+    sharded.sort();
+    assert_eq!(twins.iter().map(|t| t.name.clone()).collect::<Vec<_>>(), sharded);
+    assert!(twins.iter().all(|t| t.engine == "Distributed"));
     // Recorded once for the whole cluster: the other replica has nothing to do.
     synced(&two, "schema_migrations").await;
     let again = migrations::run(&two, &all).await.unwrap();
@@ -277,4 +283,27 @@ async fn readyz_names_a_replica_that_falls_behind() {
     until("readyz again once it caught up", 30, async || reader.get("/readyz").await.status() == 200).await;
     writer.stop().await;
     reader.stop().await;
+}
+
+#[tokio::test]
+async fn with_two_shards_each_instance_reads_the_events_of_both() {
+    let cluster = Cluster::start(&scratch("cluster"), 2, 1);
+    let db = unique_database();
+    let first = spawn_app_with(cluster_config(&cluster, 0, &db)).await;
+    let second = spawn_app_with(cluster_config(&cluster, 1, &db)).await;
+    for (app, k) in [(&first, 0), (&second, 1)] {
+        for i in 0..10 {
+            assert_eq!(app.post("/api/v1/feedback", &rating(1 + (i + k) % 5)).await.0, 202);
+        }
+    }
+    for app in [&first, &second] {
+        until("each shard's ten", 30, async || count(&app.storage, "SELECT count() FROM feedback").await == 10).await;
+    }
+    let analyst = crate::support::analyst_token(&first.storage).await;
+    synced(&second.storage, "api_tokens").await;
+    let (a, b) = (first.stats(&analyst, "period=7").await, second.stats(&analyst, "period=7").await);
+    assert_eq!(a["stages"][2]["n"], 20, "both shards through the first: {a}");
+    assert_eq!(a["stages"], b["stages"], "and the same through the second");
+    first.stop().await;
+    second.stop().await;
 }
