@@ -106,14 +106,7 @@ async fn a_block_inserted_twice_on_either_replica_is_stored_and_rolled_up_once()
 #[tokio::test]
 async fn events_posted_through_two_instances_land_once_and_read_the_same_from_either() {
     let cluster = Cluster::start(&scratch("cluster"), 1, 2);
-    let db = unique_database();
-    let first = spawn_app_with(cluster_config(&cluster, 0, &db)).await;
-    let second = spawn_app_with(cluster_config(&cluster, 1, &db)).await;
-    for (app, k) in [(&first, 0), (&second, 1)] {
-        for i in 0..10 {
-            assert_eq!(app.post("/api/v1/feedback", &rating(1 + (i + k) % 5)).await.0, 202);
-        }
-    }
+    let (db, first, second) = two_instances_posting(&cluster).await;
     let analyst = crate::support::analyst_token(&first.storage).await;
     let storages = [storage(&cluster, 0, &db), storage(&cluster, 1, &db)];
     for storage in &storages {
@@ -140,6 +133,19 @@ fn cluster_config(cluster: &Cluster, replica: usize, database: &str) -> touchpoi
     config.clickhouse.database = database.to_string();
     config.clickhouse.cluster = Some(CLUSTER.into());
     config
+}
+
+/// An instance on each of the first two servers, ten ratings posted through each.
+async fn two_instances_posting(cluster: &Cluster) -> (String, crate::support::TestApp, crate::support::TestApp) {
+    let db = unique_database();
+    let first = spawn_app_with(cluster_config(cluster, 0, &db)).await;
+    let second = spawn_app_with(cluster_config(cluster, 1, &db)).await;
+    for (app, k) in [(&first, 0), (&second, 1)] {
+        for i in 0..10 {
+            assert_eq!(app.post("/api/v1/feedback", &rating(1 + (i + k) % 5)).await.0, 202);
+        }
+    }
+    (db, first, second)
 }
 
 fn rating(score: u8) -> serde_json::Value {
@@ -288,14 +294,7 @@ async fn readyz_names_a_replica_that_falls_behind() {
 #[tokio::test]
 async fn with_two_shards_each_instance_reads_the_events_of_both() {
     let cluster = Cluster::start(&scratch("cluster"), 2, 1);
-    let db = unique_database();
-    let first = spawn_app_with(cluster_config(&cluster, 0, &db)).await;
-    let second = spawn_app_with(cluster_config(&cluster, 1, &db)).await;
-    for (app, k) in [(&first, 0), (&second, 1)] {
-        for i in 0..10 {
-            assert_eq!(app.post("/api/v1/feedback", &rating(1 + (i + k) % 5)).await.0, 202);
-        }
-    }
+    let (_, first, second) = two_instances_posting(&cluster).await;
     for app in [&first, &second] {
         until("each shard's ten", 30, async || count(&app.storage, "SELECT count() FROM feedback").await == 10).await;
     }
