@@ -295,10 +295,8 @@ pub fn services(
     let metrics = Metrics::new();
     let options = spool_options(config);
     let remember = |event: &crate::storage::rows::Event| memory.remember(event);
-    let (queue, writer) =
-        Writer::start(storage.client(), options, config.spool.drain_timeout, metrics.clone(), &remember).with_context(
-            || format!("cannot open the spool in {} (config key `spool.dir`)", config.spool.dir.display()),
-        )?;
+    let (queue, writer) = Writer::start(storage, options, config.spool.drain_timeout, metrics.clone(), &remember)
+        .with_context(|| format!("cannot open the spool in {} (config key `spool.dir`)", config.spool.dir.display()))?;
     Memory::spawn_janitor(&memory);
     metrics.watch_dedupe(memory.clone());
     let clock = crate::domain::time::system_clock();

@@ -21,7 +21,16 @@
 //!   surplus, cannot be mended from here: it is logged as an error.
 //!
 //! The comparison assumes nothing else writes those tables meanwhile: the
-//! shipper runs it between its own INSERTs, and it is the only writer.
+//! shipper runs it between its own INSERTs, and on one server it is the only
+//! writer. On a cluster other instances write the same tables through other
+//! replicas, whose raw and rollup parts this replica fetches one by one: a
+//! raw part fetched before its rollup part would look like a lost view write
+//! and be "repaired" into a double count. So there the shipper first calls
+//! [`settle`], which waits until this replica has fetched everything queued.
+//! What remains is an INSERT of another instance running at that very moment
+//! on this same replica (between its table's part and its views' parts, a few
+//! milliseconds); the repair itself runs only after an INSERT whose fate was
+//! unknown.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -75,6 +84,27 @@ fn day_of(seconds: u32) -> u16 {
 fn date(day: u16) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(day) * 86_400);
     humantime::format_rfc3339_seconds(at).to_string()[..10].to_string()
+}
+
+/// The raw tables a repair reads and the rollups it compares them with.
+const COMPARED: [&str; 7] =
+    ["feedback", "feedback_corrections", "timings", "calls", "feedback_daily", "calls_daily", "stage_time_daily"];
+
+/// How long [`settle`] waits for this replica; past it the round fails and
+/// is retried, its rows safe in the spool.
+const SETTLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// On a cluster, waits until this replica has fetched every part the others
+/// wrote to the tables a repair compares, so that a part of another
+/// instance's INSERT is seen with its rollup's share or not at all.
+pub(crate) async fn settle(client: &Client) -> anyhow::Result<()> {
+    for table in COMPARED {
+        let sync = client.query(&format!("SYSTEM SYNC REPLICA {table}")).execute();
+        tokio::time::timeout(SETTLE_WITHIN, sync)
+            .await
+            .map_err(|_| anyhow::anyhow!("replica of {table} did not catch up within {SETTLE_WITHIN:?}"))??;
+    }
+    Ok(())
 }
 
 /// Brings every rollup the rows of `found` feed in line with the raw tables.

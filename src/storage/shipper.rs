@@ -37,6 +37,9 @@ const LAST_RETRY: Duration = Duration::from_secs(10);
 
 pub(crate) struct Shipper {
     pub client: Client,
+    /// On a cluster: a repair first waits for this replica to fetch what
+    /// the others wrote (`reconcile::settle`).
+    pub replicated: bool,
     pub shared: Arc<Shared>,
     pub metrics: Arc<Metrics>,
 }
@@ -125,6 +128,9 @@ impl Shipper {
 
     /// Rows found stored may have reached their table without its views.
     async fn repair(&self, found: &AlreadyStored) -> anyhow::Result<()> {
+        if self.replicated {
+            reconcile::settle(&self.client).await.inspect_err(|_| self.failed(&Metrics::table("rollups")))?;
+        }
         let repaired = reconcile::rollups(&self.client, found).await.inspect_err(|_| {
             self.failed(&Metrics::table("rollups"));
         })?;

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clickhouse::Client;
 use tokio::task::JoinHandle;
 
 use crate::metrics::Metrics;
 
+use super::Storage;
 use super::rows::Event;
 use super::shipper::Shipper;
 use super::spool::{self, Refused, Spool, SpoolOptions};
@@ -63,7 +63,7 @@ impl Writer {
     /// the shipper: what the dedupe memory must know is read before any of
     /// it can be shipped and deleted.
     pub fn start(
-        client: &Client,
+        storage: &Storage,
         options: SpoolOptions,
         drain_timeout: Duration,
         metrics: Arc<Metrics>,
@@ -77,7 +77,12 @@ impl Writer {
             // A segment that does not read stays for the shipper, which reports it.
             let _ = spool::each_event(&path, |event| unshipped(&event));
         }
-        let shipper = Shipper { client: client.clone(), shared: shared.clone(), metrics: metrics.clone() };
+        let shipper = Shipper {
+            client: storage.client().clone(),
+            replicated: storage.cluster().is_some(),
+            shared: shared.clone(),
+            metrics: metrics.clone(),
+        };
         let shipper = tokio::spawn(shipper.run());
         let ticking = Arc::downgrade(&spool);
         let ticker = tokio::spawn(async move {

@@ -18,7 +18,7 @@ use crate::support::{ago, fresh_storage, scratch, segments, spool_options};
 const VIEWS: [&str; 4] =
     ["feedback_daily_mv", "stage_time_from_feedback_mv", "stage_time_from_timings_mv", "calls_daily_mv"];
 
-fn rating(occurred_at: u32, score: u8, reported_ms: Option<u64>) -> FeedbackRow {
+pub(crate) fn rating(occurred_at: u32, score: u8, reported_ms: Option<u64>) -> FeedbackRow {
     let json = serde_json::json!({
         "event_id": Uuid::new_v4(), "occurred_at": occurred_at, "received_at": occurred_at + 5, "site": "demo",
         "journey": "scrap-metal-licensing", "stage": "application", "touchpoint": "epgu", "channel": "web",
@@ -50,7 +50,7 @@ fn call(started_at: u32, transfers: u8) -> CallRow {
 
 /// Writes `events` to a spool in `dir` while ClickHouse cannot be reached,
 /// so that they stay there as segments a next start ships.
-async fn spool_offline(dir: &std::path::Path, events: Vec<Event>) {
+pub(crate) async fn spool_offline(dir: &std::path::Path, events: Vec<Event>) {
     let nowhere = Endpoint {
         url: "http://127.0.0.1:9".parse().unwrap(),
         user: "default".into(),
@@ -58,7 +58,7 @@ async fn spool_offline(dir: &std::path::Path, events: Vec<Event>) {
     };
     let metrics = touchpoint::metrics::Metrics::new();
     let (queue, writer) = Writer::start(
-        Storage::new(&nowhere, "nowhere").client(),
+        &Storage::new(&nowhere, "nowhere"),
         spool_options(dir),
         Duration::from_millis(300),
         metrics,
@@ -73,10 +73,10 @@ async fn spool_offline(dir: &std::path::Path, events: Vec<Event>) {
 }
 
 /// Ships what the spool in `dir` holds, as a start of the service would.
-async fn ship(storage: &Storage, dir: &std::path::Path) {
+pub(crate) async fn ship(storage: &Storage, dir: &std::path::Path) {
     let metrics = touchpoint::metrics::Metrics::new();
     let (queue, writer) =
-        Writer::start(storage.client(), spool_options(dir), Duration::from_secs(20), metrics, &|_| {}).unwrap();
+        Writer::start(storage, spool_options(dir), Duration::from_secs(20), metrics, &|_| {}).unwrap();
     drop(queue);
     writer.finish(tokio::time::Instant::now() + Duration::from_secs(3600)).await;
 }

@@ -199,7 +199,7 @@ async fn a_segment_that_reached_clickhouse_but_was_not_deleted_is_not_counted_ag
     // This run syncs before every answer (group commit); the next ones every 5 ms.
     let strict = SpoolOptions { sync_interval: Duration::ZERO, ..spool_options(&dir) };
     let (queue, writer) =
-        Writer::start(unreachable.client(), strict, Duration::from_millis(300), metrics.clone(), &|_| {}).unwrap();
+        Writer::start(&unreachable, strict, Duration::from_millis(300), metrics.clone(), &|_| {}).unwrap();
     let first = row(Uuid::new_v4(), 1_763_900_000, 5);
     for i in 0..199 {
         queue.push(Event::Feedback(row(Uuid::new_v4(), 1_763_900_000, 1 + (i % 5) as u8))).await.unwrap();
@@ -221,8 +221,7 @@ async fn a_segment_that_reached_clickhouse_but_was_not_deleted_is_not_counted_ag
     // between the INSERTs and the delete, and start again.
     for _ in 0..2 {
         let (queue, writer) =
-            Writer::start(storage.client(), spool_options(&dir), Duration::from_secs(20), metrics.clone(), &|_| {})
-                .unwrap();
+            Writer::start(&storage, spool_options(&dir), Duration::from_secs(20), metrics.clone(), &|_| {}).unwrap();
         drop(queue);
         writer.finish(tokio::time::Instant::now() + Duration::from_secs(3600)).await;
         assert!(segments(&dir).is_empty(), "shipped segments are deleted");
@@ -300,8 +299,7 @@ async fn group_commit_under_concurrent_requests_writes_every_record_once() {
     let nowhere = Endpoint { url: "http://127.0.0.1:9".parse().unwrap(), user: "default".into(), password: "".into() };
     let metrics = touchpoint::metrics::Metrics::new();
     let (queue, writer) =
-        Writer::start(Storage::new(&nowhere, "x").client(), strict, Duration::from_millis(100), metrics, &|_| {})
-            .unwrap();
+        Writer::start(&Storage::new(&nowhere, "x"), strict, Duration::from_millis(100), metrics, &|_| {}).unwrap();
 
     // Act: eight streams of 200 requests, some of two events (one record each).
     let streams: Vec<_> = (0..8)
@@ -349,9 +347,9 @@ async fn a_second_process_on_the_same_spool_folder_is_refused() {
     let storage = fresh_storage().await;
     let metrics = touchpoint::metrics::Metrics::new();
     let (_queue, _writer) =
-        Writer::start(storage.client(), spool_options(&dir), Duration::from_secs(1), metrics.clone(), &|_| {}).unwrap();
+        Writer::start(&storage, spool_options(&dir), Duration::from_secs(1), metrics.clone(), &|_| {}).unwrap();
 
-    let second = Writer::start(storage.client(), spool_options(&dir), Duration::from_secs(1), metrics, &|_| {});
+    let second = Writer::start(&storage, spool_options(&dir), Duration::from_secs(1), metrics, &|_| {});
 
     let err = second.err().expect("the folder is taken");
     assert!(err.to_string().contains("another touchpoint process uses this folder"), "{err}");

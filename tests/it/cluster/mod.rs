@@ -2,6 +2,7 @@
 //! ClickHouse 18.16 replicas of one shard, started by the test.
 
 pub mod launcher;
+mod repair;
 
 use serde_json::json;
 use touchpoint::storage::Storage;
