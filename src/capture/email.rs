@@ -33,30 +33,34 @@ pub struct Signer {
     key: SecretString,
     ttl: Duration,
     /// Where links point, without a trailing slash.
-    base_url: String,
+    pub(super) base_url: String,
 }
 
 /// What a token carries; short keys keep the links short.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct Claims {
+pub(super) struct Claims {
     /// Event id shared by the case's links.
-    e: Uuid,
-    j: String,
-    s: String,
-    t: String,
+    pub(super) e: Uuid,
+    pub(super) j: String,
+    pub(super) s: String,
+    pub(super) t: String,
     /// The case reference's keyed hash as `#` and 32 hex digits; empty for
     /// none. (Links made before issue 14 carry the reference in clear.)
-    c: String,
-    k: Scale,
+    pub(super) c: String,
+    pub(super) k: Scale,
     /// The score this link records.
-    v: u8,
+    pub(super) v: u8,
     /// Issued at, seconds: the rating's `occurred_at`, equal for all links so
     /// that they collapse.
-    i: u32,
+    pub(super) i: u32,
     /// Expires at, seconds.
-    x: u32,
+    pub(super) x: u32,
     /// Locale of the pages.
-    l: String,
+    pub(super) l: String,
+    /// The link opens the stage's question set (one link for the letter)
+    /// instead of recording the score `v`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) q: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -81,7 +85,7 @@ impl Signer {
         Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes()).expect("HMAC takes a key of any length")
     }
 
-    fn sign(&self, claims: &Claims) -> String {
+    pub(super) fn sign(&self, claims: &Claims) -> String {
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
@@ -120,6 +124,10 @@ pub struct LinksInput {
     pub case_ref: Option<String>,
     #[serde(default)]
     pub scale: Option<Scale>,
+    /// `true`: one link that opens the stage's question set (the five
+    /// criteria or the stage's own questions) instead of one link per score.
+    #[serde(default)]
+    pub questions: bool,
     /// `ru` (default) or `en`, for the snippet and the pages.
     #[serde(default)]
     pub locale: Option<String>,
@@ -133,14 +141,17 @@ pub struct Link {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Links {
-    event_id: Uuid,
-    expires_at: String,
-    links: Vec<Link>,
+    pub(super) event_id: Uuid,
+    pub(super) expires_at: String,
+    /// One per score; empty for a question-set link.
+    pub(super) links: Vec<Link>,
+    /// With `questions`: the one link that opens the set.
+    pub(super) questions_url: Option<String>,
     /// Table-based HTML to paste into the letter: no script, no images.
-    html: String,
+    pub(super) html: String,
     /// With a `case_ref`: the client's own history of that case, to send
     /// along (signed, expires after `case_refs.history_link_ttl`).
-    history_url: Option<String>,
+    pub(super) history_url: Option<String>,
 }
 
 #[derive(Template)]
@@ -209,7 +220,11 @@ pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>
         i: unix(now),
         x: unix(expires),
         l: locale,
+        q: false,
     };
+    if input.questions {
+        return super::email_set::links(&capture, stage, base);
+    }
     let (lo, hi) = scale.range();
     let links: Vec<Link> = (lo..=hi)
         .map(|score| Link {
@@ -225,6 +240,7 @@ pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>
         event_id: base.e,
         expires_at: humantime::format_rfc3339_seconds(expires).to_string(),
         links,
+        questions_url: None,
         html,
         history_url: case_key.map(|key| capture.history.url(key, unix(now))),
     }))
@@ -298,7 +314,7 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<O
 
 /// The case key a token's `c` names: `#` and its hex, or (a link made
 /// before keys) the reference in clear, hashed now.
-fn claims_case_key(capture: &Capture, c: &str) -> Option<CaseKey> {
+pub(super) fn claims_case_key(capture: &Capture, c: &str) -> Option<CaseKey> {
     match c.strip_prefix('#') {
         Some(hex) => hex.parse().ok(),
         None => CaseRef::parse("case_ref", Some(c.to_string())).ok().flatten().map(|r| capture.case_keys.key(&r)),
@@ -318,6 +334,7 @@ fn claims_case_key(capture: &Capture, c: &str) -> Option<CaseKey> {
 pub async fn click(State(capture): State<Capture>, Path(token): Path<String>) -> Response {
     match capture.signer.verify(&token, capture.now()) {
         Err(e) => pages::error(false, token_error(e)),
+        Ok(claims) if claims.q => super::email_set::page(&capture, &claims, &token),
         Ok(claims) => {
             let en = pages::is_english(Some(&claims.l));
             match record(&capture, &claims, String::new()).await {
@@ -361,6 +378,9 @@ pub async fn comment(
         Ok(RawBody(body)) => body,
         Err(e) => return pages::error(en, e),
     };
+    if claims.q {
+        return super::email_set::answer(&capture, &claims, &body).await;
+    }
     let form: CommentForm = match parse_form(&body) {
         Ok(form) => form,
         Err(e) => return pages::error(en, e),
@@ -392,6 +412,7 @@ mod tests {
             i: 0,
             x: expires,
             l: "ru".into(),
+            q: false,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Capture: the endpoints clients and staff systems post events to.
 //!
-//! Public (`/api/v1/feedback`, `/api/v1/timings`, `/r/{token}`): write-only,
+//! Public (`/api/v1/feedback`, `/api/v1/answers`, `/api/v1/timings`, `/r/{token}`): write-only,
 //! CORS limited to the sites' origins, rate-limited per address and per site,
 //! 64 KiB bodies. Staff (`/api/v1/calls`, `/api/v1/correspondence`,
 //! `/api/v1/email-links`): bearer token. Every endpoint parses and checks
@@ -8,8 +8,10 @@
 //! then the durable spool) and answers 202 once they are on disk; a repeat
 //! of an event id is answered 202 with the same id and stored nothing.
 
+mod answers;
 mod caller;
 mod email;
+mod email_set;
 pub mod events;
 mod guard;
 pub use guard::GuardLayer;
@@ -232,6 +234,7 @@ pub fn public_router(capture: Capture, metrics: Arc<Metrics>) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(feedback))
         .routes(routes!(timings))
+        .routes(routes!(answers::answers))
         .merge(links)
         .layer(stack)
         .with_state(capture)

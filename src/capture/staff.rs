@@ -24,7 +24,7 @@ use crate::extract::Json;
 use crate::ingest::Submission;
 use crate::journeys::Catalog;
 use crate::journeys::model::{Journey, Stage};
-use crate::storage::rows::{CallRow, Event, FeedbackRow, LetterRow};
+use crate::storage::rows::{AnswersRow, CallRow, Event, FeedbackRow, LetterRow};
 
 /// The register id of the phone touchpoint: every call of the log happens there.
 const PHONE: &str = "phone";
@@ -134,6 +134,10 @@ pub struct CallInput {
     pub segment: Option<Segment>,
     #[serde(default)]
     pub rating: Option<CallRating>,
+    /// The client's answers to the stage's question set, asked at the end of
+    /// the call (needs `journey` and `stage`); questions skipped are left out.
+    #[serde(default)]
+    pub answers: Vec<crate::domain::questions::AnswerInput>,
     /// The ministry's reference of the client's case, if the call was about
     /// one (at most 64 characters); only its keyed hash is stored.
     #[serde(default)]
@@ -142,9 +146,9 @@ pub struct CallInput {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CallAccepted {
-    event_id: Uuid,
+    pub event_id: Uuid,
     /// More than two transfers: against 3.2.4 of the order.
-    breaks_transfer_standard: bool,
+    pub breaks_transfer_standard: bool,
 }
 
 #[utoipa::path(post, path = "/api/v1/calls", tag = "staff", security(("staff_token" = [])),
@@ -158,6 +162,12 @@ pub struct CallAccepted {
 #[tracing::instrument(skip_all, fields(process))]
 pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>) -> Result<Response, ApiError> {
     tracing::Span::current().record("process", input.process.as_str());
+    Ok(accepted(log_call(&capture, input).await?))
+}
+
+/// Checks and stores one call of the phone log, with the rating or answers
+/// given at its end: for the API and the operators' page alike.
+pub(crate) async fn log_call(capture: &Capture, input: CallInput) -> Result<CallAccepted, ApiError> {
     let now = capture.now();
     if input.process.is_empty() {
         return Err(ApiError::invalid("process", "name the register process of the call"));
@@ -173,6 +183,11 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         None => None,
     };
     let segment = Segment::code(input.segment);
+    let answers = match (place, input.answers.is_empty()) {
+        (_, true) => None,
+        (None, false) => return Err(ApiError::invalid("answers", "give the journey and stage the questions are of")),
+        (Some((_, stage)), false) => Some(super::answers::stage_set(stage)?.answers("answers", input.answers)?),
+    };
     let call = Event::Call(CallRow {
         event_id: input.event_id,
         started_at,
@@ -190,8 +205,12 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         rating_scale: rating.map_or(0, |(scale, _)| scale.code()),
         rating_score: rating.map(|(_, score)| score),
     });
+    let lowest = answers.as_ref().map(|a| a.lowest());
     let reason = |rules: &crate::cases::CaseRules| {
-        rules.call(input.transfers).or_else(|| rating.and_then(|(scale, score)| rules.rating(scale, score, &[])))
+        rules
+            .call(input.transfers)
+            .or_else(|| rating.and_then(|(scale, score)| rules.rating(scale, score, &[])))
+            .or_else(|| lowest.and_then(|score| rules.rating(Scale::Csat, score, &[])))
     };
     let case = match (place, &capture.calls_unit) {
         (Some((j, s)), _) => capture.case(input.event_id, unix(now), (j, s, PHONE), reason),
@@ -228,8 +247,33 @@ pub async fn calls(State(capture): State<Capture>, Json(input): Json<CallInput>)
         };
         attached.push(Event::Feedback(FeedbackRow { segment, ..rating.row() }));
     }
+    if let Some((answers, (_, stage_def))) = answers.zip(place)
+        && let Some(phone) = catalog.touchpoint(PHONE)
+    {
+        let set = super::answers::stage_set(stage_def)?;
+        let row = AnswersRow {
+            event_id: input.event_id,
+            occurred_at: started_at,
+            received_at: unix(now),
+            // Empty: the answers travel with the call, under its id.
+            site: String::new(),
+            journey: journey.clone(),
+            stage: stage.clone(),
+            touchpoint: PHONE.into(),
+            channel: phone.channel.name(),
+            segment,
+            question_set: set.kind.as_str().into(),
+            questions: answers.questions(),
+            scores: answers.scores(),
+            comment: String::new(),
+            locale: String::new(),
+            session_id: String::new(),
+            page_path: String::new(),
+        };
+        attached.push(Event::Answers(row));
+    }
     capture.submit(vec![Submission { event: call, attached }]).await?;
-    Ok(accepted(CallAccepted { event_id: input.event_id, breaks_transfer_standard: input.transfers > MAX_TRANSFERS }))
+    Ok(CallAccepted { event_id: input.event_id, breaks_transfer_standard: input.transfers > MAX_TRANSFERS })
 }
 
 /// `POST /api/v1/correspondence`: the timeline of one letter. Send it again

@@ -13,10 +13,13 @@ pub enum EventKind {
     Letter,
     /// A rating clicked in a letter; a later click is an update.
     EmailRating,
+    /// A response to a question set: the widget's, a form's, a letter's.
+    Answers,
 }
 
 impl EventKind {
-    /// The code of `case_touches.kind` (an `Enum8`, migration 0014).
+    /// The code of `case_touches.kind` (an `Enum8`, migration 0014; answers
+    /// carry no case reference and have no touches yet).
     pub fn code(self) -> i8 {
         match self {
             EventKind::Rating => 1,
@@ -24,6 +27,7 @@ impl EventKind {
             EventKind::Call => 3,
             EventKind::Letter => 4,
             EventKind::EmailRating => 5,
+            EventKind::Answers => 6,
         }
     }
 
@@ -35,13 +39,21 @@ impl EventKind {
             EventKind::Call => "call",
             EventKind::Letter => "letter",
             EventKind::EmailRating => "email_rating",
+            EventKind::Answers => "answers",
         }
     }
 
     pub fn from_code(code: i8) -> Option<EventKind> {
-        [EventKind::Rating, EventKind::Timing, EventKind::Call, EventKind::Letter, EventKind::EmailRating]
-            .into_iter()
-            .find(|k| k.code() == code)
+        [
+            EventKind::Rating,
+            EventKind::Timing,
+            EventKind::Call,
+            EventKind::Letter,
+            EventKind::EmailRating,
+            EventKind::Answers,
+        ]
+        .into_iter()
+        .find(|k| k.code() == code)
     }
 
     /// Kinds whose later posts with the same id replace the earlier one: a

@@ -1,6 +1,6 @@
 //! The words every part of touchpoint shares: rating scales, emotions,
 //! client segments, channels, event kinds, roles, times and working days,
-//! case references, what a recommendation measures, each parsed and checked
+//! case references, what a recommendation measures, question sets, each parsed and checked
 //! once here. Capture, dashboards, the seed and the widget import them from
 //! this module, never from one another.
 
@@ -9,6 +9,7 @@ pub mod case_ref;
 mod channel;
 mod kind;
 mod measure;
+pub mod questions;
 mod role;
 mod scale;
 mod segment;
@@ -19,6 +20,7 @@ pub use case_ref::{CaseKey, CaseKeys, CaseRef};
 pub use channel::Channel;
 pub use kind::EventKind;
 pub use measure::{Aim, Measure};
+pub use questions::{QuestionSet, SetKind};
 pub use role::Role;
 pub use scale::{Emotion, Scale};
 pub use segment::Segment;

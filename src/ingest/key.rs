@@ -28,7 +28,8 @@ pub struct Version {
 }
 
 /// The key and state of the row that carries an event's id; `None` for rows
-/// that only travel with another (a call's rating, a rollup correction).
+/// that only travel with another (a call's rating or answers, a rollup
+/// correction).
 pub fn identify(event: &Event) -> Option<(Key, Version)> {
     let (kind, id, at, fingerprint) = match event {
         Event::Feedback(row) if row.site == EMAIL_SITE => {
@@ -39,6 +40,8 @@ pub fn identify(event: &Event) -> Option<(Key, Version)> {
         Event::Timing(row) => (EventKind::Timing, row.event_id, row.received_at, 0),
         Event::Call(row) => (EventKind::Call, row.event_id, row.received_at, 0),
         Event::Letter(row) => (EventKind::Letter, row.event_id, row.updated_at, letter_fingerprint(row)),
+        Event::Answers(row) if row.site.is_empty() => return None,
+        Event::Answers(row) => (EventKind::Answers, row.event_id, row.received_at, 0),
         Event::Correction(_) | Event::Case(_) | Event::Touch(_) => return None,
     };
     Some((Key { kind, id }, Version { at, fingerprint }))

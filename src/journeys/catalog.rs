@@ -272,6 +272,35 @@ fn validate_register(path: &Path, register: &Register, errors: &mut Vec<CatalogE
     }
 }
 
+/// What is wrong with a stage's question set: the built-in one takes no
+/// items; a custom one 1 to 5, each id once.
+fn question_problems(questions: &crate::journeys::model::Questions) -> Vec<String> {
+    use crate::domain::{SetKind, questions::MAX_QUESTIONS};
+    let mut problems = Vec::new();
+    match questions.set {
+        SetKind::Vk5 if !questions.items.is_empty() => {
+            problems.push("the vk5 set asks its five criteria: leave out `items`".to_string());
+        }
+        SetKind::Custom if questions.items.is_empty() || questions.items.len() > MAX_QUESTIONS => {
+            problems.push(format!("a custom set has 1 to {MAX_QUESTIONS} items"));
+        }
+        _ => {}
+    }
+    let mut ids = HashSet::new();
+    for item in &questions.items {
+        if let Some(m) = id_problem(&item.id) {
+            problems.push(format!("question {:?}: {m}", item.id));
+        }
+        if !ids.insert(item.id.as_str()) {
+            problems.push(format!("question {:?} is listed twice", item.id));
+        }
+        if item.text.ru.trim().is_empty() {
+            problems.push(format!("question {:?}: the Russian text is empty", item.id));
+        }
+    }
+    problems
+}
+
 fn validate_journey(path: &Path, journey: &Journey, touchpoints: &HashMap<&str, &str>, errors: &mut Vec<CatalogError>) {
     let mut r = Reporter { file: path, errors };
     if let Some(m) = id_problem(&journey.id) {
@@ -341,6 +370,11 @@ fn validate_journey(path: &Path, journey: &Journey, touchpoints: &HashMap<&str, 
         }
         if let Some(m) = stage.unit.as_deref().and_then(id_problem) {
             r.push(&entry, "unit", m);
+        }
+        if let Some(questions) = &stage.questions {
+            for m in question_problems(questions) {
+                r.push(&entry, "questions", m);
+            }
         }
     }
     let offered: Vec<&str> = journey.stages.iter().flat_map(|s| s.tags.iter().map(|t| t.id.as_str())).collect();

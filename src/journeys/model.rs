@@ -172,6 +172,49 @@ pub struct Stage {
     /// later one, counts as past the deadline.
     #[serde(default)]
     pub legal_deadline_days: Option<u16>,
+    /// The question set this stage asks besides the single rating: the five
+    /// "Ваш контроль" criteria or questions of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Questions>,
+}
+
+/// A stage's question set as its journey file writes it:
+/// `questions = { set = "vk5" }`, or `set = "custom"` with 1–5 `items`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Questions {
+    pub set: crate::domain::SetKind,
+    /// The questions of a custom set, each answered 1–5.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<QuestionItem>,
+}
+
+/// A question of a custom set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionItem {
+    /// Stable id, stored with each answer.
+    pub id: String,
+    pub text: Text,
+}
+
+impl Stage {
+    /// The set this stage asks, if any.
+    pub fn question_set(&self) -> Option<crate::domain::QuestionSet> {
+        use crate::domain::{QuestionSet, SetKind, questions::Question};
+        let spec = self.questions.as_ref()?;
+        Some(match spec.set {
+            SetKind::Vk5 => QuestionSet::vk5(),
+            SetKind::Custom => QuestionSet {
+                kind: SetKind::Custom,
+                questions: spec
+                    .items
+                    .iter()
+                    .map(|q| Question { id: q.id.clone(), ru: q.text.ru.clone(), en: q.text.en.clone() })
+                    .collect(),
+            },
+        })
+    }
 }
 
 /// A tag offered with the rating form of a stage.

@@ -26,6 +26,8 @@ pub const SHARDED: &[&str] = &[
     "feedback_comments",
     "feedback_corrections",
     "case_touches",
+    "answers",
+    "answers_daily",
 ];
 
 /// `statement` for the cluster `cluster`, the service's tables living in

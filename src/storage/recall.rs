@@ -6,7 +6,7 @@ use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::rows::{CALLS, CORRESPONDENCE, Event, FEEDBACK, LetterRow, TIMINGS};
+use super::rows::{ANSWERS, CALLS, CORRESPONDENCE, Event, FEEDBACK, LetterRow, TIMINGS};
 use super::{Storage, StorageError};
 use crate::domain::EventKind;
 use crate::ingest::{Key, Version, email_fingerprint};
@@ -42,9 +42,17 @@ pub async fn recall(
          WHERE received_at >= toDateTime(?) AND site NOT IN ('', 'email')"
     );
     let mut read = 0;
-    for (sql, kind) in
-        [(ratings, EventKind::Rating), (seen_sql(TIMINGS), EventKind::Timing), (seen_sql(CALLS), EventKind::Call)]
-    {
+    // Answers given at the end of a call (site '') travel with the call.
+    let answers = format!(
+        "SELECT event_id AS id, toUInt32(received_at) AS at FROM {ANSWERS} \
+         WHERE received_at >= toDateTime(?) AND site != ''"
+    );
+    for (sql, kind) in [
+        (ratings, EventKind::Rating),
+        (seen_sql(TIMINGS), EventKind::Timing),
+        (seen_sql(CALLS), EventKind::Call),
+        (answers, EventKind::Answers),
+    ] {
         let mut cursor = storage.client().query(&sql).bind(since).fetch::<Seen>()?;
         while let Some(row) = cursor.next().await? {
             remember(Key { kind, id: row.id }, Version { at: row.at, fingerprint: 0 });

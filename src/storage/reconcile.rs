@@ -14,6 +14,8 @@
 //!   straight into the rollup. The difference is computed anew from what is
 //!   stored each time, so a repair whose own INSERT failed midway is repaired
 //!   by the next attempt, never applied twice.
+//! - `answers_daily` holds sums and counts too, compared and mended the same
+//!   way per (journey, day).
 //! - `stage_time_daily` holds quantile states, which cannot be subtracted. Per
 //!   key, the count of raw rows is compared with the rollup's; a key short by
 //!   exactly the rows of the round found in its timings, its ratings, or both,
@@ -38,7 +40,7 @@ use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::rows::{CallRow, CorrectionRow, FeedbackRow, TimingRow};
+use super::rows::{AnswersRow, CallRow, CorrectionRow, FeedbackRow, TimingRow};
 
 /// How a rating is put on 0–100 in `feedback_daily`, as its view computes it
 /// (migration 0006): a repair must add what the view would have added.
@@ -57,11 +59,16 @@ pub(crate) struct AlreadyStored {
     pub timings: Vec<TimingRow>,
     pub calls: Vec<CallRow>,
     pub corrections: Vec<CorrectionRow>,
+    pub answers: Vec<AnswersRow>,
 }
 
 impl AlreadyStored {
     pub fn is_empty(&self) -> bool {
-        self.feedback.is_empty() && self.timings.is_empty() && self.calls.is_empty() && self.corrections.is_empty()
+        self.feedback.is_empty()
+            && self.timings.is_empty()
+            && self.calls.is_empty()
+            && self.corrections.is_empty()
+            && self.answers.is_empty()
     }
 }
 
@@ -71,6 +78,7 @@ pub(crate) struct Repaired {
     pub feedback_daily: usize,
     pub calls_daily: usize,
     pub stage_time_daily: usize,
+    pub answers_daily: usize,
 }
 
 /// A (journey, day) a rollup is compared on; the day in days since the epoch.
@@ -87,8 +95,17 @@ fn date(day: u16) -> String {
 }
 
 /// The raw tables a repair reads and the rollups it compares them with.
-const COMPARED: [&str; 7] =
-    ["feedback", "feedback_corrections", "timings", "calls", "feedback_daily", "calls_daily", "stage_time_daily"];
+const COMPARED: [&str; 9] = [
+    "feedback",
+    "feedback_corrections",
+    "timings",
+    "calls",
+    "answers",
+    "feedback_daily",
+    "calls_daily",
+    "stage_time_daily",
+    "answers_daily",
+];
 
 /// How long [`settle`] waits for this replica; past it the round fails and
 /// is retried, its rows safe in the spool.
@@ -124,6 +141,10 @@ pub(crate) async fn rollups(client: &Client, found: &AlreadyStored) -> clickhous
         repaired.calls_daily += calls_daily(client, journey, *day).await?;
     }
     repaired.stage_time_daily = stage_time_daily(client, found).await?;
+    let answer_days: BTreeSet<Day> = found.answers.iter().map(|r| (r.journey.clone(), day_of(r.occurred_at))).collect();
+    for (journey, day) in &answer_days {
+        repaired.answers_daily += answers_daily(client, journey, *day).await?;
+    }
     Ok(repaired)
 }
 
@@ -196,6 +217,63 @@ async fn calls_daily(client: &Client, journey: &str, day: u16) -> clickhouse::er
         to = from + 86_400,
     );
     add_difference::<CallsDaily>(client, "calls_daily", &sql, journey, day).await
+}
+
+/// A row of `answers_daily`; as a repair, the difference to add.
+#[derive(Debug, Row, Serialize, Deserialize)]
+struct AnswersDaily {
+    day: u16,
+    journey: String,
+    stage: String,
+    touchpoint: String,
+    channel: String,
+    segment: i8,
+    question_set: String,
+    question: String,
+    responses: i64,
+    n: i64,
+    sum: i64,
+    sumsq: i64,
+    n1: i64,
+    n2: i64,
+    n3: i64,
+    n4: i64,
+    n5: i64,
+}
+
+async fn answers_daily(client: &Client, journey: &str, day: u16) -> clickhouse::error::Result<usize> {
+    let from = u64::from(day) * 86_400;
+    let counts = ["responses", "n", "sum", "sumsq", "n1", "n2", "n3", "n4", "n5"];
+    let summed: Vec<String> = counts.iter().map(|c| format!("sum(d{c}) AS {c}")).collect();
+    let negated: Vec<String> = counts.iter().map(|c| format!("-{c} AS d{c}")).collect();
+    let changed: Vec<String> = counts.iter().map(|c| format!("{c} != 0")).collect();
+    // As migration 0018's view computes them.
+    let sql = format!(
+        "SELECT day, journey, stage, touchpoint, channel, segment, question_set, question, {summed} \
+         FROM ( \
+           SELECT toDate(occurred_at, 'UTC') AS day, journey, stage, touchpoint, channel, segment, question_set, \
+                  questions[arrayJoin(arrayEnumerate(questions)) AS position] AS question, \
+                  toInt64(countIf(position = 1)) AS dresponses, toInt64(count()) AS dn, \
+                  toInt64(sum(scores[position])) AS dsum, \
+                  toInt64(sum(scores[position] * scores[position])) AS dsumsq, \
+                  toInt64(countIf(scores[position] = 1)) AS dn1, toInt64(countIf(scores[position] = 2)) AS dn2, \
+                  toInt64(countIf(scores[position] = 3)) AS dn3, toInt64(countIf(scores[position] = 4)) AS dn4, \
+                  toInt64(countIf(scores[position] = 5)) AS dn5 \
+           FROM answers FINAL \
+           WHERE journey = ? AND occurred_at >= toDateTime({from}) AND occurred_at < toDateTime({to}) \
+           GROUP BY day, journey, stage, touchpoint, channel, segment, question_set, question \
+           UNION ALL \
+           SELECT day, journey, stage, touchpoint, channel, segment, question_set, question, {negated} \
+           FROM answers_daily WHERE journey = ? AND day = toDate(?) \
+         ) \
+         GROUP BY day, journey, stage, touchpoint, channel, segment, question_set, question \
+         HAVING {changed}",
+        summed = summed.join(", "),
+        negated = negated.join(", "),
+        changed = changed.join(" OR "),
+        to = from + 86_400,
+    );
+    add_difference::<AnswersDaily>(client, "answers_daily", &sql, journey, day).await
 }
 
 /// Runs a difference query (raw sums minus the rollup's, bound to `journey`

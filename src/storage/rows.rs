@@ -148,6 +148,31 @@ pub struct TouchRow {
     pub kind: i8,
 }
 
+/// One response to a question set (migration 0018): the questions answered,
+/// in the set's order, and their scores 1–5. `site` is empty for the answers
+/// given at the end of a call (they travel with the call, under its id).
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct AnswersRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub occurred_at: u32,
+    pub received_at: u32,
+    pub site: String,
+    pub journey: String,
+    pub stage: String,
+    pub touchpoint: String,
+    pub channel: String,
+    pub segment: i8,
+    /// `vk5` or `custom` (`domain::SetKind`).
+    pub question_set: String,
+    pub questions: Vec<String>,
+    pub scores: Vec<u8>,
+    pub comment: String,
+    pub locale: String,
+    pub session_id: String,
+    pub page_path: String,
+}
+
 /// An accepted event on its way to ClickHouse, as the spool stores it. New
 /// kinds go last: a variant's position is its code in spool files on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +184,7 @@ pub enum Event {
     Correction(CorrectionRow),
     Case(CaseRow),
     Touch(TouchRow),
+    Answers(AnswersRow),
 }
 
 /// A row the spool ships: its table, and what tells a stored copy of this very
@@ -189,6 +215,7 @@ spooled!(LetterRow, CORRESPONDENCE, updated_at);
 spooled!(CorrectionRow, FEEDBACK_CORRECTIONS, received_at);
 spooled!(CaseRow, CASES, opened_at);
 spooled!(TouchRow, CASE_TOUCHES, at);
+spooled!(AnswersRow, ANSWERS, received_at);
 
 pub const FEEDBACK: &str = "feedback";
 pub const TIMINGS: &str = "timings";
@@ -197,3 +224,4 @@ pub const CORRESPONDENCE: &str = "correspondence";
 pub const FEEDBACK_CORRECTIONS: &str = "feedback_corrections";
 pub const CASES: &str = "cases";
 pub const CASE_TOUCHES: &str = "case_touches";
+pub const ANSWERS: &str = "answers";

@@ -24,7 +24,9 @@ use uuid::Uuid;
 use crate::metrics::Metrics;
 
 use super::reconcile::{self, AlreadyStored};
-use super::rows::{CallRow, CaseRow, CorrectionRow, Event, FeedbackRow, LetterRow, Spooled, TimingRow, TouchRow};
+use super::rows::{
+    AnswersRow, CallRow, CaseRow, CorrectionRow, Event, FeedbackRow, LetterRow, Spooled, TimingRow, TouchRow,
+};
 use super::spool::{self, Sealed, Shared};
 
 /// Segments shipped in one round at most, when a backlog has built up...
@@ -117,7 +119,8 @@ impl Shipper {
         // No rollup reads cases or touches either.
         self.table(tables.cases, check).await?;
         self.table(tables.touches, check).await?;
-        let found = AlreadyStored { feedback, timings, calls, corrections };
+        let answers = self.table(tables.answers, check).await?;
+        let found = AlreadyStored { feedback, timings, calls, corrections, answers };
         if !found.is_empty() {
             // After every INSERT of the round, corrections included: the
             // rollups are compared with the raw tables as they now stand.
@@ -138,6 +141,7 @@ impl Shipper {
             ("feedback_daily", repaired.feedback_daily),
             ("calls_daily", repaired.calls_daily),
             ("stage_time_daily", repaired.stage_time_daily),
+            ("answers_daily", repaired.answers_daily),
         ] {
             if rows > 0 {
                 tracing::warn!(rollup, rows, "a rollup had missed rows its raw table holds; repaired");
@@ -238,6 +242,7 @@ struct Tables {
     corrections: Vec<CorrectionRow>,
     cases: Vec<CaseRow>,
     touches: Vec<TouchRow>,
+    answers: Vec<AnswersRow>,
 }
 
 impl Tables {
@@ -250,6 +255,7 @@ impl Tables {
             Event::Correction(row) => self.corrections.push(row),
             Event::Case(row) => self.cases.push(row),
             Event::Touch(row) => self.touches.push(row),
+            Event::Answers(row) => self.answers.push(row),
         }
     }
 }

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
+pub mod set_form;
 mod words;
 pub use words::Words;
 

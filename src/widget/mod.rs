@@ -1,5 +1,6 @@
-//! The embeddable widget (`/widget.js`) and its no-JavaScript fallback
-//! (`/embed/{site}/{journey}/{stage}`).
+//! The embeddable widget (`/widget.js`) and its no-JavaScript fallbacks
+//! (`/embed/{site}/{journey}/{stage}`, and `…/questions` for a stage's
+//! question set).
 
 use std::sync::{Arc, LazyLock};
 
@@ -18,6 +19,7 @@ use utoipa_axum::routes;
 use crate::config::SiteConfig;
 use crate::domain::Scale;
 use crate::error::ApiError;
+use crate::journeys::model::{Journey, Stage};
 
 /// The widget's source, served as written: the committed file is the build.
 pub const WIDGET_JS: &str = include_str!("widget.js");
@@ -41,6 +43,7 @@ pub fn router(
     OpenApiRouter::new()
         .routes(routes!(widget_js))
         .routes(routes!(embed))
+        .routes(routes!(embed_questions))
         .layer(tower::util::MapResponseLayer::new(crate::web::public_pages))
         .layer(CompressionLayer::new())
         .with_state(Embed { catalog, sites })
@@ -90,6 +93,39 @@ struct EmbedPage<'a> {
     tags: Vec<(&'a str, &'a str)>,
 }
 
+fn not_found(what: &'static str, id: &str) -> ApiError {
+    ApiError::NotFound { what, field: what, id: id.to_string() }
+}
+
+impl Embed {
+    /// The site, and the journey and stage it may embed a form for.
+    fn place<'c>(
+        &self,
+        catalog: &'c crate::journeys::Catalog,
+        site: &str,
+        journey: &str,
+        stage: &str,
+    ) -> Result<(&SiteConfig, &'c Journey, &'c Stage), ApiError> {
+        let site_config = self.sites.get(site).ok_or_else(|| not_found("site", site))?;
+        let journey_def = catalog
+            .journey(journey)
+            .filter(|j| site_config.journeys.contains(&j.id))
+            .ok_or_else(|| not_found("journey", journey))?;
+        let stage_def = journey_def.stages.iter().find(|s| s.id == stage).ok_or_else(|| not_found("stage", stage))?;
+        Ok((site_config, journey_def, stage_def))
+    }
+}
+
+/// The touchpoint asked for, if the stage uses it; default the stage's first.
+fn touchpoint_of<'s>(stage: &'s Stage, asked: Option<&str>) -> Result<&'s str, ApiError> {
+    match asked {
+        Some(t) => {
+            stage.touchpoints.iter().find(|s| *s == t).map(String::as_str).ok_or_else(|| not_found("touchpoint", t))
+        }
+        None => Ok(stage.touchpoints.first().map(String::as_str).unwrap_or_default()),
+    }
+}
+
 fn scores(scale: Scale, en: bool) -> Vec<(u8, String)> {
     let (lo, hi) = scale.range();
     (lo..=hi)
@@ -127,19 +163,9 @@ async fn embed(
     Path((site, journey, stage)): Path<(String, String, String)>,
     Query(query): Query<EmbedQuery>,
 ) -> Result<Response, ApiError> {
-    let not_found = |what: &'static str, id: &str| ApiError::NotFound { what, field: what, id: id.to_string() };
-    let site_config = state.sites.get(&site).ok_or_else(|| not_found("site", &site))?;
     let catalog = state.catalog.get();
-    let journey_def = catalog
-        .journey(&journey)
-        .filter(|j| site_config.journeys.contains(&j.id))
-        .ok_or_else(|| not_found("journey", &journey))?;
-    let stage_def = journey_def.stages.iter().find(|s| s.id == stage).ok_or_else(|| not_found("stage", &stage))?;
-    let touchpoint = match &query.touchpoint {
-        Some(t) if stage_def.touchpoints.contains(t) => t.as_str(),
-        Some(t) => return Err(not_found("touchpoint", t)),
-        None => stage_def.touchpoints.first().map(String::as_str).unwrap_or_default(),
-    };
+    let (site_config, journey_def, stage_def) = state.place(&catalog, &site, &journey, &stage)?;
+    let touchpoint = touchpoint_of(stage_def, query.touchpoint.as_deref())?;
     let en = query.lang.as_deref().is_some_and(|l| l.starts_with("en"));
     let scale = query.scale.unwrap_or(Scale::Csat);
     let page = EmbedPage {
@@ -161,6 +187,49 @@ async fn embed(
     };
     let html = page.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("embed template failed: {e}")))?;
     // Only the site's own pages may frame the form.
+    let csp = crate::web::embeddable_csp(&site_config.origins);
+    let csp = HeaderValue::from_str(&csp).map_err(|e| ApiError::Internal(anyhow::anyhow!("CSP header: {e}")))?;
+    Ok(([(header::CONTENT_SECURITY_POLICY, csp)], Html(html)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct QuestionsQuery {
+    /// Touchpoint of the stage; default: the stage's first.
+    touchpoint: Option<String>,
+    lang: Option<String>,
+}
+
+/// The stage's question set as a page of its own, like [`embed`]: works in
+/// an iframe and with JavaScript off, posts to `/api/v1/answers` as a form.
+#[utoipa::path(get, path = "/embed/{site}/{journey}/{stage}/questions", tag = "widget",
+    params(
+        ("site" = String, Path), ("journey" = String, Path), ("stage" = String, Path),
+        ("touchpoint" = Option<String>, Query), ("lang" = Option<String>, Query, description = "ru (default) or en"),
+    ),
+    responses(
+        (status = 200, description = "The form", content_type = "text/html"),
+        (status = 404, description = "Unknown site, journey, stage or touchpoint, or a stage without a set", body = crate::error::ErrorBody),
+    ))]
+async fn embed_questions(
+    State(state): State<Embed>,
+    Path((site, journey, stage)): Path<(String, String, String)>,
+    Query(query): Query<QuestionsQuery>,
+) -> Result<Response, ApiError> {
+    let catalog = state.catalog.get();
+    let (site_config, journey_def, stage_def) = state.place(&catalog, &site, &journey, &stage)?;
+    let set = stage_def.question_set().ok_or_else(|| not_found("question set", &stage))?;
+    let touchpoint = touchpoint_of(stage_def, query.touchpoint.as_deref())?.to_string();
+    let en = query.lang.as_deref().is_some_and(|l| l.starts_with("en"));
+    let hidden = [
+        ("event_id", uuid::Uuid::new_v4().to_string()),
+        ("site", site.clone()),
+        ("journey", journey_def.id.clone()),
+        ("stage", stage_def.id.clone()),
+        ("touchpoint", touchpoint),
+        ("locale", if en { "en" } else { "ru" }.to_string()),
+    ];
+    let name = if en { &stage_def.name.en } else { &stage_def.name.ru };
+    let html = crate::web::set_form::render(&set, en, name, "/api/v1/answers", &hidden)?;
     let csp = crate::web::embeddable_csp(&site_config.origins);
     let csp = HeaderValue::from_str(&csp).map_err(|e| ApiError::Internal(anyhow::anyhow!("CSP header: {e}")))?;
     Ok(([(header::CONTENT_SECURITY_POLICY, csp)], Html(html)).into_response())

@@ -2,6 +2,7 @@
 //! One binary, so the suite links once and shares one server.
 
 mod admin;
+mod answers;
 mod browser;
 mod calendar;
 mod capture;

@@ -8,15 +8,20 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use touchpoint::storage::migrations::{self, Migration};
-use touchpoint::storage::rows::{CallRow, Event, FeedbackRow, TimingRow};
+use touchpoint::storage::rows::{AnswersRow, CallRow, Event, FeedbackRow, TimingRow};
 use touchpoint::storage::writer::Writer;
 use touchpoint::storage::{Endpoint, Storage};
 use uuid::Uuid;
 
 use crate::support::{ago, fresh_storage, scratch, segments, spool_options};
 
-const VIEWS: [&str; 4] =
-    ["feedback_daily_mv", "stage_time_from_feedback_mv", "stage_time_from_timings_mv", "calls_daily_mv"];
+const VIEWS: [&str; 5] = [
+    "feedback_daily_mv",
+    "stage_time_from_feedback_mv",
+    "stage_time_from_timings_mv",
+    "calls_daily_mv",
+    "answers_daily_mv",
+];
 
 pub(crate) fn rating(occurred_at: u32, score: u8, reported_ms: Option<u64>) -> FeedbackRow {
     let json = serde_json::json!({
@@ -46,6 +51,28 @@ fn call(started_at: u32, transfers: u8) -> CallRow {
         "transfers": transfers, "resolved": 1, "rating_scale": 1, "rating_score": null
     });
     serde_json::from_str(&json.to_string()).unwrap()
+}
+
+fn answers(occurred_at: u32, scores: &[u8]) -> AnswersRow {
+    let questions = ["time", "queue", "staff", "premises", "information"];
+    AnswersRow {
+        event_id: Uuid::new_v4(),
+        occurred_at,
+        received_at: occurred_at + 5,
+        site: "demo".into(),
+        journey: "scrap-metal-licensing".into(),
+        stage: "onsite_assessment".into(),
+        touchpoint: "in_person".into(),
+        channel: "in_person".into(),
+        segment: 0,
+        question_set: "vk5".into(),
+        questions: questions[..scores.len()].iter().map(|q| q.to_string()).collect(),
+        scores: scores.to_vec(),
+        comment: String::new(),
+        locale: String::new(),
+        session_id: String::new(),
+        page_path: String::new(),
+    }
 }
 
 /// Writes `events` to a spool in `dir` while ClickHouse cannot be reached,
@@ -96,6 +123,10 @@ struct Rollups {
     over_two_transfers: i64,
     timed: u64,
     median: f64,
+    responses: i64,
+    answered: i64,
+    answer_sum: i64,
+    fives: i64,
 }
 
 async fn rollups(storage: &Storage) -> Rollups {
@@ -104,7 +135,9 @@ async fn rollups(storage: &Storage) -> Rollups {
         (SELECT sum(positive) FROM feedback_daily) AS positive, (SELECT sum(n) FROM calls_daily) AS calls, \
         (SELECT sum(over_two_transfers) FROM calls_daily) AS over_two_transfers, \
         (SELECT countMerge(n) FROM stage_time_daily) AS timed, \
-        (SELECT quantilesMerge(0.5, 0.9)(q)[1] FROM stage_time_daily) AS median";
+        (SELECT quantilesMerge(0.5, 0.9)(q)[1] FROM stage_time_daily) AS median, \
+        (SELECT sum(responses) FROM answers_daily) AS responses, (SELECT sum(n) FROM answers_daily) AS answered, \
+        (SELECT sum(sum) FROM answers_daily) AS answer_sum, (SELECT sum(n5) FROM answers_daily) AS fives";
     storage.client().query(sql).fetch_one().await.unwrap()
 }
 
@@ -121,9 +154,11 @@ async fn rows_stored_without_their_views_are_added_to_the_rollups_once() {
         .collect();
     let timings: Vec<TimingRow> = (0..20).map(|i| task_timing(yesterday + i, 1_000 * u64::from(i + 1))).collect();
     let calls: Vec<CallRow> = (0..10).map(|i| call(yesterday + i, (i % 4) as u8)).collect();
+    let sets: Vec<AnswersRow> = (0..8).map(|i| answers(yesterday + i, &[5, 4, 3][..1 + (i as usize % 3)])).collect();
     let dir = scratch("rollup-repair");
     let events = ratings.iter().cloned().map(Event::Feedback);
     let events = events.chain(timings.iter().cloned().map(Event::Timing)).chain(calls.iter().cloned().map(Event::Call));
+    let events = events.chain(sets.iter().cloned().map(Event::Answers));
     spool_offline(&dir, events.collect()).await;
 
     // The rollups as they are when nothing goes wrong: the same rows through the views.
@@ -132,17 +167,21 @@ async fn rows_stored_without_their_views_are_added_to_the_rollups_once() {
     crate::support::insert_rows(&reference, "feedback", &ratings).await;
     crate::support::insert_rows(&reference, "timings", &timings).await;
     crate::support::insert_rows(&reference, "calls", &calls).await;
+    crate::support::insert_rows(&reference, "answers", &sets).await;
     let expected = rollups(&reference).await;
     assert_eq!((expected.ratings, expected.calls, expected.timed), (30, 10, 30), "{expected:?}");
+    assert_eq!((expected.responses, expected.answered, expected.fives), (8, 15, 8), "{expected:?}");
 
     // Act: ClickHouse had stored the ratings and calls but lost their views'
     // share; the timings went through their view. Then the spool replays.
     views(&storage, "DETACH").await;
     crate::support::insert_rows(&storage, "feedback", &ratings).await;
     crate::support::insert_rows(&storage, "calls", &calls).await;
+    crate::support::insert_rows(&storage, "answers", &sets).await;
     views(&storage, "ATTACH").await;
     crate::support::insert_rows(&storage, "timings", &timings).await;
-    assert_eq!(rollups(&storage).await.ratings, 0, "the loss is in place");
+    let lost = rollups(&storage).await;
+    assert_eq!((lost.ratings, lost.answered), (0, 0), "the loss is in place");
     let saved = scratch("rollup-repair-copy");
     for file in segments(&dir) {
         std::fs::copy(&file, saved.join(file.file_name().unwrap())).unwrap();

@@ -11,6 +11,9 @@ use touchpoint::config::{Config, EmbeddedConfig, SiteConfig, StaffToken};
 /// Every table and view the shipped migrations create, with the runner's ledger.
 pub const ALL_TABLES: &[&str] = &[
     "analysts",
+    "answers",
+    "answers_daily",
+    "answers_daily_mv",
     "api_tokens",
     "calls",
     "calls_daily",
