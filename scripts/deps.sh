@@ -90,3 +90,11 @@ ensure_wrk() {
     echo "installing wrk (Debian package)..." >&2
     apt_install wrk
 }
+
+# esbuild: minifies the widget (scripts/build-widget.sh); the tests check the
+# served scripts against its output (Debian package).
+ensure_esbuild() {
+    command -v esbuild >/dev/null && return
+    echo "installing esbuild (Debian package)..." >&2
+    apt_install esbuild
+}

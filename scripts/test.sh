@@ -15,6 +15,7 @@ ensure_chromium
 ensure_axe
 ensure_poppler
 ensure_zookeeper
+ensure_esbuild
 rm -rf target/tmp   # scratch folders of earlier runs
 cargo test --locked "$@"
 # After the whole suite: every read query it sent to ClickHouse 18.16, run on a current release too.

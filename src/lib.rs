@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod journeys;
 pub mod metrics;
 pub mod notify;
+pub mod official;
 pub mod openapi;
 pub mod recommendations;
 pub mod register;

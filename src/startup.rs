@@ -122,6 +122,7 @@ pub fn app(
 pub fn router(state: AppState) -> Router {
     let pages = dashboards::pages_router(state.dashboards.clone());
     let report = crate::report::router(state.dashboards.clone());
+    let official = crate::official::pages_router(state.dashboards.clone());
     let case_pages = crate::cases::pages::router(
         state.cases.clone(),
         state.catalog.clone(),
@@ -171,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         .merge(register_pages)
         .merge(recommendations)
         .merge(report)
+        .merge(official)
         .merge(front)
         .merge(scrape)
         .fallback(error::no_route)
@@ -221,6 +223,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(capture::staff_router(state.capture.clone(), state.metrics.clone()))
         .merge(widget::router(state.catalog.clone(), state.capture.sites()))
         .merge(dashboards::api_router(state.dashboards.clone()))
+        .merge(crate::official::api_router(state.dashboards.clone()))
         .merge(crate::cases::api::router(state.cases.clone(), state.auth.admits(&[Role::Handler])))
         .merge(crate::cases::report::router(
             state.cases.clone(),

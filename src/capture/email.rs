@@ -223,8 +223,11 @@ pub async fn links(State(capture): State<Capture>, Json(input): Json<LinksInput>
         q: false,
     };
     if input.questions {
-        return super::email_set::links(&capture, stage, base);
+        let set = super::answers::stage_set(stage)?;
+        super::offers::sent(&capture, base.e, base.i, (&journey.id, &stage.id, touchpoint), set.kind.as_str()).await?;
+        return super::email_set::links(&capture, &set, base);
     }
+    super::offers::sent(&capture, base.e, base.i, (&journey.id, &stage.id, touchpoint), "").await?;
     let (lo, hi) = scale.range();
     let links: Vec<Link> = (lo..=hi)
         .map(|score| Link {

@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::answers::{form_answers, stage_set};
+use super::answers::form_answers;
 use super::email::{Claims, Links, claims_case_key};
 use super::events::MAX_COMMENT_CHARS;
 use super::{Capture, accepted, pages};
@@ -27,8 +27,7 @@ struct Snippet<'a> {
 }
 
 /// The answer of `POST /api/v1/email-links` with `questions`: the one link.
-pub(super) fn links(capture: &Capture, stage: &Stage, base: Claims) -> Result<Response, ApiError> {
-    let set = stage_set(stage)?;
+pub(super) fn links(capture: &Capture, set: &QuestionSet, base: Claims) -> Result<Response, ApiError> {
     let claims = Claims { q: true, ..base };
     let url = format!("{}/r/{}", capture.signer.base_url, capture.signer.sign(&claims));
     let en = pages::is_english(Some(&claims.l));

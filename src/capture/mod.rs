@@ -1,6 +1,6 @@
 //! Capture: the endpoints clients and staff systems post events to.
 //!
-//! Public (`/api/v1/feedback`, `/api/v1/answers`, `/api/v1/timings`, `/r/{token}`): write-only,
+//! Public (`/api/v1/feedback`, `/api/v1/answers`, `/api/v1/offers`, `/api/v1/timings`, `/r/{token}`): write-only,
 //! CORS limited to the sites' origins, rate-limited per address and per site,
 //! 64 KiB bodies. Staff (`/api/v1/calls`, `/api/v1/correspondence`,
 //! `/api/v1/email-links`): bearer token. Every endpoint parses and checks
@@ -16,6 +16,7 @@ pub mod events;
 mod guard;
 pub use guard::GuardLayer;
 pub mod limits;
+mod offers;
 mod pages;
 mod staff;
 
@@ -235,6 +236,7 @@ pub fn public_router(capture: Capture, metrics: Arc<Metrics>) -> OpenApiRouter {
         .routes(routes!(feedback))
         .routes(routes!(timings))
         .routes(routes!(answers::answers))
+        .routes(routes!(offers::offers))
         .merge(links)
         .layer(stack)
         .with_state(capture)

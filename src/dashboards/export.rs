@@ -37,7 +37,7 @@ fn is_plain_number(cell: &str) -> bool {
         && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn csv_response(name: &str, records: Vec<Vec<String>>) -> Result<Response, ApiError> {
+pub(crate) fn csv_response(name: &str, records: Vec<Vec<String>>) -> Result<Response, ApiError> {
     // Quoted, a cell stays one cell for a spreadsheet that splits on `;` or tabs.
     let mut writer = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
     for record in records {

@@ -3,7 +3,7 @@
 //! (`/api/v1/journeys/{id}/stats`, `/charts/...`) behind the same auth.
 
 pub mod charts;
-mod export;
+pub(crate) mod export;
 mod pages;
 pub mod stats;
 
@@ -65,6 +65,15 @@ impl Dashboards {
         Ok(then
             .and_then(|docs| docs.journeys.into_iter().find(|j| j.id == journey.id))
             .unwrap_or_else(|| journey.clone()))
+    }
+
+    pub(crate) fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Fewer answers than this give no score.
+    pub(crate) fn min_answers(&self) -> u64 {
+        self.min_answers
     }
 
     /// Who may read the dashboards, their API and the metrics: analysts.

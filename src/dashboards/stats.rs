@@ -29,7 +29,7 @@ pub struct Filters {
 impl Filters {
     /// The WHERE clause for `journey` in this period, and its bind values in
     /// order; `day` is the Date column of the rollups, anything else a DateTime.
-    fn clause(&self, time_column: &str) -> (String, Vec<String>) {
+    pub(crate) fn clause(&self, time_column: &str) -> (String, Vec<String>) {
         let bound = if time_column == "day" { "toDate(toDateTime(?), 'UTC')" } else { "toDateTime(?)" };
         let mut sql = format!("journey = ? AND {time_column} >= {bound} AND {time_column} < {bound}");
         let mut binds = vec![self.from.to_string(), self.to.to_string()];
@@ -45,7 +45,7 @@ impl Filters {
     }
 }
 
-fn query(storage: &Storage, sql: &str, journey: &str, binds: &[String]) -> clickhouse::query::Query {
+pub(crate) fn query(storage: &Storage, sql: &str, journey: &str, binds: &[String]) -> clickhouse::query::Query {
     let mut q = storage.client().query(sql).bind(journey);
     for b in binds {
         q = q.bind(b.as_str());
@@ -114,6 +114,16 @@ struct Sums {
     negative: u64,
 }
 
+/// The mean of `n` values from their sum and sum of squares, and its 95%
+/// interval (mean ± 1.96·s/√n) kept within the scale's `bounds`. `n` > 0.
+pub fn interval(n: u64, sum: f64, sumsq: f64, bounds: (f64, f64)) -> (f64, (f64, f64)) {
+    let count = n as f64;
+    let mean = sum / count;
+    let variance = if n > 1 { ((sumsq - count * mean * mean) / (count - 1.0)).max(0.0) } else { 0.0 };
+    let half = 1.96 * variance.sqrt() / count.sqrt();
+    (mean, ((mean - half).max(bounds.0), (mean + half).min(bounds.1)))
+}
+
 impl Sums {
     fn add(&mut self, r: &CellRow) {
         self.n += r.n;
@@ -128,14 +138,12 @@ impl Sums {
             return Score { n: self.n, too_few: true, ..Score::default() };
         }
         let n = self.n as f64;
-        let mean = self.sum / n;
-        let variance = if self.n > 1 { ((self.sumsq - n * mean * mean) / (n - 1.0)).max(0.0) } else { 0.0 };
-        let half = 1.96 * variance.sqrt() / n.sqrt();
+        let (mean, ci95) = interval(self.n, self.sum, self.sumsq, (0.0, 100.0));
         Score {
             n: self.n,
             too_few: false,
             score: Some(mean),
-            ci95: Some(((mean - half).max(0.0), (mean + half).min(100.0))),
+            ci95: Some(ci95),
             emotion: Some(100.0 * (self.positive as f64 - self.negative as f64) / n),
             positive: Some(self.positive as f64 / n),
             negative: Some(self.negative as f64 / n),

@@ -15,6 +15,8 @@ pub enum EventKind {
     EmailRating,
     /// A response to a question set: the widget's, a form's, a letter's.
     Answers,
+    /// A client asked: the widget shown or opened, a letter's links sent.
+    Offer,
 }
 
 impl EventKind {
@@ -28,6 +30,7 @@ impl EventKind {
             EventKind::Letter => 4,
             EventKind::EmailRating => 5,
             EventKind::Answers => 6,
+            EventKind::Offer => 7,
         }
     }
 
@@ -40,6 +43,7 @@ impl EventKind {
             EventKind::Letter => "letter",
             EventKind::EmailRating => "email_rating",
             EventKind::Answers => "answers",
+            EventKind::Offer => "offer",
         }
     }
 
@@ -51,6 +55,7 @@ impl EventKind {
             EventKind::Letter,
             EventKind::EmailRating,
             EventKind::Answers,
+            EventKind::Offer,
         ]
         .into_iter()
         .find(|k| k.code() == code)

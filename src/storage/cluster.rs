@@ -28,6 +28,8 @@ pub const SHARDED: &[&str] = &[
     "case_touches",
     "answers",
     "answers_daily",
+    "offers",
+    "offers_daily",
 ];
 
 /// `statement` for the cluster `cluster`, the service's tables living in

@@ -6,7 +6,7 @@ use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::rows::{ANSWERS, CALLS, CORRESPONDENCE, Event, FEEDBACK, LetterRow, TIMINGS};
+use super::rows::{ANSWERS, CALLS, CORRESPONDENCE, Event, FEEDBACK, LetterRow, OFFERS, TIMINGS};
 use super::{Storage, StorageError};
 use crate::domain::EventKind;
 use crate::ingest::{Key, Version, email_fingerprint};
@@ -52,6 +52,7 @@ pub async fn recall(
         (seen_sql(TIMINGS), EventKind::Timing),
         (seen_sql(CALLS), EventKind::Call),
         (answers, EventKind::Answers),
+        (seen_sql(OFFERS), EventKind::Offer),
     ] {
         let mut cursor = storage.client().query(&sql).bind(since).fetch::<Seen>()?;
         while let Some(row) = cursor.next().await? {

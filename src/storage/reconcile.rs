@@ -40,7 +40,7 @@ use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::rows::{AnswersRow, CallRow, CorrectionRow, FeedbackRow, TimingRow};
+use super::rows::{AnswersRow, CallRow, CorrectionRow, FeedbackRow, OfferRow, TimingRow};
 
 /// How a rating is put on 0–100 in `feedback_daily`, as its view computes it
 /// (migration 0006): a repair must add what the view would have added.
@@ -60,6 +60,7 @@ pub(crate) struct AlreadyStored {
     pub calls: Vec<CallRow>,
     pub corrections: Vec<CorrectionRow>,
     pub answers: Vec<AnswersRow>,
+    pub offers: Vec<OfferRow>,
 }
 
 impl AlreadyStored {
@@ -69,6 +70,7 @@ impl AlreadyStored {
             && self.calls.is_empty()
             && self.corrections.is_empty()
             && self.answers.is_empty()
+            && self.offers.is_empty()
     }
 }
 
@@ -79,6 +81,7 @@ pub(crate) struct Repaired {
     pub calls_daily: usize,
     pub stage_time_daily: usize,
     pub answers_daily: usize,
+    pub offers_daily: usize,
 }
 
 /// A (journey, day) a rollup is compared on; the day in days since the epoch.
@@ -95,16 +98,18 @@ fn date(day: u16) -> String {
 }
 
 /// The raw tables a repair reads and the rollups it compares them with.
-const COMPARED: [&str; 9] = [
+const COMPARED: [&str; 11] = [
     "feedback",
     "feedback_corrections",
     "timings",
     "calls",
     "answers",
+    "offers",
     "feedback_daily",
     "calls_daily",
     "stage_time_daily",
     "answers_daily",
+    "offers_daily",
 ];
 
 /// How long [`settle`] waits for this replica; past it the round fails and
@@ -144,6 +149,10 @@ pub(crate) async fn rollups(client: &Client, found: &AlreadyStored) -> clickhous
     let answer_days: BTreeSet<Day> = found.answers.iter().map(|r| (r.journey.clone(), day_of(r.occurred_at))).collect();
     for (journey, day) in &answer_days {
         repaired.answers_daily += answers_daily(client, journey, *day).await?;
+    }
+    let offer_days: BTreeSet<Day> = found.offers.iter().map(|r| (r.journey.clone(), day_of(r.occurred_at))).collect();
+    for (journey, day) in &offer_days {
+        repaired.offers_daily += offers_daily(client, journey, *day).await?;
     }
     Ok(repaired)
 }
@@ -274,6 +283,40 @@ async fn answers_daily(client: &Client, journey: &str, day: u16) -> clickhouse::
         to = from + 86_400,
     );
     add_difference::<AnswersDaily>(client, "answers_daily", &sql, journey, day).await
+}
+
+/// A row of `offers_daily`; as a repair, the difference to add.
+#[derive(Debug, Row, Serialize, Deserialize)]
+struct OffersDaily {
+    day: u16,
+    journey: String,
+    stage: String,
+    touchpoint: String,
+    channel: String,
+    kind: i8,
+    question_set: String,
+    n: i64,
+}
+
+async fn offers_daily(client: &Client, journey: &str, day: u16) -> clickhouse::error::Result<usize> {
+    let from = u64::from(day) * 86_400;
+    let sql = format!(
+        "SELECT day, journey, stage, touchpoint, channel, kind, question_set, sum(dn) AS n \
+         FROM ( \
+           SELECT toDate(occurred_at, 'UTC') AS day, journey, stage, touchpoint, channel, kind, question_set, \
+                  toInt64(count()) AS dn \
+           FROM offers FINAL \
+           WHERE journey = ? AND occurred_at >= toDateTime({from}) AND occurred_at < toDateTime({to}) \
+           GROUP BY day, journey, stage, touchpoint, channel, kind, question_set \
+           UNION ALL \
+           SELECT day, journey, stage, touchpoint, channel, kind, question_set, -n AS dn \
+           FROM offers_daily WHERE journey = ? AND day = toDate(?) \
+         ) \
+         GROUP BY day, journey, stage, touchpoint, channel, kind, question_set \
+         HAVING n != 0",
+        to = from + 86_400,
+    );
+    add_difference::<OffersDaily>(client, "offers_daily", &sql, journey, day).await
 }
 
 /// Runs a difference query (raw sums minus the rollup's, bound to `journey`

@@ -173,6 +173,24 @@ pub struct AnswersRow {
     pub page_path: String,
 }
 
+/// The widget shown or opened, or a letter's rating links sent (migration
+/// 0019): a client asked. `kind`: 1 shown, 2 opened, 3 sent.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct OfferRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub occurred_at: u32,
+    pub received_at: u32,
+    pub site: String,
+    pub journey: String,
+    pub stage: String,
+    pub touchpoint: String,
+    pub channel: String,
+    pub kind: i8,
+    /// The set offered (`vk5`, `custom`); empty for the single rating.
+    pub question_set: String,
+}
+
 /// An accepted event on its way to ClickHouse, as the spool stores it. New
 /// kinds go last: a variant's position is its code in spool files on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,6 +203,7 @@ pub enum Event {
     Case(CaseRow),
     Touch(TouchRow),
     Answers(AnswersRow),
+    Offer(OfferRow),
 }
 
 /// A row the spool ships: its table, and what tells a stored copy of this very
@@ -216,6 +235,7 @@ spooled!(CorrectionRow, FEEDBACK_CORRECTIONS, received_at);
 spooled!(CaseRow, CASES, opened_at);
 spooled!(TouchRow, CASE_TOUCHES, at);
 spooled!(AnswersRow, ANSWERS, received_at);
+spooled!(OfferRow, OFFERS, received_at);
 
 pub const FEEDBACK: &str = "feedback";
 pub const TIMINGS: &str = "timings";
@@ -225,3 +245,4 @@ pub const FEEDBACK_CORRECTIONS: &str = "feedback_corrections";
 pub const CASES: &str = "cases";
 pub const CASE_TOUCHES: &str = "case_touches";
 pub const ANSWERS: &str = "answers";
+pub const OFFERS: &str = "offers";

@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 
 use super::reconcile::{self, AlreadyStored};
 use super::rows::{
-    AnswersRow, CallRow, CaseRow, CorrectionRow, Event, FeedbackRow, LetterRow, Spooled, TimingRow, TouchRow,
+    AnswersRow, CallRow, CaseRow, CorrectionRow, Event, FeedbackRow, LetterRow, OfferRow, Spooled, TimingRow, TouchRow,
 };
 use super::spool::{self, Sealed, Shared};
 
@@ -120,7 +120,8 @@ impl Shipper {
         self.table(tables.cases, check).await?;
         self.table(tables.touches, check).await?;
         let answers = self.table(tables.answers, check).await?;
-        let found = AlreadyStored { feedback, timings, calls, corrections, answers };
+        let offers = self.table(tables.offers, check).await?;
+        let found = AlreadyStored { feedback, timings, calls, corrections, answers, offers };
         if !found.is_empty() {
             // After every INSERT of the round, corrections included: the
             // rollups are compared with the raw tables as they now stand.
@@ -142,6 +143,7 @@ impl Shipper {
             ("calls_daily", repaired.calls_daily),
             ("stage_time_daily", repaired.stage_time_daily),
             ("answers_daily", repaired.answers_daily),
+            ("offers_daily", repaired.offers_daily),
         ] {
             if rows > 0 {
                 tracing::warn!(rollup, rows, "a rollup had missed rows its raw table holds; repaired");
@@ -243,6 +245,7 @@ struct Tables {
     cases: Vec<CaseRow>,
     touches: Vec<TouchRow>,
     answers: Vec<AnswersRow>,
+    offers: Vec<OfferRow>,
 }
 
 impl Tables {
@@ -256,6 +259,7 @@ impl Tables {
             Event::Case(row) => self.cases.push(row),
             Event::Touch(row) => self.touches.push(row),
             Event::Answers(row) => self.answers.push(row),
+            Event::Offer(row) => self.offers.push(row),
         }
     }
 }

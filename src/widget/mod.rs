@@ -21,14 +21,22 @@ use crate::domain::Scale;
 use crate::error::ApiError;
 use crate::journeys::model::{Journey, Stage};
 
-/// The widget's source, served as written: the committed file is the build.
-pub const WIDGET_JS: &str = include_str!("widget.js");
+/// The widget as served: `widget.js` minified by `scripts/build-widget.sh`,
+/// one bundle a language (Russian by default, `?lang=en` for English).
+pub const WIDGET_JS: &str = include_str!("widget.ru.min.js");
+pub const WIDGET_EN_JS: &str = include_str!("widget.en.min.js");
+/// The question-set form, loaded by a widget that asks a set.
+pub const QUESTIONS_JS: &str = include_str!("questions.min.js");
 
-static ETAG: LazyLock<HeaderValue> = LazyLock::new(|| {
-    let digest = Sha256::digest(WIDGET_JS.as_bytes());
+/// A strong ETag of `body`.
+fn etag(body: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(body);
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a valid header value")
-});
+}
+
+static ETAGS: LazyLock<[HeaderValue; 2]> =
+    LazyLock::new(|| [etag(WIDGET_JS.as_bytes()), etag(WIDGET_EN_JS.as_bytes())]);
 
 #[derive(Clone)]
 struct Embed {
@@ -42,6 +50,7 @@ pub fn router(
 ) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(widget_js))
+        .routes(routes!(questions_js))
         .routes(routes!(embed))
         .routes(routes!(embed_questions))
         .layer(tower::util::MapResponseLayer::new(crate::web::public_pages))
@@ -49,13 +58,26 @@ pub fn router(
         .with_state(Embed { catalog, sites })
 }
 
+#[derive(Debug, Deserialize)]
+struct WidgetQuery {
+    lang: Option<String>,
+}
+
 /// The widget script; revalidated hourly, so a new version reaches sites within the hour.
-#[utoipa::path(get, path = "/widget.js", tag = "widget", responses(
-    (status = 200, description = "The widget", content_type = "text/javascript"),
-    (status = 304, description = "Unchanged since the ETag sent"),
-))]
-async fn widget_js(headers: HeaderMap) -> Response {
-    let etag = ETAG.clone();
+#[utoipa::path(get, path = "/widget.js", tag = "widget",
+    params(("lang" = Option<String>, Query, description = "ru (default) or en: the bundle with that language's words")),
+    responses(
+        (status = 200, description = "The widget", content_type = "text/javascript"),
+        (status = 304, description = "Unchanged since the ETag sent"),
+    ))]
+async fn widget_js(headers: HeaderMap, Query(query): Query<WidgetQuery>) -> Response {
+    let en = query.lang.as_deref().is_some_and(|l| l.starts_with("en"));
+    let (body, tag) = if en { (WIDGET_EN_JS, &ETAGS[1]) } else { (WIDGET_JS, &ETAGS[0]) };
+    script(&headers, body.to_string(), tag.clone())
+}
+
+/// A script of the widget's, cached for an hour and revalidated by its ETag.
+fn script(headers: &HeaderMap, body: String, etag: HeaderValue) -> Response {
     let cache = [
         (header::ETAG, etag.clone()),
         (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
@@ -66,7 +88,31 @@ async fn widget_js(headers: HeaderMap) -> Response {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
     let content_type = [(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"))];
-    (cache, content_type, WIDGET_JS).into_response()
+    (cache, content_type, body).into_response()
+}
+
+/// The question-set form of one stage for the widget: the form's script, then
+/// the stage's questions (id, Russian, English) handed to it.
+#[utoipa::path(get, path = "/widget/questions/{site}/{journey}/{stage}", tag = "widget",
+    params(("site" = String, Path), ("journey" = String, Path), ("stage" = String, Path)),
+    responses(
+        (status = 200, description = "The set's form", content_type = "text/javascript"),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 404, description = "Unknown site, journey or stage, or a stage without a set", body = crate::error::ErrorBody),
+    ))]
+async fn questions_js(
+    State(state): State<Embed>,
+    headers: HeaderMap,
+    Path((site, journey, stage)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let catalog = state.catalog.get();
+    let (_, _, stage_def) = state.place(&catalog, &site, &journey, &stage)?;
+    let set = stage_def.question_set().ok_or_else(|| not_found("question set", &stage))?;
+    let questions: Vec<[&str; 3]> = set.questions.iter().map(|q| [q.id.as_str(), &q.ru, &q.en]).collect();
+    let data = serde_json::json!({ "questions": questions });
+    let body = format!("{QUESTIONS_JS}\ntouchpointQuestions(touchpointSet,{data});\n");
+    let tag = etag(body.as_bytes());
+    Ok(script(&headers, body, tag))
 }
 
 #[derive(Debug, Deserialize)]

@@ -188,11 +188,10 @@ async fn a_client_rates_by_keyboard_with_a_russian_comment_and_time_on_page_is_m
     client.execute(late, vec![]).await.unwrap();
     keys(&client, TAB).await; // the first score
     keys(&client, &RIGHT.repeat(3)).await; // 1 → 4
-    keys(&client, &format!("{TAB}{ENTER}")).await; // «Далее»
-    in_widget(&client, "textarea").await;
-    keys(&client, "Всё понятно, спасибо!").await; // the textarea has the focus
-    keys(&client, TAB).await;
+    keys(&client, TAB).await; // the time question
     keys(&client, &DOWN.repeat(2)).await; // «5–15 минут»
+    keys(&client, TAB).await; // the comment
+    keys(&client, "Всё понятно, спасибо!").await;
     screenshot(&client, "widget-desktop.png").await;
     keys(&client, &format!("{TAB}{ENTER}")).await; // «Отправить»
     wait_text(&client, "[role=status]", "Спасибо за оценку!").await;
@@ -306,7 +305,6 @@ async fn a_client_rates_with_the_mouse_from_the_floating_button_under_a_strict_c
     assert_eq!(min_height, "44px", "the widget's styles apply under the CSP");
     open.click().await.unwrap();
     in_widget(&client, "label:nth-child(10)").await.click().await.unwrap(); // score 9
-    in_widget(&client, "button[type=submit]").await.click().await.unwrap();
     in_widget(&client, "textarea").await.click().await.unwrap();
     keys(&client, "Quick and clear").await;
     in_widget(&client, "button[type=submit]").await.click().await.unwrap();
@@ -356,16 +354,14 @@ async fn on_a_360_px_screen_the_panel_fits_and_passes_axe() {
     assert!(fits["scroll"].as_f64().unwrap() <= fits["width"].as_f64().unwrap(), "no sideways scrolling: {fits}");
     assert!(violations.is_empty(), "axe: {violations:#?}");
 
-    // The second step too: comment, time question, errors announced.
+    // Sent without a score: the error is announced, and passes axe too.
     in_widget(&client, "button[type=submit]").await.click().await.unwrap();
     wait_text(&client, "[role=alert]", "Выберите оценку.").await;
-    in_widget(&client, "input[type=radio]").await.click().await.unwrap();
-    in_widget(&client, "button[type=submit]").await.click().await.unwrap();
-    in_widget(&client, "select").await;
     let violations = axe(&client).await;
-    assert!(violations.is_empty(), "axe on the second step: {violations:#?}");
+    assert!(violations.is_empty(), "axe with the error shown: {violations:#?}");
 
     // A score of 1 opened a case: the thank-you step offers its follow link.
+    in_widget(&client, "input[type=radio]").await.click().await.unwrap();
     in_widget(&client, "button[type=submit]").await.click().await.unwrap();
     let link = in_widget(&client, "[role=status] a").await;
     let href = link.attr("href").await.unwrap().unwrap();
@@ -472,5 +468,66 @@ async fn a_dismissed_widget_is_not_shown_again_in_the_session_and_sends_nothing(
     assert_eq!(again, json!(false), "not asked again in this session");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(crate::support::count_rows(&app.storage, "feedback").await, 0, "no rating was chosen, none sent");
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_question_set_loads_only_where_asked_answers_by_keyboard_at_360_px_and_counts_its_offers() {
+    let app = spawn_app().await;
+    let set_page = page(&app, "ru", "data-mode=\"inline\" data-target=\"#rate\" data-questions=\"true\"").replace(
+        "data-stage=\"application\" data-touchpoint=\"epgu\"",
+        "data-stage=\"onsite_assessment\" data-touchpoint=\"in_person\"",
+    );
+    let pages = serve_pages(vec![("/set", set_page, None), ("/plain", page(&app, "ru", ""), None)]).await;
+    let (_driver, client) = browser(true).await;
+    client.set_window_size(360, 740).await.unwrap();
+
+    client.goto(&format!("{pages}/plain")).await.unwrap();
+    in_widget(&client, "button.o").await;
+    let loaded = "return performance.getEntriesByType('resource').some(e => e.name.includes('/widget/questions/'))";
+    assert_eq!(client.execute(loaded, vec![]).await.unwrap(), json!(false), "no set, no set script");
+
+    client.goto(&format!("{pages}/set")).await.unwrap();
+    in_widget(&client, "fieldset:nth-of-type(5) input").await;
+    assert_eq!(client.execute(loaded, vec![]).await.unwrap(), json!(true));
+    let violations = axe(&client).await;
+    assert!(violations.is_empty(), "axe on the set: {violations:#?}");
+    let fits: Value = client
+        .execute("return {scroll: document.documentElement.scrollWidth, width: innerWidth};", vec![])
+        .await
+        .unwrap();
+    assert!(fits["scroll"].as_f64().unwrap() <= fits["width"].as_f64().unwrap(), "no sideways scrolling: {fits}");
+    screenshot(&client, "widget-set-360.png").await;
+    // The first criterion 5, the second 3, the rest skipped; then sent from the keyboard.
+    keys(&client, TAB).await;
+    keys(&client, &RIGHT.repeat(4)).await;
+    keys(&client, TAB).await;
+    keys(&client, &RIGHT.repeat(2)).await;
+    in_widget(&client, "button[type=submit]").await.click().await.unwrap();
+    wait_text(&client, "[role=status]", "Спасибо за оценку!").await;
+
+    assert_eq!(wait_for_rows(&app.storage, "answers", 1).await, 1);
+    let row: touchpoint::storage::rows::AnswersRow =
+        app.storage.client().query("SELECT ?fields FROM answers FINAL").fetch_one().await.unwrap();
+    assert_eq!((row.questions, row.scores), (vec!["time".to_string(), "queue".to_string()], vec![5, 3]));
+    // Shown on both pages, opened (begun) on the set's.
+    let offers: Vec<(String, String)> = {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows: Vec<(String, String)> = app
+                .storage
+                .client()
+                .query("SELECT toString(kind), question_set FROM offers FINAL ORDER BY kind, question_set")
+                .fetch_all()
+                .await
+                .unwrap();
+            if rows.len() >= 3 || Instant::now() > deadline {
+                break rows;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let expected = [("shown", ""), ("shown", "vk5"), ("opened", "vk5")].map(|(k, q)| (k.to_string(), q.to_string()));
+    assert_eq!(offers, expected);
     client.close().await.unwrap();
 }

@@ -25,6 +25,7 @@ mod login_throttle;
 mod metrics;
 mod migrations;
 mod notify;
+mod official;
 mod openapi;
 mod page_headers;
 mod recommendations;

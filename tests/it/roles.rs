@@ -8,7 +8,8 @@ use crate::dashboards::{APIS, PAGES};
 use crate::support::{PASSWORD, TestApp, no_redirects, spawn_app};
 
 /// Routes for analysts only besides the dashboards' pages and API: the case
-/// report, the stage durations (API and page) and the metrics (a case's
+/// report, the stage durations (API and page), the official figures and
+/// report (issue 18) and the metrics (a case's
 /// timeline and page, which are 404 without a stored case: `dossiers.rs`).
 const ANALYSTS: &[&str] = &[
     "/api/v1/journeys/scrap-metal-licensing/cases",
@@ -16,6 +17,11 @@ const ANALYSTS: &[&str] = &[
     "/dashboard/scrap-metal-licensing/stage-durations",
     "/dashboard/scrap-metal-licensing/stage-durations?days=90&lang=en",
     "/metrics",
+    "/api/v1/journeys/scrap-metal-licensing/official",
+    "/dashboard/scrap-metal-licensing/official",
+    "/dashboard/scrap-metal-licensing/official?layout=a11&lang=en&period=90",
+    "/dashboard/scrap-metal-licensing/official.xlsx",
+    "/dashboard/scrap-metal-licensing/official.csv?table=1",
 ];
 
 /// Routes for admins only: the admin page.

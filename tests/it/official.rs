@@ -1,0 +1,119 @@
+//! The official figures (issue 18): each criterion as its own measure, the
+//! response rates, the standards, and the report as a page, XLSX and CSV —
+//! the same numbers in each.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::{TestApp, ago, analyst_token, spawn_app_with, test_config, wait_for_rows};
+
+/// Three answers give a mean here (the default asks for five).
+async fn spawn_app() -> TestApp {
+    let mut config = test_config();
+    config.dashboards.min_answers = 3;
+    spawn_app_with(config).await
+}
+
+fn place(stage: &str, touchpoint: &str) -> Value {
+    json!({"site": "demo", "journey": "scrap-metal-licensing", "stage": stage, "touchpoint": touchpoint,
+           "occurred_at": ago(3600).1})
+}
+
+fn with(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    base["event_id"] = json!(Uuid::new_v4());
+    base
+}
+
+/// Ten widget showings, four opened, three set responses and two single
+/// ratings at the on-site assessment; a letter's set link sent.
+async fn seed(app: &TestApp) {
+    let here = place("onsite_assessment", "in_person");
+    for i in 0..10 {
+        let kind = if i < 4 { "opened" } else { "shown" };
+        let body = with(here.clone(), json!({"kind": "shown", "question_set": true}));
+        assert_eq!(app.post("/api/v1/offers", &body).await.0, 202);
+        if kind == "opened" {
+            let body = with(here.clone(), json!({"kind": "opened", "question_set": true}));
+            assert_eq!(app.post("/api/v1/offers", &body).await.0, 202);
+        }
+    }
+    for scores in [[5, 4, 5], [4, 4, 3], [3, 2, 4]] {
+        let answers = json!([{"question": "time", "score": scores[0]}, {"question": "staff", "score": scores[1]},
+                             {"question": "premises", "score": scores[2]}]);
+        let (status, body) = app.post("/api/v1/answers", &with(here.clone(), json!({"answers": answers}))).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    for score in [5, 4] {
+        let rating = with(here.clone(), json!({"scale": "csat", "score": score}));
+        assert_eq!(app.post("/api/v1/feedback", &rating).await.0, 202);
+    }
+    let letter = json!({"journey": "scrap-metal-licensing", "stage": "onsite_assessment", "touchpoint": "email",
+                        "questions": true});
+    assert_eq!(app.post_staff("/api/v1/email-links", &letter).await.0, 202);
+    assert_eq!(wait_for_rows(&app.storage, "offers", 15).await, 15);
+    assert_eq!(wait_for_rows(&app.storage, "answers", 3).await, 3);
+    assert_eq!(wait_for_rows(&app.storage, "feedback", 2).await, 2);
+}
+
+#[tokio::test]
+async fn each_criterion_is_its_own_measure_and_the_response_rate_counts_who_was_asked() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let token = analyst_token(&app.storage).await;
+
+    let (status, figures) = app.get_as(&token, "/api/v1/journeys/scrap-metal-licensing/official?period=7").await;
+
+    assert_eq!(status, 200, "{figures}");
+    let criteria = figures["criteria"].as_array().unwrap();
+    let order: Vec<&str> = criteria.iter().map(|c| c["question"].as_str().unwrap()).collect();
+    assert_eq!(order, ["time", "staff", "premises"], "the set's order; questions nobody answered are absent");
+    let staff = &criteria[1];
+    assert_eq!(staff["n"], 3);
+    assert_eq!(staff["counts"], json!([0, 1, 0, 2, 0]));
+    assert!((staff["mean"].as_f64().unwrap() - 10.0 / 3.0).abs() < 1e-9, "{staff}");
+    assert_eq!(staff["text"]["ru"], "Вежливость и компетентность сотрудника");
+    let reach = figures["reach"].as_array().unwrap();
+    let in_person = reach.iter().find(|r| r["touchpoint"] == "in_person").unwrap();
+    assert_eq!((in_person["shown"].as_u64(), in_person["opened"].as_u64()), (Some(10), Some(4)));
+    assert_eq!((in_person["ratings"].as_u64(), in_person["sets"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(in_person["rate"], 0.5, "5 answers for 10 showings");
+    let email = reach.iter().find(|r| r["touchpoint"] == "email").unwrap();
+    assert_eq!((email["sent"].as_u64(), email["answered"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(email["rate"], 0.0, "asked and not (yet) answered: a rate of zero, visible");
+}
+
+#[tokio::test]
+async fn the_report_gives_the_same_numbers_as_a_page_a_workbook_and_csv() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let token = analyst_token(&app.storage).await;
+    let get = |path: &str| app.http.get(format!("{}{path}", app.address)).bearer_auth(&token).send();
+
+    let page = get("/dashboard/scrap-metal-licensing/official?period=7&lang=en").await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Politeness and competence of the employee") && html.contains("3.33"), "{html}");
+    assert!(html.contains("Response rates") && html.contains("50"), "the rate in %");
+
+    let csv = get("/dashboard/scrap-metal-licensing/official.csv?period=7&table=0").await.unwrap();
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.unwrap();
+    let staff = text.lines().find(|l| l.contains("Вежливость")).unwrap();
+    assert!(staff.contains("\"3\",\"3.33\"") && staff.ends_with("\"0\",\"1\",\"0\",\"2\",\"0\""), "{staff}");
+
+    let a11 = get("/dashboard/scrap-metal-licensing/official.csv?period=7&layout=a11").await.unwrap();
+    let text = a11.text().await.unwrap();
+    let staff = text.lines().find(|l| l.contains("Вежливость")).unwrap();
+    assert!(staff.ends_with("\"0\",\"1\",\"0\",\"2\",\"0\",\"3\""), "count of each answer, then the total: {staff}");
+
+    let xlsx = get("/dashboard/scrap-metal-licensing/official.xlsx?period=7").await.unwrap();
+    assert_eq!(xlsx.status(), 200);
+    assert!(xlsx.headers()["content-type"].to_str().unwrap().contains("spreadsheetml"));
+    let bytes = xlsx.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], b"PK", "a zip, as XLSX is");
+    let wrong = get("/dashboard/scrap-metal-licensing/official.csv?table=9").await.unwrap();
+    assert_eq!(wrong.status(), 422);
+}
