@@ -49,6 +49,9 @@ pub fn on_cluster(statement: &str, cluster: &str, database: &str) -> String {
     } else if let Some(rest) = strip(&upper, code, "CREATE MATERIALIZED VIEW IF NOT EXISTS ") {
         let (name, tail) = name_and_tail(rest);
         format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {}{on}{}", db(name), qualified(tail, database))
+    } else if let Some(rest) = strip(&upper, code, "CREATE VIEW IF NOT EXISTS ") {
+        let (name, tail) = name_and_tail(rest);
+        format!("CREATE VIEW IF NOT EXISTS {}{on}{}", db(name), qualified(tail, database))
     } else if let Some(rest) = strip(&upper, code, "DROP TABLE IF EXISTS ") {
         let (name, tail) = name_and_tail(rest);
         format!("DROP TABLE IF EXISTS {}{on}{tail}", db(name))
@@ -305,6 +308,11 @@ mod tests {
             on_cluster(view, "tp", "db"),
             "CREATE MATERIALIZED VIEW IF NOT EXISTS db.v_mv ON CLUSTER `tp` TO db.v AS\nSELECT toDate(at) AS day \
              FROM db.feedback\nJOIN (SELECT 1 FROM other.t) USING x\nWHERE stage IN (SELECT s FROM db.stages) GROUP BY day"
+        );
+        let plain = "CREATE VIEW IF NOT EXISTS bi_x AS SELECT day FROM feedback_daily GROUP BY day";
+        assert_eq!(
+            on_cluster(plain, "tp", "db"),
+            "CREATE VIEW IF NOT EXISTS db.bi_x ON CLUSTER `tp` AS SELECT day FROM db.feedback_daily GROUP BY day"
         );
         assert_eq!(on_cluster("DROP TABLE IF EXISTS old", "tp", "db"), "DROP TABLE IF EXISTS db.old ON CLUSTER `tp`");
         assert_eq!(

@@ -50,8 +50,13 @@ pub struct EmbeddedClickHouse {
     child: Child,
     http_port: u16,
     password: SecretString,
+    /// Of the read-only user `bi`, for BI tools (docs/bi.md).
+    bi_password: SecretString,
     dir: PathBuf,
 }
+
+/// The local server's read-only user, for a ministry's BI tool.
+pub const BI_USER: &str = "bi";
 
 impl EmbeddedClickHouse {
     /// Starts the server and waits until it answers.
@@ -60,9 +65,10 @@ impl EmbeddedClickHouse {
         let dir = absolute(&cfg.data_dir)?;
         let layout = Layout::new(&dir);
         layout.create()?;
-        let password = layout.password()?;
+        let password = layout.secret("password")?;
+        let bi_password = layout.secret("bi_password")?;
         let (http_port, tcp_port) = layout.ports()?;
-        layout.write_configs(http_port, tcp_port, &password)?;
+        layout.write_configs(http_port, tcp_port, &password, &bi_password)?;
 
         let stdout = layout.open_append(&layout.log.join("stdout.log"))?;
         let stderr = stdout.try_clone().map_err(|e| io(&layout.log, e))?;
@@ -83,7 +89,7 @@ impl EmbeddedClickHouse {
         }
         let child = command.spawn().map_err(|e| io(&program, e))?;
         tracing::info!(binary = %program.display(), http_port, data_dir = %dir.display(), "starting local ClickHouse");
-        let mut server = EmbeddedClickHouse { child, http_port, password, dir };
+        let mut server = EmbeddedClickHouse { child, http_port, password, bi_password, dir };
         server.wait_until_answering(cfg.start_timeout, &layout).await?;
         Ok(server)
     }
@@ -95,6 +101,12 @@ impl EmbeddedClickHouse {
             user: "default".into(),
             password: self.password.clone(),
         }
+    }
+
+    /// The read-only user `bi`: it may read (the service's database and
+    /// `system`), never write or change anything.
+    pub fn bi_endpoint(&self) -> Endpoint {
+        Endpoint { user: BI_USER.into(), password: self.bi_password.clone(), ..self.endpoint() }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -229,10 +241,11 @@ impl Layout {
         Ok(())
     }
 
-    /// The password of the server's only user, made on first start and kept
+    /// A password of the server's (`password`: the service's user;
+    /// `bi_password`: the read-only one), made on first start and kept
     /// readable by the owner alone: other local users must not read the data.
-    fn password(&self) -> Result<SecretString, EmbeddedError> {
-        let path = self.root.join("password");
+    fn secret(&self, file: &str) -> Result<SecretString, EmbeddedError> {
+        let path = self.root.join(file);
         if let Ok(existing) = std::fs::read_to_string(&path) {
             return Ok(SecretString::from(existing.trim().to_string()));
         }
@@ -263,7 +276,13 @@ impl Layout {
         Ok(ports)
     }
 
-    fn write_configs(&self, http_port: u16, tcp_port: u16, password: &SecretString) -> Result<(), EmbeddedError> {
+    fn write_configs(
+        &self,
+        http_port: u16,
+        tcp_port: u16,
+        password: &SecretString,
+        bi_password: &SecretString,
+    ) -> Result<(), EmbeddedError> {
         let root = self.root.display();
         let config = format!(
             r#"<?xml version="1.0"?>
@@ -294,11 +313,16 @@ impl Layout {
 "#
         );
         let hash = format!("{:x}", Sha256::digest(password.expose_secret().as_bytes()));
+        let bi_hash = format!("{:x}", Sha256::digest(bi_password.expose_secret().as_bytes()));
         let users = format!(
             r#"<?xml version="1.0"?>
 <!-- Written by touchpoint at every start of its local ClickHouse; edits are lost. -->
 <yandex>
-    <profiles><default></default></profiles>
+    <profiles>
+        <default></default>
+        <!-- readonly 2: reads, and the settings BI tools send; no INSERT, no DDL. -->
+        <bi><readonly>2</readonly></bi>
+    </profiles>
     <users>
         <default>
             <password_sha256_hex>{hash}</password_sha256_hex>
@@ -306,6 +330,12 @@ impl Layout {
             <profile>default</profile>
             <quota>default</quota>
         </default>
+        <{BI_USER}>
+            <password_sha256_hex>{bi_hash}</password_sha256_hex>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>bi</profile>
+            <quota>default</quota>
+        </{BI_USER}>
     </users>
     <quotas><default></default></quotas>
 </yandex>

@@ -3,6 +3,7 @@
 
 mod admin;
 mod answers;
+mod bi;
 mod browser;
 mod calendar;
 mod capture;

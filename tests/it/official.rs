@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::support::{TestApp, ago, analyst_token, spawn_app_with, test_config, wait_for_rows};
 
 /// Three answers give a mean here (the default asks for five).
-async fn spawn_app() -> TestApp {
+pub async fn spawn_app() -> TestApp {
     let mut config = test_config();
     config.dashboards.min_answers = 3;
     spawn_app_with(config).await
@@ -29,7 +29,7 @@ fn with(mut base: Value, extra: Value) -> Value {
 
 /// Ten widget showings, four opened, three set responses and two single
 /// ratings at the on-site assessment; a letter's set link sent.
-async fn seed(app: &TestApp) {
+pub async fn seed(app: &TestApp) {
     let here = place("onsite_assessment", "in_person");
     for i in 0..10 {
         let kind = if i < 4 { "opened" } else { "shown" };
