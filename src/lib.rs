@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod notify;
 pub mod official;
 pub mod openapi;
+pub mod phone;
 pub mod recommendations;
 pub mod register;
 pub mod report;

@@ -123,6 +123,7 @@ pub fn router(state: AppState) -> Router {
     let pages = dashboards::pages_router(state.dashboards.clone());
     let report = crate::report::router(state.dashboards.clone());
     let official = crate::official::pages_router(state.dashboards.clone());
+    let phone = crate::phone::router(state.capture.clone(), state.catalog.clone(), state.auth.admits(&[Role::Handler]));
     let case_pages = crate::cases::pages::router(
         state.cases.clone(),
         state.catalog.clone(),
@@ -173,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .merge(recommendations)
         .merge(report)
         .merge(official)
+        .merge(phone)
         .merge(front)
         .merge(scrape)
         .fallback(error::no_route)

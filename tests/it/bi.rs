@@ -74,7 +74,11 @@ async fn each_view_read_by_the_read_only_user_gives_the_dashboards_numbers() {
     let staff = official["criteria"].as_array().unwrap().iter().find(|c| c["question"] == "staff").unwrap();
     assert_eq!(json!(counts), staff["counts"]);
     // Offers: shown, opened and sent, as the response rates count them.
-    let offers = sums(&bi, &format!("SELECT kind AS key, sum(offers) AS n, 0. AS sum FROM bi_offers_daily WHERE {week} GROUP BY kind")).await;
+    let offers = sums(
+        &bi,
+        &format!("SELECT kind AS key, sum(offers) AS n, 0. AS sum FROM bi_offers_daily WHERE {week} GROUP BY kind"),
+    )
+    .await;
     let reach = official["reach"].as_array().unwrap();
     for kind in ["shown", "opened", "sent"] {
         let expected: i64 = reach.iter().map(|r| r[kind].as_i64().unwrap()).sum();
@@ -82,7 +86,10 @@ async fn each_view_read_by_the_read_only_user_gives_the_dashboards_numbers() {
     }
     // Calls and stage time.
     let calls = sums(&bi, &format!("SELECT journey AS key, sum(calls) AS n, toFloat64(sum(over_two_transfers)) AS sum FROM bi_calls_daily WHERE {week} GROUP BY journey")).await;
-    assert_eq!((calls[0].n, calls[0].sum as i64), (stats["calls"]["n"].as_i64().unwrap(), stats["calls"]["over_two_transfers"].as_i64().unwrap()));
+    assert_eq!(
+        (calls[0].n, calls[0].sum as i64),
+        (stats["calls"]["n"].as_i64().unwrap(), stats["calls"]["over_two_transfers"].as_i64().unwrap())
+    );
     let timed = sums(&bi, &format!("SELECT stage AS key, toInt64(sum(timed)) AS n, max(median_ms) AS sum FROM bi_stage_time_daily WHERE {week} GROUP BY stage")).await;
     let application = stats["stages"].as_array().unwrap().iter().find(|s| s["id"] == "application").unwrap();
     assert_eq!(timed.iter().find(|r| r.key == "application").unwrap().n, application["time"]["n"].as_i64().unwrap());

@@ -531,3 +531,41 @@ async fn the_question_set_loads_only_where_asked_answers_by_keyboard_at_360_px_a
     assert_eq!(offers, expected);
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_operator_logs_a_call_and_the_clients_answers_from_the_keyboard() {
+    let app = spawn_app().await;
+    let grant =
+        touchpoint::accounts::auth::Grant { role: touchpoint::domain::Role::Handler, units: vec!["licensing".into()] };
+    touchpoint::accounts::auth::add_user(&app.storage, "operator", crate::support::PASSWORD, &grant).await.unwrap();
+    let (_driver, client) = browser(true).await;
+    client.goto(&format!("{}/calls/new?place=scrap-metal-licensing/onsite_assessment", app.address)).await.unwrap();
+    client.find(Locator::Css("input[name=name]")).await.unwrap().send_keys("operator").await.unwrap();
+    client.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(crate::support::PASSWORD).await.unwrap();
+    client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css("input[name=operator]")).await.unwrap();
+    let violations = axe(&client).await;
+    assert!(violations.is_empty(), "axe: {violations:#?}");
+
+    client.find(Locator::Css("input[name=operator]")).await.unwrap().click().await.unwrap();
+    keys(&client, "op-12").await;
+    keys(&client, &format!("{TAB}30{TAB}240{TAB}3{TAB}{TAB} ")).await; // wait, talk, transfers; resolved
+    keys(&client, &format!("{TAB}{}", RIGHT.repeat(3))).await; // time: 4
+    keys(&client, &format!("{TAB}{TAB}{RIGHT}")).await; // queue skipped; staff: 2
+    screenshot(&client, "phone-log.png").await;
+    client.find(Locator::Css("form.step button[type=submit]")).await.unwrap().send_keys(ENTER).await.unwrap();
+    let status = client.wait().for_element(Locator::Css("[role=status]")).await.unwrap();
+
+    assert_eq!(status.text().await.unwrap(), "Звонок записан. Больше двух переадресаций — стандарт нарушен.");
+    assert_eq!(wait_for_rows(&app.storage, "calls", 1).await, 1);
+    let call: touchpoint::storage::rows::CallRow =
+        app.storage.client().query("SELECT ?fields FROM calls FINAL").fetch_one().await.unwrap();
+    assert_eq!((call.wait_seconds, call.talk_seconds, call.transfers, call.resolved), (30, 240, 3, 1));
+    assert_eq!((call.operator.as_str(), call.stage.as_str()), ("op-12", "onsite_assessment"));
+    assert_eq!(wait_for_rows(&app.storage, "answers", 1).await, 1);
+    let answers: touchpoint::storage::rows::AnswersRow =
+        app.storage.client().query("SELECT ?fields FROM answers FINAL").fetch_one().await.unwrap();
+    assert_eq!(answers.event_id, call.event_id, "the answers travel with the call");
+    assert_eq!((answers.questions, answers.scores), (vec!["time".to_string(), "staff".to_string()], vec![4, 2]));
+    client.close().await.unwrap();
+}

@@ -27,8 +27,15 @@ const ANALYSTS: &[&str] = &[
 /// Routes for admins only: the admin page.
 const ADMINS: &[&str] = &["/admin", "/admin?lang=en"];
 
-/// Routes for handlers only: the case queue's API and pages.
-const HANDLERS: &[&str] = &["/api/v1/cases", "/api/v1/cases?overdue=true", "/cases", "/cases?overdue=1&lang=en"];
+/// Routes for handlers only: the case queue's API and pages, the phone log's page.
+const HANDLERS: &[&str] = &[
+    "/api/v1/cases",
+    "/api/v1/cases?overdue=true",
+    "/cases",
+    "/cases?overdue=1&lang=en",
+    "/calls/new",
+    "/calls/new?lang=en",
+];
 
 /// Routes for several roles: the recommendations (the lab and the units that
 /// carry them out) and the register's drafts (editors and approvers).
@@ -65,6 +72,7 @@ const CHANGES: &[(&str, &[Role])] = &[
     ("/api/v1/cases/00000000-0000-4000-8000-000000000000/changes", &[Role::Handler]),
     ("/cases/00000000-0000-4000-8000-000000000000/changes", &[Role::Handler]),
     ("/cases/spam", &[Role::Handler]),
+    ("/calls", &[Role::Handler]),
     ("/admin/accounts", &[Role::Admin]),
     ("/admin/accounts/someone/grant", &[Role::Admin]),
     ("/admin/accounts/someone/disable", &[Role::Admin]),
