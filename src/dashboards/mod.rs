@@ -81,6 +81,14 @@ impl Dashboards {
         self.auth.admits(&[Role::Analyst])
     }
 
+    /// A view's checked filters, and its journey as it was at their period's end.
+    pub(crate) async fn journey_in(&self, id: &str, query: &ViewQuery) -> Result<(Journey, Filters), ApiError> {
+        let catalog = self.catalog.get();
+        let now = catalog.journey_or_404(id)?;
+        let filters = query.filters(now, &catalog)?;
+        Ok((self.as_of(now, filters.to).await?, filters))
+    }
+
     /// A view's journey, its checked filters and the `parts` of its numbers.
     pub(crate) async fn view(
         &self,
@@ -88,10 +96,7 @@ impl Dashboards {
         query: &ViewQuery,
         parts: stats::Parts,
     ) -> Result<(Journey, Filters, stats::JourneyStats), ApiError> {
-        let catalog = self.catalog.get();
-        let now = catalog.journey_or_404(id)?;
-        let filters = query.filters(now, &catalog)?;
-        let journey = self.as_of(now, filters.to).await?;
+        let (journey, filters) = self.journey_in(id, query).await?;
         let mut stats = stats::journey_stats(&self.storage, &journey, &filters, self.min_answers, parts).await?;
         if parts.timeline {
             stats.marks = self.lab.marks(&journey.id, query.english()).await?;

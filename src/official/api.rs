@@ -13,10 +13,7 @@ use crate::journeys::model::Journey;
 
 /// The journey as it was at the period's end, its filters and figures.
 pub async fn read(state: &Dashboards, id: &str, q: &ViewQuery) -> Result<(Journey, Filters, Figures), ApiError> {
-    let catalog = state.catalog.get();
-    let now = catalog.journey_or_404(id)?;
-    let filters = q.filters(now, &catalog)?;
-    let journey = state.as_of(now, filters.to).await?;
+    let (journey, filters) = state.journey_in(id, q).await?;
     let figures = figures(state.storage(), &journey, &filters, state.min_answers()).await?;
     Ok((journey, filters, figures))
 }
