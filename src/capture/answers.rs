@@ -13,7 +13,7 @@ use super::caller::Caller;
 use super::events::{Checker, MAX_COMMENT_CHARS, Place};
 use super::{Capture, accepted_case, accepted_one, pages};
 use crate::domain::questions::{AnswerInput, Answers};
-use crate::domain::{QuestionSet, Scale, Segment};
+use crate::domain::{EventKind, QuestionSet, Scale, Segment};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{RawBody, parse_json};
 use crate::ingest::Submission;
@@ -49,6 +49,9 @@ pub struct AnswersInput {
     /// When the contact happened (RFC 3339); default: now.
     #[serde(default)]
     pub occurred_at: Option<String>,
+    /// As for a rating: the client's case reference, kept only as its keyed hash.
+    #[serde(default)]
+    pub case_ref: Option<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -121,9 +124,11 @@ pub async fn answers(State(capture): State<Capture>, caller: Caller, body: Resul
 
 /// The response's id, and the follow link of the case it opened, if it did.
 async fn accept(capture: &Capture, caller: &Caller, input: AnswersInput) -> Result<(Uuid, Option<String>), ApiError> {
+    let mut input = input;
     let site = capture.site(&input.site, caller, "")?;
     let catalog = capture.catalog.get();
     let checker = capture.checker(&catalog, site, capture.now(), String::new());
+    let reference = checker.case_ref(input.case_ref.take())?;
     let (row, answers, place) = checker.answers(input)?;
     capture.limits.check_site(&row.site)?;
     let id = row.event_id;
@@ -132,7 +137,15 @@ async fn accept(capture: &Capture, caller: &Caller, input: AnswersInput) -> Resu
     // criterion gets an answer like one who rated the contact low.
     let case = capture.case(id, row.received_at, at, |rules| rules.rating(Scale::Csat, answers.lowest(), &[]));
     let follow = case.as_ref().map(|_| capture.follow.url(id, row.received_at));
-    capture.submit(vec![Submission { event: Event::Answers(row), attached: case.into_iter().collect() }]).await?;
+    let touch = capture.touch(
+        reference.map(|r| capture.case_keys.key(&r)),
+        EventKind::Answers,
+        id,
+        row.occurred_at,
+        [&row.journey, &row.stage, &row.touchpoint],
+    );
+    let attached = case.into_iter().chain(touch).collect();
+    capture.submit(vec![Submission { event: Event::Answers(row), attached }]).await?;
     Ok((id, follow))
 }
 

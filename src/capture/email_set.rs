@@ -12,7 +12,7 @@ use super::events::MAX_COMMENT_CHARS;
 use super::{Capture, accepted, pages};
 use crate::domain::text::bounded;
 use crate::domain::time::unix;
-use crate::domain::{QuestionSet, Scale};
+use crate::domain::{EventKind, QuestionSet, Scale};
 use crate::error::ApiError;
 use crate::ingest::{EMAIL_SITE, Outcome, Submission};
 use crate::journeys::model::{Journey, Stage};
@@ -117,8 +117,10 @@ async fn record(capture: &Capture, claims: &Claims, body: &[u8]) -> Result<Optio
     let at = (journey, stage, touchpoint.id.as_str());
     let case = capture.case(claims.e, received_at, at, |rules| rules.rating(Scale::Csat, answers.lowest(), &[]));
     let opens = case.is_some();
-    let outcomes =
-        capture.submit(vec![Submission { event: Event::Answers(row), attached: case.into_iter().collect() }]).await?;
+    let key = claims_case_key(capture, &claims.c);
+    let touch = capture.touch(key, EventKind::Answers, claims.e, claims.i, [&journey.id, &stage.id, &touchpoint.id]);
+    let attached = case.into_iter().chain(touch).collect();
+    let outcomes = capture.submit(vec![Submission { event: Event::Answers(row), attached }]).await?;
     let first = outcomes.first() == Some(&Outcome::Stored);
     Ok((opens && first).then(|| capture.follow.url(claims.e, received_at)))
 }

@@ -20,8 +20,8 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// The code of `case_touches.kind` (an `Enum8`, migration 0014; answers
-    /// carry no case reference and have no touches yet).
+    /// The code of `case_touches.kind` (an `Enum8`, migrations 0014 and 0021;
+    /// offers carry no case reference and have no touches).
     pub fn code(self) -> i8 {
         match self {
             EventKind::Rating => 1,

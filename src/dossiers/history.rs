@@ -124,12 +124,18 @@ fn entry(state: &Dossiers, contact: &Contact, en: bool) -> Entry {
         ("call", Some(score), true) => format!("Call; your rating: {score}"),
         ("call", None, false) => "Звонок".into(),
         ("call", None, true) => "Call".into(),
+        ("answers", _, false) => "Ваши ответы на вопросы".into(),
+        ("answers", _, true) => "Your answers to the questions".into(),
         ("timing", _, false) => "Визит или действие на этом этапе".into(),
         ("timing", _, true) => "A visit or step at this stage".into(),
         (_, Some(score), false) => format!("Ваша оценка: {score}"),
         (_, Some(score), true) => format!("Your rating: {score}"),
         (_, None, false) => "Оценка".into(),
         (_, None, true) => "Rating".into(),
+    };
+    let what = match contact.answers_text(&state.catalog.get(), en) {
+        Some(answers) => format!("{what}: {answers}"),
+        None => what,
     };
     Entry {
         day: day(contact.at),

@@ -191,9 +191,14 @@ fn row(state: &Dossiers, w: &Words, c: &Contact) -> Row {
         "letter" => w.pick("письмо", "letter"),
         "timing" => w.pick("время", "time spent"),
         "email_rating" => w.pick("оценка по ссылке из письма", "rating from an e-mail link"),
+        "answers" => w.pick("ответы на вопросы", "answers to the questions"),
         _ => w.pick("оценка", "rating"),
     };
-    Row { at: w.time(c.at), stage, channel, kind, details: details(w, c) }
+    let mut details = details(w, c);
+    if let Some(answers) = c.answers_text(&state.catalog.get(), w.en) {
+        details = if details.is_empty() { answers } else { format!("{answers}; {details}") };
+    }
+    Row { at: w.time(c.at), stage, channel, kind, details }
 }
 
 /// What the contact says, in one line.

@@ -24,7 +24,7 @@ pub struct Contact {
     pub journey: String,
     pub stage: String,
     pub touchpoint: String,
-    /// `rating`, `email_rating`, `timing`, `call` or `letter`.
+    /// `rating`, `email_rating`, `timing`, `call`, `letter` or `answers`.
     pub kind: String,
     /// A rating's (or a call's) scale and score.
     pub scale: Option<String>,
@@ -39,6 +39,9 @@ pub struct Contact {
     /// The case this rating or call opened: its status and the ministry's answer.
     pub case_status: Option<Status>,
     pub case_answer: Option<String>,
+    /// A question-set response's answers: question ids and scores 1–5.
+    pub questions: Option<Vec<String>>,
+    pub scores: Option<Vec<u8>>,
 }
 
 #[derive(Row, Deserialize)]
@@ -74,6 +77,13 @@ struct Written {
 }
 
 #[derive(Row, Deserialize)]
+struct Answered {
+    id: String,
+    questions: Vec<String>,
+    scores: Vec<u8>,
+}
+
+#[derive(Row, Deserialize)]
 struct Timed {
     id: String,
     duration_ms: u64,
@@ -91,6 +101,9 @@ const CALLED: &str = "SELECT id, argMax(t, received_at) AS transfers, argMax(w, 
 const WRITTEN: &str = "SELECT id, argMax(a, updated_at) AS acknowledged_at, argMax(b, updated_at) AS answered_at \
     FROM (SELECT toString(event_id) AS id, acknowledged_at AS a, answered_at AS b, updated_at FROM correspondence \
     WHERE event_id IN (SELECT toUUID(arrayJoin(?)))) GROUP BY id";
+const ANSWERED: &str = "SELECT id, argMax(q, received_at) AS questions, argMax(s, received_at) AS scores \
+    FROM (SELECT toString(event_id) AS id, questions AS q, scores AS s, received_at FROM answers \
+    WHERE event_id IN (SELECT toUUID(arrayJoin(?)))) GROUP BY id";
 const TIMED: &str = "SELECT toString(event_id) AS id, any(duration_ms) AS duration_ms FROM timings \
     WHERE event_id IN (SELECT toUUID(arrayJoin(?))) GROUP BY id";
 
@@ -102,11 +115,12 @@ pub async fn contacts(storage: &Storage, key: CaseKey) -> Result<Vec<Contact>, S
         return Ok(Vec::new());
     }
     let ids: Vec<String> = lines.iter().map(|l| l.id.clone()).collect();
-    let (rated, called, written, timed) = tokio::try_join!(
+    let (rated, called, written, timed, answered) = tokio::try_join!(
         by_id(storage, RATED, &ids, |r: &Rated| &r.id),
         by_id(storage, CALLED, &ids, |r: &Called| &r.id),
         by_id(storage, WRITTEN, &ids, |r: &Written| &r.id),
         by_id(storage, TIMED, &ids, |r: &Timed| &r.id),
+        by_id(storage, ANSWERED, &ids, |r: &Answered| &r.id),
     )?;
     let uuids: Vec<Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
     let book = CaseBook::new(storage.clone());
@@ -119,6 +133,8 @@ pub async fn contacts(storage: &Storage, key: CaseKey) -> Result<Vec<Contact>, S
             let rating = rated.get(&line.id).filter(|_| !matches!(kind, EventKind::Timing | EventKind::Letter));
             let call = called.get(&line.id).filter(|_| kind == EventKind::Call);
             let letter = written.get(&line.id).filter(|_| kind == EventKind::Letter);
+            // A call's answers travel under its id: they show with the call.
+            let set = answered.get(&line.id).filter(|_| matches!(kind, EventKind::Answers | EventKind::Call));
             let event_id: Uuid = line.id.parse().unwrap_or_default();
             let case = opened.contains(&event_id).then(|| CaseState::replay(logs.get(&event_id).into_iter().flatten()));
             Contact {
@@ -138,9 +154,25 @@ pub async fn contacts(storage: &Storage, key: CaseKey) -> Result<Vec<Contact>, S
                 answered_at: letter.and_then(|l| l.answered_at),
                 case_status: case.as_ref().and_then(|s| s.status),
                 case_answer: case.and_then(|s| s.answer),
+                questions: set.map(|a| a.questions.clone()),
+                scores: set.map(|a| a.scores.clone()),
             }
         })
         .collect())
+}
+
+impl Contact {
+    /// A set response's answers in words, `question — score; …`, each
+    /// question as the stage's set words it (its id if no longer asked).
+    pub fn answers_text(&self, catalog: &crate::journeys::Catalog, en: bool) -> Option<String> {
+        let (questions, scores) = (self.questions.as_ref()?, self.scores.as_ref()?);
+        let set = catalog.journey(&self.journey)?.stages.iter().find(|s| s.id == self.stage)?.question_set();
+        let words = questions.iter().zip(scores).map(|(id, score)| {
+            let text = set.as_ref().and_then(|s| s.question(id)).map_or(id.as_str(), |q| q.text(en));
+            format!("{text} — {score}")
+        });
+        Some(words.collect::<Vec<_>>().join("; "))
+    }
 }
 
 /// The rows `sql` finds for the events `ids`, by event id.

@@ -318,3 +318,52 @@ async fn the_history_and_the_analysts_pages_pass_axe() {
     client.close().await.unwrap();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_set_response_with_the_case_reference_is_in_its_timeline_and_the_clients_history() {
+    let app = spawn_app_with(config()).await;
+    let token = crate::support::analyst_token(&app.storage).await;
+    let set = json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
+        "stage": "onsite_assessment", "touchpoint": "in_person", "occurred_at": before(2, 0).1, "case_ref": CASE,
+        "answers": [{"question": "staff", "score": 2}, {"question": "time", "score": 4}]});
+    let (status, body) = app.post("/api/v1/answers", &set).await;
+    assert_eq!(status, 202, "{body}");
+    let letter = letter(1, "service_result", "email");
+    let (status, answer) = app.post_staff("/api/v1/correspondence", &letter).await;
+    assert_eq!(status, 202, "{answer}");
+    let history_url = answer["history_url"].as_str().unwrap().to_string();
+    crate::support::wait_for_rows(&app.storage, "case_touches", 2).await;
+
+    let key = app
+        .http
+        .post(format!("{}/api/v1/case-refs/key", app.address))
+        .bearer_auth(&token)
+        .json(&json!({"case_ref": CASE}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["case_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let timeline = analyst_get(&app, &token, &format!("/api/v1/case-refs/{key}/timeline")).await;
+    let contacts = timeline["contacts"].as_array().unwrap();
+    assert_eq!(contacts[0]["kind"], "answers", "{timeline}");
+    assert_eq!(
+        (contacts[0]["questions"].clone(), contacts[0]["scores"].clone()),
+        (json!(["time", "staff"]), json!([4, 2]))
+    );
+    assert!(contacts[0]["case_status"].is_string(), "a 2 opened a case: {timeline}");
+    let page = app.http.get(format!("{}/case-refs/{key}", app.address)).bearer_auth(&token).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("ответы на вопросы") && html.contains("Вежливость и компетентность сотрудника — 2"),
+        "{html}"
+    );
+
+    let page = app.http.get(&history_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Ваши ответы на вопросы: Время предоставления услуги — 4; Вежливость"), "{page}");
+    app.stop().await;
+}
