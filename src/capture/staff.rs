@@ -16,9 +16,10 @@ use uuid::Uuid;
 use super::events::{Rating, find_journey, find_stage, find_touchpoint};
 use super::{Capture, accepted};
 use crate::config::StaffToken;
+use crate::domain::questions::Answers;
 use crate::domain::text::bounded;
 use crate::domain::time::{self, STAFF_MAX_AGE, unix};
-use crate::domain::{CaseRef, EventKind, Scale, Segment};
+use crate::domain::{CaseRef, EventKind, Scale, Segment, SetKind};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::ingest::Submission;
@@ -186,9 +187,12 @@ pub(crate) async fn log_call(capture: &Capture, input: CallInput) -> Result<Call
     let answers = match (place, input.answers.is_empty()) {
         (_, true) => None,
         (None, false) => return Err(ApiError::invalid("answers", "give the journey and stage the questions are of")),
-        (Some((_, stage)), false) => Some(super::answers::stage_set(stage)?.answers("answers", input.answers)?),
+        (Some((_, stage)), false) => {
+            let set = super::answers::stage_set(stage)?;
+            Some((set.kind, set.answers("answers", input.answers)?))
+        }
     };
-    let call = Event::Call(CallRow {
+    let call = CallRow {
         event_id: input.event_id,
         started_at,
         received_at: unix(now),
@@ -204,8 +208,8 @@ pub(crate) async fn log_call(capture: &Capture, input: CallInput) -> Result<Call
         resolved: u8::from(input.resolved),
         rating_scale: rating.map_or(0, |(scale, _)| scale.code()),
         rating_score: rating.map(|(_, score)| score),
-    });
-    let lowest = answers.as_ref().map(|a| a.lowest());
+    };
+    let lowest = answers.as_ref().map(|(_, a)| a.lowest());
     let reason = |rules: &crate::cases::CaseRules| {
         rules
             .call(input.transfers)
@@ -228,52 +232,60 @@ pub(crate) async fn log_call(capture: &Capture, input: CallInput) -> Result<Call
         started_at,
         [&journey, &stage, PHONE],
     );
-    let mut attached: Vec<Event> = case.into_iter().chain(touch).collect();
-    // A rating at the end of a call is client feedback at the phone touchpoint:
-    // it counts in the stage's score like any other.
+    let said = end_of_call(&catalog, &call, rating, answers);
+    let attached = case.into_iter().chain(touch).chain(said).collect();
+    capture.submit(vec![Submission { event: Event::Call(call), attached }]).await?;
+    Ok(CallAccepted { event_id: input.event_id, breaks_transfer_standard: input.transfers > MAX_TRANSFERS })
+}
+
+/// What the client said at the end of `call`: the rating and the set's answers,
+/// as rows at the phone touchpoint under the call's id. They are client
+/// feedback like any other and count in the stage's measures.
+fn end_of_call(
+    catalog: &Catalog,
+    call: &CallRow,
+    rating: Option<(Scale, u8)>,
+    answers: Option<(SetKind, Answers)>,
+) -> Vec<Event> {
+    let Some(phone) = catalog.touchpoint(PHONE) else { return Vec::new() };
+    let mut said = Vec::new();
     if let Some((scale, score)) = rating
-        && let Some(phone) = catalog.touchpoint(PHONE)
-        && !stage.is_empty()
+        && !call.stage.is_empty()
     {
         let rating = Rating {
-            event_id: input.event_id,
-            occurred_at: started_at,
-            received_at: unix(now),
-            journey: &journey,
-            stage: &stage,
+            event_id: call.event_id,
+            occurred_at: call.started_at,
+            received_at: call.received_at,
+            journey: &call.journey,
+            stage: &call.stage,
             touchpoint: phone,
             scale,
             score,
         };
-        attached.push(Event::Feedback(FeedbackRow { segment, ..rating.row() }));
+        said.push(Event::Feedback(FeedbackRow { segment: call.segment, ..rating.row() }));
     }
-    if let Some((answers, (_, stage_def))) = answers.zip(place)
-        && let Some(phone) = catalog.touchpoint(PHONE)
-    {
-        let set = super::answers::stage_set(stage_def)?;
-        let row = AnswersRow {
-            event_id: input.event_id,
-            occurred_at: started_at,
-            received_at: unix(now),
+    if let Some((set, answers)) = answers {
+        said.push(Event::Answers(AnswersRow {
+            event_id: call.event_id,
+            occurred_at: call.started_at,
+            received_at: call.received_at,
             // Empty: the answers travel with the call, under its id.
             site: String::new(),
-            journey: journey.clone(),
-            stage: stage.clone(),
+            journey: call.journey.clone(),
+            stage: call.stage.clone(),
             touchpoint: PHONE.into(),
             channel: phone.channel.name(),
-            segment,
-            question_set: set.kind.as_str().into(),
+            segment: call.segment,
+            question_set: set.as_str().into(),
             questions: answers.questions(),
             scores: answers.scores(),
             comment: String::new(),
             locale: String::new(),
             session_id: String::new(),
             page_path: String::new(),
-        };
-        attached.push(Event::Answers(row));
+        }));
     }
-    capture.submit(vec![Submission { event: call, attached }]).await?;
-    Ok(CallAccepted { event_id: input.event_id, breaks_transfer_standard: input.transfers > MAX_TRANSFERS })
+    said
 }
 
 /// `POST /api/v1/correspondence`: the timeline of one letter. Send it again
