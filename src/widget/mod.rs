@@ -27,6 +27,9 @@ pub const WIDGET_JS: &str = include_str!("widget.ru.min.js");
 pub const WIDGET_EN_JS: &str = include_str!("widget.en.min.js");
 /// The question-set form, loaded by a widget that asks a set.
 pub const QUESTIONS_JS: &str = include_str!("questions.min.js");
+/// The time question, loaded by a widget with `data-ask-time`.
+pub const TIME_JS: &str = include_str!("time.ru.min.js");
+pub const TIME_EN_JS: &str = include_str!("time.en.min.js");
 
 /// A strong ETag of `body`.
 fn etag(body: &[u8]) -> HeaderValue {
@@ -35,8 +38,9 @@ fn etag(body: &[u8]) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a valid header value")
 }
 
-static ETAGS: LazyLock<[HeaderValue; 2]> =
-    LazyLock::new(|| [etag(WIDGET_JS.as_bytes()), etag(WIDGET_EN_JS.as_bytes())]);
+/// Of the widget's and the time question's bundles, Russian then English.
+static ETAGS: LazyLock<[HeaderValue; 4]> =
+    LazyLock::new(|| [WIDGET_JS, WIDGET_EN_JS, TIME_JS, TIME_EN_JS].map(|script| etag(script.as_bytes())));
 
 #[derive(Clone)]
 struct Embed {
@@ -51,6 +55,7 @@ pub fn router(
     OpenApiRouter::new()
         .routes(routes!(widget_js))
         .routes(routes!(questions_js))
+        .routes(routes!(time_js))
         .routes(routes!(embed))
         .routes(routes!(embed_questions))
         .layer(tower::util::MapResponseLayer::new(crate::web::public_pages))
@@ -73,6 +78,19 @@ struct WidgetQuery {
 async fn widget_js(headers: HeaderMap, Query(query): Query<WidgetQuery>) -> Response {
     let en = query.lang.as_deref().is_some_and(|l| l.starts_with("en"));
     let (body, tag) = if en { (WIDGET_EN_JS, &ETAGS[1]) } else { (WIDGET_JS, &ETAGS[0]) };
+    script(&headers, body.to_string(), tag.clone())
+}
+
+/// The time question ("how long did it take?") a widget with `data-ask-time` loads.
+#[utoipa::path(get, path = "/widget/time.js", tag = "widget",
+    params(("lang" = Option<String>, Query, description = "ru (default) or en")),
+    responses(
+        (status = 200, description = "The time question", content_type = "text/javascript"),
+        (status = 304, description = "Unchanged since the ETag sent"),
+    ))]
+async fn time_js(headers: HeaderMap, Query(query): Query<WidgetQuery>) -> Response {
+    let en = query.lang.as_deref().is_some_and(|l| l.starts_with("en"));
+    let (body, tag) = if en { (TIME_EN_JS, &ETAGS[3]) } else { (TIME_JS, &ETAGS[2]) };
     script(&headers, body.to_string(), tag.clone())
 }
 

@@ -6,7 +6,7 @@ window.touchpointQuestions = function (w, set) {
   function hint(s) { return s == 1 ? s + ' — ' + ends[0] : s == 5 ? s + ' — ' + ends[1] : '' + s; }
   var names = set.questions.map(function (q, i) { return w.box.id + 'q' + i; });
   w.form(set.questions.map(function (q, i) {
-    return w.fieldset(names[i], q[en ? 2 : 1], [w.radios(names[i], 1, 5, hint)]);
+    return w.question(names[i], q[en ? 2 : 1], 1, 5, hint);
   }), '/api/v1/answers', function (f, error) {
     // Questions left without an answer are skipped, not sent.
     var answers = [];
@@ -14,7 +14,7 @@ window.touchpointQuestions = function (w, set) {
       var c = f.querySelector('[name=' + names[i] + ']:checked');
       if (c) answers.push({ question: q[0], score: +c.value });
     });
-    if (!answers.length) { error.textContent = w.T[10]; return; }
+    if (!answers.length) { error.textContent = w.T[8]; return; }
     return w.event({ answers: answers, locale: w.lang });
   });
   w.box.onchange = w.open;

@@ -10,42 +10,36 @@
    No cookies, no requests but to HOST, no eval; styles live in a shadow root. */
 (function () {
   var me = document.currentScript;
-  if (!me || !window.fetch) return;
+  // randomUUID: every browser since 2022, on HTTPS pages (a ministry's are).
+  if (!me || !window.fetch || !crypto.randomUUID) return;
   var d = me.dataset, base = new URL(me.src).origin, ss = sessionStorage, ls = localStorage;
   /* LANG is set when the script is built (scripts/build-widget.sh): one bundle a language, so that
      a page loads only its own words. The Russian one, on an English page, hands over to the English. */
   if (LANG != 'en' && (d.lang || document.documentElement.lang || '').slice(0, 2) == 'en') {
-    var en = document.createElement('script'), k;
-    for (k in d) en.dataset[k] = d[k];
+    var en = document.createElement('script');
+    Object.assign(en.dataset, d);
     en.src = base + '/widget.js?lang=en';
     return document.head.appendChild(en);
   }
-  var lang = LANG, scale = { csat: 1, thumbs: 1, nps: 1 }[d.scale] ? d.scale : 'csat';
+  /* Each scale's lowest and highest score, and where its end words start in T[7]. */
+  var RANGES = { nps: [0, 10, 2], thumbs: [0, 1, 4] }, scale = RANGES[d.scale] ? d.scale : 'csat';
+  var lang = LANG, range = RANGES[scale] || [1, 5, 0];
   var who = { site: d.site, journey: d.journey, stage: d.stage, touchpoint: d.touchpoint };
   var asked = 'tp:' + d.site + ':' + d.journey + ':' + d.stage, QUEUE = 'tp:queue';
   var T = LANG == 'en'
-    ? ['Rate us', 'How did it go?', 'Comment (optional)', 'How long did it take?',
-      'Send', 'Close', 'Thank you for your rating!', 'Could not send. Please try again.',
-      ['very bad', 'excellent', 'not at all likely', 'extremely likely', 'No', 'Yes'],
-      ['rather not say', 'under 5 minutes', '5–15 minutes', '15–60 minutes', '1–3 hours', 'over 3 hours'], 'Choose a rating.',
-      'We will look into it. Follow the answer']
-    : ['Оцените', 'Как всё прошло?', 'Комментарий (необязательно)', 'Сколько времени это заняло?',
-      'Отправить', 'Закрыть', 'Спасибо за оценку!', 'Не удалось отправить. Попробуйте ещё раз.',
-      ['очень плохо', 'отлично', 'точно не порекомендую', 'точно порекомендую', 'Нет', 'Да'],
-      ['не скажу', 'до 5 минут', '5–15 минут', '15–60 минут', '1–3 часа', 'больше 3 часов'], 'Выберите оценку.',
-      'Мы разберёмся. Следить за ответом'];
-  var MINUTES = [0, 3, 10, 35, 120, 240];
+    ? ['Rate us', 'How did it go?', 'Comment (optional)', 'Send', 'Close', 'Thank you for your rating!',
+      'Not sent. Please try again.', ['very bad', 'excellent', 'not at all likely', 'extremely likely', 'No', 'Yes'],
+      'Choose a rating.', 'We will look into it. Follow the answer']
+    : ['Оцените', 'Как всё прошло?', 'Комментарий (необязательно)', 'Отправить', 'Закрыть', 'Спасибо за оценку!',
+      'Не отправлено. Попробуйте ещё раз.', ['очень плохо', 'отлично', 'точно не порекомендую', 'точно порекомендую', 'Нет', 'Да'],
+      'Выберите оценку.', 'Мы разберёмся. Следить за ответом'];
 
-  function uuid() {
-    return crypto.randomUUID ? crypto.randomUUID() : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g,
-      function (c) { return (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16); });
-  }
+  function uuid() { return crypto.randomUUID(); }
   var sid = ss.getItem('tp:sid') || uuid();
   ss.setItem('tp:sid', sid);
   function event(extra) {
-    var e = { event_id: uuid(), session_id: sid, page_path: location.pathname, occurred_at: new Date().toISOString() }, k;
-    for (k in who) e[k] = who[k];
-    for (k in extra) e[k] = extra[k];
+    var e = Object.assign({ event_id: uuid(), session_id: sid, page_path: location.pathname,
+      occurred_at: new Date().toISOString() }, who, extra);
     // Read when the event is made: a page may set it late (script.dataset.case = '...').
     if (d.case && !extra.kind) e.case_ref = d.case;
     return e;
@@ -91,11 +85,11 @@
 
   var CSS = ':host{all:initial}*{box-sizing:border-box;font:inherit}' +
     '.w{font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;background:#fff;border:1px solid #5f6368;border-radius:8px;padding:16px}' +
-    '.f,.o{position:fixed;right:16px;bottom:16px;z-index:2147483647}' +
-    '.f{width:min(24rem,calc(100vw - 32px));max-height:calc(100vh - 32px);overflow:auto;box-shadow:0 4px 16px #0006}' +
-    'fieldset{border:0;margin:0 0 8px;padding:0}legend,.q{font-weight:600}.s{display:flex;flex-wrap:wrap;gap:6px}' +
+    '.f,.o{position:fixed;right:16px;bottom:16px;z-index:999999}' +
+    '.f{width:min(24rem,calc(100vw - 32px));max-height:calc(100vh - 32px);overflow:auto}' +
+    'fieldset{border:0;margin:0 0 8px;padding:0}legend,.q{font-weight:600;padding:0}.s{display:flex;flex-wrap:wrap;gap:6px}' +
     '.s label,textarea,select,button{min-height:44px;min-width:44px;padding:6px 10px;border:1px solid #5f6368;border-radius:6px}' +
-    '.s label{display:flex;align-items:center;gap:4px}:checked+span{font-weight:600}' +
+    '.s label{display:flex;align-items:center;gap:4px}' +
     'textarea,select{display:block;width:100%;margin:4px 0 12px}' +
     'button{border:2px solid #0b57d0;background:#0b57d0;color:#fff}' +
     '.x{position:absolute;top:4px;right:4px;background:#fff;color:#1a1a1a;border-color:#fff}' +
@@ -114,23 +108,21 @@
   sheet.replaceSync(CSS);
   root.adoptedStyleSheets = [sheet];
   var inline = d.mode == 'inline' && document.querySelector(d.target);
-  var id = 'tp' + Math.random().toString(36).slice(2), box, opener;
+  var id = 'tp' + uuid(), box, opener;
 
-  /* The radio buttons of one question: `name`, scores lo..hi with hints at the ends. */
-  function radios(name, lo, hi, hint) {
-    var n = [];
+  /* One question: a fieldset whose legend names it, radio buttons `name` for scores lo..hi, which
+     `hint` words. */
+  function question(name, text, lo, hi, hint) {
+    var n = [el('legend', { text: text })];
     for (var i = lo; i <= hi; i++) {
       n.push(el('label', {}, [el('input', { type: 'radio', name: name, value: i }), el('span', { text: hint(i) })]));
     }
-    return el('div', { class: 's', role: 'radiogroup', 'aria-labelledby': name }, n);
+    return el('fieldset', { class: 's' }, n);
   }
-  function fieldset(name, text, kids) {
-    return el('fieldset', {}, [el('legend', { id: name, text: text })].concat(kids));
-  }
+  /* A score's label: the words at the scale's ends, thumbs with their sign. */
   function hint(i) {
-    var r = scale == 'nps' ? [0, 10, 2] : [1, 5, 0], words = T[8];
-    if (scale == 'thumbs') return (i ? '👍 ' : '👎 ') + words[4 + i];
-    return i == r[0] ? i + ' — ' + words[r[2]] : i == r[1] ? i + ' — ' + words[r[2] + 1] : '' + i;
+    var word = T[7][range[2] + (i > range[0])];
+    return scale == 'thumbs' ? (i ? '👍 ' : '👎 ') + word : i == range[0] || i == range[1] ? i + ' — ' + word : '' + i;
   }
 
   /* The form, its fields, what it sends and where; `make(form)` is the body, or null (error shown). */
@@ -138,7 +130,7 @@
     var error = el('div', { role: 'alert', class: 'e' }), status = el('div', { role: 'status', tabindex: -1 });
     var f = el('form', {}, fields.concat([
       el('label', { for: id + 'c', class: 'q', text: T[2] }), el('textarea', { id: id + 'c', maxlength: 2000 }),
-      error, el('button', { type: 'submit', text: T[4] })]));
+      error, el('button', { type: 'submit', text: T[3] })]));
     box.appendChild(f);
     box.appendChild(status);
     f.onsubmit = function (e) {
@@ -149,31 +141,28 @@
       if (c) body.comment = c;
       post(path, body).then(function (r) {
         pending = 0; // a refused answer (4xx) will not get better by resending it
-        if (!r.ok) { error.textContent = T[7]; return; }
+        if (!r.ok) { error.textContent = T[6]; return; }
         done();
         f.remove();
-        status.textContent = T[6];
+        status.textContent = T[5];
         status.focus();
         // A low answer opened a case: the client may follow it (a new tab keeps their page).
         r.json().then(function (b) {
-          if (b.follow_url) status.appendChild(el('p', {}, [el('a', { href: b.follow_url, target: '_blank', rel: 'noopener', text: T[11] })]));
+          // _blank opens without an opener in every current browser.
+          if (b.follow_url) status.append(' ', el('a', { href: b.follow_url, target: '_blank', text: T[9] }));
         }, done);
-      }, function () { error.textContent = T[7]; }); // kept in `pending`: sent again at page hide
+      }, function () { error.textContent = T[6]; }); // kept in `pending`: sent again at page hide
     };
   }
 
   function rating() {
-    var r = scale == 'nps' ? [0, 10] : scale == 'thumbs' ? [0, 1] : [1, 5];
-    var fields = [fieldset(id + 'l', T[1], [radios(id + 'l', r[0], r[1], hint)])];
-    if (d.askTime == 'true') {
-      fields.push(el('label', { for: id + 't', class: 'q', text: T[3] }),
-        el('select', { id: id + 't' }, T[9].map(function (t, i) { return el('option', { value: i, text: t }); })));
-    }
+    var fields = [question(id + 'l', T[1], range[0], range[1], hint)];
     form(fields, '/api/v1/feedback', function (f, error) {
       var picked = f.querySelector('input:checked'), t = f.querySelector('select');
-      if (!picked) { error.textContent = T[10]; return; }
+      if (!picked) { error.textContent = T[8]; return; }
       var body = event({ scale: scale, score: +picked.value, locale: lang });
-      if (t && +t.value) body.reported_duration_ms = MINUTES[+t.value] * 60000;
+      // The time question's (widget/time.js) values are minutes.
+      if (t && +t.value) body.reported_duration_ms = t.value * 6e4;
       return body;
     });
     box.onchange = function (e) {
@@ -187,17 +176,19 @@
     box = el('section', { id: id, class: inline ? 'w' : 'w f', 'aria-label': T[0] });
     if (!inline) {
       box.setAttribute('role', 'dialog');
-      var close = el('button', { type: 'button', class: 'x', 'aria-label': T[5], text: '×' });
+      var close = el('button', { type: 'button', class: 'x', 'aria-label': T[4], text: '×' });
       close.onclick = dismiss;
       box.appendChild(close);
       box.onkeydown = function (e) { if (e.key == 'Escape') dismiss(); };
     }
     root.appendChild(box);
-    if (!set) return rating();
-    /* The set's own script builds its form with these. */
-    window.touchpointSet = { lang: lang, T: T, el: el, fieldset: fieldset, radios: radios, form: form, event: event, open: open,
-      box: box };
-    document.head.appendChild(el('script', { src: base + '/widget/questions/' + [d.site, d.journey, d.stage].join('/') }));
+    /* What the widget loads only when a page asks for it builds with these: the set's form,
+       the time question. */
+    window.touchpointSet = { lang: lang, T: T, el: el, question: question, form: form, event: event, open: open, box: box };
+    function load(path) { document.head.appendChild(el('script', { src: base + path })); }
+    if (set) return load('/widget/questions/' + [d.site, d.journey, d.stage].join('/'));
+    rating();
+    if (d.askTime == 'true') load('/widget/time.js?lang=' + lang);
   }
 
   function open() { if (!opened) { opened = 1; offer('opened'); } }

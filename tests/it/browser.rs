@@ -183,6 +183,7 @@ async fn a_client_rates_by_keyboard_with_a_russian_comment_and_time_on_page_is_m
 
     client.goto(&format!("{pages}/apply")).await.unwrap();
     in_widget(&client, "input[type=radio]").await;
+    in_widget(&client, "select").await; // the time question, loaded on demand
     // The page learns the application number late and hands it on.
     let late = "document.querySelector('script[data-site]').dataset.case = 'Л-2026/117'";
     client.execute(late, vec![]).await.unwrap();
@@ -304,7 +305,7 @@ async fn a_client_rates_with_the_mouse_from_the_floating_button_under_a_strict_c
         .to_string();
     assert_eq!(min_height, "44px", "the widget's styles apply under the CSP");
     open.click().await.unwrap();
-    in_widget(&client, "label:nth-child(10)").await.click().await.unwrap(); // score 9
+    in_widget(&client, "label:nth-child(11)").await.click().await.unwrap(); // score 9 (after the legend)
     in_widget(&client, "textarea").await.click().await.unwrap();
     keys(&client, "Quick and clear").await;
     in_widget(&client, "button[type=submit]").await.click().await.unwrap();
@@ -335,7 +336,7 @@ async fn on_a_360_px_screen_the_panel_fits_and_passes_axe() {
     client.goto(&format!("{pages}/small")).await.unwrap();
     in_widget(&client, "button.o").await.click().await.unwrap();
     in_widget(&client, "input[type=radio]").await;
-    tokio::time::sleep(Duration::from_millis(400)).await; // the opening animation
+    in_widget(&client, "select").await; // the time question, loaded on demand
     let fits: Value = client
         .execute(
             "const box = document.querySelector('[data-touchpoint-widget]').shadowRoot.querySelector('section').getBoundingClientRect();\

@@ -17,6 +17,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/offers"),
     ("get", "/api/v1/journeys/{id}/official"),
     ("get", "/widget/questions/{site}/{journey}/{stage}"),
+    ("get", "/widget/time.js"),
     ("post", "/api/v1/timings"),
     ("get", "/r/{token}"),
     ("post", "/r/{token}"),

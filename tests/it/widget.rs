@@ -27,11 +27,15 @@ async fn the_widget_is_served_small_with_an_etag_and_revalidates() {
     assert!(set.starts_with(touchpoint::widget::QUESTIONS_JS) && set.contains("\"Комфортность условий в помещении\""));
     let en = app.get("/widget.js?lang=en").await.text().await.unwrap();
     assert_eq!(en, touchpoint::widget::WIDGET_EN_JS);
-    for (name, script, budget) in [("ru", &body, 3500), ("en", &en, 3200)] {
+    let time = app.get("/widget/time.js").await.text().await.unwrap();
+    assert_eq!(time, touchpoint::widget::TIME_JS);
+    for (name, script, budget) in [("ru", &body, 3 * 1024), ("en", &en, 3 * 1024)] {
         let size = gzipped(script);
         assert!(size <= budget, "widget.js ({name}) is {size} bytes gzipped; budget {budget}");
         let together = size + gzipped(&set);
         assert!(together <= 5 * 1024, "with the set form {together} bytes gzipped; the budget is 5 KB");
+        let together = size + gzipped(&time);
+        assert!(together <= 5 * 1024, "with the time question {together} bytes gzipped; the budget is 5 KB");
     }
     assert_eq!(app.get("/widget/questions/demo/scrap-metal-licensing/application").await.status(), 404, "no set there");
 }
@@ -60,6 +64,8 @@ fn the_minified_scripts_are_built_from_their_sources() {
     assert_eq!(build("widget.js", Some("ru")), touchpoint::widget::WIDGET_JS, "run scripts/build-widget.sh");
     assert_eq!(build("widget.js", Some("en")), touchpoint::widget::WIDGET_EN_JS, "run scripts/build-widget.sh");
     assert_eq!(build("questions.js", None), touchpoint::widget::QUESTIONS_JS, "run scripts/build-widget.sh");
+    assert_eq!(build("time.js", Some("ru")), touchpoint::widget::TIME_JS, "run scripts/build-widget.sh");
+    assert_eq!(build("time.js", Some("en")), touchpoint::widget::TIME_EN_JS, "run scripts/build-widget.sh");
 }
 
 #[tokio::test]
