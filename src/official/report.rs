@@ -1,7 +1,7 @@
 //! `/dashboard/{journey}/official` (a printable page), `.xlsx` and `.csv`:
 //! the report a ministry files, for analysts. `layout=a11` gives the count of
-//! each answer per question instead (the US A-11 layout; pass a quarter's
-//! `from` and `to` for the quarterly report).
+//! each answer per question instead (the US A-11 layout; `quarter=2026-Q4`
+//! for the quarterly report).
 
 use askama::Template;
 use axum::extract::State;
@@ -25,6 +25,9 @@ pub struct LayoutQuery {
     pub layout: Option<Layout>,
     /// For CSV: which table of the layout, from 0.
     pub table: Option<usize>,
+    /// `2026-Q4`: that quarter, instead of `period` or `from`/`to` (the
+    /// quarterly A-11 report).
+    pub quarter: Option<String>,
 }
 
 pub struct ReportQuery {
@@ -34,9 +37,28 @@ pub struct ReportQuery {
 }
 
 impl ReportQuery {
-    fn of(Query(view): Query<ViewQuery>, Query(layout): Query<LayoutQuery>) -> ReportQuery {
-        ReportQuery { view, layout: layout.layout, table: layout.table }
+    fn of(Query(view): Query<ViewQuery>, Query(layout): Query<LayoutQuery>) -> Result<ReportQuery, ApiError> {
+        let mut view = view;
+        if let Some(quarter) = layout.quarter.as_deref().filter(|q| !q.is_empty()) {
+            let (from, to) = quarter_days(quarter)?;
+            (view.from, view.to, view.period) = (Some(from), Some(to), None);
+        }
+        Ok(ReportQuery { view, layout: layout.layout, table: layout.table })
     }
+}
+
+/// The first and last day (`YYYY-MM-DD`) of a quarter written `2026-Q4`.
+fn quarter_days(text: &str) -> Result<(String, String), ApiError> {
+    let wrong = || ApiError::invalid("quarter", format!("{text:?} is not a quarter like 2026-Q4"));
+    let (year, q) = text.split_once("-Q").ok_or_else(wrong)?;
+    let year: i32 = year.parse().map_err(|_| wrong())?;
+    let q: u8 = q.parse().ok().filter(|q| (1..=4).contains(q)).ok_or_else(wrong)?;
+    let last_month = 3 * q;
+    let last_day = match last_month {
+        3 | 12 => 31,
+        _ => 30,
+    };
+    Ok((format!("{year:04}-{:02}-01", last_month - 2), format!("{year:04}-{last_month:02}-{last_day}")))
 }
 
 struct Laid {
@@ -121,7 +143,7 @@ pub async fn page(
     view: Query<ViewQuery>,
     layout: Query<LayoutQuery>,
 ) -> Result<Response, ApiError> {
-    let q = ReportQuery::of(view, layout);
+    let q = ReportQuery::of(view, layout)?;
     let laid = laid(&state, &id, &q).await?;
     let w = laid.words;
     let other = if laid.layout == Layout::A11 { Layout::Official } else { Layout::A11 };
@@ -165,7 +187,7 @@ pub async fn xlsx(
     view: Query<ViewQuery>,
     layout: Query<LayoutQuery>,
 ) -> Result<Response, ApiError> {
-    let q = ReportQuery::of(view, layout);
+    let q = ReportQuery::of(view, layout)?;
     let laid = laid(&state, &id, &q).await?;
     let body = files::xlsx(&format!("{} — {}", laid.title, laid.period), &laid.tables)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("xlsx: {e}")))?;
@@ -183,7 +205,7 @@ pub async fn csv(
     view: Query<ViewQuery>,
     layout: Query<LayoutQuery>,
 ) -> Result<Response, ApiError> {
-    let q = ReportQuery::of(view, layout);
+    let q = ReportQuery::of(view, layout)?;
     let laid = laid(&state, &id, &q).await?;
     let index = q.table.unwrap_or(0);
     let count = laid.tables.len();
@@ -191,4 +213,20 @@ pub async fn csv(
     let name =
         format!("{}-{}-{index}.csv", laid.journey.id, if laid.layout == Layout::A11 { "a11" } else { "official" });
     crate::dashboards::export::csv_response(&name, files::records(table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quarter_is_its_first_and_last_day() {
+        assert_eq!(quarter_days("2026-Q1").unwrap(), ("2026-01-01".into(), "2026-03-31".into()));
+        assert_eq!(quarter_days("2026-Q2").unwrap(), ("2026-04-01".into(), "2026-06-30".into()));
+        assert_eq!(quarter_days("2026-Q3").unwrap(), ("2026-07-01".into(), "2026-09-30".into()));
+        assert_eq!(quarter_days("2026-Q4").unwrap(), ("2026-10-01".into(), "2026-12-31".into()));
+        for wrong in ["2026-Q5", "2026Q1", "Q1", "2026-Q0"] {
+            assert!(quarter_days(wrong).is_err(), "{wrong}");
+        }
+    }
 }

@@ -109,6 +109,18 @@ async fn the_report_gives_the_same_numbers_as_a_page_a_workbook_and_csv() {
     let staff = text.lines().find(|l| l.contains("Вежливость")).unwrap();
     assert!(staff.ends_with("\"0\",\"1\",\"0\",\"2\",\"0\",\"3\""), "count of each answer, then the total: {staff}");
 
+    // The quarterly report: the quarter the seeded answers fall in (an hour ago).
+    let at =
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(ago(3600).0.into()));
+    let (year, month): (String, u32) = (at.to_string()[..4].into(), at.to_string()[5..7].parse().unwrap());
+    let quarter = format!("{year}-Q{}", (month - 1) / 3 + 1);
+    let path = format!("/dashboard/scrap-metal-licensing/official.csv?layout=a11&quarter={quarter}");
+    let text = get(&path).await.unwrap().text().await.unwrap();
+    let staff = text.lines().find(|l| l.contains("Вежливость")).unwrap();
+    assert!(staff.ends_with("\"0\",\"1\",\"0\",\"2\",\"0\",\"3\""), "{quarter}: {staff}");
+    let wrong = get("/dashboard/scrap-metal-licensing/official?quarter=2026-Q9").await.unwrap();
+    assert_eq!(wrong.status(), 422);
+
     let xlsx = get("/dashboard/scrap-metal-licensing/official.xlsx?period=7").await.unwrap();
     assert_eq!(xlsx.status(), 200);
     assert!(xlsx.headers()["content-type"].to_str().unwrap().contains("spreadsheetml"));
