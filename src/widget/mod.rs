@@ -1,6 +1,7 @@
-//! The embeddable widget (`/widget.js`) and its no-JavaScript fallbacks
-//! (`/embed/{site}/{journey}/{stage}`, and `…/questions` for a stage's
-//! question set).
+//! The embeddable widget (`/widget.js`, and what it loads only when a page
+//! asks for it: `/widget/time.js`, `/widget/questions/…`) and its
+//! no-JavaScript fallbacks (`/embed/{site}/{journey}/{stage}`, and
+//! `…/questions` for a stage's question set).
 
 use std::sync::{Arc, LazyLock};
 

@@ -6,7 +6,8 @@
      data-scale="csat|thumbs|nps" data-lang="ru|en" data-ask-time="true" data-case="Л-2026/117"
      data-questions="true"></script>
    data-questions asks the stage's question set instead of one rating: its form comes from
-   HOST/widget/questions/<site>/<journey>/<stage>, loaded only then.
+   HOST/widget/questions/<site>/<journey>/<stage>, loaded only then; data-ask-time likewise loads
+   HOST/widget/time.js.
    No cookies, no requests but to HOST, no eval; styles live in a shadow root. */
 (function () {
   var me = document.currentScript;
