@@ -59,6 +59,13 @@ fn rating(days_ago: u64, stage: &str, touchpoint: &str, case_ref: &str, comment:
            "occurred_at": before(days_ago, 0).1, "case_ref": case_ref})
 }
 
+/// The keyed hash of `CASE`, as an analyst asks for it.
+async fn case_key(app: &TestApp, token: &str) -> String {
+    let response = app.http.post(format!("{}/api/v1/case-refs/key", app.address)).bearer_auth(token);
+    let key: Value = response.json(&json!({"case_ref": CASE})).send().await.unwrap().json().await.unwrap();
+    key["case_key"].as_str().unwrap().to_string()
+}
+
 async fn analyst_get(app: &TestApp, token: &str, path: &str) -> Value {
     let response = app.http.get(format!("{}{path}", app.address)).bearer_auth(token).send().await.unwrap();
     assert_eq!(response.status(), 200, "{path}");
@@ -149,20 +156,7 @@ async fn one_case_through_five_stages_across_channels_is_measured_and_shown_as_i
     assert!((2 * DAY..2 * DAY + 60).contains(&waited), "the other case, back there two days ago: {waited}");
 
     // The analysts' timeline: the case's own contacts, in order, by its key only.
-    let key = app
-        .http
-        .post(format!("{}/api/v1/case-refs/key", app.address))
-        .bearer_auth(&token)
-        .json(&json!({"case_ref": CASE}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["case_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = case_key(&app, &token).await;
     let timeline = analyst_get(&app, &token, &format!("/api/v1/case-refs/{key}/timeline")).await;
     let contacts = timeline["contacts"].as_array().unwrap();
     let kinds: Vec<&str> = contacts.iter().map(|c| c["kind"].as_str().unwrap()).collect();
@@ -334,20 +328,7 @@ async fn a_set_response_with_the_case_reference_is_in_its_timeline_and_the_clien
     let history_url = answer["history_url"].as_str().unwrap().to_string();
     crate::support::wait_for_rows(&app.storage, "case_touches", 2).await;
 
-    let key = app
-        .http
-        .post(format!("{}/api/v1/case-refs/key", app.address))
-        .bearer_auth(&token)
-        .json(&json!({"case_ref": CASE}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["case_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = case_key(&app, &token).await;
     let timeline = analyst_get(&app, &token, &format!("/api/v1/case-refs/{key}/timeline")).await;
     let contacts = timeline["contacts"].as_array().unwrap();
     assert_eq!(contacts[0]["kind"], "answers", "{timeline}");
