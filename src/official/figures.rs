@@ -207,12 +207,17 @@ async fn reach(storage: &Storage, journey: &Journey, filters: &Filters) -> Resul
     let fetch = |sql: String, binds: Vec<String>| async move {
         query(storage, &sql, &journey.id, &binds).fetch_all::<Count>().await
     };
-    let (a, b, c, d) = tokio::try_join!(
-        fetch(offers, binds.clone()),
-        fetch(ratings, binds.clone()),
-        fetch(sets, binds),
-        fetch(calls, call_binds),
-    )?;
+    // Calls are at the phone touchpoint: a view of another touchpoint or channel has none.
+    let phone = |filter: &Option<String>| filter.as_deref().is_none_or(|f| f == "phone");
+    let calls = async {
+        if phone(&filters.touchpoint) && phone(&filters.channel) {
+            fetch(calls, call_binds).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (a, b, c, d) =
+        tokio::try_join!(fetch(offers, binds.clone()), fetch(ratings, binds.clone()), fetch(sets, binds), calls)?;
     let mut cells: BTreeMap<(usize, String), Reach> = BTreeMap::new();
     for count in a.into_iter().chain(b).chain(c).chain(d) {
         let order = journey.stages.iter().position(|s| s.id == count.stage).unwrap_or(usize::MAX);

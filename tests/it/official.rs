@@ -83,6 +83,23 @@ async fn each_criterion_is_its_own_measure_and_the_response_rate_counts_who_was_
     let email = reach.iter().find(|r| r["touchpoint"] == "email").unwrap();
     assert_eq!((email["sent"].as_u64(), email["answered"].as_u64()), (Some(1), Some(0)));
     assert_eq!(email["rate"], 0.0, "asked and not (yet) answered: a rate of zero, visible");
+
+    // A call is an offer at the phone touchpoint; a view of another touchpoint has none.
+    let call = json!({"event_id": Uuid::new_v4(), "started_at": ago(600).1, "wait_seconds": 5, "talk_seconds": 60,
+        "transfers": 0, "resolved": true, "process": "consulting", "operator": "op-1",
+        "journey": "scrap-metal-licensing", "stage": "onsite_assessment",
+        "answers": [{"question": "staff", "score": 5}]});
+    assert_eq!(app.post_staff("/api/v1/calls", &call).await.0, 202);
+    wait_for_rows(&app.storage, "calls", 1).await;
+    let (_, all) = app.get_as(&token, "/api/v1/journeys/scrap-metal-licensing/official?period=7").await;
+    let phone = all["reach"].as_array().unwrap().iter().find(|r| r["touchpoint"] == "phone").cloned().unwrap();
+    assert_eq!(
+        (phone["calls"].as_u64(), phone["sets"].as_u64(), phone["rate"].as_f64()),
+        (Some(1), Some(1), Some(1.0))
+    );
+    let path = "/api/v1/journeys/scrap-metal-licensing/official?period=7&touchpoint=in_person";
+    let (_, in_person) = app.get_as(&token, path).await;
+    assert!(in_person["reach"].as_array().unwrap().iter().all(|r| r["touchpoint"] == "in_person"), "{in_person}");
 }
 
 #[tokio::test]
