@@ -150,6 +150,8 @@ struct Column {
     recommendations: Vec<String>,
     /// How the cases the stage's ratings opened were handled, line by line.
     cases: Vec<String>,
+    /// Per touchpoint, clients who answered of those asked.
+    reach: Vec<String>,
     negative: Vec<String>,
     positive: Vec<String>,
 }
@@ -180,6 +182,27 @@ struct JourneyPage<'a> {
     export_base: String,
     columns: Vec<Column>,
     charts: Vec<ChartView>,
+}
+
+/// `ЕПГУ: 5 of 10 asked (50%)` per touchpoint of `stage` where anyone was asked or answered.
+fn reach_lines(
+    reach: &[crate::official::Reach],
+    stage: &str,
+    catalog: &crate::journeys::Catalog,
+    en: bool,
+) -> Vec<String> {
+    reach
+        .iter()
+        .filter(|r| r.stage == stage)
+        .map(|r| {
+            let name = catalog
+                .touchpoint(&r.touchpoint)
+                .map_or_else(|| r.touchpoint.clone(), |t| if en { t.name.en.clone() } else { t.name.ru.clone() });
+            let of = if en { "of" } else { "из" };
+            let asked = if en { "asked" } else { "опрошенных" };
+            format!("{name}: {} {of} {} {asked} ({})", r.answered, r.offered, percent(r.rate))
+        })
+        .collect()
 }
 
 fn percent(v: Option<f64>) -> String {
@@ -221,7 +244,7 @@ pub async fn journey(
     let now = crate::domain::time::unix(std::time::SystemTime::now());
     let handled = crate::cases::report::per_stage(&book, journey, filters.from, filters.to, now);
     let api = |e| ApiError::from(e);
-    let (mut stats, comments, handled, tracked) = tokio::try_join!(
+    let (mut stats, comments, handled, tracked, reach) = tokio::try_join!(
         async {
             stats::journey_stats(&state.storage, journey, &filters, state.min_answers, stats::Parts::ALL)
                 .await
@@ -230,6 +253,7 @@ pub async fn journey(
         async { stats::comments(&state.storage, &journey.id, &filters, 5).await.map_err(api) },
         async { handled.await.map_err(api) },
         state.lab.list(&journey.id),
+        async { crate::official::figures::reach(&state.storage, journey, &filters).await.map_err(api) },
     )?;
     stats.marks = crate::recommendations::marks_of(tracked.iter().map(|t| &t.recommendation), en);
     let words = Words { en };
@@ -298,6 +322,7 @@ pub async fn journey(
                 time,
                 recommendations: crate::recommendations::words::map_lines(&tracked, &stage.id, en),
                 cases: handled.iter().find(|c| c.stage == stage.id).map_or_else(Vec::new, |c| case_lines(c, en)),
+                reach: reach_lines(&reach, &stage.id, &catalog, en),
                 negative: comments_of("negative"),
                 positive: comments_of("positive"),
             }

@@ -181,7 +181,8 @@ async fn criteria(
     Ok(out.into_iter().map(|(_, _, c)| c).collect())
 }
 
-async fn reach(storage: &Storage, journey: &Journey, filters: &Filters) -> Result<Vec<Reach>, StorageError> {
+/// Per stage and touchpoint, in the journey's order: who was asked, who answered.
+pub async fn reach(storage: &Storage, journey: &Journey, filters: &Filters) -> Result<Vec<Reach>, StorageError> {
     let (daily_where, binds) = filters.clause("day");
     let (calls_where, call_binds) = Filters { touchpoint: None, channel: None, ..filters.clone() }.clause("started_at");
     let offers = format!(

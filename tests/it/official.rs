@@ -109,6 +109,13 @@ async fn the_report_gives_the_same_numbers_as_a_page_a_workbook_and_csv() {
     let token = analyst_token(&app.storage).await;
     let get = |path: &str| app.http.get(format!("{}{path}", app.address)).bearer_auth(&token).send();
 
+    // The journey map shows the rates per stage and touchpoint too.
+    let map = get("/dashboard/scrap-metal-licensing?period=7").await.unwrap().text().await.unwrap();
+    assert!(
+        map.contains("Ответили из опрошенных") && map.contains("Личное взаимодействие: 5 из 10 опрошенных (50%)"),
+        "{map}"
+    );
+
     let page = get("/dashboard/scrap-metal-licensing/official?period=7&lang=en").await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
