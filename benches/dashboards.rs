@@ -70,6 +70,10 @@ fn main() {
         report("recommendations API", &time(&client, &recommendations, &token, runs).await);
         report("report page", &time(&client, &format!("{base}/dashboard/{j}/report"), &token, runs).await);
         report("report.pdf", &time(&client, &format!("{base}/dashboard/{j}/report.pdf"), &token, runs).await);
+        let official = format!("{base}/dashboard/{j}/official?period=90");
+        report("official report page", &time(&client, &official, &token, runs).await);
+        let xlsx = format!("{base}/dashboard/{j}/official.xlsx?period=90");
+        report("official report .xlsx", &time(&client, &xlsx, &token, runs).await);
         drop(service);
         drop(storage);
         clickhouse.stop().await.unwrap();
