@@ -97,6 +97,8 @@ async fn each_criterion_is_its_own_measure_and_the_response_rate_counts_who_was_
         (phone["calls"].as_u64(), phone["sets"].as_u64(), phone["rate"].as_f64()),
         (Some(1), Some(1), Some(1.0))
     );
+    let standards = &all["standards"];
+    assert_eq!((standards["calls"].as_u64(), standards["calls_within_transfers"].as_u64()), (Some(1), Some(1)));
     let path = "/api/v1/journeys/scrap-metal-licensing/official?period=7&touchpoint=in_person";
     let (_, in_person) = app.get_as(&token, path).await;
     assert!(in_person["reach"].as_array().unwrap().iter().all(|r| r["touchpoint"] == "in_person"), "{in_person}");
