@@ -1,7 +1,8 @@
 //! `POST /api/v1/offers`: the widget says when it asked a client — shown on
 //! a page, opened by the client. Answers divided by offers is the response
-//! rate (`reach`); a letter's links count as sent when a staff system makes
-//! them (`email::links`).
+//! rate (`official::figures::reach`); a letter's links count as sent when a
+//! staff system makes them (`email::links`), a call as an offer when it is
+//! logged at a stage (`staff::log_call`).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -27,6 +28,24 @@ pub enum OfferKind {
 
 /// The `offers.kind` code of a letter's links made (migration 0019).
 const SENT: i8 = 3;
+/// The `offers.kind` code of a call logged at a stage (migration 0022).
+const CALL: i8 = 4;
+
+/// The offer a call logged at a stage is: the client could be asked at its end.
+pub(super) fn called(call: &crate::storage::rows::CallRow, channel: String) -> Event {
+    Event::Offer(OfferRow {
+        event_id: call.event_id,
+        occurred_at: call.started_at,
+        received_at: call.received_at,
+        site: String::new(),
+        journey: call.journey.clone(),
+        stage: call.stage.clone(),
+        touchpoint: call.touchpoint.clone(),
+        channel,
+        kind: CALL,
+        question_set: String::new(),
+    })
+}
 
 /// Records that a letter's links were made for `place`: the letter is an
 /// offer to rate, sent. `event_id` is the letter's (its rating's) id.

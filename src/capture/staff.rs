@@ -238,9 +238,10 @@ pub(crate) async fn log_call(capture: &Capture, input: CallInput) -> Result<Call
     Ok(CallAccepted { event_id: input.event_id, breaks_transfer_standard: input.transfers > MAX_TRANSFERS })
 }
 
-/// What the client said at the end of `call`: the rating and the set's answers,
-/// as rows at the phone touchpoint under the call's id. They are client
-/// feedback like any other and count in the stage's measures.
+/// What the client was asked and said at the end of `call`: the offer, the
+/// rating and the set's answers, as rows at the phone touchpoint under the
+/// call's id. They are client feedback like any other and count in the
+/// stage's measures and response rate.
 fn end_of_call(
     catalog: &Catalog,
     call: &CallRow,
@@ -249,6 +250,10 @@ fn end_of_call(
 ) -> Vec<Event> {
     let Some(phone) = catalog.touchpoint(PHONE) else { return Vec::new() };
     let mut said = Vec::new();
+    // A call at a stage was a chance to ask: the response rate's denominator.
+    if !call.stage.is_empty() {
+        said.push(super::offers::called(call, phone.channel.name()));
+    }
     if let Some((scale, score)) = rating
         && !call.stage.is_empty()
     {

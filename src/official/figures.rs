@@ -45,7 +45,7 @@ pub struct Reach {
     pub opened: u64,
     /// Letters whose rating links were made.
     pub sent: u64,
-    /// Calls logged at this stage (each one a chance to ask).
+    /// Calls logged at this stage (each one a chance to ask; `offers` kind `call`).
     pub calls: u64,
     /// shown + sent + calls.
     pub offered: u64,
@@ -184,7 +184,6 @@ async fn criteria(
 /// Per stage and touchpoint, in the journey's order: who was asked, who answered.
 pub async fn reach(storage: &Storage, journey: &Journey, filters: &Filters) -> Result<Vec<Reach>, StorageError> {
     let (daily_where, binds) = filters.clause("day");
-    let (calls_where, call_binds) = Filters { touchpoint: None, channel: None, ..filters.clone() }.clause("started_at");
     let offers = format!(
         "SELECT stage, touchpoint, toString(kind) AS kind, sum(n) AS n FROM {} WHERE {daily_where} \
          GROUP BY stage, touchpoint, kind",
@@ -199,30 +198,13 @@ pub async fn reach(storage: &Storage, journey: &Journey, filters: &Filters) -> R
          GROUP BY stage, touchpoint",
         storage.everywhere("answers_daily")
     );
-    // Every logged call at a stage was a chance to ask. Its distinct ids, not
-    // FINAL: the same count, without merging the whole period's parts (0.2 s a
-    // million calls; BENCHMARKS.md).
-    let calls = format!(
-        "SELECT stage, touchpoint, 'call' AS kind, toInt64(uniqExact(event_id)) AS n FROM {} \
-         WHERE {calls_where} AND stage != '' GROUP BY stage, touchpoint",
-        storage.everywhere("calls")
-    );
-    let fetch = |sql: String, binds: Vec<String>| async move {
-        query(storage, &sql, &journey.id, &binds).fetch_all::<Count>().await
+    let fetch = |sql: String| {
+        let binds = binds.clone();
+        async move { query(storage, &sql, &journey.id, &binds).fetch_all::<Count>().await }
     };
-    // Calls are at the phone touchpoint: a view of another touchpoint or channel has none.
-    let phone = |filter: &Option<String>| filter.as_deref().is_none_or(|f| f == "phone");
-    let calls = async {
-        if phone(&filters.touchpoint) && phone(&filters.channel) {
-            fetch(calls, call_binds).await
-        } else {
-            Ok(Vec::new())
-        }
-    };
-    let (a, b, c, d) =
-        tokio::try_join!(fetch(offers, binds.clone()), fetch(ratings, binds.clone()), fetch(sets, binds), calls)?;
+    let (a, b, c) = tokio::try_join!(fetch(offers), fetch(ratings), fetch(sets))?;
     let mut cells: BTreeMap<(usize, String), Reach> = BTreeMap::new();
-    for count in a.into_iter().chain(b).chain(c).chain(d) {
+    for count in a.into_iter().chain(b).chain(c) {
         let order = journey.stages.iter().position(|s| s.id == count.stage).unwrap_or(usize::MAX);
         let cell = cells.entry((order, count.touchpoint.clone())).or_insert_with(|| Reach {
             stage: count.stage.clone(),
