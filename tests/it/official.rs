@@ -90,7 +90,10 @@ async fn each_criterion_is_its_own_measure_and_the_response_rate_counts_who_was_
         "journey": "scrap-metal-licensing", "stage": "onsite_assessment",
         "answers": [{"question": "staff", "score": 5}]});
     assert_eq!(app.post_staff("/api/v1/calls", &call).await.0, 202);
+    // The shipper inserts each table of a round in turn: wait for the last the call adds to.
     wait_for_rows(&app.storage, "calls", 1).await;
+    wait_for_rows(&app.storage, "answers", 4).await;
+    wait_for_rows(&app.storage, "offers", 16).await;
     let (_, all) = app.get_as(&token, "/api/v1/journeys/scrap-metal-licensing/official?period=7").await;
     let phone = all["reach"].as_array().unwrap().iter().find(|r| r["touchpoint"] == "phone").cloned().unwrap();
     assert_eq!(
