@@ -158,6 +158,25 @@ impl ViewQuery {
         self.lang.as_deref().is_some_and(|l| l.starts_with("en"))
     }
 
+    /// The query string the view was asked with, for its links.
+    pub fn query_string(&self) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        s.append_pair("period", &self.period().to_string());
+        for (k, v) in [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("touchpoint", &self.touchpoint),
+            ("channel", &self.channel),
+            ("segment", &self.segment),
+            ("lang", &self.lang),
+        ] {
+            if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+                s.append_pair(k, v);
+            }
+        }
+        s.finish()
+    }
+
     pub fn period(&self) -> u32 {
         self.period.filter(|p| matches!(p, 7 | 30 | 90)).unwrap_or(30)
     }

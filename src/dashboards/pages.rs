@@ -209,25 +209,6 @@ fn percent(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{:.0}%", v * 100.0))
 }
 
-/// The query string the page was asked with, for its links.
-fn query_string(q: &ViewQuery) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    s.append_pair("period", &q.period().to_string());
-    for (k, v) in [
-        ("from", &q.from),
-        ("to", &q.to),
-        ("touchpoint", &q.touchpoint),
-        ("channel", &q.channel),
-        ("segment", &q.segment),
-        ("lang", &q.lang),
-    ] {
-        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
-            s.append_pair(k, v);
-        }
-    }
-    s.finish()
-}
-
 #[tracing::instrument(skip_all, fields(journey = %id))]
 pub async fn journey(
     State(state): State<Dashboards>,
@@ -360,7 +341,7 @@ pub async fn journey(
             ("internal", "внутренние клиенты"),
         ]
     };
-    let query = query_string(&q);
+    let query = q.query_string();
     let other = ViewQuery { lang: if en { None } else { Some("en".into()) }, ..q.clone() };
     let day = |t: u32| {
         humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.into())).to_string()[..10]
@@ -381,7 +362,7 @@ pub async fn journey(
         channels,
         segments,
         query,
-        other_lang_url: format!("/dashboard/{}?{}", journey.id, query_string(&other)),
+        other_lang_url: format!("/dashboard/{}?{}", journey.id, other.query_string()),
         export_base: format!("/dashboard/{}", journey.id),
         columns,
         charts,

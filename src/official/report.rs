@@ -114,27 +114,8 @@ struct PageTable {
 
 /// The query string a view was asked with, for the page's links.
 fn query_of(q: &ReportQuery, layout: Layout) -> String {
-    let mut parts = Vec::new();
-    let view = &q.view;
-    for (key, value) in [
-        ("from", &view.from),
-        ("to", &view.to),
-        ("lang", &view.lang),
-        ("touchpoint", &view.touchpoint),
-        ("channel", &view.channel),
-        ("segment", &view.segment),
-    ] {
-        if let Some(v) = value {
-            parts.push(format!("{key}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()));
-        }
-    }
-    if let Some(p) = view.period {
-        parts.push(format!("period={p}"));
-    }
-    if layout == Layout::A11 {
-        parts.push("layout=a11".into());
-    }
-    format!("?{}", parts.join("&"))
+    let layout = if layout == Layout::A11 { "&layout=a11" } else { "" };
+    format!("?{}{layout}", q.view.query_string())
 }
 
 pub async fn page(
