@@ -36,9 +36,14 @@ pub struct ReportQuery {
     pub table: Option<usize>,
 }
 
-impl ReportQuery {
-    fn of(Query(view): Query<ViewQuery>, Query(layout): Query<LayoutQuery>) -> Result<ReportQuery, ApiError> {
-        let mut view = view;
+/// Both halves of the query string, read once per request; a quarter
+/// replaces the view's period.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReportQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(mut view) = Query::<ViewQuery>::from_request_parts(parts, state).await?;
+        let Query(layout) = Query::<LayoutQuery>::from_request_parts(parts, state).await?;
         if let Some(quarter) = layout.quarter.as_deref().filter(|q| !q.is_empty()) {
             let (from, to) = quarter_days(quarter)?;
             (view.from, view.to, view.period) = (Some(from), Some(to), None);
@@ -121,10 +126,8 @@ fn query_of(q: &ReportQuery, layout: Layout) -> String {
 pub async fn page(
     State(state): State<Dashboards>,
     Path(id): Path<String>,
-    view: Query<ViewQuery>,
-    layout: Query<LayoutQuery>,
+    q: ReportQuery,
 ) -> Result<Response, ApiError> {
-    let q = ReportQuery::of(view, layout)?;
     let laid = laid(&state, &id, &q).await?;
     let w = laid.words;
     let other = if laid.layout == Layout::A11 { Layout::Official } else { Layout::A11 };
@@ -165,10 +168,8 @@ pub async fn page(
 pub async fn xlsx(
     State(state): State<Dashboards>,
     Path(id): Path<String>,
-    view: Query<ViewQuery>,
-    layout: Query<LayoutQuery>,
+    q: ReportQuery,
 ) -> Result<Response, ApiError> {
-    let q = ReportQuery::of(view, layout)?;
     let laid = laid(&state, &id, &q).await?;
     let body = files::xlsx(&format!("{} — {}", laid.title, laid.period), &laid.tables)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("xlsx: {e}")))?;
@@ -183,10 +184,8 @@ pub async fn xlsx(
 pub async fn csv(
     State(state): State<Dashboards>,
     Path(id): Path<String>,
-    view: Query<ViewQuery>,
-    layout: Query<LayoutQuery>,
+    q: ReportQuery,
 ) -> Result<Response, ApiError> {
-    let q = ReportQuery::of(view, layout)?;
     let laid = laid(&state, &id, &q).await?;
     let index = q.table.unwrap_or(0);
     let count = laid.tables.len();
