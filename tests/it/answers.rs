@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use touchpoint::storage::rows::AnswersRow;
 use uuid::Uuid;
 
-use crate::support::{TestApp, ago, spawn_app, wait_for_rows};
+use crate::support::{TestApp, ago, spawn_app, wait_for_rolled_up, wait_for_rows};
 
 /// A response at the on-site assessment, whose stage asks the five criteria.
 fn response(answers: Value) -> Value {
@@ -51,7 +51,7 @@ async fn a_partial_set_is_stored_as_sent_and_each_criterion_is_its_own_measure()
         assert_eq!(status, 202, "{reply}");
     }
 
-    assert_eq!(wait_for_rows(&app.storage, "answers", 3).await, 3);
+    assert_eq!(wait_for_rolled_up(&app.storage, "answers", 3).await, 3);
     let rows = stored(&app).await;
     let partial = rows.iter().find(|r| r.questions.len() == 2).unwrap();
     assert_eq!(partial.questions, ["queue", "staff"], "in the set's order, the skipped one absent");

@@ -6,7 +6,7 @@ use touchpoint::storage::{Endpoint, Storage};
 use uuid::Uuid;
 
 use crate::official::{seed, spawn_app};
-use crate::support::{TestApp, ago, analyst_token, wait_for_rows};
+use crate::support::{TestApp, ago, analyst_token, wait_for_rolled_up};
 
 /// The shared test server's read-only user, on `database`.
 fn bi(app: &TestApp) -> Storage {
@@ -44,8 +44,8 @@ async fn each_view_read_by_the_read_only_user_gives_the_dashboards_numbers() {
     let timing = json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
         "stage": "application", "touchpoint": "epgu", "duration_ms": 90000, "measure": "task", "source": "measured"});
     assert_eq!(app.post("/api/v1/timings", &timing).await.0, 202);
-    wait_for_rows(&app.storage, "calls", 1).await;
-    wait_for_rows(&app.storage, "timings", 1).await;
+    wait_for_rolled_up(&app.storage, "calls", 1).await;
+    wait_for_rolled_up(&app.storage, "timings", 1).await;
     let token = analyst_token(&app.storage).await;
     let stats = app.stats(&token, "period=7").await;
     let (_, official) = app.get_as(&token, "/api/v1/journeys/scrap-metal-licensing/official?period=7").await;

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestApp, ago, analyst_token, spawn_app_with, test_config, wait_for_rows};
+use crate::support::{TestApp, ago, analyst_token, spawn_app_with, test_config, wait_for_rolled_up};
 
 /// Three answers give a mean here (the default asks for five).
 pub async fn spawn_app() -> TestApp {
@@ -53,9 +53,9 @@ pub async fn seed(app: &TestApp) {
     let letter = json!({"journey": "scrap-metal-licensing", "stage": "onsite_assessment", "touchpoint": "email",
                         "questions": true});
     assert_eq!(app.post_staff("/api/v1/email-links", &letter).await.0, 202);
-    assert_eq!(wait_for_rows(&app.storage, "offers", 15).await, 15);
-    assert_eq!(wait_for_rows(&app.storage, "answers", 3).await, 3);
-    assert_eq!(wait_for_rows(&app.storage, "feedback", 2).await, 2);
+    assert_eq!(wait_for_rolled_up(&app.storage, "offers", 15).await, 15);
+    assert_eq!(wait_for_rolled_up(&app.storage, "answers", 3).await, 3);
+    assert_eq!(wait_for_rolled_up(&app.storage, "feedback", 2).await, 2);
 }
 
 #[tokio::test]
@@ -91,9 +91,9 @@ async fn each_criterion_is_its_own_measure_and_the_response_rate_counts_who_was_
         "answers": [{"question": "staff", "score": 5}]});
     assert_eq!(app.post_staff("/api/v1/calls", &call).await.0, 202);
     // The shipper inserts each table of a round in turn: wait for the last the call adds to.
-    wait_for_rows(&app.storage, "calls", 1).await;
-    wait_for_rows(&app.storage, "answers", 4).await;
-    wait_for_rows(&app.storage, "offers", 16).await;
+    wait_for_rolled_up(&app.storage, "calls", 1).await;
+    wait_for_rolled_up(&app.storage, "answers", 4).await;
+    wait_for_rolled_up(&app.storage, "offers", 16).await;
     let (_, all) = app.get_as(&token, "/api/v1/journeys/scrap-metal-licensing/official?period=7").await;
     let phone = all["reach"].as_array().unwrap().iter().find(|r| r["touchpoint"] == "phone").cloned().unwrap();
     assert_eq!(

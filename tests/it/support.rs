@@ -271,7 +271,6 @@ impl TestApp {
     }
 }
 
-/// Waits until `table` holds `n` rows (deduplicated), or 10 s; returns the count.
 /// Stores `rows` in `table` as one INSERT: one block.
 pub async fn insert_rows<T: clickhouse::RowOwned + clickhouse::RowWrite>(storage: &Storage, table: &str, rows: &[T]) {
     let mut insert = storage.client().insert::<T>(table).await.unwrap();
@@ -281,12 +280,41 @@ pub async fn insert_rows<T: clickhouse::RowOwned + clickhouse::RowWrite>(storage
     insert.end().await.unwrap();
 }
 
+/// Waits until `table` holds `n` rows (deduplicated), or 10 s; returns the count.
 pub async fn wait_for_rows(storage: &Storage, table: &str, n: u64) -> u64 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let count = count_rows(storage, table).await;
         if count >= n || std::time::Instant::now() >= deadline {
             return count;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `table` holds `n` rows and its rollup counts them too, or 10 s;
+/// returns what the rollup counts. ClickHouse makes an INSERT's rows visible
+/// before its materialized views have written the rollup, so a test reading
+/// figures (dashboards, reports, BI views) waits for the rollup itself.
+pub async fn wait_for_rolled_up(storage: &Storage, table: &str, n: u64) -> u64 {
+    let rolled = match table {
+        "feedback" => "SELECT toInt64(sum(n)) FROM feedback_daily",
+        "answers" => "SELECT toInt64(sum(responses)) FROM answers_daily",
+        "offers" => "SELECT toInt64(sum(n)) FROM offers_daily",
+        "calls" => "SELECT toInt64(sum(n)) FROM calls_daily",
+        // Task timings share their rollup with the durations clients report.
+        "timings" => {
+            "SELECT toInt64(countMerge(n)) - (SELECT toInt64(count()) FROM feedback FINAL \
+             WHERE isNotNull(reported_duration_ms)) FROM stage_time_daily"
+        }
+        other => panic!("no rollup known for {other}"),
+    };
+    wait_for_rows(storage, table, n).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let count: i64 = storage.client().query(rolled).fetch_one().await.unwrap();
+        if count >= n as i64 || std::time::Instant::now() >= deadline {
+            return count.max(0) as u64;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
