@@ -147,6 +147,33 @@ pub struct Cluster {
     pub replicas: Vec<Replica>,
 }
 
+impl Drop for Cluster {
+    /// Servers go before ZooKeeper, so their logs end with the test rather
+    /// than with lost sessions; a failed test prints what the servers said
+    /// about distributed DDL and replication (CI keeps only the test output).
+    fn drop(&mut self) {
+        for node in &mut self.replicas {
+            node.kill();
+        }
+        self.zookeeper.kill();
+        if std::thread::panicking() {
+            for node in &self.replicas {
+                eprintln!("--- s{}r{}: {}", node.shard, node.replica, node.dir.join("log/server.log").display());
+                eprintln!("{}", telling_lines(&node.dir.join("log/server.log"), 60));
+            }
+        }
+    }
+}
+
+/// The last `n` lines of a server log that say why DDL or replication stalls.
+fn telling_lines(log: &Path, n: usize) -> String {
+    let text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+    let telling = ["<Error>", "<Warning>", "DDLWorker", "ALTER", "Waiting for", "ZooKeeper session"];
+    let lines: Vec<&str> = text.lines().filter(|l| telling.iter().any(|t| l.contains(t))).collect();
+    let last = &lines[lines.len().saturating_sub(n)..];
+    last.iter().map(|l| l.chars().take(300).collect::<String>()).collect::<Vec<_>>().join("\n")
+}
+
 impl Cluster {
     pub fn start(dir: &Path, shards: usize, replicas: usize) -> Cluster {
         let zookeeper = ZooKeeper::start(dir);
@@ -191,7 +218,8 @@ fn write_config(node: &Replica, servers: &str, zookeeper: u16) {
     let config = format!(
         r#"<?xml version="1.0"?>
 <yandex>
-    <logger><level>warning</level><log>{root}/log/server.log</log><errorlog>{root}/log/server.err.log</errorlog></logger>
+    <!-- debug: DDLWorker and ALTER progress are logged at that level; a failed test prints them. -->
+    <logger><level>debug</level><log>{root}/log/server.log</log><errorlog>{root}/log/server.err.log</errorlog></logger>
     <listen_host>127.0.0.1</listen_host>
     <http_port>{http}</http_port>
     <tcp_port>{tcp}</tcp_port>
