@@ -40,7 +40,7 @@ fn main() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-cluster");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let cluster = launcher::Cluster::start(&dir, shards, replicas);
+    let cluster = launcher::Cluster::start_quiet(&dir, shards, replicas);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let limits = "cluster = \"touchpoint\"\n[sites.demo]\njourneys = [\"scrap-metal-licensing\"]\n\

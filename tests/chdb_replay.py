@@ -9,11 +9,17 @@ server logged its queries (users.d/log_queries.xml); this starts it again on
 that folder, reads system.query_log, stops it, migrates an empty chdb database
 from migrations/*.sql and runs each distinct SELECT there.
 
+The cluster tests' servers leave theirs in target/tmp/cluster-*/s*/queries.jsonl
+(tests/it/cluster/launcher.rs); they are replayed too, each event table's
+`Distributed` twin (`feedback_all`) read as the table itself, since chdb is
+one server.
+
 A query that names a table no migration creates (a test's own scratch table)
 is skipped; any other error fails the run with the query.
 """
 import json
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -49,17 +55,29 @@ try:
             break
         except Exception:
             time.sleep(0.1)
+    # Finished queries clients sent (not the parts a Distributed table sent on);
+    # tests/it/cluster/launcher.rs asks its servers the same.
     logged = ask(
-        "SELECT DISTINCT query FROM system.query_log WHERE type = 2 AND match(query, '^\\\\s*(WITH|SELECT)') "
-        "AND NOT match(query, 'system\\\\.') FORMAT JSONEachRow"
+        "SELECT DISTINCT query FROM system.query_log WHERE type = 2 AND is_initial_query FORMAT JSONEachRow"
     )
 finally:
     server.terminate()
     server.wait(60)
 
-queries = [json.loads(line)["query"] for line in logged.splitlines() if line.strip()]
+
+def rows(text):
+    """The read queries of a log, not those of the server's own state (`system.`)."""
+    queries = (json.loads(line)["query"] for line in text.splitlines() if line.strip())
+    return [q for q in queries if re.match(r"\s*(WITH|SELECT)", q) and "system." not in q]
+
+
+queries = rows(logged)
+cluster_logs = sorted(root.parent.glob("cluster-*/s*/queries.jsonl"))
+on_cluster = {q for log in cluster_logs for q in rows(log.read_text())}
 # The client asks for RowBinary; chdb answers in its default format instead.
-queries = sorted({q.rsplit(" FORMAT ", 1)[0] if " FORMAT RowBinary" in q else q for q in queries})
+bare = lambda q: q.rsplit(" FORMAT ", 1)[0] if " FORMAT RowBinary" in q else q
+queries = {bare(q) for q in queries}
+on_cluster = {bare(q) for q in on_cluster} - queries
 
 
 def statements(sql):
@@ -101,6 +119,10 @@ with tempfile.TemporaryDirectory() as path:
     for file in sorted((repo / "migrations").glob("*.sql")):
         for statement in statements(file.read_text()):
             s.query(statement)
+    tables = {line.strip() for line in str(s.query("SHOW TABLES", "CSV")).splitlines()}
+    tables = {t.strip('"') for t in tables if t}
+    twin = re.compile(r"\b(" + "|".join(sorted(tables, key=len, reverse=True)) + r")_all\b")
+    queries = sorted(queries | {twin.sub(r"\1", q) for q in on_cluster})
     for query in queries:
         try:
             s.query(query)
@@ -110,7 +132,10 @@ with tempfile.TemporaryDirectory() as path:
                 skipped += 1
             else:
                 failures.append(f"{text.splitlines()[0][:400]}\n--- query ---\n{query[:2000]}")
-print(f"{len(queries)} distinct read queries replayed on chdb; {skipped} on tables no migration makes")
+print(
+    f"{len(queries)} distinct read queries replayed on chdb ({len(on_cluster)} from {len(cluster_logs)} cluster "
+    f"servers); {skipped} on tables no migration makes"
+)
 if failures:
     print(f"{len(failures)} failed on current ClickHouse:\n\n" + "\n\n".join(failures))
     sys.exit(1)

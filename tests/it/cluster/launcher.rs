@@ -126,6 +126,22 @@ impl Replica {
         wait("ClickHouse", Duration::from_secs(60), || ask(http, b"GET /ping HTTP/1.0\r\n\r\n").ends_with(b"Ok.\n"));
     }
 
+    /// The distinct finished queries clients sent it (not the parts a
+    /// `Distributed` table sent on), as JSON lines of `query`: what
+    /// tests/chdb_replay.py asks the shared server, and filters for reads.
+    fn read_queries(&self) -> Vec<u8> {
+        let post = |sql: &str| {
+            let request = format!("POST / HTTP/1.0\r\nContent-Length: {}\r\n\r\n{sql}", sql.len());
+            let answer = ask(self.http, request.as_bytes());
+            let at = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(answer.len(), |i| i + 4);
+            answer[at..].to_vec()
+        };
+        post("SYSTEM FLUSH LOGS");
+        post(
+            "SELECT DISTINCT query FROM system.query_log WHERE type = 2 AND is_initial_query FORMAT JSONEachRow",
+        )
+    }
+
     /// Kills it at once (SIGKILL): a node that dies.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -145,18 +161,26 @@ impl Drop for Replica {
 pub struct Cluster {
     pub zookeeper: ZooKeeper,
     pub replicas: Vec<Replica>,
+    /// Servers that log at debug and log their queries (the tests'), rather
+    /// than quiet ones (the bench's, where that would cost throughput).
+    observed: bool,
 }
 
 impl Drop for Cluster {
+    /// An observed cluster leaves each server's read queries in its
+    /// `queries.jsonl`, for tests/chdb_replay.py to run on current ClickHouse.
     /// Servers go before ZooKeeper, so their logs end with the test rather
     /// than with lost sessions; a failed test prints what the servers said
     /// about distributed DDL and replication (CI keeps only the test output).
     fn drop(&mut self) {
         for node in &mut self.replicas {
+            if self.observed && node.child.is_some() {
+                let _ = std::fs::write(node.dir.join("queries.jsonl"), node.read_queries());
+            }
             node.kill();
         }
         self.zookeeper.kill();
-        if std::thread::panicking() {
+        if self.observed && std::thread::panicking() {
             for node in &self.replicas {
                 eprintln!("--- s{}r{}: {}", node.shard, node.replica, node.dir.join("log/server.log").display());
                 eprintln!("{}", telling_lines(&node.dir.join("log/server.log"), 60));
@@ -175,7 +199,18 @@ fn telling_lines(log: &Path, n: usize) -> String {
 }
 
 impl Cluster {
+    /// A cluster for a test: see [`Cluster::observed`].
     pub fn start(dir: &Path, shards: usize, replicas: usize) -> Cluster {
+        Cluster::start_with(dir, shards, replicas, true)
+    }
+
+    /// A cluster for a bench: servers log warnings only and no queries.
+    #[allow(dead_code)] // benches/cluster.rs includes this file
+    pub fn start_quiet(dir: &Path, shards: usize, replicas: usize) -> Cluster {
+        Cluster::start_with(dir, shards, replicas, false)
+    }
+
+    fn start_with(dir: &Path, shards: usize, replicas: usize, observed: bool) -> Cluster {
         let zookeeper = ZooKeeper::start(dir);
         let mut nodes = Vec::new();
         let mut ports = free_ports(3 * shards * replicas).into_iter();
@@ -192,12 +227,12 @@ impl Cluster {
         }
         let servers = remote_servers(&nodes, shards);
         for node in &nodes {
-            write_config(node, &servers, zookeeper.port);
+            write_config(node, &servers, zookeeper.port, observed);
         }
         for node in &mut nodes {
             node.resume();
         }
-        Cluster { zookeeper, replicas: nodes }
+        Cluster { zookeeper, replicas: nodes, observed }
     }
 }
 
@@ -213,13 +248,14 @@ fn remote_servers(nodes: &[Replica], shards: usize) -> String {
     format!("<remote_servers><{CLUSTER}>{xml}</{CLUSTER}></remote_servers>")
 }
 
-fn write_config(node: &Replica, servers: &str, zookeeper: u16) {
+fn write_config(node: &Replica, servers: &str, zookeeper: u16, observed: bool) {
     let root = node.dir.display();
+    // debug: DDLWorker and ALTER progress are logged at that level; a failed test prints them.
+    let level = if observed { "debug" } else { "warning" };
     let config = format!(
         r#"<?xml version="1.0"?>
 <yandex>
-    <!-- debug: DDLWorker and ALTER progress are logged at that level; a failed test prints them. -->
-    <logger><level>debug</level><log>{root}/log/server.log</log><errorlog>{root}/log/server.err.log</errorlog></logger>
+    <logger><level>{level}</level><log>{root}/log/server.log</log><errorlog>{root}/log/server.err.log</errorlog></logger>
     <listen_host>127.0.0.1</listen_host>
     <http_port>{http}</http_port>
     <tcp_port>{tcp}</tcp_port>
@@ -250,13 +286,16 @@ fn write_config(node: &Replica, servers: &str, zookeeper: u16) {
         shard = node.shard,
         replica = node.replica,
     );
-    let users = r#"<?xml version="1.0"?>
+    let log_queries = if observed { "<log_queries>1</log_queries>" } else { "" };
+    let users = format!(
+        r#"<?xml version="1.0"?>
 <yandex>
-    <profiles><default></default></profiles>
+    <profiles><default>{log_queries}</default></profiles>
     <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
     <quotas><default></default></quotas>
 </yandex>
-"#;
+"#
+    );
     std::fs::write(node.dir.join("config.xml"), config).unwrap();
     std::fs::write(node.dir.join("users.xml"), users).unwrap();
 }
