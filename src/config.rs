@@ -330,7 +330,8 @@ pub struct ClickHouseConfig {
     pub embedded: EmbeddedConfig,
     /// A cluster of the servers' `remote_servers` whose replicas (and
     /// ZooKeeper) hold the service's tables: the migrations run `ON CLUSTER`
-    /// and make every `*MergeTree` table `Replicated*`. Unset: one server.
+    /// (an ALTER only where replication cannot carry it) and make every
+    /// `*MergeTree` table `Replicated*`. Unset: one server.
     pub cluster: Option<String>,
     /// On a cluster, `/readyz` fails when a replica of the server named by
     /// `url` is further behind the others than this.

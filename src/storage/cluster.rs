@@ -1,6 +1,7 @@
 //! The migrations on a replicated cluster (`clickhouse.cluster`): each DDL
 //! statement is sent once with `ON CLUSTER`, so every server runs it from
-//! ZooKeeper's queue, and each `*MergeTree` engine becomes its `Replicated`
+//! ZooKeeper's queue (an `ALTER` only where replication cannot carry it, see
+//! [`on_cluster`]), and each `*MergeTree` engine becomes its `Replicated`
 //! twin, so every replica holds every row and a block inserted twice (a
 //! spool replay, another instance's retry) is stored once. Written for
 //! ClickHouse 18.16, which knows the `{shard}` and `{replica}` macros but not
@@ -32,13 +33,26 @@ pub const SHARDED: &[&str] = &[
     "offers_daily",
 ];
 
-/// `statement` for the cluster `cluster`, the service's tables living in
-/// `database`. Statements other than CREATE, DROP and ALTER pass unchanged.
+/// `statement` for the cluster `cluster` of `shards` shards, the service's
+/// tables living in `database`. Statements other than CREATE, DROP and ALTER
+/// pass unchanged.
 ///
 /// Every server runs the statement in its own default database, so each
 /// table it names is written with the service's database: the statement's
 /// own table, and a view's target and sources (`TO`, `FROM`, `JOIN`).
-pub fn on_cluster(statement: &str, cluster: &str, database: &str) -> String {
+///
+/// An `ALTER` goes to this server alone where the table's replication takes
+/// it to every server that holds the table (a table shared by all servers,
+/// or any table on a cluster of one shard): a replicated table's ALTER
+/// changes its metadata in ZooKeeper, and each replica applies it. On
+/// ClickHouse 18.16 an `ALTER … ON CLUSTER` of a replicated table is run by
+/// one replica of each shard, chosen by a lock with a race: two replicas can
+/// both run it, and the second's DDL worker then stops for good (`Node
+/// exists` on the task's `executed` node), so every later `ON CLUSTER`
+/// statement waits on that server until it restarts (seen in the cluster
+/// tests, 1 run in about 10). Only a sharded table on several shards still
+/// needs `ON CLUSTER`.
+pub fn on_cluster(statement: &str, cluster: &str, database: &str, shards: usize) -> String {
     let (comments, code) = split_comments(statement);
     let upper = code.to_ascii_uppercase();
     let on = format!(" ON CLUSTER `{cluster}`");
@@ -57,7 +71,8 @@ pub fn on_cluster(statement: &str, cluster: &str, database: &str) -> String {
         format!("DROP TABLE IF EXISTS {}{on}{tail}", db(name))
     } else if let Some(rest) = strip(&upper, code, "ALTER TABLE ") {
         let (name, tail) = name_and_tail(rest);
-        format!("ALTER TABLE {}{on}{tail}", db(name))
+        let by_replication = shards == 1 || !SHARDED.contains(&name);
+        format!("ALTER TABLE {}{}{tail}", db(name), if by_replication { "" } else { &on })
     } else {
         code.to_string()
     };
@@ -147,6 +162,14 @@ pub async fn trouble(
             None
         }
     }))
+}
+
+/// How many shards `cluster` has in this server's `remote_servers` (0 for a
+/// cluster it does not know, which `ON CLUSTER` then names in its error).
+pub async fn shards(storage: &super::Storage, cluster: &str) -> Result<usize, super::StorageError> {
+    let sql = "SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = ?";
+    let n: u64 = storage.client().query(sql).bind(cluster).fetch_one().await?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// The name of `table`'s twin that reads every shard: `<table>_all`.
@@ -251,25 +274,25 @@ mod tests {
     fn tables_become_replicated_and_are_created_on_the_cluster() {
         let sql = "-- why\nCREATE TABLE IF NOT EXISTS feedback\n(\n    x UInt8\n)\nENGINE = ReplacingMergeTree(received_at)\nORDER BY x";
         assert_eq!(
-            on_cluster(sql, "tp", "db"),
+            on_cluster(sql, "tp", "db", 2),
             "-- why\nCREATE TABLE IF NOT EXISTS db.feedback ON CLUSTER `tp`\n(\n    x UInt8\n)\nENGINE = \
              ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/feedback', '{replica}', received_at)\nORDER BY x"
         );
         let bare = "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = MergeTree ORDER BY x";
         assert_eq!(
-            on_cluster(bare, "tp", "db"),
+            on_cluster(bare, "tp", "db", 2),
             "CREATE TABLE IF NOT EXISTS db.a ON CLUSTER `tp` (x UInt8) ENGINE = \
              ReplicatedMergeTree('/clickhouse/tables/all/db/a', '{replica}') ORDER BY x"
         );
         let empty = "CREATE TABLE IF NOT EXISTS s (x UInt8) ENGINE = SummingMergeTree()\nORDER BY x";
         assert!(
-            on_cluster(empty, "tp", "db")
+            on_cluster(empty, "tp", "db", 2)
                 .contains("ReplicatedSummingMergeTree('/clickhouse/tables/all/db/s', '{replica}')\nORDER")
         );
         let nested = "CREATE TABLE IF NOT EXISTS n (x UInt8) ENGINE = SummingMergeTree((x, y)) ORDER BY x";
-        assert!(on_cluster(nested, "tp", "db").contains("'{replica}', (x, y)) ORDER BY x"));
+        assert!(on_cluster(nested, "tp", "db", 2).contains("'{replica}', (x, y)) ORDER BY x"));
         let agg = "CREATE TABLE IF NOT EXISTS t (x UInt8) ENGINE = AggregatingMergeTree\nPARTITION BY x ORDER BY x";
-        assert!(on_cluster(agg, "tp", "db").contains(
+        assert!(on_cluster(agg, "tp", "db", 2).contains(
             "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/all/db/t', '{replica}')\nPARTITION"
         ));
     }
@@ -297,33 +320,35 @@ mod tests {
             assert!(created.iter().any(|c| c.trim() == *table), "{table}");
         }
         let feedback = "CREATE TABLE IF NOT EXISTS feedback (x UInt8) ENGINE = MergeTree ORDER BY x";
-        assert!(on_cluster(feedback, "tp", "db").contains("'/clickhouse/tables/{shard}/db/feedback'"));
+        assert!(on_cluster(feedback, "tp", "db", 2).contains("'/clickhouse/tables/{shard}/db/feedback'"));
     }
 
     #[test]
-    fn views_drops_and_alters_run_on_the_cluster_and_backfills_stay_local() {
+    fn views_and_drops_run_on_the_cluster_alters_where_replication_cannot_and_backfills_stay_local() {
         let view = "CREATE MATERIALIZED VIEW IF NOT EXISTS v_mv TO v AS\nSELECT toDate(at) AS day FROM feedback\n\
                     JOIN (SELECT 1 FROM other.t) USING x\nWHERE stage IN (SELECT s FROM stages) GROUP BY day";
         assert_eq!(
-            on_cluster(view, "tp", "db"),
+            on_cluster(view, "tp", "db", 2),
             "CREATE MATERIALIZED VIEW IF NOT EXISTS db.v_mv ON CLUSTER `tp` TO db.v AS\nSELECT toDate(at) AS day \
              FROM db.feedback\nJOIN (SELECT 1 FROM other.t) USING x\nWHERE stage IN (SELECT s FROM db.stages) GROUP BY day"
         );
         let plain = "CREATE VIEW IF NOT EXISTS bi_x AS SELECT day FROM feedback_daily GROUP BY day";
         assert_eq!(
-            on_cluster(plain, "tp", "db"),
+            on_cluster(plain, "tp", "db", 2),
             "CREATE VIEW IF NOT EXISTS db.bi_x ON CLUSTER `tp` AS SELECT day FROM db.feedback_daily GROUP BY day"
         );
-        assert_eq!(on_cluster("DROP TABLE IF EXISTS old", "tp", "db"), "DROP TABLE IF EXISTS db.old ON CLUSTER `tp`");
-        assert_eq!(
-            on_cluster("ALTER TABLE analysts ADD COLUMN role String", "tp", "db"),
-            "ALTER TABLE db.analysts ON CLUSTER `tp` ADD COLUMN role String"
-        );
+        assert_eq!(on_cluster("DROP TABLE IF EXISTS old", "tp", "db", 2), "DROP TABLE IF EXISTS db.old ON CLUSTER `tp`");
+        let alter = |table: &str, shards| on_cluster(&format!("ALTER TABLE {table} ADD COLUMN x String"), "tp", "db", shards);
+        // Replication takes it everywhere: a table of all servers, or one shard.
+        assert_eq!(alter("analysts", 2), "ALTER TABLE db.analysts ADD COLUMN x String");
+        assert_eq!(alter("offers", 1), "ALTER TABLE db.offers ADD COLUMN x String");
+        // An event table's replicas on the other shards are not this one's.
+        assert_eq!(alter("offers", 2), "ALTER TABLE db.offers ON CLUSTER `tp` ADD COLUMN x String");
         let backfill = "INSERT INTO feedback_daily SELECT 1";
-        assert_eq!(on_cluster(backfill, "tp", "db"), backfill);
+        assert_eq!(on_cluster(backfill, "tp", "db", 2), backfill);
         let memory = "CREATE TABLE IF NOT EXISTS m (x UInt8) ENGINE = Memory";
         assert_eq!(
-            on_cluster(memory, "tp", "db"),
+            on_cluster(memory, "tp", "db", 2),
             "CREATE TABLE IF NOT EXISTS db.m ON CLUSTER `tp` (x UInt8) ENGINE = Memory"
         );
     }

@@ -173,7 +173,11 @@ pub struct Report {
 #[instrument(skip_all, fields(database = %storage.database()))]
 pub async fn run(storage: &Storage, migrations: &[Migration]) -> Result<Report, MigrationError> {
     let client = storage.client();
-    client.query_raw(&sent(storage, CREATE_LEDGER)).execute().await.map_err(StorageError::from)?;
+    let shards = match storage.cluster() {
+        Some(cluster) => super::cluster::shards(storage, cluster).await?,
+        None => 1,
+    };
+    client.query_raw(&sent(storage, CREATE_LEDGER, shards)).execute().await.map_err(StorageError::from)?;
     let applied = applied(storage).await?;
     let mut report = Report::default();
     for migration in migrations {
@@ -182,7 +186,7 @@ pub async fn run(storage: &Storage, migrations: &[Migration]) -> Result<Report, 
             report.already += 1;
             continue;
         }
-        apply(storage, migration).await?;
+        apply(storage, migration, shards).await?;
         report.applied.push(migration.name.clone());
     }
     if let Some(cluster) = storage.cluster() {
@@ -237,13 +241,18 @@ fn check_unchanged(migration: &Migration, applied: &Applied) -> Result<(), Migra
 }
 
 /// `statement` as sent: as written on one server, `ON CLUSTER` with
-/// replicated engines on a cluster (`super::cluster`).
-fn sent(storage: &Storage, statement: &str) -> String {
+/// replicated engines on a cluster of `shards` shards (`super::cluster`).
+fn sent(storage: &Storage, statement: &str, shards: usize) -> String {
     match storage.cluster() {
-        Some(cluster) => super::cluster::on_cluster(statement, cluster, storage.database()),
+        Some(cluster) => super::cluster::on_cluster(statement, cluster, storage.database(), shards),
         None => statement.to_string(),
     }
 }
+
+/// How ClickHouse 18.16 ends a replicated table's ALTER when a replica is down
+/// or slow (code 341, UNFINISHED): the change is in ZooKeeper already, and
+/// that replica applies it when it is back.
+const ALTER_LEFT_TO_REPLICAS: &str = "Code: 341";
 
 /// How ClickHouse (18.16 and current, code 44) refuses a column that exists.
 const DUPLICATE_COLUMN: &str = "column with this name already exists";
@@ -261,11 +270,11 @@ fn adds_one_column(statement: &str) -> bool {
 }
 
 #[instrument(skip_all, fields(migration = %migration.name))]
-async fn apply(storage: &Storage, migration: &Migration) -> Result<(), MigrationError> {
+async fn apply(storage: &Storage, migration: &Migration, shards: usize) -> Result<(), MigrationError> {
     let failed = |source: StorageError| MigrationError::Failed { name: migration.name.clone(), source };
     let client = storage.client();
     for statement in migration.statements() {
-        let statement = &sent(storage, statement);
+        let statement = &sent(storage, statement, shards);
         // Raw: migration text is sent as written, a `?` in it is not a bind slot.
         match client.query_raw(statement).execute().await {
             Ok(()) => {}
@@ -273,6 +282,9 @@ async fn apply(storage: &Storage, migration: &Migration) -> Result<(), Migration
             // interrupted or concurrent run added is there, which is the goal.
             Err(e) if adds_one_column(statement) && e.to_string().contains(DUPLICATE_COLUMN) => {
                 tracing::info!(statement, "the column exists already");
+            }
+            Err(e) if storage.cluster().is_some() && e.to_string().contains(ALTER_LEFT_TO_REPLICAS) => {
+                tracing::warn!(statement, error = %e, "a replica applies this ALTER when it is back");
             }
             Err(e) => return Err(failed(e.into())),
         }

@@ -157,7 +157,7 @@ fn every_migration_and_the_case_and_effect_queries_run_on_current_clickhouse() {
         .iter()
         .flat_map(|m| m.statements().into_iter().map(move |st| (m.name.clone(), st)))
         .map(|(name, st)| {
-            (format!("{name} on a cluster"), touchpoint::storage::cluster::on_cluster(st, "tp", "touchpoint"))
+            (format!("{name} on a cluster"), touchpoint::storage::cluster::on_cluster(st, "tp", "touchpoint", 2))
         })
         .chain([("the database".into(), touchpoint::storage::cluster::create_database("touchpoint", "tp"))])
         .collect();

@@ -14,6 +14,9 @@ use crate::support::{ALL_TABLES, ago, scratch, spawn_app_with, test_config, uniq
 
 use launcher::{CLUSTER, Cluster};
 
+/// `offers.kind` as migration 0022 leaves it.
+const OFFER_KIND: &str = "Enum8('shown' = 1, 'opened' = 2, 'sent' = 3, 'call' = 4)";
+
 fn storage(cluster: &Cluster, replica: usize, database: &str) -> Storage {
     Storage::new(&cluster.replicas[replica].endpoint(), database).on_cluster(Some(CLUSTER.into()))
 }
@@ -42,6 +45,12 @@ fn timing(duration_ms: u64) -> TimingRow {
 /// Waits until `replica` has fetched everything the others wrote to `table`.
 async fn synced(storage: &Storage, table: &str) {
     storage.client().query(&format!("SYSTEM SYNC REPLICA {table}")).execute().await.unwrap();
+}
+
+/// Every column of the service's tables as this server has it: name and type.
+async fn columns(storage: &Storage) -> Vec<(String, String, String)> {
+    let sql = "SELECT table, name, type FROM system.columns WHERE database = currentDatabase() ORDER BY table, name";
+    storage.client().query(sql).fetch_all().await.unwrap()
 }
 
 async fn count(storage: &Storage, sql: &str) -> u64 {
@@ -78,6 +87,15 @@ async fn the_migrations_make_every_table_replicated_once_for_the_whole_cluster()
     sharded.sort();
     assert_eq!(twins.iter().map(|t| t.name.clone()).collect::<Vec<_>>(), sharded);
     assert!(twins.iter().all(|t| t.engine == "Distributed"));
+    // Each ALTER, sent to one server, reached the other by replication, none
+    // through the DDL queue, whose once-per-shard lock races on 18.16.
+    let queued = "SELECT count() FROM system.zookeeper WHERE path = '/clickhouse/task_queue/ddl' \
+                  AND position(value, 'ALTER TABLE') > 0";
+    assert_eq!(count(&one, queued).await, 0);
+    assert!(count(&one, &queued.replace("ALTER TABLE", "CREATE TABLE")).await > 0, "the queue is read");
+    let kinds = columns(&two).await;
+    assert!(kinds.contains(&("offers".into(), "kind".into(), OFFER_KIND.into())), "{kinds:?}");
+    assert_eq!(columns(&one).await, kinds);
     // Recorded once for the whole cluster: the other replica has nothing to do.
     synced(&two, "schema_migrations").await;
     let again = migrations::run(&two, &all).await.unwrap();
@@ -252,6 +270,12 @@ async fn with_two_shards_the_events_are_split_and_everything_else_is_shared() {
     one.ensure_database().await.unwrap();
     let all = Migration::embedded();
     migrations::run(&one, &all).await.unwrap();
+    // The ALTERs reached the other shard: an event table's by ON CLUSTER, a
+    // shared table's (analysts.units) by replication.
+    let kinds = columns(&two).await;
+    assert!(kinds.contains(&("offers".into(), "kind".into(), OFFER_KIND.into())), "{kinds:?}");
+    assert!(kinds.contains(&("analysts".into(), "units".into(), "Array(String)".into())), "{kinds:?}");
+    assert_eq!(columns(&one).await, kinds);
 
     // The ledger is one table over both shards: recorded once for the cluster.
     synced(&two, "schema_migrations").await;
