@@ -79,6 +79,19 @@ pub fn on_cluster(statement: &str, cluster: &str, database: &str, shards: usize)
     format!("{comments}{rewritten}")
 }
 
+/// The [`SHARDED`] table whose columns `statement` may change (creates,
+/// alters or drops), if any: its `Distributed` twin keeps its own column
+/// list and must be made again.
+pub fn sharded_table_changed(statement: &str) -> Option<&'static str> {
+    let (_, code) = split_comments(statement);
+    let upper = code.to_ascii_uppercase();
+    let rest = ["CREATE TABLE IF NOT EXISTS ", "ALTER TABLE ", "DROP TABLE IF EXISTS "]
+        .iter()
+        .find_map(|prefix| strip(&upper, code, prefix))?;
+    let (name, _) = name_and_tail(rest);
+    SHARDED.iter().find(|t| **t == name).copied()
+}
+
 /// `sql` with the table after each `TO`, `FROM` and `JOIN` in `database`,
 /// unless it is qualified already or a subquery.
 fn qualified(sql: &str, database: &str) -> String {
@@ -178,10 +191,10 @@ pub fn everywhere(table: &str) -> String {
 }
 
 /// The statements that (re)make the `Distributed` twin of a [`SHARDED`]
-/// table on every server: dropped first when `fresh` (a migration may have
-/// changed the table's columns, and a `Distributed` table keeps its own
-/// list). Nothing is inserted through it: each instance writes to its own
-/// shard, so the sharding key is never used.
+/// table on every server: dropped first when `fresh` (a migration changed
+/// the table's columns, see [`sharded_table_changed`]). Nothing is
+/// inserted through it: each instance writes to its own shard, so the
+/// sharding key is never used.
 pub fn distributed(table: &str, cluster: &str, database: &str, fresh: bool) -> Vec<String> {
     let all = everywhere(table);
     let mut statements = Vec::new();
@@ -337,8 +350,16 @@ mod tests {
             on_cluster(plain, "tp", "db", 2),
             "CREATE VIEW IF NOT EXISTS db.bi_x ON CLUSTER `tp` AS SELECT day FROM db.feedback_daily GROUP BY day"
         );
-        assert_eq!(on_cluster("DROP TABLE IF EXISTS old", "tp", "db", 2), "DROP TABLE IF EXISTS db.old ON CLUSTER `tp`");
-        let alter = |table: &str, shards| on_cluster(&format!("ALTER TABLE {table} ADD COLUMN x String"), "tp", "db", shards);
+        assert_eq!(
+            on_cluster("DROP TABLE IF EXISTS old", "tp", "db", 2),
+            "DROP TABLE IF EXISTS db.old ON CLUSTER `tp`"
+        );
+        assert_eq!(sharded_table_changed("-- why\nALTER TABLE offers MODIFY COLUMN kind String"), Some("offers"));
+        assert_eq!(sharded_table_changed("CREATE TABLE IF NOT EXISTS answers (x UInt8)"), Some("answers"));
+        assert_eq!(sharded_table_changed("ALTER TABLE analysts ADD COLUMN x String"), None);
+        assert_eq!(sharded_table_changed("CREATE MATERIALIZED VIEW IF NOT EXISTS offers_mv TO offers AS"), None);
+        let alter =
+            |table: &str, shards| on_cluster(&format!("ALTER TABLE {table} ADD COLUMN x String"), "tp", "db", shards);
         // Replication takes it everywhere: a table of all servers, or one shard.
         assert_eq!(alter("analysts", 2), "ALTER TABLE db.analysts ADD COLUMN x String");
         assert_eq!(alter("offers", 1), "ALTER TABLE db.offers ADD COLUMN x String");

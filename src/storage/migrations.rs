@@ -5,7 +5,7 @@
 //! must be safe to run twice (`IF NOT EXISTS`): ClickHouse has no transactional
 //! DDL, so a migration interrupted half-way is simply run again from the top.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use clickhouse::Row;
@@ -177,9 +177,14 @@ pub async fn run(storage: &Storage, migrations: &[Migration]) -> Result<Report, 
         Some(cluster) => super::cluster::shards(storage, cluster).await?,
         None => 1,
     };
-    client.query_raw(&sent(storage, CREATE_LEDGER, shards)).execute().await.map_err(StorageError::from)?;
+    // Only when missing: on a cluster it is an `ON CLUSTER` statement, which
+    // waits for every server (see `twins`).
+    if !ledger_exists(storage).await? {
+        client.query_raw(&sent(storage, CREATE_LEDGER, shards)).execute().await.map_err(StorageError::from)?;
+    }
     let applied = applied(storage).await?;
     let mut report = Report::default();
+    let mut changed = BTreeSet::new();
     for migration in migrations {
         if let Some(done) = applied.get(&migration.version) {
             check_unchanged(migration, done)?;
@@ -187,32 +192,38 @@ pub async fn run(storage: &Storage, migrations: &[Migration]) -> Result<Report, 
             continue;
         }
         apply(storage, migration, shards).await?;
+        changed.extend(migration.statements().into_iter().filter_map(super::cluster::sharded_table_changed));
         report.applied.push(migration.name.clone());
     }
     if let Some(cluster) = storage.cluster() {
-        // The event tables' twins that read every shard, remade after a change.
-        for table in super::cluster::SHARDED {
-            for statement in super::cluster::distributed(table, cluster, storage.database(), !report.applied.is_empty())
-            {
-                client.query_raw(&statement).execute().await.map_err(StorageError::from)?;
-            }
-        }
+        twins(storage, cluster, &changed).await?;
     }
     Ok(report)
+}
+
+/// Makes the event tables' twins that read every shard where this server
+/// lacks one, and again where a migration changed the table. Only then: an
+/// `ON CLUSTER` statement waits for every server, so an instance starting
+/// while a server is down would otherwise wait out the DDL timeout.
+async fn twins(storage: &Storage, cluster: &str, changed: &BTreeSet<&str>) -> Result<(), StorageError> {
+    let sql = "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'Distributed'";
+    let present: Vec<String> = storage.client().query(sql).fetch_all().await?;
+    for table in super::cluster::SHARDED {
+        let fresh = changed.contains(table);
+        if !fresh && present.contains(&super::cluster::everywhere(table)) {
+            continue;
+        }
+        for statement in super::cluster::distributed(table, cluster, storage.database(), fresh) {
+            storage.client().query_raw(&statement).execute().await?;
+        }
+    }
+    Ok(())
 }
 
 /// Names of the migrations not applied yet; errors if an applied one changed.
 #[instrument(skip_all)]
 pub async fn pending(storage: &Storage, migrations: &[Migration]) -> Result<Vec<String>, MigrationError> {
-    let exists: u8 = storage
-        .client()
-        .query(
-            "SELECT count() > 0 FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'",
-        )
-        .fetch_one()
-        .await
-        .map_err(StorageError::from)?;
-    let applied = if exists == 1 { applied(storage).await? } else { BTreeMap::new() };
+    let applied = if ledger_exists(storage).await? { applied(storage).await? } else { BTreeMap::new() };
     let mut pending = Vec::new();
     for migration in migrations {
         match applied.get(&migration.version) {
@@ -221,6 +232,11 @@ pub async fn pending(storage: &Storage, migrations: &[Migration]) -> Result<Vec<
         }
     }
     Ok(pending)
+}
+
+async fn ledger_exists(storage: &Storage) -> Result<bool, StorageError> {
+    let sql = "SELECT count() > 0 FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'";
+    Ok(storage.client().query(sql).fetch_one::<u8>().await? == 1)
 }
 
 async fn applied(storage: &Storage) -> Result<BTreeMap<u32, Applied>, StorageError> {

@@ -118,12 +118,25 @@ impl Storage {
     }
 
     pub async fn ensure_database(&self) -> Result<(), StorageError> {
+        let server = self.client.clone().with_database("default");
         // The name was checked to be a plain identifier when the config was loaded.
         let sql = match &self.cluster {
-            Some(cluster) => cluster::create_database(&self.database, cluster),
+            Some(cluster) => {
+                // `ON CLUSTER` waits for every server: not at each start, or
+                // an instance could not start while another server is down.
+                let here: u8 = server
+                    .query("SELECT count() FROM system.databases WHERE name = ?")
+                    .bind(&self.database)
+                    .fetch_one()
+                    .await?;
+                if here > 0 {
+                    return Ok(());
+                }
+                cluster::create_database(&self.database, cluster)
+            }
             None => format!("CREATE DATABASE IF NOT EXISTS `{}`", self.database),
         };
-        self.client.clone().with_database("default").query_raw(&sql).execute().await?;
+        server.query_raw(&sql).execute().await?;
         Ok(())
     }
 

@@ -137,9 +137,7 @@ impl Replica {
             answer[at..].to_vec()
         };
         post("SYSTEM FLUSH LOGS");
-        post(
-            "SELECT DISTINCT query FROM system.query_log WHERE type = 2 AND is_initial_query FORMAT JSONEachRow",
-        )
+        post("SELECT DISTINCT query FROM system.query_log WHERE type = 2 AND is_initial_query FORMAT JSONEachRow")
     }
 
     /// Kills it at once (SIGKILL): a node that dies.

@@ -104,6 +104,38 @@ async fn the_migrations_make_every_table_replicated_once_for_the_whole_cluster()
 }
 
 #[tokio::test]
+async fn with_a_replica_down_migrations_run_and_an_alter_reaches_it_when_it_is_back() {
+    let mut cluster = Cluster::start(&scratch("cluster"), 1, 2);
+    let db = unique_database();
+    let (one, two) = (storage(&cluster, 0, &db), storage(&cluster, 1, &db));
+    one.ensure_database().await.unwrap();
+    let mut all = Migration::embedded();
+    migrations::run(&one, &all).await.unwrap();
+
+    cluster.replicas[1].kill();
+    // Down for good once its ZooKeeper session ends (6 s); before that, the
+    // ALTER would wait replication_alter_columns_timeout (60 s) for it.
+    let active = format!(
+        "SELECT count() FROM system.zookeeper WHERE path = '/clickhouse/tables/all/{db}/analysts/replicas/s1r2' \
+         AND name = 'is_active'"
+    );
+    until("the replica to be seen down", 30, async || count(&one, &active).await == 0).await;
+    let sql = "ALTER TABLE analysts ADD COLUMN team String DEFAULT ''";
+    all.push(Migration::new("9001_team.sql", sql).unwrap());
+    // What an instance does at start, with nothing that waits for every server;
+    // 18.16 answers the ALTER with code 341 (left to the replica that is down).
+    one.ensure_database().await.unwrap();
+    let report = migrations::run(&one, &all).await.unwrap();
+    assert_eq!(report.applied, ["9001_team.sql"]);
+
+    cluster.replicas[1].resume();
+    until("the replica that was down to apply the ALTER", 60, async || {
+        columns(&two).await.contains(&("analysts".into(), "team".into(), "String".into()))
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_block_inserted_twice_on_either_replica_is_stored_and_rolled_up_once() {
     let cluster = Cluster::start(&scratch("cluster"), 1, 2);
     let db = unique_database();
