@@ -14,7 +14,7 @@ const LIST: &str = "/api/v1/journeys/scrap-metal-licensing/recommendations";
 const DAY: u32 = 86_400;
 
 /// The UTC midnight `days` ago.
-fn midnight(days: u32) -> u32 {
+pub fn midnight(days: u32) -> u32 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as u32;
     (now / DAY - days) * DAY
 }
@@ -51,7 +51,7 @@ fn rating(stage: &str, at: u32, score: u8, tags: &[&str]) -> FeedbackRow {
 /// Twenty ratings on days before `day` (ten of `before[0]`, ten of
 /// `before[1]`), twenty after it likewise, and five 1s on the day itself,
 /// which neither window reads.
-fn around(stage: &str, day: u32, before: [u8; 2], after: [u8; 2], tags: &[&str]) -> Vec<FeedbackRow> {
+pub fn around(stage: &str, day: u32, before: [u8; 2], after: [u8; 2], tags: &[&str]) -> Vec<FeedbackRow> {
     let mut rows = Vec::new();
     for k in 1..=20u32 {
         let pick = |pair: [u8; 2]| pair[(k % 2) as usize];
@@ -62,7 +62,7 @@ fn around(stage: &str, day: u32, before: [u8; 2], after: [u8; 2], tags: &[&str])
     rows
 }
 
-async fn list(app: &TestApp, token: &str) -> Vec<Value> {
+pub async fn list(app: &TestApp, token: &str) -> Vec<Value> {
     let (status, body) = app.get_as(token, LIST).await;
     assert_eq!(status, 200, "{body}");
     body["recommendations"].as_array().unwrap().clone()
@@ -154,7 +154,7 @@ async fn the_journey_files_recommendation_is_worked_to_verified_on_a_step_it_cau
 }
 
 /// Records a recommendation at `stage` and takes it to implemented on `day`.
-async fn implemented(app: &TestApp, analyst: &str, stage: &str, extra: Value, day: u32) -> String {
+pub async fn implemented(app: &TestApp, analyst: &str, stage: &str, extra: Value, day: u32) -> String {
     let mut body = json!({"journey": JOURNEY, "stage": stage, "text_ru": "Сократить число шагов"});
     body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     let (status, created) = app.post_as(analyst, "/api/v1/recommendations", &body).await;

@@ -188,6 +188,36 @@ fn cluster_config(cluster: &Cluster, replica: usize, database: &str) -> touchpoi
 }
 
 /// An instance on each of the first two servers, ten ratings posted through each.
+#[tokio::test]
+async fn with_two_shards_a_recommendations_effect_counts_the_answers_of_both() {
+    use crate::recommendations::{around, implemented, list, midnight};
+    let cluster = Cluster::start(&scratch("cluster"), 2, 1);
+    let db = unique_database();
+    let first = spawn_app_with(cluster_config(&cluster, 0, &db)).await;
+    let second = spawn_app_with(cluster_config(&cluster, 1, &db)).await;
+    // The answers before the change on one shard, those after (and the five on
+    // the day itself, which neither window reads) on the other.
+    let day = midnight(40);
+    let (before, after): (Vec<_>, Vec<_>) =
+        around("preparation", day, [2, 4], [4, 5], &[]).into_iter().partition(|r| r.occurred_at < day);
+    crate::support::insert_rows(&first.storage, "feedback", &before).await;
+    crate::support::insert_rows(&second.storage, "feedback", &after).await;
+    let analyst = crate::support::api_token(&first.storage, touchpoint::domain::Role::Analyst, &[]).await;
+
+    let id = implemented(&first, &analyst, "preparation", json!({"measure": "stage_score"}), day).await;
+
+    synced(&second.storage, "api_tokens").await;
+    synced(&second.storage, "recommendations").await;
+    for app in [&first, &second] {
+        let all = list(app, &analyst).await;
+        let effect = &all.iter().find(|r| r["id"] == id.as_str()).unwrap()["effect"];
+        assert_eq!((effect["n_before"].as_u64(), effect["n_after"].as_u64()), (Some(20), Some(20)), "{effect}");
+        assert_eq!((effect["before"].as_f64(), effect["after"].as_f64()), (Some(50.0), Some(87.5)), "{effect}");
+    }
+    first.stop().await;
+    second.stop().await;
+}
+
 async fn two_instances_posting(cluster: &Cluster) -> (String, crate::support::TestApp, crate::support::TestApp) {
     let db = unique_database();
     let first = spawn_app_with(cluster_config(cluster, 0, &db)).await;
