@@ -16,6 +16,9 @@ pub enum Measure {
     PositiveShare,
     /// The share of the stage's answers that carry a tag (`hard_to_find`).
     TagShare,
+    /// The mean answer, 1–5, to one question of the stage's question set
+    /// (a "Ваш контроль" criterion such as `queue`, or a custom question).
+    Criterion,
 }
 
 /// Which way of a measure is better.
@@ -27,8 +30,14 @@ pub enum Aim {
 }
 
 impl Measure {
-    pub const ALL: [Measure; 5] =
-        [Measure::StageScore, Measure::TimeSpent, Measure::NegativeShare, Measure::PositiveShare, Measure::TagShare];
+    pub const ALL: [Measure; 6] = [
+        Measure::StageScore,
+        Measure::TimeSpent,
+        Measure::NegativeShare,
+        Measure::PositiveShare,
+        Measure::TagShare,
+        Measure::Criterion,
+    ];
 
     /// The `Enum8` code of `recommendations.measure`.
     pub fn code(self) -> i8 {
@@ -38,6 +47,7 @@ impl Measure {
             Measure::NegativeShare => 3,
             Measure::PositiveShare => 4,
             Measure::TagShare => 5,
+            Measure::Criterion => 6,
         }
     }
 
@@ -50,7 +60,7 @@ impl Measure {
     /// given with it.
     pub fn natural_aim(self) -> Option<Aim> {
         match self {
-            Measure::StageScore | Measure::PositiveShare => Some(Aim::Up),
+            Measure::StageScore | Measure::PositiveShare | Measure::Criterion => Some(Aim::Up),
             Measure::TimeSpent | Measure::NegativeShare => Some(Aim::Down),
             Measure::TagShare => None,
         }

@@ -1,7 +1,8 @@
 //! A recommendation's measure in its two windows, read from ClickHouse: the
 //! score, the emotion shares and the number of answers from the daily rollup
 //! (migration 0006, corrected when an e-mail rating is replaced), a tag's
-//! answers and the log-times from the stored events.
+//! answers and the log-times from the stored events, a question's answers
+//! from theirs (migration 0018).
 //!
 //! No read here needs `FINAL`, which costs five times the read at millions of
 //! rows: the only rows ever replaced are e-mail ratings (`ingest::key::
@@ -81,6 +82,9 @@ impl Source {
         }
         binds.extend([Bind::Text(r.journey.clone()), Bind::Text(r.stage.clone())]);
         binds.extend([Bind::At(w.before.0), Bind::At(w.after.1)]);
+        if self.only.contains('?') {
+            binds.push(Bind::Text(r.question.clone()));
+        }
         binds
     }
 }
@@ -96,6 +100,10 @@ fn sources(measure: Measure) -> Vec<Source> {
             Source { x: "0", y: "0", ..DAILY },
             Source { n: "0", ..events("feedback", "has(tags, ?)", "0", " AND notEmpty(tags)") },
         ],
+        // One question's answers from their rollup (migration 0018).
+        Measure::Criterion => {
+            vec![Source { table: "answers_daily", n: "n", x: "sum", y: "sumsq", only: " AND question = ?", ..DAILY }]
+        }
         // The two sources of the stage times the dashboards read (migration 0006).
         Measure::TimeSpent => vec![
             events(
@@ -138,7 +146,7 @@ pub async fn observe(storage: &Storage, r: &Recommendation, w: &Windows) -> Resu
     let sums = |n, sum, sumsq| Sums { n, sum, sumsq };
     let counts = |n, hits: f64| Counts { n, hits: hits.round() as u64 };
     Ok(match r.measure {
-        Measure::StageScore => Observed::Mean {
+        Measure::StageScore | Measure::Criterion => Observed::Mean {
             before: sums(p.n_before, p.x_before, p.y_before),
             after: sums(p.n_after, p.x_after, p.y_after),
         },

@@ -80,6 +80,8 @@ pub struct Recommendation {
     pub measure: Measure,
     /// For `tag_share`: the tag.
     pub tag: String,
+    /// For `criterion`: the question of the stage's set (`queue`).
+    pub question: String,
     pub aim: Aim,
     pub window_days: u16,
     pub note: String,
@@ -112,6 +114,7 @@ pub struct Edit {
     pub implemented_on: Option<String>,
     pub measure: Option<Measure>,
     pub tag: Option<String>,
+    pub question: Option<String>,
     pub aim: Option<Aim>,
     pub window_days: Option<u16>,
     pub note: Option<String>,
@@ -146,6 +149,7 @@ pub fn may_edit(role: Role, units: &[String], before: &Recommendation, edit: &Ed
                 && edit.owner_unit.is_none()
                 && edit.measure.is_none()
                 && edit.tag.is_none()
+                && edit.question.is_none()
                 && edit.aim.is_none()
                 && edit.window_days.is_none();
             if progress && only_progress {
@@ -181,6 +185,7 @@ impl Recommendation {
             implemented_on: None,
             measure: Measure::StageScore,
             tag: String::new(),
+            question: String::new(),
             aim: Aim::Up,
             window_days: DEFAULT_WINDOW_DAYS,
             note: String::new(),
@@ -241,6 +246,9 @@ impl Recommendation {
         if let Some(t) = edit.tag {
             next.tag = t.trim().to_string();
         }
+        if let Some(q) = edit.question {
+            next.question = q.trim().to_string();
+        }
         if let Some(a) = edit.aim {
             next.aim = a;
         }
@@ -287,6 +295,14 @@ impl Recommendation {
         match (self.measure, self.measure.natural_aim()) {
             (Measure::TagShare, _) if !stage.tags.iter().any(|t| t.id == self.tag) => {
                 return Err(ApiError::invalid("tag", format!("stage {:?} has no tag {:?}", self.stage, self.tag)));
+            }
+            (Measure::Criterion, _)
+                if stage.question_set().is_none_or(|set| set.question(&self.question).is_none()) =>
+            {
+                return Err(ApiError::invalid(
+                    "question",
+                    format!("stage {:?} asks no question {:?}", self.stage, self.question),
+                ));
             }
             (_, Some(aim)) if aim != self.aim => {
                 return Err(ApiError::invalid("aim", format!("{:?} is better going {:?}", self.measure, aim)));

@@ -51,6 +51,7 @@ struct Line {
     measure: String,
     measure_id: String,
     tag: String,
+    question: String,
     aim: String,
     window: u16,
     effect: String,
@@ -74,6 +75,8 @@ struct RecommendationsPage<'a> {
     stages: Vec<(String, String)>,
     measures: Vec<(String, &'static str)>,
     tags: Vec<(String, String)>,
+    /// The questions of the journey's sets: id, "stage: question".
+    questions: Vec<(String, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,7 +123,11 @@ async fn render(
             choices.extend(
                 r.status.next().iter().filter(|s| analyst || matches!(s, Status::InProgress | Status::Implemented)),
             );
-            let tag = if r.measure == Measure::TagShare { format!(" «{}»", r.tag) } else { String::new() };
+            let tag = match r.measure {
+                Measure::TagShare => format!(" «{}»", r.tag),
+                Measure::Criterion => format!(" «{}»", r.question),
+                _ => String::new(),
+            };
             Line {
                 id: r.id,
                 version: r.version,
@@ -133,6 +140,7 @@ async fn render(
                 measure: format!("{}{tag}, {}", words::measure(r.measure, &w), words::aim(r.aim, &w)),
                 measure_id: wire_name(&r.measure),
                 tag: r.tag.clone(),
+                question: r.question.clone(),
                 aim: wire_name(&r.aim),
                 window: r.window_days,
                 effect: words::effect(t, &w),
@@ -159,9 +167,24 @@ async fn render(
                 s.tags.iter().map(move |t| (t.id.clone(), format!("{}: {}", w.text(&s.name), w.text(&t.name))))
             })
             .collect(),
+        questions: questions(j, &w),
     };
     let html = page.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("template failed: {e}")))?;
     Ok((status, Html(html)).into_response())
+}
+
+/// Each question a stage of `j` asks, once: its id, and the first stage
+/// asking it with the question's words.
+fn questions(j: &crate::journeys::model::Journey, w: &Words) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for stage in &j.stages {
+        for q in stage.question_set().map(|set| set.questions).unwrap_or_default() {
+            if !out.iter().any(|(id, _)| *id == q.id) {
+                out.push((q.id.clone(), format!("{}: {}", w.text(&stage.name), q.text(w.en))));
+            }
+        }
+    }
+    out
 }
 
 /// A form's fields; a field the form does not send stays as it is.
@@ -180,6 +203,7 @@ struct Form {
     implemented_on: Option<String>,
     measure: Option<String>,
     tag: Option<String>,
+    question: Option<String>,
     aim: Option<String>,
     window_days: Option<String>,
     note: Option<String>,
@@ -218,6 +242,7 @@ impl Form {
             planned_on: self.planned_on,
             implemented_on: self.implemented_on,
             tag: self.tag,
+            question: self.question,
             note: self.note,
         })
     }

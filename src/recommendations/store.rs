@@ -24,6 +24,7 @@ pub struct RecommendationRow {
     pub implemented_on: String,
     pub measure: i8,
     pub tag: String,
+    pub question: String,
     pub aim: i8,
     pub window_days: u16,
     pub note: String,
@@ -32,7 +33,7 @@ pub struct RecommendationRow {
 }
 
 const COLUMNS: &str = "id, version, journey, stage, text_ru, text_en, status, owner_unit, planned_on, \
-    implemented_on, measure, tag, aim, window_days, note, author, toUInt32(changed_at) AS changed";
+    implemented_on, measure, tag, question, aim, window_days, note, author, toUInt32(changed_at) AS changed";
 
 fn day(d: Option<time::Date>) -> String {
     d.map_or_else(String::new, |d| d.to_string())
@@ -57,6 +58,7 @@ impl From<&Recommendation> for RecommendationRow {
             implemented_on: day(r.implemented_on),
             measure: r.measure.code(),
             tag: r.tag.clone(),
+            question: r.question.clone(),
             aim: r.aim.code(),
             window_days: r.window_days,
             note: r.note.clone(),
@@ -81,6 +83,7 @@ impl RecommendationRow {
             implemented_on: parse_day(&self.implemented_on),
             measure: Measure::from_code(self.measure)?,
             tag: self.tag,
+            question: self.question,
             aim: Aim::from_code(self.aim),
             window_days: self.window_days,
             note: self.note,

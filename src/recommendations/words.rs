@@ -25,6 +25,7 @@ pub fn measure(m: Measure, w: &Words) -> &'static str {
         Measure::NegativeShare => w.pick("доля негативных эмоций", "share of negative emotions"),
         Measure::PositiveShare => w.pick("доля позитивных эмоций", "share of positive emotions"),
         Measure::TagShare => w.pick("доля отзывов с меткой", "share of answers with a tag"),
+        Measure::Criterion => w.pick("средний ответ на вопрос (1–5)", "mean answer to a question (1–5)"),
     }
 }
 

@@ -415,3 +415,59 @@ async fn a_tags_share_is_its_tagged_answers_over_all_the_stages_answers() {
     assert_eq!((effect["after"].as_f64(), effect["verdict"].as_str()), (Some(0.0), Some("improved")));
     app.stop().await;
 }
+
+/// A response to the on-site assessment's five criteria at noon of the day
+/// starting `at`: `queue` as given, `staff` always 1.
+fn criteria(at: u32, queue: u8) -> touchpoint::storage::rows::AnswersRow {
+    touchpoint::storage::rows::AnswersRow {
+        event_id: Uuid::new_v4(),
+        occurred_at: at + DAY / 2,
+        received_at: at + DAY / 2,
+        site: "demo".into(),
+        journey: JOURNEY.into(),
+        stage: "onsite_assessment".into(),
+        touchpoint: "in_person".into(),
+        channel: "in_person".into(),
+        segment: 1,
+        question_set: "vk5".into(),
+        questions: vec!["queue".into(), "staff".into()],
+        scores: vec![queue, 1],
+        comment: String::new(),
+        locale: "ru".into(),
+        session_id: String::new(),
+        page_path: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_criterion_of_the_stages_question_set_is_a_measure_of_its_own() {
+    let app = spawn_app().await;
+    let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
+    let day = midnight(40);
+    // The queue answered 2 and 3 before, 4 and 5 after; the staff 1 throughout.
+    let rows: Vec<_> = (1..=20u32)
+        .flat_map(|k| [criteria(day - k * DAY, 2 + (k % 2) as u8), criteria(day + k * DAY, 4 + (k % 2) as u8)])
+        .collect();
+    crate::support::insert_rows(&app.storage, "answers", &rows).await;
+
+    let queue = json!({"measure": "criterion", "question": "queue"});
+    let id = implemented(&app, &analyst, "onsite_assessment", queue, day).await;
+
+    let all = list(&app, &analyst).await;
+    let effect = &by_id(&all, &id)["effect"];
+    assert_eq!((effect["n_before"].as_u64(), effect["n_after"].as_u64()), (Some(20), Some(20)), "{effect}");
+    assert_eq!((effect["before"].as_f64(), effect["after"].as_f64()), (Some(2.5), Some(4.5)), "{effect}");
+    assert_eq!((effect["method"].as_str(), effect["verdict"].as_str()), (Some("welch"), Some("improved")));
+    let page = app.http.get(format!("{}/recommendations?lang=en", app.address)).bearer_auth(&analyst).send().await;
+    let page = page.unwrap().text().await.unwrap();
+    assert!(page.contains("mean answer to a question (1–5) «queue»"), "{page}");
+    assert!(page.contains("<option value=\"queue\">"), "the form offers the stage's questions");
+
+    // A question the stage does not ask, or a stage without a set, is refused naming it.
+    for (stage, question) in [("onsite_assessment", "speed"), ("preparation", "queue")] {
+        let body = json!({"journey": JOURNEY, "stage": stage, "text_ru": "Сократить очередь",
+                          "measure": "criterion", "question": question});
+        let (status, reply) = app.post_as(&analyst, "/api/v1/recommendations", &body).await;
+        assert_eq!((status, reply["error"]["field"].as_str()), (422, Some("question")), "{reply}");
+    }
+}

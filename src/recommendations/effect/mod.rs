@@ -66,7 +66,7 @@ impl Observed {
     pub fn nothing(measure: Measure) -> Observed {
         let (before, after) = (Sums::default(), Sums::default());
         match measure {
-            Measure::StageScore => Observed::Mean { before, after },
+            Measure::StageScore | Measure::Criterion => Observed::Mean { before, after },
             Measure::TimeSpent => Observed::LogMean { before, after },
             _ => Observed::Share { before: Counts::default(), after: Counts::default() },
         }
