@@ -144,6 +144,7 @@ fn every_migration_and_the_case_and_effect_queries_run_on_current_clickhouse() {
         let binds = match m {
             touchpoint::domain::Measure::TagShare => [source(false), source(true)].concat(),
             touchpoint::domain::Measure::TimeSpent => [source(false), source(false)].concat(),
+            touchpoint::domain::Measure::Criterion => [source(false), vec!["'queue'"]].concat(),
             _ => source(false),
         };
         (
