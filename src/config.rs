@@ -88,8 +88,8 @@ impl Default for RegisterConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct CaseRefsConfig {
     /// Key of the hash that is all touchpoint keeps of a reference (at least
-    /// 32 characters). Unset: derived from `email.secret`; without that too,
-    /// random per process. Changing it unlinks earlier events (README).
+    /// 32 characters). Unset: derived from `email.secret` (configured or
+    /// kept in the database). Changing it unlinks earlier events (README).
     pub secret: Option<SecretString>,
     /// How often the per-case stage times behind the stage-duration view
     /// are recomputed: how old its figures may be.
@@ -165,7 +165,8 @@ fn parse_offset(text: &str) -> Option<time::UtcOffset> {
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardsConfig {
     /// Key that signs analysts' session cookies (at least 32 characters).
-    /// Unset: a random key per process, so everyone logs in again after a restart.
+    /// Unset: one made at the first start and kept in the database, shared
+    /// by every instance of it (README "Keys").
     pub session_secret: Option<SecretString>,
     /// How long a login lasts.
     #[serde(with = "humantime_serde")]
@@ -301,8 +302,10 @@ pub struct LimitsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailConfig {
-    /// Key that signs rating links (at least 32 characters). Unset: a random
-    /// key per process, so links stop working at restart; set it in production.
+    /// Key that signs the service's links: rating, follow and history links,
+    /// and the case ids of late letters (at least 32 characters). Unset: one
+    /// made at the first start and kept in the database (`secrets` table),
+    /// shared by every instance of it (README "Keys").
     pub secret: Option<SecretString>,
     /// How long a rating link stays valid.
     #[serde(with = "humantime_serde")]

@@ -49,6 +49,13 @@ impl SignedTokens {
 
     /// The payload of a token, if it is ours and not expired at `now`.
     pub fn open(&self, token: &str, now: u32) -> Option<[u8; 16]> {
+        self.open_dated(token, now).map(|(payload, _)| payload)
+    }
+
+    /// The payload of a token and the `from` it was made with, if it is ours
+    /// and not expired at `now`: a link bound to one moment (a case's
+    /// opening) opens nothing else that carries the same 16 bytes.
+    pub fn open_dated(&self, token: &str, now: u32) -> Option<([u8; 16], u32)> {
         let bytes = URL_SAFE_NO_PAD.decode(token).ok().filter(|b| b.len() == TOKEN_BYTES)?;
         let (body, mac) = bytes.split_at(20);
         let mut check = self.keyed.clone();
@@ -56,7 +63,8 @@ impl SignedTokens {
         // Constant time, on the 16 bytes the token keeps.
         check.verify_truncated_left(mac).ok()?;
         let expires = u32::from_be_bytes(body[16..20].try_into().ok()?);
-        (now <= expires).then(|| body[..16].try_into().expect("16 bytes"))
+        let from = expires.checked_sub(u32::try_from(self.ttl.as_secs()).unwrap_or(u32::MAX))?;
+        (now <= expires).then(|| (body[..16].try_into().expect("16 bytes"), from))
     }
 }
 
@@ -75,6 +83,7 @@ mod tests {
         assert_eq!(token.len(), 48);
         assert_eq!(tokens.open(&token, 1_100), Some(payload));
         assert_eq!(tokens.open(&token, 1_101), None, "expired");
+        assert_eq!(tokens.open_dated(&token, 1_000), Some((payload, 1_000)), "made at 1,000");
         assert_eq!(self::tokens(&"j".repeat(32), "a").open(&token, 1_000), None, "another key");
         assert_eq!(self::tokens(&"k".repeat(32), "b").open(&token, 1_000), None, "another purpose");
         let mut damaged = token.clone().into_bytes();

@@ -489,6 +489,7 @@ impl Application {
         let migrations: Arc<[Migration]> = Migration::embedded().into();
         let report = migrations::run(storage, &migrations).await?;
         tracing::info!(applied = ?report.applied, already = report.already, "migrations done");
+        let config = &storage::secrets::completed(config, storage).await.context("cannot read the kept keys")?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (config key `listen`)", config.listen))?;
@@ -524,6 +525,7 @@ impl Application {
                 store: state.follow.store.clone(),
             },
             calls_unit: config.cases.calls_unit.clone(),
+            letter_cases: crate::cases::letters::LetterCases::new(config.email.secret.as_ref()),
         };
         let notifier = crate::notify::Notifier::new(&config.notify, wiring)?;
         Ok((listener, state, writer, notifier))

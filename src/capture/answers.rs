@@ -145,8 +145,8 @@ async fn accept(capture: &Capture, caller: &Caller, input: AnswersInput) -> Resu
         [&row.journey, &row.stage, &row.touchpoint],
     );
     let attached = case.into_iter().chain(touch).collect();
-    capture.submit(vec![Submission { event: Event::Answers(row), attached }]).await?;
-    Ok((id, follow))
+    let outcomes = capture.submit(vec![Submission { event: Event::Answers(row), attached }]).await?;
+    Ok((id, follow.filter(|_| super::first_post(&outcomes))))
 }
 
 /// The set form's fields as the JSON body: `a.<question>` fields become

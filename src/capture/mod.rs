@@ -16,7 +16,7 @@ pub mod events;
 mod guard;
 pub(crate) use answers::form_answers;
 pub use guard::GuardLayer;
-pub(crate) use staff::{CallInput, log_call};
+pub(crate) use staff::{CallInput, MAX_CALL_SECONDS, log_call};
 pub mod limits;
 mod offers;
 mod pages;
@@ -390,8 +390,15 @@ async fn accept_feedback(
         [&row.journey, &row.stage, &row.touchpoint],
     );
     let submission = Submission { event: Event::Feedback(row), attached: case.into_iter().chain(touch).collect() };
-    capture.submit(vec![submission]).await?;
-    Ok((id, follow))
+    let outcomes = capture.submit(vec![submission]).await?;
+    Ok((id, follow.filter(|_| first_post(&outcomes))))
+}
+
+/// Whether a submission was new. A follow link goes to the first post of an
+/// event only: whoever repeats a known id (a retry, or someone who learnt
+/// the id) gets the 202 without it.
+pub(crate) fn first_post(outcomes: &[crate::ingest::Outcome]) -> bool {
+    outcomes.first() == Some(&crate::ingest::Outcome::Stored)
 }
 
 /// `POST /api/v1/timings`: one event, or an array of up to 50 (all or none).

@@ -31,6 +31,8 @@ use crate::storage::rows::{AnswersRow, CallRow, Event, FeedbackRow, LetterRow};
 const PHONE: &str = "phone";
 /// The order's phone standard (3.2.4): at most two transfers.
 pub const MAX_TRANSFERS: u8 = 2;
+/// Longest wait or talk of one call: a day.
+pub const MAX_CALL_SECONDS: u32 = 24 * 3600;
 
 /// Hashes of the configured tokens: comparing fixed-size digests in constant
 /// time reveals neither the tokens nor their lengths.
@@ -179,6 +181,11 @@ pub(crate) async fn log_call(capture: &Capture, input: CallInput) -> Result<Call
     let (journey, stage) = ids(place);
     let operator = bounded("operator", Some(input.operator), 64)?;
     let started_at = staff_time("started_at", &input.started_at, now)?;
+    for (field, seconds) in [("wait_seconds", input.wait_seconds), ("talk_seconds", input.talk_seconds)] {
+        if seconds > MAX_CALL_SECONDS {
+            return Err(ApiError::invalid(field, format!("at most {MAX_CALL_SECONDS} seconds (a day)")));
+        }
+    }
     let rating = match input.rating {
         Some(r) => Some((r.scale, r.scale.check(r.score, "rating.score")?)),
         None => None,

@@ -2,13 +2,16 @@
 //! round reads the letters received in the last 30 days and opens one for
 //! each whose term (the journey's `letter_acknowledge_within` working days)
 //! ended before it was acknowledged, or has ended and it is not yet. The case's id comes
-//! from the letter's identity and it opens at the end of that term, so every
+//! from the letter's identity under a key (`LetterCases`) and it opens at the end of that term, so every
 //! round writes the same row and a restart or a second round adds nothing.
 
 use std::time::{Duration, SystemTime};
 
 use clickhouse::Row;
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use sha2::Sha256;
 use uuid::Uuid;
 
 use super::open::{Deadlines, Opening};
@@ -21,8 +24,51 @@ use crate::storage::{Storage, StorageError};
 /// How far back a round looks.
 const WINDOW: u32 = 30 * 24 * 3600;
 
-/// The namespace of the case ids of letters (a fixed random UUID).
-const LETTERS: Uuid = Uuid::from_u128(0x6b1f_03a2_8c4e_4d57_9f3a_1e2b_7c5d_9a01);
+/// The namespace of the case ids letters had before they were keyed: still
+/// looked up, so a letter whose case opened then does not open another.
+const LEGACY: Uuid = Uuid::from_u128(0x6b1f_03a2_8c4e_4d57_9f3a_1e2b_7c5d_9a01);
+
+/// Makes the case ids of late letters: an HMAC of the letter's identity under
+/// a key derived from the service's link key. Letter numbers are printed on
+/// letters, so an id computed from them alone (a UUID v5) could be computed
+/// by anyone; this one only by who holds the key.
+#[derive(Clone)]
+pub struct LetterCases {
+    keyed: Hmac<Sha256>,
+}
+
+impl LetterCases {
+    /// `secret` is `email.secret` (kept in the database when the config sets
+    /// none, `storage::secrets`). Unset, a random key: ids then change at
+    /// restart, and a late letter could open a second case.
+    pub fn new(secret: Option<&SecretString>) -> LetterCases {
+        let base = match secret {
+            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+            None => rand::random::<[u8; 32]>().to_vec(),
+        };
+        let mut derive = Hmac::<Sha256>::new_from_slice(&base).expect("HMAC takes a key of any length");
+        derive.update(b"touchpoint letter case v1");
+        let keyed = Hmac::<Sha256>::new_from_slice(&derive.finalize().into_bytes()).expect("any key length");
+        LetterCases { keyed }
+    }
+
+    /// The case id of a letter: the same for every update of it.
+    pub fn case_id(&self, journey: &str, stage: &str, touchpoint: &str, letter_id: &str) -> Uuid {
+        let mut mac = self.keyed.clone();
+        mac.update(identity(journey, stage, touchpoint, letter_id).as_bytes());
+        let digest: [u8; 16] = mac.finalize().into_bytes()[..16].try_into().expect("16 bytes");
+        uuid::Builder::from_custom_bytes(digest).into_uuid()
+    }
+}
+
+fn identity(journey: &str, stage: &str, touchpoint: &str, letter_id: &str) -> String {
+    format!("{journey}\u{1f}{stage}\u{1f}{touchpoint}\u{1f}{letter_id}")
+}
+
+/// The id a letter's case had before ids were keyed.
+fn legacy_case_id(journey: &str, stage: &str, touchpoint: &str, letter_id: &str) -> Uuid {
+    Uuid::new_v5(&LEGACY, identity(journey, stage, touchpoint, letter_id).as_bytes())
+}
 
 #[derive(Row, Deserialize)]
 struct Letter {
@@ -34,18 +80,13 @@ struct Letter {
     touchpoint: String,
 }
 
-/// The case id of a letter: the same for every update of it.
-pub fn case_id(journey: &str, stage: &str, touchpoint: &str, letter_id: &str) -> Uuid {
-    Uuid::new_v5(&LETTERS, format!("{journey}\u{1f}{stage}\u{1f}{touchpoint}\u{1f}{letter_id}").as_bytes())
-}
-
 /// Opens the cases of letters acknowledged after their term, or not at all
 /// by `now` when it has ended;
 /// returns how many it opened this round.
 pub async fn open_late(
     storage: &Storage,
     catalog: &Catalog,
-    deadlines: &Deadlines,
+    (deadlines, ids): (&Deadlines, &LetterCases),
     now: u32,
 ) -> Result<usize, StorageError> {
     let letters: Vec<Letter> = storage
@@ -71,7 +112,8 @@ pub async fn open_late(
         if !late {
             continue;
         }
-        let event_id = case_id(&letter.journey, &letter.stage, &letter.touchpoint, &letter.letter_id);
+        let event_id = ids.case_id(&letter.journey, &letter.stage, &letter.touchpoint, &letter.letter_id);
+        let legacy = legacy_case_id(&letter.journey, &letter.stage, &letter.touchpoint, &letter.letter_id);
         let opening = Opening {
             event_id,
             at: due,
@@ -80,7 +122,7 @@ pub async fn open_late(
             touchpoint: &letter.touchpoint,
             reason: Reason::LateAcknowledgement,
         };
-        cases.push(deadlines.case(opening));
+        cases.push((deadlines.case(opening), legacy));
     }
     let new = new_cases(storage, cases).await?;
     if !new.is_empty() {
@@ -93,17 +135,33 @@ pub async fn open_late(
     Ok(new.len())
 }
 
-/// Those of `cases` not stored yet.
-async fn new_cases(storage: &Storage, cases: Vec<CaseRow>) -> Result<Vec<CaseRow>, StorageError> {
+/// Those of `cases` not stored yet, under their id or their legacy id.
+async fn new_cases(storage: &Storage, cases: Vec<(CaseRow, Uuid)>) -> Result<Vec<CaseRow>, StorageError> {
     if cases.is_empty() {
-        return Ok(cases);
+        return Ok(Vec::new());
     }
-    let ids: Vec<String> = cases.iter().map(|c| c.event_id.to_string()).collect();
+    let ids: Vec<String> = cases.iter().flat_map(|(c, legacy)| [c.event_id.to_string(), legacy.to_string()]).collect();
     let known: Vec<String> = storage
         .client()
         .query("SELECT toString(event_id) FROM cases WHERE event_id IN (SELECT toUUID(arrayJoin(?)))")
         .bind(&ids)
         .fetch_all()
         .await?;
-    Ok(cases.into_iter().filter(|c| !known.contains(&c.event_id.to_string())).collect())
+    let known = |id: &Uuid| known.contains(&id.to_string());
+    Ok(cases.into_iter().filter(|(c, legacy)| !known(&c.event_id) && !known(legacy)).map(|(c, _)| c).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_letters_case_id_needs_the_key_and_is_stable_under_it() {
+        let key = |k: &str| LetterCases::new(Some(&SecretString::from(k.repeat(32))));
+        let id = |cases: &LetterCases| cases.case_id("j", "s", "email", "28-01/1234");
+        assert_eq!(id(&key("a")), id(&key("a")), "every round, every instance");
+        assert_ne!(id(&key("a")), id(&key("b")), "another key, another id");
+        assert_ne!(id(&key("a")), legacy_case_id("j", "s", "email", "28-01/1234"), "not the public UUID v5");
+        assert_ne!(id(&key("a")), key("a").case_id("j", "s", "email", "28-01/1235"));
+    }
 }

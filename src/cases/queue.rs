@@ -160,6 +160,8 @@ pub struct Context {
 struct RatingContext {
     #[serde(with = "clickhouse::serde::uuid")]
     event_id: Uuid,
+    received_at: u32,
+    site: String,
     occurred_at: u32,
     channel: String,
     scale: i8,
@@ -172,6 +174,7 @@ struct RatingContext {
 struct CallContext {
     #[serde(with = "clickhouse::serde::uuid")]
     event_id: Uuid,
+    received_at: u32,
     started_at: u32,
     rating_scale: i8,
     rating_score: Option<u8>,
@@ -238,7 +241,15 @@ pub async fn contexts(storage: &Storage, cases: &[&CaseRow]) -> Result<Vec<(Uuid
         .bind(&ids)
         .fetch_all()
         .await?;
-    let ratings = ratings.into_iter().map(|r| {
+    // A case opened when the event that opened it arrived: another event
+    // posted later with the same id (of another kind) is not what opened it.
+    // A rating link's later clicks move its version on; only its letter's
+    // holder makes them.
+    let opened: std::collections::HashMap<Uuid, u32> = cases.iter().map(|c| (c.event_id, c.opened_at)).collect();
+    let opened_by = |id: &Uuid, at: u32| opened.get(id) == Some(&at);
+    let ratings = ratings.into_iter().filter(|r| r.site == crate::ingest::EMAIL_SITE || opened_by(&r.event_id, r.received_at));
+    let calls = calls.into_iter().filter(|c| opened_by(&c.event_id, c.received_at));
+    let ratings = ratings.map(|r| {
         let context = Context {
             at: r.occurred_at,
             scale: scale(r.scale),
@@ -252,7 +263,7 @@ pub async fn contexts(storage: &Storage, cases: &[&CaseRow]) -> Result<Vec<(Uuid
         };
         (r.event_id, context)
     });
-    let calls = calls.into_iter().map(|c| {
+    let calls = calls.map(|c| {
         let context = Context {
             at: c.started_at,
             scale: c.rating_score.and_then(|_| scale(c.rating_scale)),

@@ -37,9 +37,12 @@ impl FollowLinks {
         format!("{}/follow/{}", self.base_url, self.token(id, opened_at))
     }
 
-    /// The case a token names, if it is ours and not expired at `now`.
-    pub fn case(&self, token: &str, now: u32) -> Option<Uuid> {
-        self.tokens.open(token, now).map(Uuid::from_bytes)
+    /// The case a token names and when that case opened, if the token is
+    /// ours and not expired at `now`. A case is followed only by a link made
+    /// for its own opening: an event posted later with the same id (another
+    /// kind, a guessed id) gets a link that opens nothing.
+    pub fn case(&self, token: &str, now: u32) -> Option<(Uuid, u32)> {
+        self.tokens.open_dated(token, now).map(|(id, opened_at)| (Uuid::from_bytes(id), opened_at))
     }
 }
 
@@ -56,7 +59,7 @@ mod tests {
         let (links, id) = (links(&"k".repeat(32)), Uuid::new_v4());
         let token = links.token(id, 1_000);
         assert_eq!(links.url(id, 1_000), format!("https://tp.example/follow/{token}"));
-        assert_eq!(links.case(&token, 1_100), Some(id));
+        assert_eq!(links.case(&token, 1_100), Some((id, 1_000)));
         assert_eq!(links.case(&token, 1_101), None, "expired");
     }
 }

@@ -67,9 +67,13 @@ fn not_a_link() -> ApiError {
 /// The case a token names, with its state; `None` while it is being stored.
 async fn lookup(follow: &Follow, token: &str) -> Result<(Uuid, Option<(CaseRow, CaseState)>), ApiError> {
     let now = unix((follow.clock)());
-    let id = follow.links.case(token, now).ok_or_else(not_a_link)?;
+    let (id, opened_at) = follow.links.case(token, now).ok_or_else(not_a_link)?;
     let internal = |e: crate::storage::StorageError| ApiError::Internal(e.into());
     let Some(case) = follow.book.case(id).await.map_err(internal)? else { return Ok((id, None)) };
+    if case.opened_at != opened_at {
+        // A link made for another event that carried this case's id.
+        return Err(not_a_link());
+    }
     let log = follow.book.logs(&[id]).await.map_err(internal)?.remove(&id).unwrap_or_default();
     Ok((id, Some((case, CaseState::replay(&log)))))
 }

@@ -42,6 +42,8 @@ pub struct Wiring {
     pub follow: worker::Follow,
     /// `cases.calls_unit`, a unit no journey file names.
     pub calls_unit: Option<String>,
+    /// The keyed case ids of letters acknowledged late.
+    pub letter_cases: crate::cases::letters::LetterCases,
 }
 
 /// The loops to run: one per webhook, per unit mailbox and per unit digest.
@@ -60,6 +62,7 @@ struct Letters {
     storage: Storage,
     catalog: crate::journeys::Live,
     deadlines: crate::cases::Deadlines,
+    ids: crate::cases::letters::LetterCases,
 }
 
 impl Notifier {
@@ -85,6 +88,7 @@ impl Notifier {
                 calendar: wiring.catalog.get().calendar.clone(),
                 offset: wiring.links.offset,
             },
+            ids: wiring.letter_cases.clone(),
         };
         let Some(smtp) = &config.smtp else {
             if !config.units.is_empty() {
@@ -133,7 +137,13 @@ impl Notifier {
 async fn open_late_letters(letters: Letters, shared: Shared) {
     loop {
         let now = crate::domain::time::unix((shared.clock)());
-        match crate::cases::letters::open_late(&letters.storage, &letters.catalog.get(), &letters.deadlines, now).await
+        match crate::cases::letters::open_late(
+            &letters.storage,
+            &letters.catalog.get(),
+            (&letters.deadlines, &letters.ids),
+            now,
+        )
+        .await
         {
             Ok(0) => {}
             Ok(n) => tracing::info!(cases = n, "cases opened for letters not acknowledged in time"),

@@ -19,7 +19,8 @@ use tower::util::MapResponseLayer;
 use uuid::Uuid;
 
 use crate::accounts::auth::{self, Admits, Principal};
-use crate::capture::{CallInput, Capture, form_answers, log_call};
+use crate::capture::{CallInput, Capture, MAX_CALL_SECONDS, form_answers, log_call};
+use crate::domain::time::STAFF_MAX_AGE;
 use crate::error::ApiError;
 use crate::extract::{Query, RawBody};
 use crate::journeys::Catalog;
@@ -139,16 +140,23 @@ struct Posted {
 fn posted(body: &[u8], now: SystemTime) -> Result<Posted, ApiError> {
     let (answers, fields) = form_answers(body)?;
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string());
-    let number = |name: &str| -> Result<u32, ApiError> {
-        match field(name).unwrap_or_default().as_str() {
-            "" => Ok(0),
-            text => text.parse().map_err(|_| ApiError::invalid(name, "a whole number, 0 or more")),
+    let number = |name: &str, most: u32| -> Result<u32, ApiError> {
+        let n = match field(name).unwrap_or_default().as_str() {
+            "" => 0,
+            text => text.parse().map_err(|_| ApiError::invalid(name, "a whole number, 0 or more"))?,
+        };
+        if n > most {
+            return Err(ApiError::invalid(name, format!("at most {most}")));
         }
+        Ok(n)
     };
     let place = field("place").unwrap_or_default();
     let (journey, stage) = place.split_once('/').ok_or_else(|| ApiError::invalid("place", "choose the stage"))?;
-    let (wait, talk, ago) = (number("wait_seconds")?, number("talk_seconds")?, number("ended_minutes_ago")?);
-    let started = now - Duration::from_secs(u64::from(wait) + u64::from(talk) + 60 * u64::from(ago));
+    let (wait, talk) = (number("wait_seconds", MAX_CALL_SECONDS)?, number("talk_seconds", MAX_CALL_SECONDS)?);
+    let ago = number("ended_minutes_ago", (STAFF_MAX_AGE.as_secs() / 60) as u32)?;
+    let started = now
+        .checked_sub(Duration::from_secs(u64::from(wait) + u64::from(talk) + 60 * u64::from(ago)))
+        .ok_or_else(|| ApiError::invalid("ended_minutes_ago", "too long ago"))?;
     let event_id = field("event_id")
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| ApiError::invalid("event_id", "reload the page"))?;
@@ -157,7 +165,7 @@ fn posted(body: &[u8], now: SystemTime) -> Result<Posted, ApiError> {
         started_at: humantime::format_rfc3339_seconds(started).to_string(),
         wait_seconds: wait,
         talk_seconds: talk,
-        transfers: u8::try_from(number("transfers")?).map_err(|_| ApiError::invalid("transfers", "at most 255"))?,
+        transfers: u8::try_from(number("transfers", 255)?).map_err(|_| ApiError::invalid("transfers", "at most 255"))?,
         resolved: field("resolved").is_some(),
         process: field("process").unwrap_or_default(),
         operator: field("operator").unwrap_or_default(),

@@ -7,6 +7,7 @@ pub mod migrations;
 pub mod recall;
 mod reconcile;
 pub mod rows;
+pub mod secrets;
 mod shipper;
 pub mod spool;
 pub mod writer;

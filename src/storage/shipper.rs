@@ -117,7 +117,8 @@ impl Shipper {
         self.table(tables.letters, check).await?;
         let corrections = self.table(tables.corrections, check).await?;
         // No rollup reads cases or touches either.
-        self.table(tables.cases, check).await?;
+        let cases = self.new_cases(tables.cases).await?;
+        self.table(cases, false).await?;
         self.table(tables.touches, check).await?;
         let answers = self.table(tables.answers, check).await?;
         let offers = self.table(tables.offers, check).await?;
@@ -190,16 +191,46 @@ impl Shipper {
         Ok(already)
     }
 
+    /// Those of `rows` that open a case no stored row has opened. A case
+    /// belongs to the event that opened it: a later event of another kind
+    /// posted with the same id (a rating with a call's id, learnt from a
+    /// webhook) must not replace its unit, reason and deadlines, and a
+    /// replayed row is stored already. Always checked, not only on retries:
+    /// case rows are few, and only the stored table knows every kind's ids.
+    async fn new_cases(&self, rows: Vec<CaseRow>) -> anyhow::Result<Vec<CaseRow>> {
+        if rows.is_empty() {
+            return Ok(rows);
+        }
+        let ids: Vec<String> = rows.iter().map(|c| c.event_id.to_string()).collect();
+        let sql = "SELECT event_id AS id, toUInt32(opened_at) AS v FROM cases WHERE event_id IN (SELECT toUUID(arrayJoin(?)))";
+        let stored = self
+            .client
+            .query(sql)
+            .bind(&ids)
+            .fetch_all::<Stored>()
+            .await
+            .inspect_err(|_| self.failed(&Metrics::table(CaseRow::TABLE)))?;
+        let mut seen: HashSet<Uuid> = stored.iter().map(|s| s.id).collect();
+        let replays: HashSet<(Uuid, u32)> = stored.iter().map(|s| (s.id, s.v)).collect();
+        let mut new = Vec::with_capacity(rows.len());
+        let mut taken = 0;
+        for row in rows {
+            if seen.insert(row.event_id) {
+                new.push(row);
+            } else if !replays.contains(&(row.event_id, row.opened_at)) {
+                taken += 1;
+            }
+        }
+        if taken > 0 {
+            tracing::warn!(rows = taken, "events carried the id of a case another event opened; no case row written");
+        }
+        Ok(new)
+    }
+
     /// The (event id, version) pairs of `rows` the table holds already. The
     /// version range bounds the read; other writes in that range come along
     /// and are ignored.
     async fn stored<T: Spooled>(&self, rows: &[T]) -> clickhouse::error::Result<HashSet<(Uuid, u32)>> {
-        #[derive(clickhouse::Row, Deserialize)]
-        struct Stored {
-            #[serde(with = "clickhouse::serde::uuid")]
-            id: Uuid,
-            v: u32,
-        }
         let (low, high) = rows.iter().map(|r| r.identity().1).fold((u32::MAX, 0), |(l, h), v| (l.min(v), h.max(v)));
         let sql = format!(
             "SELECT event_id AS id, toUInt32({v}) AS v FROM {t} WHERE {v} >= toDateTime({low}) AND {v} <= toDateTime({high})",
@@ -233,6 +264,14 @@ impl Shipper {
             segment.maybe_stored = true;
         }
     }
+}
+
+/// An event id and version as stored.
+#[derive(clickhouse::Row, Deserialize)]
+struct Stored {
+    #[serde(with = "clickhouse::serde::uuid")]
+    id: Uuid,
+    v: u32,
 }
 
 #[derive(Default)]

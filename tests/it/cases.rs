@@ -315,7 +315,8 @@ async fn a_letter_not_acknowledged_in_time_opens_one_case_however_many_rounds_lo
         .await
         .unwrap();
     let id = |letter: &str| {
-        touchpoint::cases::letters::case_id("scrap-metal-licensing", "service_result", "email", letter).to_string()
+        let ids = touchpoint::cases::letters::LetterCases::new(test_config().email.secret.as_ref());
+        ids.case_id("scrap-metal-licensing", "service_result", "email", letter).to_string()
     };
     let mut expected = vec![
         (id("late"), "late_acknowledgement".to_string()),

@@ -144,6 +144,8 @@ async fn a_forged_damaged_or_expired_link_is_a_404_that_reveals_nothing() {
         format!("{}/follow/{}", app.address, &token[..40]),
         ours.url(case, now - 181 * 86_400),
         format!("{}/follow/{}", app.address, case),
+        // Ours and in time, but made for another opening than the case's.
+        ours.url(case, now + 1),
     ];
     for link in &bad {
         let (status, page) = get(&app, link).await;
@@ -152,7 +154,8 @@ async fn a_forged_damaged_or_expired_link_is_a_404_that_reveals_nothing() {
         let (status, _) = post_form(&format!("{link}/rating"), &[("score", "5")]).await;
         assert_eq!(status, 404);
     }
-    assert_eq!(get(&app, &ours.url(case, now)).await.0, 200, "the same case, signed by us and in time");
+    let opened: u32 = app.storage.client().query("SELECT toUInt32(opened_at) FROM cases").fetch_one().await.unwrap();
+    assert_eq!(get(&app, &ours.url(case, opened)).await.0, 200, "the same case, signed by us and in time");
     app.stop().await;
 }
 

@@ -171,6 +171,9 @@ pub fn test_config() -> Config {
     );
     config.staff_tokens.push(StaffToken { name: "tests".into(), token: SecretString::from(STAFF_TOKEN) });
     config.email.secret = Some(SecretString::from("a-test-signing-key-of-32-characters!"));
+    // Set, as the link key is: a key the service must make itself costs a
+    // start a wait for other instances (tests/it/secrets.rs covers that).
+    config.dashboards.session_secret = Some(SecretString::from("a-test-session-key-of-32-characters!"));
     // Short flushes keep the tests quick; production defaults to 1 s.
     config.capture.flush_period = std::time::Duration::from_millis(200);
     config.spool.dir = scratch("spool");
