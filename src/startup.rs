@@ -105,6 +105,7 @@ pub fn app(
         })))
         .map_response(axum_body)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .map_response(crate::web::every_answer)
         // A bug in one handler is a 500 for that request, not a dropped connection.
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
@@ -112,6 +113,8 @@ pub fn app(
         .map_response(axum_body)
         // A stuck ClickHouse query or a body that never arrives ends here.
         .layer(DeadlineLayer(request_timeout))
+        // A browser that asked for a page gets its error as a page.
+        .layer(axum::middleware::from_fn(crate::web::html_errors))
         .service(router(state))
 }
 

@@ -86,8 +86,8 @@ impl Desk {
     }
 
     /// Applies `action` by the caller to case `id` under `change_id`: the
-    /// same id again is applied once; a closed case is 409, a step out of
-    /// order 422.
+    /// same id again with the same action is applied once, with another 409
+    /// naming `change_id`; a closed case is 409, a step out of order 422.
     pub async fn apply(
         &self,
         caller: &Principal,
@@ -97,6 +97,14 @@ impl Desk {
     ) -> Result<(CaseRow, State), ApiError> {
         let _one_at_a_time = self.book.lock().lock().await;
         let (case, log) = self.mine(caller, id).await?;
+        // A retry repeats its change; the same id with other content is not a
+        // retry, and silently keeping the first would lose the second.
+        if log.iter().any(|earlier| earlier.id == change_id && earlier.action != action) {
+            return Err(ApiError::Conflict {
+                field: "change_id",
+                message: "this change_id was used for another change; send a new id for a new change".into(),
+            });
+        }
         let mut state = State::replay(&log);
         let change = Change { id: change_id, at: self.now(), by: caller.name.clone(), action };
         match state.apply(&change) {

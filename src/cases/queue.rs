@@ -247,7 +247,8 @@ pub async fn contexts(storage: &Storage, cases: &[&CaseRow]) -> Result<Vec<(Uuid
     // holder makes them.
     let opened: std::collections::HashMap<Uuid, u32> = cases.iter().map(|c| (c.event_id, c.opened_at)).collect();
     let opened_by = |id: &Uuid, at: u32| opened.get(id) == Some(&at);
-    let ratings = ratings.into_iter().filter(|r| r.site == crate::ingest::EMAIL_SITE || opened_by(&r.event_id, r.received_at));
+    let ratings =
+        ratings.into_iter().filter(|r| r.site == crate::ingest::EMAIL_SITE || opened_by(&r.event_id, r.received_at));
     let calls = calls.into_iter().filter(|c| opened_by(&c.event_id, c.received_at));
     let ratings = ratings.map(|r| {
         let context = Context {

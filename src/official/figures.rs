@@ -202,7 +202,16 @@ pub async fn reach(storage: &Storage, journey: &Journey, filters: &Filters) -> R
         let binds = binds.clone();
         async move { query(storage, &sql, &journey.id, &binds).fetch_all::<Count>().await }
     };
-    let (a, b, c) = tokio::try_join!(fetch(offers), fetch(ratings), fetch(sets))?;
+    // Who was asked has no segment (a client names one only by answering):
+    // with a segment chosen nothing counts as offered, and no rate is shown,
+    // rather than one segment's answers over everyone's offers.
+    let offers = async {
+        match filters.segment {
+            Some(_) => Ok(Vec::new()),
+            None => fetch(offers).await,
+        }
+    };
+    let (a, b, c) = tokio::try_join!(offers, fetch(ratings), fetch(sets))?;
     let mut cells: BTreeMap<(usize, String), Reach> = BTreeMap::new();
     for count in a.into_iter().chain(b).chain(c) {
         let order = journey.stages.iter().position(|s| s.id == count.stage).unwrap_or(usize::MAX);

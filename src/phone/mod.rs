@@ -165,7 +165,8 @@ fn posted(body: &[u8], now: SystemTime) -> Result<Posted, ApiError> {
         started_at: humantime::format_rfc3339_seconds(started).to_string(),
         wait_seconds: wait,
         talk_seconds: talk,
-        transfers: u8::try_from(number("transfers", 255)?).map_err(|_| ApiError::invalid("transfers", "at most 255"))?,
+        transfers: u8::try_from(number("transfers", 255)?)
+            .map_err(|_| ApiError::invalid("transfers", "at most 255"))?,
         resolved: field("resolved").is_some(),
         process: field("process").unwrap_or_default(),
         operator: field("operator").unwrap_or_default(),

@@ -9,10 +9,11 @@
 //! The widget's embeddable form sets its own `frame-ancestors` (the site's
 //! origins) and gets [`public_pages`] for the rest.
 
+use askama::Template;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::ApiError;
 
@@ -59,6 +60,17 @@ pub fn public_pages(mut response: Response) -> Response {
     response
 }
 
+/// What every answer of the service carries unless its handler set its own
+/// (the widget's script is cached for an hour): `nosniff`, and `no-store`,
+/// so that no browser or proxy keeps clients' words, case data, figures or
+/// metrics (issue 28, item 13).
+pub fn every_answer<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+    let headers = response.headers_mut();
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::CACHE_CONTROL, "no-store");
+    response
+}
+
 fn set(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
     headers.entry(name).or_insert(HeaderValue::from_static(value));
 }
@@ -85,6 +97,80 @@ fn from_here(headers: &HeaderMap) -> bool {
     // An opaque origin ("null": sandboxed frames, some redirects) is no page of ours.
     let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
     host.is_some_and(|host| Some(host) == value(header::HOST))
+}
+
+#[derive(Template)]
+#[template(path = "problem.html")]
+struct Problem<'a> {
+    lang: &'a str,
+    en: bool,
+    message: &'a str,
+    field: Option<&'a str>,
+    back: &'a str,
+}
+
+/// The error body's fields a page shows.
+#[derive(serde::Deserialize)]
+struct ErrorJson {
+    error: ErrorFields,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorFields {
+    message: String,
+    field: Option<String>,
+}
+
+/// Middleware of the whole service: a browser that asked for a page (not
+/// the JSON API, not the widget) and got a client error in the API's JSON
+/// shape gets it as a page instead: what is wrong, which field, and a way
+/// back. Status and headers (`Retry-After`, `WWW-Authenticate`) stay.
+pub async fn html_errors(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let wants_page = !path.starts_with("/api/")
+        && !path.starts_with("/widget")
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    if !wants_page {
+        return next.run(request).await;
+    }
+    let en = request.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("lang=en")));
+    let back = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !response.status().is_client_error() || !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // An error body is a few hundred bytes; anything else passes unread.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return ApiError::Internal(anyhow::anyhow!("an error body could not be read")).into_response();
+    };
+    let Ok(ErrorJson { error }) = serde_json::from_slice::<ErrorJson>(&bytes) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let page = Problem {
+        lang: if en { "en" } else { "ru" },
+        en,
+        message: &error.message,
+        field: error.field.as_deref(),
+        back: &back,
+    };
+    let Ok(html) = page.render() else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut response = (parts.status, Html(html)).into_response();
+    for (name, value) in parts.headers {
+        if let Some(name) = name.filter(|n| *n != header::CONTENT_TYPE) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    private_pages(response)
 }
 
 #[cfg(test)]

@@ -158,7 +158,12 @@ async fn a_handler_works_the_cases_of_its_units_through_to_closed() {
     assert_eq!(early.status(), 422);
     assert_eq!(early.json::<serde_json::Value>().await.unwrap()["error"]["field"], "action");
     let answer = json!({"change_id": Uuid::new_v4(), "action": "answer", "text": "Форма <b>исправлена</b>"});
-    assert_eq!(post(answer).await.unwrap().status(), 200);
+    assert_eq!(post(answer.clone()).await.unwrap().status(), 200);
+    let mut other = answer.clone();
+    other["text"] = json!("Другой ответ");
+    let replayed = post(other).await.unwrap();
+    assert_eq!(replayed.status(), 409, "the same change_id with other content is no retry");
+    assert_eq!(replayed.json::<serde_json::Value>().await.unwrap()["error"]["field"], "change_id");
     let close = json!({"change_id": Uuid::new_v4(), "action": "close", "resolution": "resolved"});
     assert_eq!(post(close).await.unwrap().status(), 200);
     let late = post(json!({"change_id": Uuid::new_v4(), "action": "answer", "text": "ещё"})).await.unwrap();

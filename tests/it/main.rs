@@ -38,6 +38,7 @@ mod secrets;
 mod slow_clients;
 mod spool;
 mod staff;
+mod staff_fuzz;
 mod support;
 mod timeouts;
 mod widget;

@@ -117,3 +117,38 @@ async fn forms_sent_from_another_site_are_refused() {
     assert_eq!(post("/logout", &same_origin).await.unwrap().status(), 303);
     assert_eq!(post(&link_path, &same_origin).await.unwrap().status(), 200, "the thank-you page's comment");
 }
+
+#[tokio::test]
+async fn every_json_answer_metrics_and_error_is_neither_cached_nor_sniffed() {
+    use touchpoint::domain::Role;
+    let mut config = crate::support::test_config();
+    config.dashboards_dir = crate::support::catalog_with_units();
+    let app = crate::support::spawn_app_with(config).await;
+    let low = json!({"event_id": uuid::Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
+        "stage": "application", "touchpoint": "epgu", "scale": "csat", "score": 1, "comment": "мои слова"});
+    let accepted = app.post_json("/api/v1/feedback", &low).await;
+    assert_eq!(accepted.status(), 202);
+    let mut answers = vec![("POST /api/v1/feedback".to_string(), accepted)];
+    crate::support::wait_for_rows(&app.storage, "cases", 1).await;
+    let analyst = crate::support::analyst_token(&app.storage).await;
+    let unit: String = app.storage.client().query("SELECT unit FROM cases").fetch_one().await.unwrap();
+    let handler = crate::support::api_token(&app.storage, Role::Handler, &[&unit]).await;
+    for (token, path) in [
+        (&analyst, "/api/v1/journeys/scrap-metal-licensing/stats".to_string()),
+        (&analyst, "/api/v1/journeys/scrap-metal-licensing/official".into()),
+        (&analyst, "/api/v1/journeys/scrap-metal-licensing/cases".into()),
+        (&analyst, "/metrics".into()),
+        (&handler, "/api/v1/cases".into()),
+        (&handler, format!("/api/v1/cases/{}", low["event_id"].as_str().unwrap())),
+        (&analyst, "/api/v1/cases".into()),
+        (&analyst, "/api/v1/no-such-route".into()),
+    ] {
+        let response = app.http.get(format!("{}{path}", app.address)).bearer_auth(token).send().await.unwrap();
+        answers.push((format!("GET {path} ({})", response.status()), response));
+    }
+    for (what, response) in &answers {
+        assert_eq!(header(response, "cache-control"), "no-store", "{what}");
+        assert_eq!(header(response, "x-content-type-options"), "nosniff", "{what}");
+    }
+    app.stop().await;
+}

@@ -47,6 +47,7 @@ pub const ALL_TABLES: &[&str] = &[
     "register_publications",
     "register_versions",
     "schema_migrations",
+    "secrets",
     "stage_time_daily",
     "stage_time_from_feedback_mv",
     "stage_time_from_timings_mv",
