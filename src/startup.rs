@@ -388,6 +388,27 @@ pub fn services(
     Ok((state, writer))
 }
 
+/// The config keys whose value is kept when unset: the links' key and the
+/// session cookies' key (`case_refs.secret` is derived from the first).
+const KEPT: [&str; 2] = ["email.secret", "dashboards.session_secret"];
+
+/// `config` with every [`KEPT`] key it leaves unset filled from the
+/// database, made there first if need be. Values are never logged.
+pub async fn completed(config: &Config, storage: &Storage) -> Result<Config, storage::StorageError> {
+    let mut config = config.clone();
+    for name in KEPT {
+        let slot = match name {
+            "email.secret" => &mut config.email.secret,
+            _ => &mut config.dashboards.session_secret,
+        };
+        if slot.is_none() {
+            *slot = Some(secrecy::SecretString::from(storage::secrets::kept(storage, name).await?));
+            tracing::info!(key = name, "not set in the config: using the key kept in the database");
+        }
+    }
+    Ok(config)
+}
+
 /// ClickHouse as the config names it, or a local server started for the service.
 pub struct Database {
     pub storage: Storage,
@@ -492,7 +513,7 @@ impl Application {
         let migrations: Arc<[Migration]> = Migration::embedded().into();
         let report = migrations::run(storage, &migrations).await?;
         tracing::info!(applied = ?report.applied, already = report.already, "migrations done");
-        let config = &storage::secrets::completed(config, storage).await.context("cannot read the kept keys")?;
+        let config = &completed(config, storage).await.context("cannot read the kept keys")?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (config key `listen`)", config.listen))?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
@@ -409,6 +409,21 @@ impl Auth {
     }
 }
 
+/// Whether a request comes from a page of this service, or from no browser
+/// at all. Browsers say where a request comes from in `Sec-Fetch-Site`
+/// (every current one) or `Origin`; a request with neither is not a
+/// browser's (curl, scripts), which no other site can make a visitor send.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let value = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(site) = value(HeaderName::from_static("sec-fetch-site")) {
+        return matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = value(header::ORIGIN) else { return true };
+    // An opaque origin ("null": sandboxed frames, some redirects) is no page of ours.
+    let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    host.is_some_and(|host| Some(host) == value(header::HOST))
+}
+
 /// A cookie's value from the request's `Cookie` headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -419,6 +434,13 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
+}
+
+/// Whether the request would be identified by its session cookie (it
+/// carries no bearer token).
+fn by_session(request: &Request) -> bool {
+    let bearer = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    !bearer.is_some_and(|v| v.starts_with("Bearer ")) && cookie(request.headers(), COOKIE).is_some()
 }
 
 /// The roles a group of routes admits, with the auth that identifies callers:
@@ -435,6 +457,16 @@ pub struct Admits {
 /// [`Principal`] extension.
 pub async fn require(State(admits): State<Admits>, mut request: Request, next: Next) -> Response {
     let auth = &admits.auth;
+    if by_session(&request) && !request.method().is_safe() && !same_origin(request.headers()) {
+        // A session cookie is ambient: a page of another site (a sibling
+        // subdomain is "same-site" for SameSite=Lax) could make a signed-in
+        // browser send it. Scripts use a bearer token, which no page can.
+        return ApiError::Forbidden {
+            field: "origin",
+            message: "a request signed in by a session may only come from this service's own pages".into(),
+        }
+        .into_response();
+    }
     match auth.identify(request.headers(), auth.client(&request)).await {
         Ok(Some(principal)) if admits.roles.contains(&principal.grant.role) => {
             request.extensions_mut().insert(principal);

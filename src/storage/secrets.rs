@@ -12,19 +12,13 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use clickhouse::Row;
-use secrecy::SecretString;
 use serde::Serialize;
 
 use super::{Storage, StorageError};
-use crate::config::Config;
 use crate::domain::time::unix;
 
 /// How long a start that made a key waits for another instance's.
 const SETTLE: Duration = Duration::from_secs(2);
-
-/// The config keys whose value is kept when unset: the links' key and the
-/// session cookies' key (`case_refs.secret` is derived from the first).
-pub const KEPT: [&str; 2] = ["email.secret", "dashboards.session_secret"];
 
 #[derive(Row, Serialize)]
 struct SecretRow {
@@ -33,24 +27,8 @@ struct SecretRow {
     created_at: u32,
 }
 
-/// `config` with every [`KEPT`] key it leaves unset filled from the
-/// database, made there first if need be. Values are never logged.
-pub async fn completed(config: &Config, storage: &Storage) -> Result<Config, StorageError> {
-    let mut config = config.clone();
-    for name in KEPT {
-        let slot = match name {
-            "email.secret" => &mut config.email.secret,
-            _ => &mut config.dashboards.session_secret,
-        };
-        if slot.is_none() {
-            *slot = Some(SecretString::from(kept(storage, name).await?));
-            tracing::info!(key = name, "not set in the config: using the key kept in the database");
-        }
-    }
-    Ok(config)
-}
-
-/// The key kept under `name`, made now if there is none.
+/// The key kept under `name`, made now if there is none. Values are never
+/// logged.
 pub async fn kept(storage: &Storage, name: &str) -> Result<String, StorageError> {
     if let Some(value) = earliest(storage, name).await? {
         return Ok(value);

@@ -81,22 +81,13 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
 /// with 403. A request with neither is not a browser's form post (curl,
 /// scripts), which no other site can make a visitor send.
 pub async fn same_origin_forms(request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) || from_here(request.headers()) {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || crate::accounts::auth::same_origin(request.headers())
+    {
         return next.run(request).await;
     }
     ApiError::Forbidden { field: "origin", message: "this form may only be sent from this service's own pages".into() }
         .into_response()
-}
-
-fn from_here(headers: &HeaderMap) -> bool {
-    let value = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    if let Some(site) = value(HeaderName::from_static("sec-fetch-site")) {
-        return matches!(site, "same-origin" | "none");
-    }
-    let Some(origin) = value(header::ORIGIN) else { return true };
-    // An opaque origin ("null": sandboxed frames, some redirects) is no page of ours.
-    let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-    host.is_some_and(|host| Some(host) == value(header::HOST))
 }
 
 #[derive(Template)]
@@ -180,6 +171,8 @@ mod tests {
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         pairs.iter().map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
     }
+
+    use crate::accounts::auth::same_origin as from_here;
 
     #[test]
     fn a_form_is_ours_by_fetch_metadata_else_by_origin_against_host() {

@@ -152,3 +152,41 @@ async fn every_json_answer_metrics_and_error_is_neither_cached_nor_sniffed() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_json_api_refuses_a_cross_site_request_signed_in_by_a_session() {
+    let app = spawn_app().await;
+    let cookie = session(&app).await;
+    let token = crate::support::analyst_token(&app.storage).await;
+    let body = json!({"journey": "scrap-metal-licensing", "stage": "application", "text_ru": "Проверка",
+        "text_en": "Check", "owner_unit": "licensing", "measure": "stage_score", "aim": "up"})
+    .to_string();
+    let post = |headers: Vec<(&'static str, String)>| {
+        let mut request = no_redirects()
+            .post(format!("{}/api/v1/recommendations", app.address))
+            .header("content-type", "text/plain")
+            .body(body.clone());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let own = app.address.trim_start_matches("http://").to_string();
+    for foreign in [
+        vec![("origin", "https://evil.example".to_string())],
+        vec![("sec-fetch-site", "same-site".to_string()), ("origin", "https://sub.evil.example".to_string())],
+    ] {
+        let mut headers = foreign.clone();
+        headers.push(("cookie", cookie.clone()));
+        let refused = post(headers).await.unwrap();
+        assert_eq!(refused.status(), 403, "{foreign:?}");
+        assert_eq!(refused.json::<Value>().await.unwrap()["error"]["field"], "origin");
+        // A script's bearer token is no ambient authority: no page can send it.
+        let mut headers = foreign;
+        headers.push(("authorization", format!("Bearer {token}")));
+        assert_ne!(post(headers).await.unwrap().status(), 403);
+    }
+    let ours = post(vec![("cookie", cookie.clone()), ("origin", format!("http://{own}"))]).await.unwrap();
+    assert_ne!(ours.status(), 403, "the service's own pages may");
+    app.stop().await;
+}
