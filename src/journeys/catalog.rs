@@ -371,6 +371,17 @@ fn validate_journey(path: &Path, journey: &Journey, touchpoints: &HashMap<&str, 
         if let Some(m) = stage.unit.as_deref().and_then(id_problem) {
             r.push(&entry, "unit", m);
         }
+        // Every stage can open cases (a low rating does under any rules),
+        // and a case nobody's unit holds is seen by no handler while the
+        // client is promised an answer by a date.
+        if stage.unit.is_none() && journey.cases.unit.is_none() {
+            r.push(
+                &entry,
+                "unit",
+                "the cases this stage opens would have no unit to work them: \
+                 name one with `unit` on the stage, or for every stage under `[cases]`",
+            );
+        }
         if let Some(questions) = &stage.questions {
             for m in question_problems(questions) {
                 r.push(&entry, "questions", m);

@@ -46,8 +46,28 @@ fn a_broken_calendar_is_reported_with_its_key_and_a_missing_one_falls_back() {
 }
 
 #[test]
+fn a_stage_whose_cases_no_unit_would_work_is_reported() {
+    let dir = catalog_with_journey(|j| j.replace("[cases]\nunit = \"general\"\n", ""));
+
+    let errors = errors(&dir);
+
+    let stages: Vec<(&str, &str)> = errors.iter().map(|e| (e.entry.as_str(), e.field.as_str())).collect();
+    assert_eq!(
+        stages,
+        [
+            ("stages[0] \"information_search\"", "unit"),
+            ("stages[1] \"preparation\"", "unit"),
+            ("stages[3] \"onsite_assessment\"", "unit"),
+            ("stages[4] \"service_result\"", "unit"),
+        ],
+        "application names its own: {errors:?}"
+    );
+    assert!(errors[0].message.contains("no unit"), "{}", errors[0]);
+}
+
+#[test]
 fn case_rules_naming_a_tag_no_stage_offers_are_reported() {
-    let dir = catalog_with_journey(|j| format!("{j}\n[cases]\ntags = [\"rude\"]\nces_at_most = 9\n"));
+    let dir = catalog_with_journey(|j| format!("{j}tags = [\"rude\"]\nces_at_most = 9\n"));
 
     let errors = errors(&dir);
 

@@ -386,22 +386,10 @@ pub async fn analyst_token(storage: &Storage) -> String {
     api_token(storage, touchpoint::domain::Role::Analyst, &[]).await
 }
 
-/// The shipped catalog with units: `application` is the licensing unit's, the
-/// other stages the journey's default `general`.
+/// The shipped catalog, whose units the tests name: `application` is the
+/// licensing unit's, the other stages the journey's default `general`.
 pub fn catalog_with_units() -> PathBuf {
-    let dir = scratch("units");
-    std::fs::create_dir_all(dir.join("journeys")).unwrap();
-    for file in ["register.toml", "calendar.toml"] {
-        std::fs::copy(repo().join("dashboards").join(file), dir.join(file)).unwrap();
-    }
-    let journey = std::fs::read_to_string(repo().join("dashboards/journeys/scrap-metal-licensing.toml")).unwrap();
-    let journey = journey.replacen("id = \"application\"\n", "id = \"application\"\nunit = \"licensing\"\n", 1);
-    std::fs::write(
-        dir.join("journeys/scrap-metal-licensing.toml"),
-        format!("{journey}\n[cases]\nunit = \"general\"\n"),
-    )
-    .unwrap();
-    dir
+    repo().join("dashboards")
 }
 
 /// Stores `cases` as the service's spool would (a test's cases of a given age).
