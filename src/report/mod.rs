@@ -62,6 +62,11 @@ pub struct Report {
     pub method: &'static str,
     pub journey: String,
     pub en: bool,
+    /// The page's filters, which its links (the dashboard, the PDF, the
+    /// other language) carry.
+    pub query: String,
+    /// The same filters in the other language.
+    pub other_lang: String,
 }
 
 /// The lab's note on method, printed with every report.
@@ -87,6 +92,8 @@ async fn build(state: &Dashboards, id: &str, mut q: ViewQuery) -> Result<Report,
     }
     let en = q.english();
     let w = Words { en, offset: time::UtcOffset::UTC };
+    let query = q.query_string();
+    let other_lang = ViewQuery { lang: Some(if en { "ru" } else { "en" }.into()), ..q.clone() }.query_string();
     let (journey, filters, stats) = state.view(id, &q, stats::Parts::ALL).await?;
     let tracked = state.lab.list(&journey.id).await?;
     let chart_words = charts::Words { en };
@@ -110,6 +117,8 @@ async fn build(state: &Dashboards, id: &str, mut q: ViewQuery) -> Result<Report,
         method: method(&w),
         journey: journey.id.clone(),
         en,
+        query,
+        other_lang,
     })
 }
 

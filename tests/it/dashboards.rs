@@ -281,3 +281,33 @@ async fn after_login_a_next_that_leaves_the_site_goes_to_the_dashboard() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_link_to_a_view_or_download_carries_the_pages_filters() {
+    let app = spawn_app().await;
+    let cookie = login(&app).await;
+    let filters = "period=7&segment=individual&lang=en";
+    for page in ["", "/report", "/official"] {
+        let path = format!("/dashboard/scrap-metal-licensing{page}?{filters}");
+        let response = get_with(&app, &path, &cookie).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let html = response.text().await.unwrap();
+        let links: Vec<&str> = html
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|href| {
+                href.starts_with("/dashboard/scrap-metal-licensing") || href.starts_with("/api/v1/journeys/")
+            })
+            .filter(|href| !href.contains("stage-durations"))
+            .collect();
+        assert!(links.len() >= 2, "{path}: {links:?}");
+        for href in links {
+            assert!(
+                href.contains("period=7") && href.contains("segment=individual"),
+                "{path} links to {href} without its filters"
+            );
+        }
+    }
+    app.stop().await;
+}
