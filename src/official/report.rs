@@ -192,7 +192,7 @@ pub async fn csv(
     let table = laid.tables.get(index).ok_or_else(|| ApiError::invalid("table", format!("0 to {}", count - 1)))?;
     let name =
         format!("{}-{}-{index}.csv", laid.journey.id, if laid.layout == Layout::A11 { "a11" } else { "official" });
-    crate::dashboards::export::csv_response(&name, files::records(table))
+    crate::web::csv::download(&name, files::records(table))
 }
 
 #[cfg(test)]

@@ -136,24 +136,23 @@ pub async fn page(State(state): State<Published>, Query(q): Query<PageQuery>) ->
 /// the version in force or of `?version=N`.
 pub async fn csv(State(state): State<Published>, Query(q): Query<PageQuery>) -> Result<Response, ApiError> {
     let docs = documents(&state, q.version).await?;
-    let failed = |e: csv::Error| ApiError::Internal(anyhow::anyhow!("register CSV: {e}"));
-    let mut writer = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
     let header = ["id", "name_ru", "name_en", "kind", "processes", "needs", "channel", "excluded_since"];
-    writer.write_record(header).map_err(failed)?;
+    let mut records = vec![header.iter().map(|h| h.to_string()).collect::<Vec<String>>()];
     for t in &docs.register.touchpoints {
         let needs: Vec<String> = t.needs.iter().map(wire_name).collect();
-        let kind = wire_name(&t.kind);
-        let channel = t.channel.name();
         let since = t.excluded_since.clone().unwrap_or_default();
-        let record = [&t.id, &t.name.ru, &t.name.en, &kind, &t.processes.join(" "), &needs.join(" "), &channel, &since];
-        writer.write_record(record).map_err(failed)?;
+        records.push(vec![
+            t.id.clone(),
+            t.name.ru.clone(),
+            t.name.en.clone(),
+            wire_name(&t.kind),
+            t.processes.join(" "),
+            needs.join(" "),
+            t.channel.name().to_string(),
+            since,
+        ]);
     }
-    let body = writer.into_inner().map_err(|e| ApiError::Internal(anyhow::anyhow!("register CSV: {e}")))?;
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-        (header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"register.csv\"")),
-    ];
-    Ok((headers, body).into_response())
+    crate::web::csv::download("register.csv", records)
 }
 
 /// `touchpoint "vks": changed kind` in the page's language.

@@ -17,6 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::ApiError;
 
+pub mod csv;
 pub mod set_form;
 mod words;
 pub use words::Words;

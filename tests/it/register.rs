@@ -560,3 +560,28 @@ async fn another_instance_puts_an_approved_version_in_force_without_a_restart() 
     one.stop().await;
     other.stop().await;
 }
+
+#[tokio::test]
+async fn the_public_register_csv_neutralises_what_a_spreadsheet_would_run() {
+    let dir = crate::support::scratch("formula-register");
+    std::fs::create_dir_all(dir.join("journeys")).unwrap();
+    let shipped = crate::support::repo().join("dashboards");
+    for file in ["calendar.toml", "journeys/scrap-metal-licensing.toml"] {
+        std::fs::copy(shipped.join(file), dir.join(file)).unwrap();
+    }
+    let register = std::fs::read_to_string(shipped.join("register.toml")).unwrap().replacen(
+        "name.en = \"Ministry website\"",
+        "name.en = \"=HYPERLINK(\\\"http://evil.example\\\",\\\"site\\\")\"",
+        1,
+    );
+    std::fs::write(dir.join("register.toml"), register).unwrap();
+    let mut config = crate::support::test_config();
+    config.dashboards_dir = dir;
+    let app = crate::support::spawn_app_with(config).await;
+    let text = app.get("/register.csv").await.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let site = reader.records().map(Result::unwrap).find(|r| &r[0] == "site").unwrap();
+    assert_eq!(&site[2], "'=HYPERLINK(\"http://evil.example\",\"site\")", "{text}");
+    assert!(text.lines().all(|l| l.starts_with('"')), "every cell quoted: {text}");
+    app.stop().await;
+}
