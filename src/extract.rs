@@ -121,15 +121,18 @@ async fn read<S: Send + Sync>(req: Request, state: &S, form: bool) -> Result<(Bo
     Ok((kind, body_bytes(req, state).await?))
 }
 
-async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+/// The body, at most `BODY_LIMIT` bytes whatever the route: a declared
+/// length over it is refused before reading, and a chunked body is cut as it
+/// passes it (a route's `DefaultBodyLimit`, axum's 2 MB by default, is not
+/// what bounds it).
+async fn body_bytes<S: Send + Sync>(req: Request, _state: &S) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt as _;
     refuse_declared_over(req.headers(), BODY_LIMIT)?;
-    Bytes::from_request(req, state).await.map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge { limit: BODY_LIMIT }
-        } else {
-            ApiError::Malformed { message: format!("cannot read the body: {e}") }
-        }
-    })
+    match http_body_util::Limited::new(req.into_body(), BODY_LIMIT).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge { limit: BODY_LIMIT }),
+        Err(e) => Err(ApiError::Malformed { message: format!("cannot read the body: {e}") }),
+    }
 }
 
 /// A body whose declared `Content-Length` is over `limit` is refused before

@@ -146,6 +146,38 @@ impl CaseBook {
 
     /// Stores `change` as entry `seq` (0-based) of the case's log.
     pub async fn append(&self, case: Uuid, seq: u32, change: &Change) -> Result<(), StorageError> {
+        self.storage.insert_one("case_changes", &change_row(case, seq, change)).await
+    }
+
+    /// The cases of `ids` that exist, in one query.
+    pub async fn cases(&self, ids: &[Uuid]) -> Result<Vec<CaseRow>, StorageError> {
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        Ok(self
+            .storage
+            .client()
+            .query("SELECT ?fields FROM cases FINAL WHERE event_id IN (SELECT toUUID(arrayJoin(?)))")
+            .bind(&ids)
+            .fetch_all()
+            .await?)
+    }
+
+    /// Appends changes of several cases, `(case, seq, change)`, in one INSERT:
+    /// all of them or, if it fails, none.
+    pub async fn append_all(&self, changes: &[(Uuid, u32, Change)]) -> Result<(), StorageError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.storage.client().insert::<ChangeRow>("case_changes").await?;
+        for (case, seq, change) in changes {
+            insert.write(&change_row(*case, *seq, change)).await?;
+        }
+        Ok(insert.end().await?)
+    }
+}
+
+/// The stored row of one change of `case`, the `seq`th of its log.
+fn change_row(case: Uuid, seq: u32, change: &Change) -> ChangeRow {
+    {
         let (action, text, resolution) = match &change.action {
             Action::Acknowledge => ("acknowledge", String::new(), String::new()),
             Action::Start => ("start", String::new(), String::new()),
@@ -162,7 +194,7 @@ impl CaseBook {
             text,
             resolution,
         };
-        self.storage.insert_one("case_changes", &row).await
+        row
     }
 }
 

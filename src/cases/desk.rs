@@ -33,6 +33,9 @@ pub struct Ask {
     pub offset: u32,
 }
 
+/// Cases one bulk action takes at most (a queue page shows 50).
+pub const MAX_BULK: usize = 100;
+
 pub(super) fn internal(e: crate::storage::StorageError) -> ApiError {
     ApiError::Internal(e.into())
 }
@@ -83,6 +86,50 @@ impl Desk {
         }
         let log = self.book.logs(&[id]).await.map_err(internal)?.remove(&id).unwrap_or_default();
         Ok((case, log))
+    }
+
+    /// Closes each of `ids` as spam for the caller, all or nothing: every case
+    /// must exist and be the caller's (else 404 or 403 naming `id`, and
+    /// nothing changes); one query reads them, one their logs, one INSERT
+    /// writes the changes. A case closed already is left as it is; the
+    /// change id of each is made from `batch`, so sending the form again
+    /// changes nothing more. Returns how many this batch closed.
+    pub async fn close_as_spam(&self, caller: &Principal, ids: &[Uuid], batch: Uuid) -> Result<usize, ApiError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() || ids.len() > MAX_BULK {
+            return Err(ApiError::invalid("id", format!("choose 1 to {MAX_BULK} cases")));
+        }
+        let _one_at_a_time = self.book.lock().lock().await;
+        let cases = self.book.cases(&ids).await.map_err(internal)?;
+        if let Some(missing) = ids.iter().find(|id| !cases.iter().any(|c| c.event_id == **id)) {
+            return Err(ApiError::NotFound { what: "case", field: "id", id: missing.to_string() });
+        }
+        if cases.iter().any(|c| !caller.grant.units.contains(&c.unit)) {
+            return Err(ApiError::Forbidden { field: "id", message: "a chosen case is another unit's".into() });
+        }
+        let logs = self.book.logs(&ids).await.map_err(internal)?;
+        let now = self.now();
+        let (mut changes, mut closed) = (Vec::new(), 0);
+        for id in &ids {
+            let log = logs.get(id).map(Vec::as_slice).unwrap_or_default();
+            let change = Change {
+                id: Uuid::new_v5(&batch, id.as_bytes()),
+                at: now,
+                by: caller.name.clone(),
+                action: Action::Close { resolution: super::status::Resolution::Spam },
+            };
+            match State::replay(log).apply(&change) {
+                Ok(Applied::Changed) => changes.push((*id, log.len() as u32, change)),
+                Ok(Applied::Repeated) => {}
+                // Closed meanwhile some other way: left as it is.
+                Err(_) => continue,
+            }
+            closed += 1;
+        }
+        self.book.append_all(&changes).await.map_err(internal)?;
+        Ok(closed)
     }
 
     /// Applies `action` by the caller to case `id` under `change_id`: the

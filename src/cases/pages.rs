@@ -417,25 +417,13 @@ struct SpamForm {
     lang: Option<String>,
 }
 
-/// Closes every chosen open case as spam. A case closed meanwhile is left
-/// as it is; sending the form again changes nothing more.
+/// Closes every chosen open case as spam, all or none (`Desk::close_as_spam`).
 async fn spam(
     State(pages): State<Pages>,
     Extension(caller): Extension<Principal>,
     JsonOrForm { value: form, .. }: JsonOrForm<SpamForm>,
 ) -> Result<Response, ApiError> {
-    if form.id.is_empty() {
-        return Err(ApiError::invalid("id", "choose at least one case"));
-    }
-    let mut closed = 0;
-    for id in &form.id {
-        let change_id = Uuid::new_v5(&form.batch, id.as_bytes());
-        match pages.desk.apply(&caller, *id, change_id, Action::Close { resolution: Resolution::Spam }).await {
-            Ok(_) => closed += 1,
-            Err(ApiError::Conflict { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let closed = pages.desk.close_as_spam(&caller, &form.id, form.batch).await?;
     let en = Words::new(form.lang.as_deref(), pages.offset).en;
     Ok(Redirect::to(&format!("/cases?closed={closed}{}", if en { "&lang=en" } else { "" })).into_response())
 }

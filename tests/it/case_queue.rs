@@ -156,6 +156,55 @@ async fn the_queue_pages_by_deadline_and_closes_the_chosen_cases_as_spam_once() 
     assert_eq!(shown(&page(&app, &handler, "/cases?status=all&page=2").await.1), 20);
     let (status, _, _) = form(&app, &handler, "/cases/spam", &[("batch", Uuid::new_v4().to_string())]).await;
     assert_eq!(status, 422, "nothing chosen");
+
+    // All or nothing: with another unit's case among the chosen, none closes.
+    let theirs = case("general", now + 3600);
+    crate::support::insert_cases(&app.storage, [&theirs]).await;
+    let mixed = [cases[2].event_id, theirs.event_id];
+    let fields: Vec<(&str, String)> = [("batch", Uuid::new_v4().to_string())]
+        .into_iter()
+        .chain(mixed.iter().map(|id| ("id", id.to_string())))
+        .collect();
+    let (status, _, _) = form(&app, &handler, "/cases/spam", &fields).await;
+    assert_eq!(status, 403);
+    assert_eq!(log_length(&app.storage, &cases[2].event_id.to_string()).await, 0, "ours stays open too");
+    // A bound, and one INSERT for many.
+    let many: Vec<(&str, String)> = [("batch", Uuid::new_v4().to_string())]
+        .into_iter()
+        .chain(cases[10..111].iter().map(|c| ("id", c.event_id.to_string())))
+        .collect();
+    assert_eq!(form(&app, &handler, "/cases/spam", &many).await.0, 422, "101 cases");
+    let (status, location, _) = form(&app, &handler, "/cases/spam", &many[..101]).await;
+    assert_eq!((status, location.as_str()), (303, "/cases?closed=100"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_chunked_body_past_the_limit_is_refused_on_a_signed_in_route() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(test_config()).await;
+    let analyst = crate::support::analyst_token(&app.storage).await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /recommendations HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {analyst}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = format!("{:x}\r\nnote={}\r\n", 5 + 16_000, "x".repeat(16_000));
+    let mut sent = 0;
+    // Up to 1.9 MB, unless the service answers (and stops reading) first.
+    while sent < 1_900_000 && stream.write_all(chunk.as_bytes()).await.is_ok() {
+        sent += chunk.len();
+        if sent > 200_000 {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     app.stop().await;
 }
 
