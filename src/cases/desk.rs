@@ -142,6 +142,10 @@ impl Desk {
         change_id: Uuid,
         action: Action,
     ) -> Result<(CaseRow, State), ApiError> {
+        let action = match action {
+            Action::Answer { text } => Action::Answer { text: crate::domain::text::clean(text) },
+            other => other,
+        };
         let _one_at_a_time = self.book.lock().lock().await;
         let (case, log) = self.mine(caller, id).await?;
         // A retry repeats its change; the same id with other content is not a

@@ -27,9 +27,42 @@ pub fn bounded(field: &str, value: Option<String>, max_chars: usize) -> Result<S
     Ok(value)
 }
 
+/// `text` without the characters no person types (see [`typed`]): what a
+/// staff member writes is cleaned like what a client writes.
+pub fn clean(mut text: String) -> String {
+    if !text.chars().all(typed) {
+        text.retain(typed);
+    }
+    text
+}
+
+/// `value` with every string inside it cleaned: a staff edit (a register
+/// change, with names in two languages inside operations) arrives as a
+/// nested structure, and one pass cleans all of it.
+pub fn clean_all<T: serde::Serialize + serde::de::DeserializeOwned>(value: T) -> Result<T, ApiError> {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => *s = clean(std::mem::take(s)),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            serde_json::Value::Object(fields) => fields.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut tree = serde_json::to_value(value).map_err(|e| ApiError::Internal(e.into()))?;
+    walk(&mut tree);
+    serde_json::from_value(tree).map_err(|e| ApiError::Internal(e.into()))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::bounded;
+    use super::{bounded, clean_all};
+
+    #[test]
+    fn every_string_of_a_nested_edit_is_cleaned() {
+        let edit = serde_json::json!({"kind": "add", "names": ["\u{feff}Сайт\u{0}", {"en": "Site\u{202e}"}], "n": 3});
+        let cleaned: serde_json::Value = clean_all(edit).unwrap();
+        assert_eq!(cleaned, serde_json::json!({"kind": "add", "names": ["Сайт", {"en": "Site"}], "n": 3}));
+    }
 
     #[test]
     fn what_no_person_types_is_dropped_and_the_rest_kept() {

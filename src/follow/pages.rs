@@ -245,7 +245,8 @@ async fn notice(
         };
         return render_page(&follow, &token, en, Some(why), StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    let email = form.email.trim();
+    let email = crate::domain::text::clean(form.email);
+    let email = email.trim();
     if email.len() > 254 || email.parse::<lettre::Address>().is_err() {
         let why = if en {
             "This is not an e-mail address."

@@ -189,6 +189,7 @@ impl Lab {
 
     /// A new recommendation from `edit`, recorded as version 1.
     pub async fn create(&self, edit: Edit, author: &str) -> Result<Recommendation, ApiError> {
+        let edit = edit.cleaned();
         let blank = Recommendation::blank(Uuid::new_v4(), author, self.now());
         let today = day_of((self.clock)(), self.offset);
         let r = blank.edited(Edit { version: None, ..edit }, &self.catalog.get(), today, author, self.now())?;
@@ -206,6 +207,7 @@ impl Lab {
         edit: Edit,
         caller: &crate::accounts::auth::Principal,
     ) -> Result<Recommendation, ApiError> {
+        let edit = edit.cleaned();
         let _one = self.lock.lock().await;
         let before = self.store.history(id).await?.into_iter().next().ok_or(ApiError::NotFound {
             what: "recommendation",

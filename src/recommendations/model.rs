@@ -120,6 +120,21 @@ pub struct Edit {
     pub note: Option<String>,
 }
 
+impl Edit {
+    /// The edit with its free text cleaned like a client's (`domain::text`).
+    pub fn cleaned(self) -> Edit {
+        let clean = |t: Option<String>| t.map(crate::domain::text::clean);
+        Edit {
+            text_ru: clean(self.text_ru),
+            text_en: clean(self.text_en),
+            note: clean(self.note),
+            planned_on: clean(self.planned_on),
+            implemented_on: clean(self.implemented_on),
+            ..self
+        }
+    }
+}
+
 /// The longest window: a year either side.
 pub const MAX_WINDOW_DAYS: u16 = 366;
 /// The window a new recommendation gets: four weeks, whole weekdays twice.

@@ -10,6 +10,7 @@ use super::change::{Change, Refused};
 use super::documents::Documents;
 use super::store::{ChangeRow, DRAFT, PublicationRow, REJECTED, RegisterStore, StoreError, VersionRow};
 use crate::domain::calendar::{Calendar, day_of};
+use crate::domain::text::{clean, clean_all};
 use crate::domain::time::{Clock, unix};
 use crate::error::ApiError;
 use crate::journeys::Live;
@@ -93,6 +94,7 @@ impl Desk {
         author: &str,
         units: &[String],
     ) -> Result<Uuid, ApiError> {
+        let (change, reason) = (clean_all(change)?, clean(reason));
         if reason.trim().is_empty() {
             return Err(ApiError::invalid("reason", "say why the register must change (order 5.3)"));
         }

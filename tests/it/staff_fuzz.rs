@@ -312,3 +312,29 @@ async fn a_segment_filter_reads_and_a_reversed_period_is_a_page_naming_the_field
     assert!(api.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn what_staff_write_is_stored_without_what_no_person_types() {
+    let app = spawn_app_with(test_config()).await;
+    let editor = crate::support::api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let analyst = crate::support::analyst_token(&app.storage).await;
+    let dirty = "\u{feff}Причина\u{0} \u{202e}изменения\u{2066}";
+    let draft = json!({"change": {"kind": "exclude_touchpoint", "touchpoint": "vks"}, "reason": dirty});
+    let (status, body) = app.post_as(&editor, "/api/v1/register/changes", &draft).await;
+    assert_eq!(status, 201, "{body}");
+    let reason: String = app.storage.client().query("SELECT reason FROM register_changes").fetch_one().await.unwrap();
+    assert_eq!(reason, "Причина изменения");
+    let recommendation = json!({"journey": J, "stage": "application", "text_ru": dirty, "text_en": "Text\u{1b}[2J",
+        "owner_unit": "licensing", "measure": "stage_score"});
+    let (status, body) = app.post_as(&analyst, "/api/v1/recommendations", &recommendation).await;
+    assert_eq!(status, 201, "{body}");
+    let texts: (String, String) = app
+        .storage
+        .client()
+        .query("SELECT text_ru, text_en FROM recommendations WHERE author != '' ORDER BY changed_at DESC LIMIT 1")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(texts, ("Причина изменения".to_string(), "Text[2J".to_string()));
+    app.stop().await;
+}
