@@ -86,7 +86,8 @@ impl Desk {
         })
     }
 
-    /// Records a draft once it applies to the version in force.
+    /// Records a draft once it applies to the version in force and the
+    /// editor's units may draft it.
     pub async fn draft(
         &self,
         change: Change,
@@ -99,6 +100,7 @@ impl Desk {
             return Err(ApiError::invalid("reason", "say why the register must change (order 5.3)"));
         }
         let (_, docs) = self.store.latest().await?.ok_or_else(not_opened)?;
+        units_may_draft(&change, &docs, units)?;
         change.apply(&docs, &self.today()).map_err(refused)?;
         let now = unix((self.clock)());
         let id = Uuid::new_v4();
@@ -219,4 +221,25 @@ fn not_opened() -> ApiError {
 /// Unix seconds as the day they fall on in `offset`, `YYYY-MM-DD`.
 pub fn day(unix: u32, offset: time::UtcOffset) -> String {
     day_of(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(unix)), offset).to_string()
+}
+
+/// An editor drafts a stage's edit only for a stage their units work, and
+/// may not give it to a unit of someone else: the stage's unit before and
+/// after (its own, or the journey's `[cases].unit`) must both be theirs.
+/// Changes to the register's touchpoints are no unit's.
+fn units_may_draft(change: &Change, docs: &Documents, units: &[String]) -> Result<(), ApiError> {
+    let Change::EditStage { journey, stage } = change else { return Ok(()) };
+    let Some(journey) = docs.journeys.iter().find(|j| &j.id == journey) else { return Ok(()) };
+    let unit_of = |s: &crate::journeys::model::Stage| s.unit.clone().or_else(|| journey.cases.unit.clone());
+    let before = journey.stages.iter().find(|s| s.id == stage.id).and_then(unit_of);
+    let after = unit_of(stage);
+    for (field, unit) in [("stage.id", before), ("stage.unit", after)] {
+        if let Some(unit) = unit.filter(|u| !units.contains(u)) {
+            return Err(ApiError::Forbidden {
+                field,
+                message: format!("the stage's cases are worked by {unit:?}, not a unit of yours"),
+            });
+        }
+    }
+    Ok(())
 }

@@ -218,7 +218,7 @@ async fn a_bad_change_is_refused_naming_the_field_and_nothing_is_stored() {
 #[tokio::test]
 async fn two_approvers_at_once_cannot_both_win() {
     let app = spawn_app().await;
-    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing", "general"]).await;
     let approver = api_token(&app.storage, Role::Approver, &[]).await;
     let (_, journey) = app.get_json("/api/v1/journeys/scrap-metal-licensing").await;
     let (_, first) = app.get_json("/api/v1/register/versions/1").await;
@@ -422,7 +422,7 @@ async fn editors_and_approvers_work_through_the_pages() {
         ("touchpoints", "epgu"),
         ("touchpoints", "phone"),
         ("legal_deadline_days", "12"),
-        ("unit", ""),
+        ("unit", "licensing"),
         ("reason", "консультации по телефону"),
     ];
     assert_eq!(form(&editor, "/register/changes", &stage).await.unwrap().status(), 303);
@@ -464,9 +464,10 @@ async fn the_changes_page_passes_axe_for_an_editor_and_an_approver() {
     let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
     post(&app, &editor, "/api/v1/register/changes", &exclude("vks")).await;
     let (_driver, client) = browser(true).await;
-    for (name, role, units) in
-        [("editor", Role::Editor, vec!["licensing".to_string()]), ("approver", Role::Approver, vec![])]
-    {
+    for (name, role, units) in [
+        ("editor", Role::Editor, vec!["licensing".to_string(), "general".to_string()]),
+        ("approver", Role::Approver, vec![]),
+    ] {
         let grant = touchpoint::accounts::auth::Grant { role, units };
         touchpoint::accounts::auth::add_user(&app.storage, name, crate::support::PASSWORD, &grant).await.unwrap();
         client.goto(&format!("{}/login", app.address)).await.unwrap();
@@ -490,7 +491,7 @@ async fn the_changes_page_passes_axe_for_an_editor_and_an_approver() {
 #[tokio::test]
 async fn a_past_period_shows_the_journey_as_it_was_and_marks_what_was_excluded_since() {
     let app = spawn_app().await;
-    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing", "general"]).await;
     let approver = api_token(&app.storage, Role::Approver, &[]).await;
     let analyst = api_token(&app.storage, Role::Analyst, &[]).await;
     let (_, first) = app.get_json("/api/v1/register/versions/1").await;
@@ -583,5 +584,27 @@ async fn the_public_register_csv_neutralises_what_a_spreadsheet_would_run() {
     let site = reader.records().map(Result::unwrap).find(|r| &r[0] == "site").unwrap();
     assert_eq!(&site[2], "'=HYPERLINK(\"http://evil.example\",\"site\")", "{text}");
     assert!(text.lines().all(|l| l.starts_with('"')), "every cell quoted: {text}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_editor_drafts_stage_edits_only_for_their_units() {
+    let app = spawn_app().await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing"]).await;
+    let (_, first) = app.get_json("/api/v1/register/versions/1").await;
+    let stages = first["journeys"][0]["stages"].as_array().unwrap().clone();
+    let stage = |id: &str| stages.iter().find(|s| s["id"] == id).unwrap().clone();
+    let edit = |stage: Value| json!({"change": {"kind": "edit_stage", "journey": "scrap-metal-licensing", "stage": stage}, "reason": "r"});
+    // Its own stage: yes.
+    let mut ours = stage("application");
+    ours["legal_deadline_days"] = json!(20);
+    assert_eq!(post(&app, &editor, "/api/v1/register/changes", &edit(ours.clone())).await.0, 201);
+    // Another unit's stage: no, naming the stage.
+    let (status, body) = post(&app, &editor, "/api/v1/register/changes", &edit(stage("information_search"))).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (403, Some("stage.id")), "{body}");
+    // Its own stage given to another unit: no.
+    ours["unit"] = json!("general");
+    let (status, body) = post(&app, &editor, "/api/v1/register/changes", &edit(ours)).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (403, Some("stage.unit")), "{body}");
     app.stop().await;
 }
