@@ -103,6 +103,23 @@ impl FollowStore {
                 .bind(&ids)
                 .execute()
                 .await?;
+            // What the client's notice left behind goes with the address: the
+            // errors of its deliveries (kept under the ids of the cases'
+            // changes; a mutation cannot run a subquery on ClickHouse 18.16).
+            // The records stay, emptied, so that nothing is sent again.
+            let changes: Vec<String> = self
+                .storage
+                .client()
+                .query("SELECT DISTINCT toString(change_id) FROM case_changes WHERE has(?, toString(case_id))")
+                .bind(&ids)
+                .fetch_all()
+                .await?;
+            self.storage
+                .client()
+                .query("ALTER TABLE deliveries UPDATE error = '' WHERE target = 'client' AND has(?, event_id)")
+                .bind(&changes)
+                .execute()
+                .await?;
         }
         Ok(ids.len())
     }

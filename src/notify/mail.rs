@@ -4,11 +4,13 @@
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::response::Category;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use secrecy::ExposeSecret as _;
 
 use super::config::{SmtpConfig, SmtpSecurity};
 use super::message::Letter;
+use super::worker::Failure;
 
 #[derive(Clone)]
 pub struct Mailer {
@@ -45,7 +47,9 @@ impl Mailer {
 
     /// Sends `letter` to `to`. `message_id` is the same on every attempt, so
     /// a letter sent twice (its record lost) can be recognised as one.
-    pub async fn send(&self, to: &[Mailbox], letter: &Letter, message_id: &str) -> Result<(), String> {
+    /// A refusal of the mailbox or the letter that the server means for
+    /// good (550–554) is a permanent failure.
+    pub async fn send(&self, to: &[Mailbox], letter: &Letter, message_id: &str) -> Result<(), Failure> {
         let mut message = Message::builder()
             .from(self.from.clone())
             .subject(&letter.subject)
@@ -54,7 +58,16 @@ impl Mailer {
         for address in to {
             message = message.to(address.clone());
         }
-        let message = message.body(letter.body.clone()).map_err(|e| e.to_string())?;
-        self.transport.send(message).await.map(drop).map_err(|e| e.to_string())
+        let message = message.body(letter.body.clone()).map_err(|e| Failure::permanent(&e.to_string()))?;
+        self.transport.send(message).await.map(drop).map_err(|e| {
+            // A 55x refuses the mailbox or the letter for good; a 53x (log in
+            // first, wrong password) is ours to fix, and the letter waits.
+            let refused = e.status().is_some_and(|code| code.category == Category::MailSystem);
+            if e.is_permanent() && refused {
+                Failure::permanent(&e.to_string())
+            } else {
+                Failure::transient(&e.to_string())
+            }
+        })
     }
 }

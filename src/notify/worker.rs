@@ -16,6 +16,76 @@ use super::webhook::Webhook;
 use crate::domain::time::{Clock, unix};
 use crate::metrics::Metrics;
 
+/// Why an attempt failed, as it may be logged and stored: no e-mail address
+/// and no URL query (a webhook's key) in `message` ([`redacted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    /// The receiver refused for good (an SMTP 5xx, an address that does
+    /// not parse): no retry will change it.
+    pub permanent: bool,
+}
+
+impl Failure {
+    pub fn transient(message: &str) -> Failure {
+        Failure { message: redacted(message), permanent: false }
+    }
+
+    pub fn permanent(message: &str) -> Failure {
+        Failure { message: redacted(message), permanent: true }
+    }
+}
+
+/// `text` with every e-mail address replaced by `<address>` and every URL's
+/// query string dropped: a mail server's refusal quotes the recipient
+/// (`550 <a@b.ru>: Recipient address rejected`), and an HTTP error its URL.
+pub fn redacted(text: &str) -> String {
+    without_addresses(&without_queries(text))
+}
+
+/// Each URL (`scheme://…` up to a space or a closing bracket or quote)
+/// without its query and fragment.
+fn without_queries(text: &str) -> String {
+    let ends_url = |c: char| c.is_whitespace() || ")>\"'".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let start = rest[..at].rfind(ends_url).map_or(0, |i| i + 1);
+        let end = rest[at..].find(ends_url).map_or(rest.len(), |i| at + i);
+        let url = &rest[start..end];
+        out.push_str(&rest[..start]);
+        out.push_str(url.split(['?', '#']).next().unwrap_or(url));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Each `local@domain.tld` replaced by `<address>`.
+fn without_addresses(text: &str) -> String {
+    let local = |c: char| c.is_alphanumeric() || "._%+-'!#$&*/=^`{|}~".contains(c);
+    let domain = |c: char| c.is_alphanumeric() || ".-".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let start =
+            rest[..at].rfind(|c| !local(c)).map_or(0, |i| i + rest[i..].chars().next().map_or(1, char::len_utf8));
+        let end = rest[at + 1..].find(|c| !domain(c)).map_or(rest.len(), |i| at + 1 + i);
+        let host = &rest[at + 1..end];
+        if start < at && host.contains('.') && !host.starts_with('.') {
+            out.push_str(&rest[..start]);
+            out.push_str("<address>");
+        } else {
+            out.push_str(&rest[..=at]);
+            rest = &rest[at + 1..];
+            continue;
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// How hard delivery tries.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -46,12 +116,17 @@ impl Policy {
         number: u32,
         happened: u32,
         now: SystemTime,
-        result: Result<(), String>,
+        result: Result<(), Failure>,
     ) -> Attempt {
         let at = unix(now);
         let record =
             |outcome, next_at, error| Attempt { event_id: event_id.into(), number, at, outcome, next_at, error };
-        let Err(error) = result else { return record(Outcome::Delivered, 0, String::new()) };
+        let Err(Failure { message: error, permanent }) = result else {
+            return record(Outcome::Delivered, 0, String::new());
+        };
+        if permanent {
+            return record(Outcome::Dead, 0, error);
+        }
         let wait = self.retry_base.saturating_mul(1 << number.saturating_sub(1).min(20)).min(self.retry_max);
         let next = now + wait;
         let happened = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(happened));
@@ -120,18 +195,25 @@ pub enum Sent {
 }
 
 impl Target {
-    async fn send(&self, event: &CaseEvent, now: SystemTime) -> Result<Sent, String> {
+    async fn send(&self, event: &CaseEvent, now: SystemTime) -> Result<Sent, Failure> {
         match &self.channel {
-            Channel::Webhook(hook) => hook.send(event, i64::from(unix(now))).await.map(|()| Sent::Delivered),
+            Channel::Webhook(hook) => hook
+                .send(event, i64::from(unix(now)))
+                .await
+                .map(|()| Sent::Delivered)
+                .map_err(|e| Failure::transient(&e)),
             Channel::Mail { mailer, to, links } => {
                 let letter = message::opened(&event.case, &links.case(event.case.event_id), links.offset);
                 mailer.send(to, &letter, &message_id(&event.id, &self.name)).await.map(|()| Sent::Delivered)
             }
             Channel::Client { mailer, follow } => {
                 let case = &event.case;
-                let contact = follow.store.contact(case.event_id).await.map_err(|e| e.to_string())?;
+                let contact =
+                    follow.store.contact(case.event_id).await.map_err(|e| Failure::transient(&e.to_string()))?;
                 let Some(address) = contact else { return Ok(Sent::Nothing) };
-                let to: Mailbox = address.parse().map_err(|e: lettre::address::AddressError| e.to_string())?;
+                let to: Mailbox = address
+                    .parse()
+                    .map_err(|e: lettre::address::AddressError| Failure::permanent(&format!("the address: {e}")))?;
                 let letter = message::answered(&follow.links.url(case.event_id, case.opened_at));
                 mailer.send(&[to], &letter, &message_id(&event.id, &self.name)).await.map(|()| Sent::Delivered)
             }
@@ -218,7 +300,7 @@ mod tests {
     fn failures_back_off_doubling_to_the_cap_then_give_up() {
         let happened = 1_800_000_000;
         let at = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(happened as u64 + secs);
-        let fail = || Err("down".to_string());
+        let fail = || Err(Failure::transient("down"));
         let p = policy();
         let waits: Vec<u64> = (1..=5)
             .map(|n| {
@@ -233,6 +315,29 @@ mod tests {
         let ok = p.attempt("e", 7, happened, at(99_999), Ok(()));
         assert_eq!((ok.outcome, ok.next_at, ok.error.as_str()), (Outcome::Delivered, 0, ""));
         assert_eq!(p.since(at(3600)), happened);
+    }
+
+    #[test]
+    fn a_permanent_refusal_is_final_and_no_address_or_query_is_kept() {
+        let refusal = Failure::permanent(
+            "permanent error (550): 5.1.1 <Olga.Petrova+x@mail.example.ru>: Recipient address rejected",
+        );
+        let a = policy().attempt(
+            "e",
+            1,
+            1_800_000_000,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_001),
+            Err(refusal),
+        );
+        assert_eq!(a.outcome, Outcome::Dead, "a 5xx is not retried");
+        assert_eq!(a.error, "permanent error (550): 5.1.1 <<address>>: Recipient address rejected");
+        assert_eq!(
+            redacted(
+                "error sending request for url (https://crm.example/hooks?key=s3cret&x=1): connection refused; ivan@example.org"
+            ),
+            "error sending request for url (https://crm.example/hooks): connection refused; <address>"
+        );
+        assert_eq!(redacted("a @ b, user@ x, 5 @home"), "a @ b, user@ x, 5 @home", "no address, nothing changed");
     }
 
     #[test]

@@ -235,3 +235,66 @@ async fn on_a_360_px_screen_the_follow_page_fits_passes_axe_and_rates_by_keyboar
     client.close().await.unwrap();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_refused_address_is_given_up_at_once_kept_nowhere_and_deleted_with_the_contact() {
+    let mut config = test_config();
+    let port = free_port();
+    config.notify.poll_interval = Duration::from_millis(100);
+    config.notify.retry_base = Duration::from_millis(100);
+    config.notify.smtp = Some(crate::support::smtp_config(port));
+    let app = spawn_app_with(config).await;
+    let _sink = SmtpSink::start_refusing(port, &scratch("refusing-mail").join("box")).await;
+    let low = rating(1);
+    let (_, accepted) = app.post("/api/v1/feedback", &low).await;
+    let url = accepted["follow_url"].as_str().unwrap().to_string();
+    let case = low["event_id"].as_str().unwrap();
+    wait_for_rows(&app.storage, "cases", 1).await;
+    let address = "olga.petrova@example.org";
+    assert_eq!(post_form(&format!("{url}/notice"), &[("email", address), ("consent", "1")]).await.0, 303);
+    let handler = api_token(&app.storage, Role::Handler, &["licensing"]).await;
+    let answer = json!({"change_id": Uuid::new_v4(), "action": "answer", "text": "Ответ"});
+    let r = app.http.post(format!("{}/api/v1/cases/{case}/changes", app.address)).bearer_auth(&handler).json(&answer);
+    assert_eq!(r.send().await.unwrap().status(), 200);
+    let client = "SELECT outcome, error FROM deliveries WHERE target = 'client'";
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut attempts: Vec<(String, String)> = Vec::new();
+    while attempts.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        attempts = app.storage.client().query(client).fetch_all().await.unwrap();
+    }
+    // Many retry periods later, still the one attempt: a 550 is final.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let attempts: Vec<(String, String)> = app.storage.client().query(client).fetch_all().await.unwrap();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0].0, "dead");
+    assert!(attempts[0].1.contains("550") && attempts[0].1.contains("<address>"), "{attempts:?}");
+    let everywhere: u64 = app
+        .storage
+        .client()
+        .query("SELECT count() FROM deliveries WHERE positionCaseInsensitive(error, 'example.org') > 0")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(everywhere, 0, "the address is in no delivery record");
+
+    // Closed, and 30 days on: the address and what its notice left go together.
+    let close = json!({"change_id": Uuid::new_v4(), "action": "close", "resolution": "explained"});
+    let r = app.http.post(format!("{}/api/v1/cases/{case}/changes", app.address)).bearer_auth(&handler).json(&close);
+    assert_eq!(r.send().await.unwrap().status(), 200);
+    let store = touchpoint::follow::FollowStore::new(app.storage.clone());
+    assert_eq!(store.forget_closed(ago(0).0 + 31 * 24 * 3600).await.unwrap(), 1);
+    let left = "SELECT (SELECT count() FROM follow_contacts) + (SELECT count() FROM deliveries WHERE target = 'client' AND error != '')";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut remaining: u64 = 1;
+    while remaining > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        remaining = app.storage.client().query(left).fetch_one().await.unwrap();
+    }
+    assert_eq!(remaining, 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let outcomes: Vec<String> =
+        app.storage.client().query("SELECT outcome FROM deliveries WHERE target = 'client'").fetch_all().await.unwrap();
+    assert_eq!(outcomes, ["dead"], "the record stays, so nothing is sent again");
+    app.stop().await;
+}

@@ -347,7 +347,9 @@ async fn the_page_and_the_report_pass_axe_and_a_form_moves_a_recommendation() {
     // The seeded one, accepted through its form.
     client.find(Locator::Css("details summary")).await.unwrap().click().await.unwrap();
     let form = client.find(Locator::Css("details form")).await.unwrap();
-    form.find(Locator::Css("input[name=owner_unit]")).await.unwrap().send_keys("licensing").await.unwrap();
+    let owner = form.find(Locator::Css("input[name=owner_unit]")).await.unwrap();
+    owner.clear().await.unwrap();
+    owner.send_keys("licensing").await.unwrap();
     form.find(Locator::Css("select[name=status] option[value=accepted]")).await.unwrap().click().await.unwrap();
     form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Css("p[role=status]")).await.unwrap();

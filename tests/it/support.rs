@@ -386,10 +386,16 @@ pub async fn analyst_token(storage: &Storage) -> String {
     api_token(storage, touchpoint::domain::Role::Analyst, &[]).await
 }
 
-/// The shipped catalog, whose units the tests name: `application` is the
-/// licensing unit's, the other stages the journey's default `general`.
+/// A copy of the shipped catalog, whose units the tests name: `application`
+/// is the licensing unit's, the other stages the journey's default
+/// `general`. A copy: some tests change its files (the calendar).
 pub fn catalog_with_units() -> PathBuf {
-    repo().join("dashboards")
+    let dir = scratch("units");
+    std::fs::create_dir_all(dir.join("journeys")).unwrap();
+    for file in ["register.toml", "calendar.toml", "journeys/scrap-metal-licensing.toml"] {
+        std::fs::copy(repo().join("dashboards").join(file), dir.join(file)).unwrap();
+    }
+    dir
 }
 
 /// Stores `cases` as the service's spool would (a test's cases of a given age).
@@ -461,6 +467,15 @@ impl SmtpSink {
         let mut command = std::process::Command::new("python3");
         command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_auth_sink.py"));
         command.arg(port.to_string()).arg(maildir).args(tls).args(login);
+        SmtpSink::spawn(command, port, maildir).await
+    }
+
+    /// A server that refuses every recipient with a 550 quoting the address
+    /// (`tests/smtp_refusing_sink.py`).
+    pub async fn start_refusing(port: u16, maildir: &Path) -> SmtpSink {
+        let mut command = std::process::Command::new("python3");
+        command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_refusing_sink.py"));
+        command.arg(port.to_string()).arg(maildir);
         SmtpSink::spawn(command, port, maildir).await
     }
 
