@@ -177,24 +177,21 @@ impl CaseBook {
 
 /// The stored row of one change of `case`, the `seq`th of its log.
 fn change_row(case: Uuid, seq: u32, change: &Change) -> ChangeRow {
-    {
-        let (action, text, resolution) = match &change.action {
-            Action::Acknowledge => ("acknowledge", String::new(), String::new()),
-            Action::Start => ("start", String::new(), String::new()),
-            Action::Answer { text } => ("answer", text.clone(), String::new()),
-            Action::Close { resolution } => ("close", String::new(), resolution_name(*resolution).to_string()),
-        };
-        let row = ChangeRow {
-            case_id: case,
-            change_id: change.id,
-            seq,
-            at: change.at,
-            by: change.by.clone(),
-            action: action.into(),
-            text,
-            resolution,
-        };
-        row
+    let (action, text, resolution) = match &change.action {
+        Action::Acknowledge => ("acknowledge", String::new(), String::new()),
+        Action::Start => ("start", String::new(), String::new()),
+        Action::Answer { text } => ("answer", text.clone(), String::new()),
+        Action::Close { resolution } => ("close", String::new(), resolution_name(*resolution).to_string()),
+    };
+    ChangeRow {
+        case_id: case,
+        change_id: change.id,
+        seq,
+        at: change.at,
+        by: change.by.clone(),
+        action: action.into(),
+        text,
+        resolution,
     }
 }
 
