@@ -157,10 +157,22 @@ pub(super) async fn rewrite_account(
         .fetch_optional::<AnalystRow>()
         .await?;
     let Some(row) = current else { return Ok(false) };
-    // A later updated_at wins in the ReplacingMergeTree: at least one second on.
-    let updated_at = unix(SystemTime::now()).max(row.updated_at + 1);
+    let updated_at = changed_at(Some(row.updated_at));
     storage.insert_one("analysts", &AnalystRow { updated_at, ..change(row) }).await?;
     Ok(true)
+}
+
+/// The `updated_at` of a change to an account whose row was last written at
+/// `previous`: past it (a later one wins in the ReplacingMergeTree, so a
+/// change made in the same second as the last is not lost), and past every
+/// session made up to now (sessions made before a change end with it:
+/// `Auth::session_holder`).
+fn changed_at(previous: Option<u32>) -> u32 {
+    let now = unix(SystemTime::now());
+    match previous {
+        Some(previous) => (now + 1).max(previous + 1),
+        None => now,
+    }
 }
 
 /// `touchpoint token revoke`: every token of `name` stops working at once;
@@ -196,12 +208,18 @@ pub async fn add_user(storage: &Storage, name: &str, password: &str, grant: &Gra
         .hash_password(password.as_bytes(), &salt()?)
         .map_err(|e| AccountError::Hash(e.to_string()))?
         .to_string();
+    let previous: Option<u32> = storage
+        .client()
+        .query("SELECT max(toUInt32(updated_at)) FROM analysts WHERE name = ? HAVING count() > 0")
+        .bind(name)
+        .fetch_optional()
+        .await?;
     let mut insert = storage.client().insert::<AnalystRow>("analysts").await?;
     let row = AnalystRow {
         name: name.into(),
         password_hash: hash,
         disabled: 0,
-        updated_at: unix(SystemTime::now()),
+        updated_at: changed_at(previous),
         role: grant.role.as_str().into(),
         units: grant.units.clone(),
     };
@@ -284,29 +302,38 @@ impl Auth {
         Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes()).expect("HMAC takes any key length")
     }
 
-    /// `name.expiry.signature`: enough to know who, until when, and that we said so.
-    fn session_value(&self, name: &str) -> String {
+    /// `name.issued.expiry.signature`: enough to know who, since when, until
+    /// when, and that we said so. `since` is the account's last change, so a
+    /// session is never older than the password it was opened with.
+    fn session_value(&self, name: &str, since: u32) -> String {
+        let issued = unix(SystemTime::now()).max(since);
         let expires = unix(SystemTime::now() + self.ttl);
-        let payload = format!("{name}.{expires}");
+        let payload = format!("{name}.{issued}.{expires}");
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         format!("{payload}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 
-    fn session_user(&self, value: &str) -> Option<String> {
+    /// The account and the time a session was opened, if its cookie is ours
+    /// and not expired.
+    fn session_user(&self, value: &str) -> Option<(String, u32)> {
         let (payload, signature) = value.rsplit_once('.')?;
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
-        let (name, expires) = payload.rsplit_once('.')?;
-        (expires.parse::<u32>().ok()? > unix(SystemTime::now())).then(|| name.to_string())
+        let (rest, expires) = payload.rsplit_once('.')?;
+        let (name, issued) = rest.rsplit_once('.')?;
+        (expires.parse::<u32>().ok()? > unix(SystemTime::now()))
+            .then(|| Some((name.to_string(), issued.parse().ok()?)))?
     }
 
-    pub fn login_cookie(&self, name: &str) -> String {
+    /// The cookie of a session of `name`, whose account was last changed at
+    /// `since` (what [`Auth::check_password`] returned).
+    pub fn login_cookie(&self, name: &str, since: u32) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
         format!(
             "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            self.session_value(name),
+            self.session_value(name, since),
             self.ttl.as_secs()
         )
     }
@@ -331,8 +358,9 @@ impl Auth {
         self.throttle.login_succeeded(ip, name, Instant::now());
     }
 
-    /// True when the name and password match an enabled account.
-    pub async fn check_password(&self, name: &str, password: &str) -> Result<bool, StorageError> {
+    /// When the account was last changed, if the name and password match an
+    /// enabled account.
+    pub async fn check_password(&self, name: &str, password: &str) -> Result<Option<u32>, StorageError> {
         let row = self
             .storage
             .client()
@@ -344,7 +372,7 @@ impl Auth {
         let matches = PasswordHash::new(hash)
             .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false);
-        Ok(matches && row.is_some())
+        Ok(row.filter(|_| matches).map(|r| r.updated_at))
     }
 
     async fn token_holder(&self, token: &str) -> Result<Option<Principal>, StorageError> {
@@ -358,14 +386,17 @@ impl Auth {
         Ok(row.and_then(Holder::principal))
     }
 
-    /// The account of a session, as it stands now: a changed role (or a
-    /// disabled account) takes effect at the next request, not at the next login.
-    async fn session_holder(&self, name: String) -> Result<Option<Principal>, StorageError> {
+    /// The account of a session opened at `issued`, as it stands now: a
+    /// changed role takes effect at the next request, not at the next login,
+    /// and a session opened before the account's last change (a new
+    /// password, a disable and re-enable, a new grant) has ended.
+    async fn session_holder(&self, name: String, issued: u32) -> Result<Option<Principal>, StorageError> {
         let row = self
             .storage
             .client()
-            .query("SELECT ?fields FROM analysts FINAL WHERE name = ? AND disabled = 0")
+            .query("SELECT ?fields FROM analysts FINAL WHERE name = ? AND disabled = 0 AND updated_at <= toDateTime(?)")
             .bind(&name)
+            .bind(issued)
             .fetch_optional::<Holder>()
             .await?;
         Ok(row.and_then(Holder::principal))
@@ -374,7 +405,7 @@ impl Auth {
     /// Where an account lands after a login that named no page: its role's
     /// own (the dashboards, the case queue, the admin page).
     pub async fn home(&self, name: &str) -> Result<&'static str, StorageError> {
-        let holder = self.session_holder(name.to_string()).await?;
+        let holder = self.session_holder(name.to_string(), u32::MAX).await?;
         Ok(match holder.map(|p| p.grant.role) {
             Some(Role::Handler) => "/cases",
             Some(Role::Admin) => "/admin",
@@ -395,8 +426,10 @@ impl Auth {
         let bearer =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         let Some(token) = bearer else {
-            let Some(name) = cookie(headers, COOKIE).and_then(|v| self.session_user(&v)) else { return Ok(None) };
-            return self.session_holder(name).await.map_err(internal);
+            let Some((name, issued)) = cookie(headers, COOKIE).and_then(|v| self.session_user(&v)) else {
+                return Ok(None);
+            };
+            return self.session_holder(name, issued).await.map_err(internal);
         };
         if let Some(retry_after) = self.throttle.token(ip, Instant::now()) {
             return Err(ApiError::RateLimited { scope: "token", retry_after });
@@ -522,16 +555,20 @@ mod tests {
             &DashboardsConfig { session_secret: Some(SecretString::from("s".repeat(32))), ..Default::default() },
             Proxies::default(),
         );
-        let value = auth.session_value("olga");
-        assert_eq!(auth.session_user(&value).as_deref(), Some("olga"));
+        let value = auth.session_value("olga", 1_000);
+        let (name, issued) = auth.session_user(&value).unwrap();
+        assert_eq!(name, "olga");
+        assert!(issued >= unix(SystemTime::now()) - 1, "opened now, not at the account's last change");
         let forged = value.replacen("olga", "admin", 1);
         assert_eq!(auth.session_user(&forged), None);
         let (payload, sig) = value.rsplit_once('.').unwrap();
-        let (name, _) = payload.rsplit_once('.').unwrap();
+        let (rest, _) = payload.rsplit_once('.').unwrap();
         let mut mac = auth.mac();
-        mac.update(format!("{name}.1").as_bytes());
-        let expired = format!("{name}.1.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+        mac.update(format!("{rest}.1").as_bytes());
+        let expired = format!("{rest}.1.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
         assert_eq!(auth.session_user(&expired), None, "signed but expired");
+        let future = auth.session_value("olga", u32::MAX - 10);
+        assert_eq!(auth.session_user(&future).unwrap().1, u32::MAX - 10, "never before the account's last change");
         assert_ne!(sig, "");
     }
 }

@@ -232,6 +232,14 @@ pub async fn add_account(
 ) -> Result<Response, ApiError> {
     let en = english(form.lang.as_deref());
     let grant = grant_of(&form.role, &form.units)?;
+    if form.name.trim() == caller.name && grant.role != Role::Admin {
+        let why = if en {
+            "You cannot take your own admin role."
+        } else {
+            "Нельзя снять роль администратора с себя."
+        };
+        return after(&admin, &caller, en, Err((StatusCode::CONFLICT, why.into()))).await;
+    }
     let done = match auth::add_user(&admin.storage, form.name.trim(), &form.password, &grant).await {
         Ok(()) => Ok("added"),
         Err(e) => Err(refusal(e)?),

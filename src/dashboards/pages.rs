@@ -94,16 +94,15 @@ pub async fn login(State(state): State<Dashboards>, request: Request) -> Result<
             return Ok(response);
         }
     }
-    let ok = state.auth.check_password(&form.name, &form.password).await?;
-    if !ok {
+    let Some(since) = state.auth.check_password(&form.name, &form.password).await? else {
         tracing::warn!(account = %form.name, "failed login");
         return page(StatusCode::UNAUTHORIZED, "Неверная учётная запись или пароль.");
-    }
+    };
     state.auth.succeeded(ip, &form.name);
     tracing::info!(account = %form.name, "login");
     let next = if next.is_empty() { state.auth.home(&form.name).await?.to_string() } else { next };
     let cookie =
-        HeaderValue::from_str(&state.auth.login_cookie(&form.name)).map_err(|e| ApiError::Internal(e.into()))?;
+        HeaderValue::from_str(&state.auth.login_cookie(&form.name, since)).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 

@@ -88,7 +88,9 @@ async fn an_admin_keeps_accounts_and_tokens_and_cannot_lock_themselves_out() {
 
     let to_analyst = [("role", "analyst"), ("units", "")];
     assert_eq!(form(&app, &root, "/admin/accounts/irina/grant", &to_analyst).await.0, 303);
-    assert_eq!(status(&app, "/cases", Some(&irina), None).await, 403, "at her next request");
+    assert_eq!(status(&app, "/cases", Some(&irina), None).await, 303, "her session ends with the change");
+    let irina = login(&app, "irina").await.unwrap();
+    assert_eq!(status(&app, "/cases", Some(&irina), None).await, 403, "an analyst now");
     assert_eq!(status(&app, "/dashboard", Some(&irina), None).await, 200);
     assert_eq!(form(&app, &root, "/admin/accounts/nobody/grant", &to_analyst).await.0, 404);
     assert_eq!(form(&app, &root, "/admin/accounts/irina/disable", &[]).await.0, 303);
@@ -110,7 +112,48 @@ async fn an_admin_keeps_accounts_and_tokens_and_cannot_lock_themselves_out() {
     assert_eq!(code, 409);
     assert!(body.contains("Нельзя отключить свою учётную запись"));
     assert_eq!(form(&app, &root, "/admin/accounts/root/grant", &to_analyst).await.0, 409);
+    let demote = [("name", "root"), ("password", PASSWORD), ("role", "analyst"), ("units", "")];
+    assert_eq!(form(&app, &root, "/admin/accounts", &demote).await.0, 409, "nor through the add form");
     assert_eq!(status(&app, "/admin", Some(&root), None).await, 200, "still an admin");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_password_a_disable_or_a_re_enable_ends_the_accounts_sessions() {
+    let app = spawn_app_with(test_config()).await;
+    auth::add_user(&app.storage, "olga", PASSWORD, &Grant::analyst()).await.unwrap();
+    let first = login(&app, "olga").await.unwrap();
+    assert_eq!(status(&app, "/dashboard", Some(&first), None).await, 200);
+
+    // A new password: the session opened with the old one ends.
+    let new = "a brand new passphrase";
+    auth::add_user(&app.storage, "olga", new, &Grant::analyst()).await.unwrap();
+    assert_eq!(status(&app, "/dashboard", Some(&first), None).await, 303, "back to the login page");
+    let second = no_redirects()
+        .post(format!("{}/login", app.address))
+        .form(&[("name", "olga"), ("password", new), ("next", "/dashboard")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 303);
+    let second = second.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert_eq!(status(&app, "/dashboard", Some(&second), None).await, 200, "the new password's session");
+
+    // Disabled, and re-enabled with a password in the same second: the
+    // re-enable is not lost, and the sessions from before stay ended.
+    assert!(auth::disable_user(&app.storage, "olga").await.unwrap());
+    auth::add_user(&app.storage, "olga", PASSWORD, &Grant::analyst()).await.unwrap();
+    let enabled: u8 = app
+        .storage
+        .client()
+        .query("SELECT disabled FROM analysts FINAL WHERE name = 'olga'")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(enabled, 0, "the add right after the disable holds");
+    assert_eq!(status(&app, "/dashboard", Some(&second), None).await, 303, "the old session is not revived");
+    let third = login(&app, "olga").await.unwrap();
+    assert_eq!(status(&app, "/dashboard", Some(&third), None).await, 200);
     app.stop().await;
 }
 
