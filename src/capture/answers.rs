@@ -128,7 +128,7 @@ async fn accept(capture: &Capture, caller: &Caller, input: AnswersInput) -> Resu
     let site = capture.site(&input.site, caller, "")?;
     let catalog = capture.catalog.get();
     let checker = capture.checker(&catalog, site, capture.now(), String::new());
-    let reference = checker.case_ref(input.case_ref.take())?;
+    let reference = capture.linked(&checker, input.case_ref.take())?;
     let (row, answers, place) = checker.answers(input)?;
     capture.limits.check_site(&row.site)?;
     let id = row.event_id;
@@ -137,13 +137,8 @@ async fn accept(capture: &Capture, caller: &Caller, input: AnswersInput) -> Resu
     // criterion gets an answer like one who rated the contact low.
     let case = capture.case(id, row.received_at, at, |rules| rules.rating(Scale::Csat, answers.lowest(), &[]));
     let follow = case.as_ref().map(|_| capture.follow.url(id, row.received_at));
-    let touch = capture.touch(
-        reference.map(|r| capture.case_keys.key(&r)),
-        EventKind::Answers,
-        id,
-        row.occurred_at,
-        [&row.journey, &row.stage, &row.touchpoint],
-    );
+    let touch =
+        capture.touch(reference, EventKind::Answers, id, row.occurred_at, [&row.journey, &row.stage, &row.touchpoint]);
     let attached = case.into_iter().chain(touch).collect();
     let outcomes = capture.submit(vec![Submission { event: Event::Answers(row), attached }]).await?;
     Ok((id, follow.filter(|_| super::first_post(&outcomes))))

@@ -118,7 +118,9 @@ async fn record(capture: &Capture, claims: &Claims, body: &[u8]) -> Result<Optio
     let case = capture.case(claims.e, received_at, at, |rules| rules.rating(Scale::Csat, answers.lowest(), &[]));
     let opens = case.is_some();
     let key = claims_case_key(capture, &claims.c);
-    let touch = capture.touch(key, EventKind::Answers, claims.e, claims.i, [&journey.id, &stage.id, &touchpoint.id]);
+    // The letter's signed link is the proof: the client's page shows it.
+    let linked = key.map(|key| super::Linked { key, proven: true });
+    let touch = capture.touch(linked, EventKind::Answers, claims.e, claims.i, [&journey.id, &stage.id, &touchpoint.id]);
     let attached = case.into_iter().chain(touch).collect();
     let outcomes = capture.submit(vec![Submission { event: Event::Answers(row), attached }]).await?;
     let first = outcomes.first() == Some(&Outcome::Stored);

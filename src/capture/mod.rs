@@ -39,7 +39,7 @@ use uuid::Uuid;
 
 use crate::cases::{CaseRules, Deadlines, Opening, Reason};
 use crate::config::{Config, SiteConfig};
-use crate::domain::time::Clock;
+use crate::domain::time::{Clock, unix};
 use crate::domain::{CaseKey, CaseKeys, EventKind, Scale};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{BODY_LIMIT, BodyKind, JsonOrForm, RawJson, parse_json};
@@ -47,7 +47,7 @@ use crate::ingest::{EventSink, Outcome, Submission};
 use crate::journeys::Catalog;
 use crate::journeys::model::{Journey, Stage};
 use crate::metrics::Metrics;
-use crate::storage::rows::{Event, TouchRow};
+use crate::storage::rows::{Event, ProofRow, TouchRow};
 use crate::storage::spool::Refused;
 use caller::{Caller, origin_allowed};
 use events::{Checker, FeedbackInput, MAX_TIMINGS_PER_REQUEST, TimingInput};
@@ -178,24 +178,56 @@ impl Capture {
         Some(Event::Case(self.deadlines.case(Opening { event_id, at, journey, stage, touchpoint, reason })))
     }
 
-    /// The touch of an event that carries a case reference; it travels with
-    /// the event like a case does.
-    fn touch(&self, key: Option<CaseKey>, kind: EventKind, event_id: Uuid, at: u32, place: [&str; 3]) -> Option<Event> {
+    /// The case an anonymous channel's event names, and whether it comes
+    /// with proof that the client made it: a history link's token (signed by
+    /// touchpoint, handed to the ministry's page) is proof; an application
+    /// number in clear is not — anyone may know one.
+    fn linked(&self, checker: &Checker<'_>, raw: Option<String>) -> Result<Option<Linked>, ApiError> {
+        let Some(raw) = raw else { return Ok(None) };
+        if let Some(key) = self.history.case(raw.trim(), unix(checker.now)) {
+            return Ok(Some(Linked { key, proven: true }));
+        }
+        Ok(checker.case_ref(Some(raw))?.map(|r| Linked { key: self.case_keys.key(&r), proven: false }))
+    }
+
+    /// The touch of an event that carries a case reference, and its proof
+    /// when it has one; they travel with the event like a case does.
+    fn touch(&self, linked: Option<Linked>, kind: EventKind, event_id: Uuid, at: u32, place: [&str; 3]) -> Vec<Event> {
+        let Some(Linked { key, proven }) = linked else { return Vec::new() };
         let [journey, stage, touchpoint] = place;
-        Some(Event::Touch(TouchRow {
+        let touch = Event::Touch(TouchRow {
             event_id,
-            case_key: key?.0,
+            case_key: key.0,
             at,
             journey: journey.to_string(),
             stage: stage.to_string(),
             touchpoint: touchpoint.to_string(),
             kind: kind.code(),
-        }))
+        });
+        let proof = proven.then(|| Event::Proof(ProofRow { event_id, case_key: key.0, at }));
+        std::iter::once(touch).chain(proof).collect()
     }
 
     /// Stores what is new among `submissions`, all or nothing.
     async fn submit(&self, submissions: Vec<Submission>) -> Result<Vec<Outcome>, ApiError> {
         self.sink.submit(submissions).await.map_err(busy)
+    }
+}
+
+/// A client's case an event names ([`Capture::touch`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Linked {
+    pub key: CaseKey,
+    /// The client's own history page shows the event (`case_proofs`): a
+    /// reference signed by touchpoint, or a letter's signed link. Staff
+    /// channels and a letter's rating links are proven by their kind.
+    pub proven: bool,
+}
+
+impl Linked {
+    /// A reference from a staff system or a signed link: proven by how it came.
+    pub fn known(key: CaseKey) -> Linked {
+        Linked { key, proven: false }
     }
 }
 
@@ -374,7 +406,7 @@ async fn accept_feedback(
     let site = capture.site(&input.site, caller, "")?;
     let catalog = capture.catalog.get();
     let checker = capture.checker(&catalog, site, capture.now(), String::new());
-    let reference = checker.case_ref(input.case_ref.take())?;
+    let reference = capture.linked(&checker, input.case_ref.take())?;
     let (row, place) = checker.feedback(input)?;
     capture.limits.check_site(&row.site)?;
     let id = row.event_id;
@@ -382,13 +414,8 @@ async fn accept_feedback(
     let scale = Scale::from_code(row.scale);
     let case = capture.case(id, row.received_at, at, |rules| rules.rating(scale?, row.score, &row.tags));
     let follow = case.as_ref().map(|_| capture.follow.url(id, row.received_at));
-    let touch = capture.touch(
-        reference.map(|r| capture.case_keys.key(&r)),
-        EventKind::Rating,
-        id,
-        row.occurred_at,
-        [&row.journey, &row.stage, &row.touchpoint],
-    );
+    let touch =
+        capture.touch(reference, EventKind::Rating, id, row.occurred_at, [&row.journey, &row.stage, &row.touchpoint]);
     let submission = Submission { event: Event::Feedback(row), attached: case.into_iter().chain(touch).collect() };
     let outcomes = capture.submit(vec![submission]).await?;
     Ok((id, follow.filter(|_| first_post(&outcomes))))
@@ -432,7 +459,7 @@ async fn timings(
         let prefix = if many { format!("[{i}].") } else { String::new() };
         let site = capture.site(&input.site, &caller, &prefix)?;
         let checker = capture.checker(&catalog, site, now, prefix);
-        let reference = checker.case_ref(input.case_ref.take())?;
+        let reference = capture.linked(&checker, input.case_ref.take())?;
         rows.push((checker.timing(input)?, reference));
     }
     let mut sites: Vec<&str> = rows.iter().map(|(r, _)| r.site.as_str()).collect();
@@ -443,14 +470,8 @@ async fn timings(
     let ids: Vec<Uuid> = rows.iter().map(|(r, _)| r.event_id).collect();
     let submissions = rows.into_iter().map(|(r, reference)| {
         let place = [r.journey.as_str(), &r.stage, &r.touchpoint];
-        let touch = capture.touch(
-            reference.map(|r| capture.case_keys.key(&r)),
-            EventKind::Timing,
-            r.event_id,
-            r.occurred_at,
-            place,
-        );
-        Submission { event: Event::Timing(r), attached: touch.into_iter().collect() }
+        let touch = capture.touch(reference, EventKind::Timing, r.event_id, r.occurred_at, place);
+        Submission { event: Event::Timing(r), attached: touch }
     });
     capture.submit(submissions.collect()).await?;
     Ok(if many { accepted(AcceptedMany { event_ids: ids }) } else { accepted_one(ids[0]) })

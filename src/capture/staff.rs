@@ -233,7 +233,7 @@ pub(crate) async fn log_call(capture: &Capture, input: CallInput) -> Result<Call
     };
     let reference = CaseRef::parse("case_ref", input.case_ref)?;
     let touch = capture.touch(
-        reference.map(|r| capture.case_keys.key(&r)),
+        reference.map(|r| super::Linked::known(capture.case_keys.key(&r))),
         EventKind::Call,
         input.event_id,
         started_at,
@@ -367,7 +367,13 @@ pub async fn correspondence(
     let answered_at = later("answered_at", input.answered_at)?;
     let (journey, stage) = ids(Capture::stage_of(&catalog, input.journey, input.stage)?);
     let key = CaseRef::parse("case_ref", input.case_ref)?.map(|r| capture.case_keys.key(&r));
-    let touch = capture.touch(key, EventKind::Letter, input.event_id, received_at, [&journey, &stage, &touchpoint.id]);
+    let touch = capture.touch(
+        key.map(super::Linked::known),
+        EventKind::Letter,
+        input.event_id,
+        received_at,
+        [&journey, &stage, &touchpoint.id],
+    );
     let row = LetterRow {
         event_id: input.event_id,
         letter_id,

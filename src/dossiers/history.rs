@@ -18,7 +18,7 @@ use serde::Deserialize;
 use tower::util::MapResponseLayer;
 
 use super::Dossiers;
-use super::touches::{Contact, contacts};
+use super::touches::{Contact, Reader, contacts};
 use crate::domain::CaseKey;
 use crate::domain::calendar::day_of;
 use crate::domain::time::unix;
@@ -95,7 +95,7 @@ async fn page(
         let html = HistoryPage { lang, en, invalid: true, entries: Vec::new() }.render().map_err(template)?;
         return Ok((StatusCode::NOT_FOUND, Html(html)).into_response());
     };
-    let entries = contacts(&state.storage, key).await?.iter().map(|c| entry(&state, c, en)).collect();
+    let entries = contacts(&state.storage, key, Reader::Client).await?.iter().map(|c| entry(&state, c, en)).collect();
     let html = HistoryPage { lang, en, invalid: false, entries }.render().map_err(template)?;
     Ok(Html(html).into_response())
 }

@@ -111,7 +111,7 @@ pub struct Timeline {
     ))]
 async fn timeline(State(state): State<Dossiers>, Path(key): Path<String>) -> Result<Response, ApiError> {
     let case_key: CaseKey = key.parse().map_err(|()| ApiError::invalid("key", "32 hexadecimal digits"))?;
-    let contacts = touches::contacts(&state.storage, case_key).await?;
+    let contacts = touches::contacts(&state.storage, case_key, touches::Reader::Lab).await?;
     if contacts.is_empty() {
         return Err(ApiError::NotFound { what: "case", field: "key", id: key });
     }

@@ -172,7 +172,11 @@ async fn case(
 ) -> Result<Response, ApiError> {
     let w = Words::new(q.lang.as_deref(), state.offset);
     let case_key: CaseKey = key.parse().map_err(|()| ApiError::invalid("key", "32 hexadecimal digits"))?;
-    let rows: Vec<Row> = contacts(&state.storage, case_key).await?.iter().map(|c| row(&state, &w, c)).collect();
+    let rows: Vec<Row> = contacts(&state.storage, case_key, super::touches::Reader::Lab)
+        .await?
+        .iter()
+        .map(|c| row(&state, &w, c))
+        .collect();
     let status = if rows.is_empty() { StatusCode::NOT_FOUND } else { StatusCode::OK };
     render(status, CasePage { lang: w.lang(), w, user: &name, key: case_key.to_string(), rows })
 }

@@ -89,6 +89,19 @@ struct Timed {
     duration_ms: u64,
 }
 
+/// Who reads a case's contacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// The lab: every event that named the case, however it came.
+    Lab,
+    /// The client, on their own history page (order 2.9.5): only what came
+    /// with proof from the ministry — a staff call or letter, a rating
+    /// clicked in its letter, and what `case_proofs` holds (a reference
+    /// signed by touchpoint, a letter's set link). A plain application
+    /// number from the widget could have been posted by anyone.
+    Client,
+}
+
 pub const TOUCHES: &str = "SELECT toString(event_id) AS id, toUInt32(at) AS at, journey, stage, touchpoint, \
     toInt8(kind) AS kind FROM case_touches FINAL WHERE case_key = toFixedString(unhex(?), 16) ORDER BY at, id";
 // Each newest state by its version column: FINAL would read whole tables.
@@ -108,9 +121,26 @@ const TIMED: &str = "SELECT toString(event_id) AS id, any(duration_ms) AS durati
     WHERE event_id IN (SELECT toUUID(arrayJoin(?))) GROUP BY id";
 
 /// Every contact of the case `key`, oldest first; empty when it has none.
-pub async fn contacts(storage: &Storage, key: CaseKey) -> Result<Vec<Contact>, StorageError> {
+pub async fn contacts(storage: &Storage, key: CaseKey, reader: Reader) -> Result<Vec<Contact>, StorageError> {
     let client = storage.client();
-    let lines: Vec<TouchLine> = client.query(&storage.everywhere_in(TOUCHES)).bind(key.to_string()).fetch_all().await?;
+    let mut lines: Vec<TouchLine> =
+        client.query(&storage.everywhere_in(TOUCHES)).bind(key.to_string()).fetch_all().await?;
+    if reader == Reader::Client {
+        let proven: std::collections::HashSet<String> = client
+            .query("SELECT toString(event_id) FROM case_proofs WHERE case_key = toFixedString(unhex(?), 16)")
+            .bind(key.to_string())
+            .fetch_all::<String>()
+            .await?
+            .into_iter()
+            .collect();
+        lines.retain(|line| {
+            let by_kind = matches!(
+                EventKind::from_code(line.kind),
+                Some(EventKind::Call | EventKind::Letter | EventKind::EmailRating)
+            );
+            by_kind || proven.contains(&line.id)
+        });
+    }
     if lines.is_empty() {
         return Ok(Vec::new());
     }

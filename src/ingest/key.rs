@@ -43,7 +43,7 @@ pub fn identify(event: &Event) -> Option<(Key, Version)> {
         Event::Answers(row) if row.site.is_empty() => return None,
         Event::Answers(row) => (EventKind::Answers, row.event_id, row.received_at, 0),
         Event::Offer(row) => (EventKind::Offer, row.event_id, row.received_at, 0),
-        Event::Correction(_) | Event::Case(_) | Event::Touch(_) => return None,
+        Event::Correction(_) | Event::Case(_) | Event::Touch(_) | Event::Proof(_) => return None,
     };
     Some((Key { kind, id }, Version { at, fingerprint }))
 }

@@ -128,6 +128,16 @@ pub struct CaseRow {
     pub answer_by: u32,
 }
 
+/// An event's touch came with proof that the client made it (migration
+/// 0025): the client's own history page shows it.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct ProofRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub case_key: [u8; 16],
+    pub at: u32,
+}
+
 /// One contact with a client's case: an event that carried a case reference
 /// (migration 0014). `event_id` and `at` are that event's; the reference is
 /// only its keyed hash.
@@ -204,6 +214,7 @@ pub enum Event {
     Touch(TouchRow),
     Answers(AnswersRow),
     Offer(OfferRow),
+    Proof(ProofRow),
 }
 
 /// A row the spool ships: its table, and what tells a stored copy of this very
@@ -236,6 +247,7 @@ spooled!(CaseRow, CASES, opened_at);
 spooled!(TouchRow, CASE_TOUCHES, at);
 spooled!(AnswersRow, ANSWERS, received_at);
 spooled!(OfferRow, OFFERS, received_at);
+spooled!(ProofRow, CASE_PROOFS, at);
 
 pub const FEEDBACK: &str = "feedback";
 pub const TIMINGS: &str = "timings";
@@ -246,3 +258,4 @@ pub const CASES: &str = "cases";
 pub const CASE_TOUCHES: &str = "case_touches";
 pub const ANSWERS: &str = "answers";
 pub const OFFERS: &str = "offers";
+pub const CASE_PROOFS: &str = "case_proofs";

@@ -25,7 +25,8 @@ use crate::metrics::Metrics;
 
 use super::reconcile::{self, AlreadyStored};
 use super::rows::{
-    AnswersRow, CallRow, CaseRow, CorrectionRow, Event, FeedbackRow, LetterRow, OfferRow, Spooled, TimingRow, TouchRow,
+    AnswersRow, CallRow, CaseRow, CorrectionRow, Event, FeedbackRow, LetterRow, OfferRow, ProofRow, Spooled, TimingRow,
+    TouchRow,
 };
 use super::spool::{self, Sealed, Shared};
 
@@ -120,6 +121,7 @@ impl Shipper {
         let cases = self.new_cases(tables.cases).await?;
         self.table(cases, false).await?;
         self.table(tables.touches, check).await?;
+        self.table(tables.proofs, check).await?;
         let answers = self.table(tables.answers, check).await?;
         let offers = self.table(tables.offers, check).await?;
         let found = AlreadyStored { feedback, timings, calls, corrections, answers, offers };
@@ -283,6 +285,7 @@ struct Tables {
     corrections: Vec<CorrectionRow>,
     cases: Vec<CaseRow>,
     touches: Vec<TouchRow>,
+    proofs: Vec<ProofRow>,
     answers: Vec<AnswersRow>,
     offers: Vec<OfferRow>,
 }
@@ -297,6 +300,7 @@ impl Tables {
             Event::Correction(row) => self.corrections.push(row),
             Event::Case(row) => self.cases.push(row),
             Event::Touch(row) => self.touches.push(row),
+            Event::Proof(row) => self.proofs.push(row),
             Event::Answers(row) => self.answers.push(row),
             Event::Offer(row) => self.offers.push(row),
         }

@@ -95,13 +95,17 @@ async fn one_case_through_five_stages_across_channels_is_measured_and_shown_as_i
     assert_eq!(status, 202, "{answer}");
     let history_url = answer["history_url"].as_str().expect("a history link for a letter with a case").to_string();
     assert_eq!(app.post_staff("/api/v1/correspondence", &letter(30, "application", "epgu")).await.0, 202);
+    // The ministry's pages pass the widget the reference touchpoint signed
+    // (the history link's token), as a page of the client's own case does.
+    let signed = history_url.rsplit('/').next().unwrap().to_string();
     let on_site = json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
         "stage": "onsite_assessment", "touchpoint": "in_person", "duration_ms": 5_400_000, "measure": "wait",
-        "source": "measured", "occurred_at": before(5, 0).1, "case_ref": CASE});
+        "source": "measured", "occurred_at": before(5, 0).1, "case_ref": signed});
     assert_eq!(app.post("/api/v1/timings", &on_site).await.0, 202);
     // A later site rating at an earlier stage changes none of the durations.
-    assert_eq!(app.post("/api/v1/feedback", &rating(3, "preparation", "site", CASE, "долго искал форму")).await.0, 202);
-    assert_eq!(app.post("/api/v1/feedback", &rating(1, "service_result", "epgu", CASE, "")).await.0, 202);
+    let careful = rating(3, "preparation", "site", &signed, "долго искал форму");
+    assert_eq!(app.post("/api/v1/feedback", &careful).await.0, 202);
+    assert_eq!(app.post("/api/v1/feedback", &rating(1, "service_result", "epgu", &signed, "")).await.0, 202);
     let links = json!({"journey": "scrap-metal-licensing", "stage": "service_result", "case_ref": " л-2026/117 "});
     let (status, links) = app.post_staff("/api/v1/email-links", &links).await;
     assert_eq!(status, 202, "{links}");
@@ -317,15 +321,17 @@ async fn the_history_and_the_analysts_pages_pass_axe() {
 async fn a_set_response_with_the_case_reference_is_in_its_timeline_and_the_clients_history() {
     let app = spawn_app_with(config()).await;
     let token = crate::support::analyst_token(&app.storage).await;
-    let set = json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
-        "stage": "onsite_assessment", "touchpoint": "in_person", "occurred_at": before(2, 0).1, "case_ref": CASE,
-        "answers": [{"question": "staff", "score": 2}, {"question": "time", "score": 4}]});
-    let (status, body) = app.post("/api/v1/answers", &set).await;
-    assert_eq!(status, 202, "{body}");
     let letter = letter(1, "service_result", "email");
     let (status, answer) = app.post_staff("/api/v1/correspondence", &letter).await;
     assert_eq!(status, 202, "{answer}");
     let history_url = answer["history_url"].as_str().unwrap().to_string();
+    // From the client's own case page: the reference touchpoint signed.
+    let signed = history_url.rsplit('/').next().unwrap();
+    let set = json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": "scrap-metal-licensing",
+        "stage": "onsite_assessment", "touchpoint": "in_person", "occurred_at": before(2, 0).1, "case_ref": signed,
+        "answers": [{"question": "staff", "score": 2}, {"question": "time", "score": 4}]});
+    let (status, body) = app.post("/api/v1/answers", &set).await;
+    assert_eq!(status, 202, "{body}");
     crate::support::wait_for_rows(&app.storage, "case_touches", 2).await;
 
     let key = case_key(&app, &token).await;
@@ -346,5 +352,30 @@ async fn a_set_response_with_the_case_reference_is_in_its_timeline_and_the_clien
 
     let page = app.http.get(&history_url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Ваши ответы на вопросы: Время предоставления услуги — 4; Вежливость"), "{page}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reference_anyone_may_know_links_for_the_lab_but_shows_nothing_on_the_clients_page() {
+    let app = spawn_app_with(config()).await;
+    let (status, answer) = app.post_staff("/api/v1/correspondence", &letter(3, "preparation", "post")).await;
+    assert_eq!(status, 202);
+    let history_url = answer["history_url"].as_str().unwrap().to_string();
+    let signed = history_url.rsplit('/').next().unwrap().to_string();
+    // A stranger who knows the application number posts "as" the client;
+    // the client's own page passes the signed reference.
+    assert_eq!(app.post("/api/v1/feedback", &rating(1, "preparation", "site", CASE, "чужие слова")).await.0, 202);
+    assert_eq!(app.post("/api/v1/feedback", &rating(4, "preparation", "site", &signed, "мои слова")).await.0, 202);
+    assert_eq!(wait_for_rows(&app.storage, "case_touches", 3).await, 3);
+    wait_for_rows(&app.storage, "case_proofs", 1).await;
+
+    let token = api_token(&app.storage, Role::Analyst, &[]).await;
+    let key = case_key(&app, &token).await;
+    let timeline = analyst_get(&app, &token, &format!("/api/v1/case-refs/{key}/timeline")).await;
+    let text = timeline.to_string();
+    assert!(text.contains("чужие слова") && text.contains("мои слова"), "the lab sees both: {text}");
+    let html = app.http.get(&history_url).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("мои слова") && html.contains("Письмо получено"), "{html}");
+    assert!(!html.contains("чужие слова"), "not shown as the client's: {html}");
     app.stop().await;
 }

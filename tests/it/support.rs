@@ -24,6 +24,7 @@ pub const ALL_TABLES: &[&str] = &[
     "calls_daily",
     "calls_daily_mv",
     "case_changes",
+    "case_proofs",
     "case_stage_builds",
     "case_stage_times",
     "case_touches",
