@@ -204,7 +204,7 @@ impl Capture {
             touchpoint: touchpoint.to_string(),
             kind: kind.code(),
         });
-        let proof = proven.then(|| Event::Proof(ProofRow { event_id, case_key: key.0, at }));
+        let proof = proven.then_some(Event::Proof(ProofRow { event_id, case_key: key.0, at }));
         std::iter::once(touch).chain(proof).collect()
     }
 
