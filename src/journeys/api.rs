@@ -53,6 +53,8 @@ struct JourneyView<'a> {
     name: &'a Text,
     authority: &'a Option<Text>,
     segments: &'a [Segment],
+    /// The journey's case rules, with the unit of stages that name none.
+    cases: &'a crate::cases::CaseRules,
     stages: Vec<StageView<'a>>,
 }
 
@@ -70,6 +72,12 @@ struct StageView<'a> {
     recommendations: &'a [Text],
     metrics: &'a [Metric],
     tags: &'a [Tag],
+    /// The unit that works the stage's cases, if the stage names its own
+    /// (else the journey's `cases.unit`).
+    unit: &'a Option<String>,
+    legal_deadline_days: Option<u16>,
+    /// The stage's question set, if it asks one.
+    questions: &'a Option<crate::journeys::model::Questions>,
 }
 
 impl<'a> JourneyView<'a> {
@@ -87,12 +95,16 @@ impl<'a> JourneyView<'a> {
             recommendations: &s.recommendations,
             metrics: &s.metrics,
             tags: &s.tags,
+            unit: &s.unit,
+            legal_deadline_days: s.legal_deadline_days,
+            questions: &s.questions,
         };
         JourneyView {
             id: &journey.id,
             name: &journey.name,
             authority: &journey.authority,
             segments: &journey.segments,
+            cases: &journey.cases,
             stages: journey.stages.iter().enumerate().map(stage).collect(),
         }
     }

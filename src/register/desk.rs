@@ -69,6 +69,16 @@ impl Desk {
         Ok((1, files.clone()))
     }
 
+    /// What `change` would change in the version in force, field by field:
+    /// what an approver reads before deciding. Empty when it no longer applies.
+    pub async fn preview(&self, change: &Change) -> Result<Vec<super::diff::Difference>, ApiError> {
+        let Some((_, docs)) = self.store.latest().await? else { return Ok(Vec::new()) };
+        Ok(match change.apply(&docs, &self.today()) {
+            Ok(next) => super::diff::diff(&docs, &next),
+            Err(_) => Vec::new(),
+        })
+    }
+
     fn today(&self) -> String {
         day_of((self.clock)(), self.offset).to_string()
     }

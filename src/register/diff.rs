@@ -16,6 +16,40 @@ pub struct Difference {
     pub how: &'static str,
     /// For `changed`: the fields that differ, as the files name them.
     pub fields: Vec<String>,
+    /// For `changed`: each of those fields before and after (`null` when
+    /// absent), so an approver sees what the change does, not only where.
+    pub changes: Vec<FieldChange>,
+}
+
+/// One field of a changed entry, before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FieldChange {
+    pub field: String,
+    #[schema(value_type = Object)]
+    pub old: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub new: serde_json::Value,
+}
+
+impl FieldChange {
+    /// `field: old → new`, each value as a person reads it: text without
+    /// quotes, an absent value as `—`, anything longer than 160 characters
+    /// cut with `…`.
+    pub fn line(&self) -> String {
+        format!("{}: {} → {}", self.field, shown(&self.old), shown(&self.new))
+    }
+}
+
+fn shown(value: &serde_json::Value) -> String {
+    let text = match value {
+        serde_json::Value::Null => "—".to_string(),
+        serde_json::Value::String(s) => format!("«{s}»"),
+        other => other.to_string(),
+    };
+    match text.char_indices().nth(160) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
 }
 
 /// Every difference from `old` to `new`: touchpoints in the register's
@@ -41,7 +75,13 @@ fn value<T: Serialize>(item: &T) -> serde_json::Map<String, serde_json::Value> {
 type Entries = Vec<(String, serde_json::Map<String, serde_json::Value>)>;
 
 fn compare(what: &'static str, old: Entries, new: Entries, out: &mut Vec<Difference>) {
-    let entry = |id: &str, how, fields| Difference { what, id: id.to_string(), how, fields };
+    let entry = |id: &str, how, changes: Vec<FieldChange>| Difference {
+        what,
+        id: id.to_string(),
+        how,
+        fields: changes.iter().map(|c| c.field.clone()).collect(),
+        changes,
+    };
     for (id, now) in &new {
         match old.iter().find(|(o, _)| o == id) {
             None => out.push(entry(id, "added", Vec::new())),
@@ -49,10 +89,18 @@ fn compare(what: &'static str, old: Entries, new: Entries, out: &mut Vec<Differe
                 let mut keys: Vec<&String> = before.keys().chain(now.keys()).collect();
                 keys.sort();
                 keys.dedup();
-                let fields: Vec<String> =
-                    keys.into_iter().filter(|k| before.get(*k) != now.get(*k)).map(|k| k.to_string()).collect();
-                if !fields.is_empty() {
-                    out.push(entry(id, "changed", fields));
+                let null = serde_json::Value::Null;
+                let changes: Vec<FieldChange> = keys
+                    .into_iter()
+                    .filter(|k| before.get(*k) != now.get(*k))
+                    .map(|k| FieldChange {
+                        field: k.to_string(),
+                        old: before.get(k).unwrap_or(&null).clone(),
+                        new: now.get(k).unwrap_or(&null).clone(),
+                    })
+                    .collect();
+                if !changes.is_empty() {
+                    out.push(entry(id, "changed", changes));
                 }
             }
         }
@@ -92,19 +140,19 @@ mod tests {
         let all = diff(&v1, &v4);
 
         let stage_id = format!("{}/{}", v1.journeys[0].id, v1.journeys[0].stages[0].id);
+        let places: Vec<(&str, &str, &str, Vec<String>)> =
+            all.iter().map(|d| (d.what, d.id.as_str(), d.how, d.fields.clone())).collect();
         assert_eq!(
-            all,
+            places,
             [
-                Difference { what: "touchpoint", id: "vks".into(), how: "changed", fields: vec!["kind".into()] },
-                Difference { what: "touchpoint", id: "max".into(), how: "added", fields: vec![] },
-                Difference {
-                    what: "stage",
-                    id: stage_id,
-                    how: "changed",
-                    fields: vec!["legal_deadline_days".into(), "touchpoints".into()]
-                },
+                ("touchpoint", "vks", "changed", vec!["kind".to_string()]),
+                ("touchpoint", "max", "added", vec![]),
+                ("stage", stage_id.as_str(), "changed", vec!["legal_deadline_days".into(), "touchpoints".into()]),
             ]
         );
+        assert_eq!(all[0].changes[0].line(), "kind: «digital» → «offline»");
+        assert_eq!(all[2].changes[0].line(), "legal_deadline_days: — → 3");
+        assert!(all[2].changes[1].line().ends_with(",\"vks\"]"), "{}", all[2].changes[1].line());
         let back = diff(&v4, &v1);
         assert!(back.iter().any(|d| d.id == "max" && d.how == "removed"), "{back:?}");
     }

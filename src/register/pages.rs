@@ -128,7 +128,15 @@ async fn render(
     let mut lines = Vec::new();
     for (row, state) in desk.store.changes().await? {
         let draft = state == ChangeState::Draft;
-        let what = summary(&row.change()?, &w);
+        let change = row.change()?;
+        let mut what = summary(&change, &w);
+        if draft {
+            // The approver reads each field the draft changes, old → new.
+            for d in desk.preview(&change).await?.iter().filter(|d| d.how == "changed") {
+                let fields: Vec<String> = d.changes.iter().map(|c| c.line()).collect();
+                what = format!("{what}. {}", fields.join("; "));
+            }
+        }
         let state = match state {
             ChangeState::Approved { version: v, .. } => {
                 format!("{} ({} {v})", w.pick("включено", "included"), w.pick("версия", "version"))

@@ -155,7 +155,12 @@ pub async fn csv(State(state): State<Published>, Query(q): Query<PageQuery>) -> 
     crate::web::csv::download("register.csv", records)
 }
 
-/// `touchpoint "vks": changed kind` in the page's language.
+/// Each changed field, old → new.
+fn field_changes(d: &Difference) -> String {
+    d.changes.iter().map(|c| c.line()).collect::<Vec<_>>().join("; ")
+}
+
+/// `touchpoint "vks": changed kind: «digital» → «offline»` in the page's language.
 fn change_line(d: &Difference, en: bool) -> String {
     let what = match (d.what, en) {
         ("touchpoint", true) => "touchpoint",
@@ -168,8 +173,8 @@ fn change_line(d: &Difference, en: bool) -> String {
         ("added", false) => "добавлена".to_string(),
         ("removed", true) => "removed".to_string(),
         ("removed", false) => "удалена".to_string(),
-        (_, true) => format!("changed: {}", d.fields.join(", ")),
-        (_, false) => format!("изменено: {}", d.fields.join(", ")),
+        (_, true) => format!("changed: {}", field_changes(d)),
+        (_, false) => format!("изменено: {}", field_changes(d)),
     };
     format!("{what} «{}» — {how}", d.id)
 }

@@ -608,3 +608,46 @@ async fn an_editor_drafts_stage_edits_only_for_their_units() {
     assert_eq!((status, body["error"]["field"].as_str()), (403, Some("stage.unit")), "{body}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_edit_built_from_the_journey_api_keeps_what_it_did_not_change_and_the_approver_sees_old_and_new() {
+    let app = spawn_app().await;
+    let editor = api_token(&app.storage, Role::Editor, &["licensing", "general"]).await;
+    let approver = api_token(&app.storage, Role::Approver, &[]).await;
+    let (_, journey) = app.get_json("/api/v1/journeys/scrap-metal-licensing").await;
+    let mut stage = journey["stages"].as_array().unwrap().iter().find(|s| s["id"] == "application").unwrap().clone();
+    assert_eq!((stage["unit"].as_str(), stage["legal_deadline_days"].as_u64()), (Some("licensing"), Some(15)));
+    assert_eq!(journey["cases"]["unit"], "general", "the unit of stages that name none");
+    // The edit a script builds from what the API shows: touchpoints by id, the
+    // map's position dropped, one field changed, everything else as it was.
+    let ids: Vec<Value> = stage["touchpoints"].as_array().unwrap().iter().map(|t| t["id"].clone()).collect();
+    stage["touchpoints"] = Value::Array(ids);
+    stage.as_object_mut().unwrap().remove("number");
+    stage["legal_deadline_days"] = json!(20);
+    let edit = json!({"change": {"kind": "edit_stage", "journey": "scrap-metal-licensing", "stage": stage},
+        "reason": "срок по новому регламенту"});
+    let (status, drafted) = post(&app, &editor, "/api/v1/register/changes", &edit).await;
+    assert_eq!(status, 201, "{drafted}");
+
+    let page = crate::support::no_redirects()
+        .get(format!("{}/register/changes", app.address))
+        .bearer_auth(&approver)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("legal_deadline_days: 15 → 20"), "old → new: {page}");
+    assert!(!page.contains("unit:") && !page.contains("questions:"), "nothing else changes: {page}");
+
+    let id = drafted["change_id"].as_str().unwrap();
+    let (status, _) = post(&app, &approver, &format!("/api/v1/register/changes/{id}/approve"), &json!({})).await;
+    assert_eq!(status, 200);
+    let (_, now) = app.get_json("/api/v1/journeys/scrap-metal-licensing").await;
+    let after = now["stages"].as_array().unwrap().iter().find(|s| s["id"] == "application").unwrap();
+    assert_eq!((after["unit"].as_str(), after["legal_deadline_days"].as_u64()), (Some("licensing"), Some(20)));
+    let before = journey["stages"].as_array().unwrap().iter().find(|s| s["id"] == "application").unwrap();
+    assert_eq!(after["questions"], before["questions"]);
+    app.stop().await;
+}
