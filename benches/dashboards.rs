@@ -30,7 +30,15 @@ fn main() {
         let have: u64 = storage.client().query("SELECT count() FROM feedback").fetch_one().await.unwrap();
         if have < events {
             let start = Instant::now();
-            let done = touchpoint::seed::seed(&storage, &catalog, journey, events - have, 89, true).await.unwrap();
+            let done = touchpoint::seed::seed(
+                &storage,
+                &catalog,
+                journey,
+                events - have,
+                touchpoint::seed::Options { days: 89, progress: true, offers: false },
+            )
+            .await
+            .unwrap();
             println!(
                 "seeded {} ratings and {} timings in {:.0} s",
                 done.feedback,

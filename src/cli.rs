@@ -207,7 +207,14 @@ pub fn main() -> ExitCode {
                 let journey =
                     catalog.journey(&journey).ok_or_else(|| anyhow::anyhow!("unknown journey {journey:?}"))?.clone();
                 with_database(&config, |storage| async move {
-                    let done = crate::seed::seed(&storage, &catalog, &journey, events, days, true).await?;
+                    let done = crate::seed::seed(
+                        &storage,
+                        &catalog,
+                        &journey,
+                        events,
+                        crate::seed::Options { days, progress: true, offers: true },
+                    )
+                    .await?;
                     println!(
                         "seeded {}: {} ratings, {} timings, {} calls, {} letters",
                         journey.id, done.feedback, done.timings, done.calls, done.letters

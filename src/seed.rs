@@ -18,7 +18,7 @@ use crate::domain::time::unix;
 use crate::domain::{Scale, Segment};
 use crate::journeys::Catalog;
 use crate::journeys::model::{Journey, Metric};
-use crate::storage::rows::{CallRow, FeedbackRow, LetterRow, TimingRow};
+use crate::storage::rows::{CallRow, FeedbackRow, LetterRow, OfferRow, TimingRow};
 use crate::storage::{Storage, StorageError};
 
 const BATCH: u64 = 100_000;
@@ -75,6 +75,20 @@ async fn write<T: RowOwned + RowWrite>(storage: &Storage, table: &str, rows: &[T
     Ok(())
 }
 
+/// How to seed.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Over the last this many days.
+    pub days: u32,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// Ask before each answer as the real channels do (`offers`): the widget
+    /// shown two to six times per rating on a web touchpoint (opened once),
+    /// a letter's links sent, a call logged. The demo does; the benchmarks,
+    /// which measure the rollups of ratings, do not.
+    pub offers: bool,
+}
+
 /// Writes `events` ratings and as many timings over the last `days` days, a
 /// call for every tenth and a letter for every two hundredth: written letters
 /// are rare beside ratings left on a website.
@@ -83,8 +97,7 @@ pub async fn seed(
     catalog: &Catalog,
     journey: &Journey,
     events: u64,
-    days: u32,
-    progress: bool,
+    Options { days, progress, offers: asked }: Options,
 ) -> Result<Seeded, StorageError> {
     let bar = if progress { ProgressBar::new(events) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -100,6 +113,7 @@ pub async fn seed(
         let mut timings = Vec::with_capacity(n as usize);
         let mut calls = Vec::new();
         let mut letters = Vec::new();
+        let mut offers = Vec::new();
         for k in 0..n {
             let i = rng.random_range(0..journey.stages.len());
             let stage = &journey.stages[i];
@@ -128,6 +142,28 @@ pub async fn seed(
                 5 if rng.random_bool(0.2) => pick(&mut rng, POSITIVE).to_string(),
                 _ => String::new(),
             };
+            if asked {
+                let offer = |kind: i8| OfferRow {
+                    event_id: Uuid::new_v4(),
+                    occurred_at: at,
+                    received_at: at,
+                    site: "demo".into(),
+                    journey: journey.id.clone(),
+                    stage: stage.id.clone(),
+                    touchpoint: touchpoint.id.clone(),
+                    channel: touchpoint.channel.name(),
+                    kind,
+                    question_set: String::new(),
+                };
+                match touchpoint.channel.name().as_str() {
+                    "phone" => offers.push(offer(OFFER_CALL)),
+                    "email" => offers.push(offer(OFFER_SENT)),
+                    _ => {
+                        offers.extend((0..rng.random_range(2..=6)).map(|_| offer(OFFER_SHOWN)));
+                        offers.push(offer(OFFER_OPENED));
+                    }
+                }
+            }
             feedback.push(FeedbackRow {
                 site: "demo".into(),
                 segment: Segment::code(Some(segment)),
@@ -195,6 +231,7 @@ pub async fn seed(
         write(storage, "timings", &timings).await?;
         write(storage, "calls", &calls).await?;
         write(storage, "correspondence", &letters).await?;
+        write(storage, "offers", &offers).await?;
         done.feedback += n;
         done.timings += n;
         done.calls += calls.len() as u64;
@@ -204,6 +241,12 @@ pub async fn seed(
     bar.finish_and_clear();
     Ok(done)
 }
+
+/// The codes of `offers.kind` (migrations 0019, 0022).
+const OFFER_SHOWN: i8 = 1;
+const OFFER_OPENED: i8 = 2;
+const OFFER_SENT: i8 = 3;
+const OFFER_CALL: i8 = 4;
 
 /// True when the journey has no rating yet (the demo seeds only an empty one).
 pub async fn is_empty(storage: &Storage, journey: &str) -> Result<bool, StorageError> {

@@ -560,7 +560,14 @@ impl Application {
         let catalog = self.catalog.get();
         for journey in catalog.journeys() {
             if crate::seed::is_empty(&self.database.storage, &journey.id).await? {
-                let done = crate::seed::seed(&self.database.storage, &catalog, journey, events, 90, false).await?;
+                let done = crate::seed::seed(
+                    &self.database.storage,
+                    &catalog,
+                    journey,
+                    events,
+                    crate::seed::Options { days: 90, progress: false, offers: true },
+                )
+                .await?;
                 tracing::info!(journey = %journey.id, ratings = done.feedback, "demo data seeded");
             }
         }

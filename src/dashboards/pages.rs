@@ -183,7 +183,8 @@ struct JourneyPage<'a> {
     charts: Vec<ChartView>,
 }
 
-/// `ЕПГУ: 5 of 10 asked (50%)` per touchpoint of `stage` where anyone was asked or answered.
+/// `ЕПГУ: 5 of 10 asked (50%)` per touchpoint of `stage` where anyone was
+/// asked or answered; answers of a source that counts no offers follow apart.
 fn reach_lines(
     reach: &[crate::official::Reach],
     stage: &str,
@@ -199,7 +200,16 @@ fn reach_lines(
                 .map_or_else(|| r.touchpoint.clone(), |t| if en { t.name.en.clone() } else { t.name.ru.clone() });
             let of = if en { "of" } else { "из" };
             let asked = if en { "asked" } else { "опрошенных" };
-            format!("{name}: {} {of} {} {asked} ({})", r.answered, r.offered, percent(r.rate))
+            let mut line = format!("{name}: {} {of} {} {asked} ({})", r.answered_offered, r.offered, percent(r.rate));
+            if r.unoffered > 0 {
+                let without = if en {
+                    "more without an offer counted"
+                } else {
+                    "ещё без учтённого предложения"
+                };
+                line += &format!("; {} {without}", r.unoffered);
+            }
+            line
         })
         .collect()
 }

@@ -55,8 +55,13 @@ pub struct Reach {
     pub sets: u64,
     /// ratings + sets.
     pub answered: u64,
-    /// answered / offered; none when nothing was offered (ratings came from a
-    /// source that does not count its offers).
+    /// Of the answers, as many as there were offers: the answers that can
+    /// stand for an offer (`min(answered, offered)`).
+    pub answered_offered: u64,
+    /// Answers beyond the offers counted: they came from a source that does
+    /// not count its offers (a site's own form posting to the API).
+    pub unoffered: u64,
+    /// answered_offered / offered, never above 1; none when nothing was offered.
     pub rate: Option<f64>,
 }
 
@@ -235,7 +240,12 @@ pub async fn reach(storage: &Storage, journey: &Journey, filters: &Filters) -> R
         .map(|mut r| {
             r.offered = r.shown + r.sent + r.calls;
             r.answered = r.ratings + r.sets;
-            r.rate = (r.offered > 0).then(|| r.answered as f64 / r.offered as f64);
+            // A rate is answers over the offers of the same channel: answers
+            // of a source that counts no offers are reported apart, never
+            // divided by another source's offers.
+            r.answered_offered = r.answered.min(r.offered);
+            r.unoffered = r.answered - r.answered_offered;
+            r.rate = (r.offered > 0).then(|| r.answered_offered as f64 / r.offered as f64);
             r
         })
         .collect())

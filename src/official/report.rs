@@ -79,7 +79,7 @@ async fn laid(state: &Dashboards, id: &str, q: &ReportQuery) -> Result<Laid, Api
     let (journey, filters, figures) = super::api::read(state, id, &q.view).await?;
     let words = Words::new(q.view.lang.as_deref(), time::UtcOffset::UTC);
     let layout = q.layout.unwrap_or(Layout::Official);
-    let tables = tables(&figures, &journey, layout, &words);
+    let tables = tables(&figures, &journey, &state.catalog.get(), layout, &words);
     let name = words.text(&journey.name);
     let title = match layout {
         Layout::Official => format!("{}: {name}", words.pick("Оценка качества услуги", "Service quality")),

@@ -4,6 +4,7 @@
 
 use super::figures::{Figures, Reach};
 use crate::domain::questions::SCORES;
+use crate::journeys::Catalog;
 use crate::journeys::model::Journey;
 use crate::web::Words;
 
@@ -51,9 +52,11 @@ pub enum Layout {
     A11,
 }
 
-pub fn tables(figures: &Figures, journey: &Journey, layout: Layout, w: &Words) -> Vec<Table> {
+pub fn tables(figures: &Figures, journey: &Journey, catalog: &Catalog, layout: Layout, w: &Words) -> Vec<Table> {
     match layout {
-        Layout::Official => vec![criteria(figures, journey, w), reach(figures, journey, w), standards(figures, w)],
+        Layout::Official => {
+            vec![criteria(figures, journey, w), reach(figures, journey, catalog, w), standards(figures, w)]
+        }
         Layout::A11 => vec![a11(figures, journey, w)],
     }
 }
@@ -103,7 +106,7 @@ fn set_name(set: &str, w: &Words) -> String {
     }
 }
 
-fn reach(figures: &Figures, journey: &Journey, w: &Words) -> Table {
+fn reach(figures: &Figures, journey: &Journey, catalog: &Catalog, w: &Words) -> Table {
     let header = [
         w.pick("Этап", "Stage"),
         w.pick("Точка контакта", "Touchpoint"),
@@ -114,8 +117,9 @@ fn reach(figures: &Figures, journey: &Journey, w: &Words) -> Table {
         w.pick("Предложено", "Offered"),
         w.pick("Оценок", "Ratings"),
         w.pick("Анкет", "Sets"),
-        w.pick("Ответило", "Answered"),
+        w.pick("Ответило из опрошенных", "Answered of those asked"),
         w.pick("Отклик, %", "Response rate, %"),
+        w.pick("Ответов без учтённого предложения", "Answers without an offer counted"),
     ]
     .map(str::to_string)
     .to_vec();
@@ -125,7 +129,9 @@ fn reach(figures: &Figures, journey: &Journey, w: &Words) -> Table {
         .map(|r: &Reach| {
             vec![
                 Cell::Text(stage_name(journey, &r.stage, w)),
-                Cell::Text(r.touchpoint.clone()),
+                Cell::Text(
+                    catalog.touchpoint(&r.touchpoint).map_or_else(|| r.touchpoint.clone(), |t| w.text(&t.name).into()),
+                ),
                 count(r.shown),
                 count(r.opened),
                 count(r.sent),
@@ -133,8 +139,9 @@ fn reach(figures: &Figures, journey: &Journey, w: &Words) -> Table {
                 count(r.offered),
                 count(r.ratings),
                 count(r.sets),
-                count(r.answered),
+                count(r.answered_offered),
                 maybe(r.rate.map(|r| 100.0 * r)),
+                count(r.unoffered),
             ]
         })
         .collect();

@@ -412,7 +412,15 @@ async fn an_analyst_logs_in_and_sees_the_journey_map() {
     let app = spawn_app().await;
     let catalog = touchpoint::journeys::Catalog::load(&crate::support::repo().join("dashboards")).unwrap();
     let journey = catalog.journey("scrap-metal-licensing").unwrap();
-    touchpoint::seed::seed(&app.storage, &catalog, journey, 2_000, 90, false).await.unwrap();
+    touchpoint::seed::seed(
+        &app.storage,
+        &catalog,
+        journey,
+        2_000,
+        touchpoint::seed::Options { days: 90, progress: false, offers: true },
+    )
+    .await
+    .unwrap();
     touchpoint::accounts::auth::add_user(
         &app.storage,
         "olga",

@@ -158,3 +158,61 @@ async fn the_report_gives_the_same_numbers_as_a_page_a_workbook_and_csv() {
     let wrong = get("/dashboard/scrap-metal-licensing/official.csv?table=9").await.unwrap();
     assert_eq!(wrong.status(), 422);
 }
+
+#[tokio::test]
+async fn a_rate_is_never_above_a_hundred_and_answers_no_offer_counted_are_told_apart() {
+    let app = spawn_app().await;
+    // One showing of the widget, three ratings: two came from the site's own form.
+    let site = place("information_search", "site");
+    assert_eq!(
+        app.post("/api/v1/offers", &with(site.clone(), json!({"kind": "shown", "question_set": false}))).await.0,
+        202
+    );
+    for score in [5, 4, 3] {
+        assert_eq!(
+            app.post("/api/v1/feedback", &with(site.clone(), json!({"scale": "csat", "score": score}))).await.0,
+            202
+        );
+    }
+    // Ratings where nothing counts offers at all.
+    let epgu = place("application", "epgu");
+    for score in [5, 4] {
+        assert_eq!(
+            app.post("/api/v1/feedback", &with(epgu.clone(), json!({"scale": "csat", "score": score}))).await.0,
+            202
+        );
+    }
+    wait_for_rolled_up(&app.storage, "offers", 1).await;
+    wait_for_rolled_up(&app.storage, "feedback", 5).await;
+    let token = analyst_token(&app.storage).await;
+    let (status, official) = app.get_as(&token, "/api/v1/journeys/scrap-metal-licensing/official?period=7").await;
+    assert_eq!(status, 200, "{official}");
+    let cell =
+        |stage: &str| official["reach"].as_array().unwrap().iter().find(|r| r["stage"] == stage).unwrap().clone();
+    let site = cell("information_search");
+    assert_eq!(
+        (
+            site["offered"].as_u64(),
+            site["answered"].as_u64(),
+            site["answered_offered"].as_u64(),
+            site["unoffered"].as_u64()
+        ),
+        (Some(1), Some(3), Some(1), Some(2)),
+        "{site}"
+    );
+    assert_eq!(site["rate"], 1.0, "never above 100 %");
+    let epgu = cell("application");
+    assert_eq!((epgu["rate"].clone(), epgu["unoffered"].as_u64()), (Value::Null, Some(2)), "blank, not 2 of 0");
+    let response = app
+        .http
+        .get(format!("{}/dashboard/scrap-metal-licensing?period=7", app.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let page = response.text().await.unwrap();
+    assert!(page.contains("1 из 1 опрошенных (100%); 2 ещё без учтённого предложения"), "{page}");
+    assert!(page.contains("0 из 0 опрошенных (—); 2 ещё без учтённого предложения"), "{page}");
+    assert!(!page.contains("300%") && !page.contains("из 0 опрошенных (inf"), "{page}");
+    app.stop().await;
+}
