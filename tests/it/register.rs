@@ -144,7 +144,8 @@ async fn an_editor_drafts_an_approver_includes_and_anyone_reads_every_version() 
     let (_, changed) = app.get_json("/api/v1/register/diff?from=1&to=2").await;
     assert_eq!(
         changed["differences"],
-        json!([{"what": "touchpoint", "id": "vks", "how": "changed", "fields": ["excluded_since"]}])
+        json!([{"what": "touchpoint", "id": "vks", "how": "changed", "fields": ["excluded_since"],
+                "changes": [{"field": "excluded_since", "old": null, "new": vks(&second)["excluded_since"]}]}])
     );
     let (status, body) = app.get_json("/api/v1/register/diff?from=1&to=9").await;
     assert_eq!((status.as_u16(), body["error"]["field"].as_str()), (404, Some("to")), "{body}");
