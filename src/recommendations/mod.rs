@@ -220,6 +220,14 @@ impl Lab {
         if next.status == Status::Verified && before.status != Status::Verified {
             self.must_have_improved(&next).await?;
         }
+        // Serialised across instances, not only within this one.
+        if !self.store.claim_version(id, next.version).await? {
+            return Err(ApiError::Conflict {
+                field: "version",
+                message: "another edit of this recommendation was saved at the same moment; reload and edit again"
+                    .into(),
+            });
+        }
         self.store.insert(&next).await?;
         Ok(next)
     }

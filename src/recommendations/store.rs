@@ -103,6 +103,12 @@ impl RecommendationStore {
         RecommendationStore { storage }
     }
 
+    /// Whether this instance may write version `version` of `id`
+    /// (`storage::claims`): two edits racing through two instances keep one.
+    pub async fn claim_version(&self, id: Uuid, version: u32) -> Result<bool, StorageError> {
+        crate::storage::claims::claim(&self.storage, &format!("recommendation:{id}"), version).await
+    }
+
     /// The newest version of each recommendation, of one journey or all
     /// (`journey` empty), in the order they were first recorded.
     pub async fn current(&self, journey: &str) -> Result<Vec<Recommendation>, StorageError> {

@@ -140,6 +140,13 @@ impl Desk {
         // Checked by `apply`; built before the INSERT so nothing is stored that cannot serve.
         let catalog = next.catalog(self.calendar()).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
         let new = self.version_row(version + 1, id, approver, &next)?;
+        // Serialised across instances, not only within this one.
+        if !self.store.claim_version(new.version).await? {
+            return Err(ApiError::Conflict {
+                field: "id",
+                message: "another approval put a version in force at the same moment; approve again".into(),
+            });
+        }
         self.store.insert_version(&new).await?;
         self.live.set(catalog);
         self.in_force.store(new.version, Ordering::SeqCst);

@@ -145,6 +145,12 @@ impl RegisterStore {
         RegisterStore { storage }
     }
 
+    /// Whether this instance may write version `version` (`storage::claims`):
+    /// two approvals racing through two instances put one version in force.
+    pub async fn claim_version(&self, version: u32) -> Result<bool, StoreError> {
+        Ok(crate::storage::claims::claim(&self.storage, "register", version).await?)
+    }
+
     /// The version in force: the highest.
     pub async fn latest(&self) -> Result<Option<(u32, Documents)>, StoreError> {
         let sql = "SELECT ?fields FROM register_versions FINAL ORDER BY version DESC LIMIT 1";

@@ -70,7 +70,7 @@ pub async fn browser(javascript: bool) -> (Driver, Client) {
 }
 
 /// Serves test pages on a port of their own (another origin than the app).
-async fn serve_pages(pages: Vec<(&'static str, String, Option<String>)>) -> String {
+pub async fn serve_pages(pages: Vec<(&'static str, String, Option<String>)>) -> String {
     let mut router = axum::Router::new();
     for (path, html, csp) in pages {
         router = router.route(

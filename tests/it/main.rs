@@ -23,6 +23,7 @@ mod follow;
 mod health;
 mod hostile;
 mod journeys_api;
+mod lab_loop;
 mod login_throttle;
 mod metrics;
 mod migrations;

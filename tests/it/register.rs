@@ -652,3 +652,55 @@ async fn an_edit_built_from_the_journey_api_keeps_what_it_did_not_change_and_the
     assert_eq!(after["questions"], before["questions"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn approvals_and_recommendation_edits_racing_through_two_instances_keep_one_version() {
+    let config = crate::support::test_config();
+    let one = crate::support::spawn_app_with(config.clone()).await;
+    let mut other_config = config.clone();
+    other_config.spool.dir = crate::support::scratch("spool-other");
+    let other = crate::support::spawn_app_with(other_config).await;
+    let editor = api_token(&one.storage, Role::Editor, &["licensing"]).await;
+    let approver = api_token(&one.storage, Role::Approver, &[]).await;
+    let analyst = api_token(&one.storage, Role::Analyst, &[]).await;
+
+    // Two drafts that each apply to version 1, approved at once on two instances.
+    let a = post(&one, &editor, "/api/v1/register/changes", &exclude("vks")).await.1["change_id"].clone();
+    let b = post(&one, &editor, "/api/v1/register/changes", &exclude("social")).await.1["change_id"].clone();
+    let approve = |id: &Value| format!("/api/v1/register/changes/{}/approve", id.as_str().unwrap());
+    let none = json!({});
+    let (path_a, path_b) = (approve(&a), approve(&b));
+    let (first, second) = tokio::join!(post(&one, &approver, &path_a, &none), post(&other, &approver, &path_b, &none));
+    let mut statuses = [first.0, second.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "one version in force: {first:?} {second:?}");
+    let rows: u64 = one
+        .storage
+        .client()
+        .query("SELECT count() FROM register_versions WHERE version = 2")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "one row for version 2, not two to collapse");
+    let loser = if first.0 == 409 { &a } else { &b };
+    assert_eq!(post(&one, &approver, &approve(loser), &none).await.0, 200, "approved again: version 3");
+    assert_eq!(versions(&one).await, [3, 2, 1]);
+
+    // Two edits of one recommendation from the same version, at once.
+    let (_, list) = one.get_as(&analyst, "/api/v1/journeys/scrap-metal-licensing/recommendations").await;
+    let seeded = &list["recommendations"][0];
+    let path = format!("/api/v1/recommendations/{}", seeded["id"].as_str().unwrap());
+    let edit = |note: &str| json!({"version": seeded["version"], "note": note});
+    let (edit_x, edit_y) = (edit("x"), edit("y"));
+    let (x, y) = tokio::join!(one.post_as(&analyst, &path, &edit_x), other.post_as(&analyst, &path, &edit_y));
+    let mut statuses = [x.0, y.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{x:?} {y:?}");
+    let (_, history) = one.get_as(&analyst, &format!("{path}/history")).await;
+    let next = seeded["version"].as_u64().unwrap() + 1;
+    let versions: Vec<u64> =
+        history["versions"].as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions.iter().filter(|v| **v == next).count(), 1, "{history}");
+    one.stop().await;
+    other.stop().await;
+}

@@ -28,6 +28,7 @@ pub const ALL_TABLES: &[&str] = &[
     "case_stage_builds",
     "case_stage_times",
     "case_touches",
+    "claims",
     "cases",
     "correspondence",
     "deliveries",
