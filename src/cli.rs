@@ -206,15 +206,9 @@ pub fn main() -> ExitCode {
                 let catalog = Catalog::load(&config.dashboards_dir)?;
                 let journey =
                     catalog.journey(&journey).ok_or_else(|| anyhow::anyhow!("unknown journey {journey:?}"))?.clone();
+                let options = crate::seed::Options { days, progress: true, offers: true };
                 with_database(&config, |storage| async move {
-                    let done = crate::seed::seed(
-                        &storage,
-                        &catalog,
-                        &journey,
-                        events,
-                        crate::seed::Options { days, progress: true, offers: true },
-                    )
-                    .await?;
+                    let done = crate::seed::seed(&storage, &catalog, &journey, events, options).await?;
                     println!(
                         "seeded {}: {} ratings, {} timings, {} calls, {} letters",
                         journey.id, done.feedback, done.timings, done.calls, done.letters

@@ -143,26 +143,7 @@ pub async fn seed(
                 _ => String::new(),
             };
             if asked {
-                let offer = |kind: i8| OfferRow {
-                    event_id: Uuid::new_v4(),
-                    occurred_at: at,
-                    received_at: at,
-                    site: "demo".into(),
-                    journey: journey.id.clone(),
-                    stage: stage.id.clone(),
-                    touchpoint: touchpoint.id.clone(),
-                    channel: touchpoint.channel.name(),
-                    kind,
-                    question_set: String::new(),
-                };
-                match touchpoint.channel.name().as_str() {
-                    "phone" => offers.push(offer(OFFER_CALL)),
-                    "email" => offers.push(offer(OFFER_SENT)),
-                    _ => {
-                        offers.extend((0..rng.random_range(2..=6)).map(|_| offer(OFFER_SHOWN)));
-                        offers.push(offer(OFFER_OPENED));
-                    }
-                }
+                offers.extend(asked_before(&mut rng, &rating));
             }
             feedback.push(FeedbackRow {
                 site: "demo".into(),
@@ -240,6 +221,28 @@ pub async fn seed(
     }
     bar.finish_and_clear();
     Ok(done)
+}
+
+/// The offers a real channel makes before `rating`: a call logged, a
+/// letter's links sent, or the widget shown two to six times and opened once.
+fn asked_before(rng: &mut impl Rng, rating: &Rating<'_>) -> Vec<OfferRow> {
+    let offer = |kind: i8| OfferRow {
+        event_id: Uuid::new_v4(),
+        occurred_at: rating.occurred_at,
+        received_at: rating.received_at,
+        site: "demo".into(),
+        journey: rating.journey.to_string(),
+        stage: rating.stage.to_string(),
+        touchpoint: rating.touchpoint.id.clone(),
+        channel: rating.touchpoint.channel.name(),
+        kind,
+        question_set: String::new(),
+    };
+    match rating.touchpoint.channel.name().as_str() {
+        "phone" => vec![offer(OFFER_CALL)],
+        "email" => vec![offer(OFFER_SENT)],
+        _ => (0..rng.random_range(2..=6)).map(|_| offer(OFFER_SHOWN)).chain([offer(OFFER_OPENED)]).collect(),
+    }
 }
 
 /// The codes of `offers.kind` (migrations 0019, 0022).

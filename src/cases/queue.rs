@@ -211,7 +211,6 @@ pub async fn contexts(storage: &Storage, cases: &[&CaseRow]) -> Result<Vec<(Uuid
         .max()
         .unwrap_or(0)
         .saturating_add(crate::domain::time::MAX_SKEW.as_secs() as u32);
-    let scale = |code| crate::domain::Scale::from_code(code).map(crate::domain::Scale::as_str);
     // What opened a case is stored on the shard of the instance that took it.
     let ratings: Vec<RatingContext> = storage
         .client()
@@ -250,33 +249,43 @@ pub async fn contexts(storage: &Storage, cases: &[&CaseRow]) -> Result<Vec<(Uuid
     let ratings =
         ratings.into_iter().filter(|r| r.site == crate::ingest::EMAIL_SITE || opened_by(&r.event_id, r.received_at));
     let calls = calls.into_iter().filter(|c| opened_by(&c.event_id, c.received_at));
-    let ratings = ratings.map(|r| {
+    Ok(ratings.map(RatingContext::context).chain(calls.map(CallContext::context)).collect())
+}
+
+fn scale_name(code: i8) -> Option<&'static str> {
+    crate::domain::Scale::from_code(code).map(crate::domain::Scale::as_str)
+}
+
+impl RatingContext {
+    fn context(self) -> (Uuid, Context) {
         let context = Context {
-            at: r.occurred_at,
-            scale: scale(r.scale),
-            score: Some(r.score),
-            comment: r.comment,
-            tags: r.tags,
-            channel: r.channel,
+            at: self.occurred_at,
+            scale: scale_name(self.scale),
+            score: Some(self.score),
+            comment: self.comment,
+            tags: self.tags,
+            channel: self.channel,
             transfers: None,
             wait_seconds: None,
             talk_seconds: None,
         };
-        (r.event_id, context)
-    });
-    let calls = calls.map(|c| {
+        (self.event_id, context)
+    }
+}
+
+impl CallContext {
+    fn context(self) -> (Uuid, Context) {
         let context = Context {
-            at: c.started_at,
-            scale: c.rating_score.and_then(|_| scale(c.rating_scale)),
-            score: c.rating_score,
+            at: self.started_at,
+            scale: self.rating_score.and_then(|_| scale_name(self.rating_scale)),
+            score: self.rating_score,
             comment: String::new(),
             tags: Vec::new(),
             channel: "phone".into(),
-            transfers: Some(c.transfers),
-            wait_seconds: Some(c.wait_seconds),
-            talk_seconds: Some(c.talk_seconds),
+            transfers: Some(self.transfers),
+            wait_seconds: Some(self.wait_seconds),
+            talk_seconds: Some(self.talk_seconds),
         };
-        (c.event_id, context)
-    });
-    Ok(ratings.chain(calls).collect())
+        (self.event_id, context)
+    }
 }

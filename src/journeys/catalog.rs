@@ -301,6 +301,22 @@ fn question_problems(questions: &crate::journeys::model::Questions) -> Vec<Strin
     problems
 }
 
+/// What is wrong with the unit that works `stage`'s cases, if anything.
+fn unit_problem(journey: &Journey, stage: &crate::journeys::model::Stage) -> Option<String> {
+    match (&stage.unit, &journey.cases.unit) {
+        (Some(unit), _) => id_problem(unit),
+        // Every stage can open cases (a low rating does under any rules),
+        // and a case nobody's unit holds is seen by no handler while the
+        // client is promised an answer by a date.
+        (None, None) => Some(
+            "the cases this stage opens would have no unit to work them: \
+             name one with `unit` on the stage, or for every stage under `[cases]`"
+                .into(),
+        ),
+        (None, Some(_)) => None,
+    }
+}
+
 fn validate_journey(path: &Path, journey: &Journey, touchpoints: &HashMap<&str, &str>, errors: &mut Vec<CatalogError>) {
     let mut r = Reporter { file: path, errors };
     if let Some(m) = id_problem(&journey.id) {
@@ -368,19 +384,8 @@ fn validate_journey(path: &Path, journey: &Journey, touchpoints: &HashMap<&str, 
                 _ => {}
             }
         }
-        if let Some(m) = stage.unit.as_deref().and_then(id_problem) {
+        if let Some(m) = unit_problem(journey, stage) {
             r.push(&entry, "unit", m);
-        }
-        // Every stage can open cases (a low rating does under any rules),
-        // and a case nobody's unit holds is seen by no handler while the
-        // client is promised an answer by a date.
-        if stage.unit.is_none() && journey.cases.unit.is_none() {
-            r.push(
-                &entry,
-                "unit",
-                "the cases this stage opens would have no unit to work them: \
-                 name one with `unit` on the stage, or for every stage under `[cases]`",
-            );
         }
         if let Some(questions) = &stage.questions {
             for m in question_problems(questions) {
