@@ -114,7 +114,7 @@ pub fn app(
         // A stuck ClickHouse query or a body that never arrives ends here.
         .layer(DeadlineLayer(request_timeout))
         // A browser that asked for a page gets its error as a page.
-        .layer(axum::middleware::from_fn(crate::web::html_errors))
+        .layer(crate::web::HtmlErrorsLayer)
         .service(router(state))
 }
 
@@ -527,7 +527,23 @@ impl Application {
         // The files are the first version; later ones are approved changes,
         // and the latest is the one in force.
         let files = crate::register::documents::Documents::of(&catalog.get());
-        let (version, in_force) = state.register.open(&files).await?;
+        let (mut version, mut in_force) = state.register.open(&files).await?;
+        let with_units = in_force.clone().with_units_of(&files);
+        if with_units != in_force {
+            // Approved before every stage had to name its unit: the files' units, as a version of its own.
+            match state.register.adopt(&with_units, "touchpoint: units from the journey files").await {
+                Ok(adopted) => {
+                    tracing::warn!(
+                        version = adopted,
+                        "the version in force named no unit for some stages; took the files' units"
+                    );
+                    (version, in_force) = (adopted, with_units);
+                }
+                // Another instance starting at the same moment wrote it.
+                Err(ApiError::Conflict { .. }) => (version, in_force) = state.register.open(&files).await?,
+                Err(e) => return Err(anyhow::anyhow!("cannot put the files' units in force: {e}")),
+            }
+        }
         if in_force != files {
             tracing::warn!(
                 version,

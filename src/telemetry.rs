@@ -11,6 +11,7 @@ use std::io::{self, Write};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::{LogConfig, LogFormat};
 
@@ -19,7 +20,8 @@ use crate::config::{LogConfig, LogFormat};
 pub fn init(config: &LogConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
     // Logs go to stderr: stdout is for what a command prints (a token, a report).
-    let _ = tracing::subscriber::set_global_default(subscriber(config.format, filter, OneLine(io::stderr)));
+    // `try_init` also routes the `log` crate's records (reqwest, rustls) here.
+    let _ = subscriber(config.format, filter, OneLine(io::stderr)).try_init();
 }
 
 /// The subscriber `init` installs, writing to `writer`.
@@ -67,7 +69,8 @@ impl<W: Write> Write for Escaping<W> {
         let mut out = String::with_capacity(text.len() + 16);
         for c in text.chars() {
             if forbidden(c) {
-                out.push_str(&c.escape_unicode().to_string());
+                // `\u202e`: the same escape JSON uses, so a JSON line stays valid.
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
             } else {
                 out.push(c);
             }
@@ -129,6 +132,11 @@ mod tests {
             assert_eq!(lines.len(), 2, "{written}");
             assert!(lines[0].contains("login failed") && !lines[0].contains('\u{1b}'), "{written}");
             assert!(!written.contains('\r') && !written.contains('\u{202e}'), "{written}");
+            if format == LogFormat::Json {
+                for line in &lines {
+                    serde_json::from_str::<serde_json::Value>(line).expect("every JSON line stays JSON");
+                }
+            }
             assert!(lines[1].contains("next"));
         }
     }

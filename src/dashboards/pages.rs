@@ -198,6 +198,15 @@ fn reach_lines(
             let name = catalog
                 .touchpoint(&r.touchpoint)
                 .map_or_else(|| r.touchpoint.clone(), |t| if en { t.name.en.clone() } else { t.name.ru.clone() });
+            if r.offered == 0 {
+                // Nothing counts offers here (or none by segment): no rate.
+                let none = if en {
+                    "answered, no offer counted"
+                } else {
+                    "ответили, предложений не учтено"
+                };
+                return format!("{name}: {} {none}", r.answered);
+            }
             let of = if en { "of" } else { "из" };
             let asked = if en { "asked" } else { "опрошенных" };
             let mut line = format!("{name}: {} {of} {} {asked} ({})", r.answered_offered, r.offered, percent(r.rate));

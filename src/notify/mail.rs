@@ -47,8 +47,8 @@ impl Mailer {
 
     /// Sends `letter` to `to`. `message_id` is the same on every attempt, so
     /// a letter sent twice (its record lost) can be recognised as one.
-    /// A refusal of the mailbox or the letter that the server means for
-    /// good (550–554) is a permanent failure.
+    /// A refusal of the recipient that the server means for good (a 55x
+    /// with an enhanced code 5.1.x or 5.2.x) is a permanent failure.
     pub async fn send(&self, to: &[Mailbox], letter: &Letter, message_id: &str) -> Result<(), Failure> {
         let mut message = Message::builder()
             .from(self.from.clone())
@@ -60,9 +60,13 @@ impl Mailer {
         }
         let message = message.body(letter.body.clone()).map_err(|e| Failure::permanent(&e.to_string()))?;
         self.transport.send(message).await.map(drop).map_err(|e| {
-            // A 55x refuses the mailbox or the letter for good; a 53x (log in
-            // first, wrong password) is ours to fix, and the letter waits.
-            let refused = e.status().is_some_and(|code| code.category == Category::MailSystem);
+            // A 55x with an enhanced code of the address (5.1.x) or the
+            // mailbox (5.2.x) refuses the recipient for good. Anything else —
+            // a 53x (log in first), a 5.7.1 (relaying denied) — is ours to
+            // fix in the mail settings, and the letter waits.
+            let text = e.to_string();
+            let recipient = text.contains(" 5.1.") || text.contains(" 5.2.");
+            let refused = e.status().is_some_and(|code| code.category == Category::MailSystem) && recipient;
             if e.is_permanent() && refused {
                 Failure::permanent(&e.to_string())
             } else {

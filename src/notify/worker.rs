@@ -50,7 +50,7 @@ fn without_queries(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {
-        let start = rest[..at].rfind(ends_url).map_or(0, |i| i + 1);
+        let start = rest[..at].rfind(ends_url).map_or(0, |i| i + rest[i..].chars().next().map_or(1, char::len_utf8));
         let end = rest[at..].find(ends_url).map_or(rest.len(), |i| at + i);
         let url = &rest[start..end];
         out.push_str(&rest[..start]);
@@ -68,8 +68,12 @@ fn without_addresses(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('@') {
-        let start =
-            rest[..at].rfind(|c| !local(c)).map_or(0, |i| i + rest[i..].chars().next().map_or(1, char::len_utf8));
+        let start = if rest[..at].ends_with('"') {
+            // `"olga petrova"@mail.ru`: the local part is the quoted string.
+            rest[..at - 1].rfind('"').unwrap_or(at)
+        } else {
+            rest[..at].rfind(|c| !local(c)).map_or(0, |i| i + rest[i..].chars().next().map_or(1, char::len_utf8))
+        };
         let end = rest[at + 1..].find(|c| !domain(c)).map_or(rest.len(), |i| at + 1 + i);
         let host = &rest[at + 1..end];
         if start < at && host.contains('.') && !host.starts_with('.') {
@@ -338,6 +342,9 @@ mod tests {
             "error sending request for url (https://crm.example/hooks): connection refused; <address>"
         );
         assert_eq!(redacted("a @ b, user@ x, 5 @home"), "a @ b, user@ x, 5 @home", "no address, nothing changed");
+        assert_eq!(redacted("to \"olga petrova\"@mail.ru refused"), "to <address> refused");
+        assert_eq!(redacted("ответ\u{a0}http://x.ru/h?k=1\u{3000}ещё"), "ответ\u{a0}http://x.ru/h\u{3000}ещё");
+        assert_eq!(redacted("\u{2003}ölga@почта.рф\u{a0}"), "\u{2003}<address>\u{a0}");
     }
 
     #[test]

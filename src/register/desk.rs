@@ -69,14 +69,13 @@ impl Desk {
         Ok((1, files.clone()))
     }
 
-    /// What `change` would change in the version in force, field by field:
-    /// what an approver reads before deciding. Empty when it no longer applies.
-    pub async fn preview(&self, change: &Change) -> Result<Vec<super::diff::Difference>, ApiError> {
-        let Some((_, docs)) = self.store.latest().await? else { return Ok(Vec::new()) };
-        Ok(match change.apply(&docs, &self.today()) {
-            Ok(next) => super::diff::diff(&docs, &next),
+    /// What `change` would change in `in_force`, field by field: what an
+    /// approver reads before deciding. Empty when it no longer applies.
+    pub fn preview(&self, change: &Change, in_force: &Documents) -> Vec<super::diff::Difference> {
+        match change.apply(in_force, &self.today()) {
+            Ok(next) => super::diff::diff(in_force, &next),
             Err(_) => Vec::new(),
-        })
+        }
     }
 
     fn today(&self) -> String {
@@ -151,6 +150,23 @@ impl Desk {
         self.live.set(catalog);
         self.in_force.store(new.version, Ordering::SeqCst);
         Ok(Approved { version: new.version, publish_by: new.publish_by })
+    }
+
+    /// Puts `docs` in force as the next version, made by the service itself
+    /// (the units a version approved before they were required lacks, taken
+    /// from the files). Returns the version.
+    pub async fn adopt(&self, docs: &Documents, why: &str) -> Result<u32, ApiError> {
+        let _one = self.lock.lock().await;
+        let (version, _) = self.store.latest().await?.ok_or_else(not_opened)?;
+        let catalog = docs.catalog(self.calendar()).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+        let new = self.version_row(version + 1, Uuid::nil(), why, docs)?;
+        if !self.store.claim_version(new.version).await? {
+            return Err(ApiError::Conflict { field: "version", message: "another instance wrote it first".into() });
+        }
+        self.store.insert_version(&new).await?;
+        self.live.set(catalog);
+        self.in_force.store(new.version, Ordering::SeqCst);
+        Ok(new.version)
     }
 
     /// Turns draft `id` down with the approver's words.

@@ -126,13 +126,14 @@ async fn render(
 ) -> Result<Response, ApiError> {
     let catalog = desk.live.get();
     let mut lines = Vec::new();
+    let in_force = desk.store.latest().await?.map(|(_, docs)| docs);
     for (row, state) in desk.store.changes().await? {
         let draft = state == ChangeState::Draft;
         let change = row.change()?;
         let mut what = summary(&change, &w);
-        if draft {
+        if let (true, Some(docs)) = (draft, &in_force) {
             // The approver reads each field the draft changes, old → new.
-            for d in desk.preview(&change).await?.iter().filter(|d| d.how == "changed") {
+            for d in desk.preview(&change, docs).iter().filter(|d| d.how == "changed") {
                 let fields: Vec<String> = d.changes.iter().map(|c| c.line()).collect();
                 what = format!("{what}. {}", fields.join("; "));
             }

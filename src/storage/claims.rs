@@ -22,6 +22,11 @@ use super::{Storage, StorageError};
 
 /// How long a claimant waits before it reads who won.
 pub const SETTLE: Duration = Duration::from_millis(500);
+/// A claim this old whose writer has not written (a request cut off, an
+/// INSERT that failed) is abandoned: it no longer stops the next writer.
+/// A writer writes within a moment of winning; the next one reads the
+/// version it wrote and claims the one after.
+pub const LEASE: Duration = Duration::from_secs(30);
 
 #[derive(Row, Serialize)]
 struct ClaimRow {
@@ -37,13 +42,18 @@ struct ClaimRow {
 pub async fn claim(storage: &Storage, what: &str, version: u32) -> Result<bool, StorageError> {
     let claimant = Uuid::new_v4();
     let at_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+    let live_since = at_ms.saturating_sub(LEASE.as_millis() as u64);
     storage.insert_one("claims", &ClaimRow { what: what.to_string(), version, at_ms, claimant }).await?;
     tokio::time::sleep(SETTLE).await;
     let winner: Option<String> = storage
         .client()
-        .query("SELECT toString(claimant) FROM claims WHERE what = ? AND version = ? ORDER BY at_ms, claimant LIMIT 1")
+        .query(
+            "SELECT toString(claimant) FROM claims WHERE what = ? AND version = ? AND at_ms >= ? \
+             ORDER BY at_ms, claimant LIMIT 1",
+        )
         .bind(what)
         .bind(version)
+        .bind(live_since)
         .fetch_optional()
         .await?;
     Ok(winner.as_deref() == Some(claimant.to_string().as_str()))

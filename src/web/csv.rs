@@ -13,7 +13,7 @@ use crate::error::ApiError;
 /// line breaks; spreadsheets skip them) starts a formula, `= + - @` or their
 /// full-width forms, gets a leading `'`. A plain number (`-12.5`) is left a
 /// number. A formula after a `;` or a tab inside a cell is harmless because
-/// every cell is quoted ([`csv_response`]), so no spreadsheet splits it there.
+/// every cell is quoted ([`download`]), so no spreadsheet splits it there.
 pub fn neutralise(cell: &str) -> String {
     let first = cell.trim_start().chars().next();
     let formula = matches!(first, Some('=' | '+' | '-' | '@' | '＝' | '＋' | '－' | '＠'));

@@ -9,6 +9,8 @@
 //! The widget's embeddable form sets its own `frame-ancestors` (the site's
 //! origins) and gets [`public_pages`] for the rest.
 
+use std::convert::Infallible;
+
 use askama::Template;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
@@ -113,11 +115,80 @@ struct ErrorFields {
     field: Option<String>,
 }
 
-/// Middleware of the whole service: a browser that asked for a page (not
-/// the JSON API, not the widget) and got a client error in the API's JSON
-/// shape gets it as a page instead: what is wrong, which field, and a way
-/// back. Status and headers (`Retry-After`, `WWW-Authenticate`) stay.
-pub async fn html_errors(request: Request, next: Next) -> Response {
+/// Turns a 4xx in the API's JSON shape into a page for a browser that asked
+/// for one (not the JSON API, not the widget): what is wrong, which field,
+/// and a way back; status and headers (`Retry-After`, `WWW-Authenticate`)
+/// stay. A plain tower layer, not `middleware::from_fn`: every request
+/// passes it, and a capture request must cost no more than a path and a
+/// header look.
+#[derive(Debug, Clone, Copy)]
+pub struct HtmlErrorsLayer;
+
+impl<S> tower::Layer<S> for HtmlErrorsLayer {
+    type Service = HtmlErrors<S>;
+
+    fn layer(&self, inner: S) -> HtmlErrors<S> {
+        HtmlErrors { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HtmlErrors<S> {
+    inner: S,
+}
+
+type BoxedPage = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The inner service's answer as it is, or (a page was asked for) made a page.
+    #[project = PageProjection]
+    pub enum PageFuture<F> {
+        Passed { #[pin] inner: F },
+        Page { page: BoxedPage },
+    }
+}
+
+impl<F: std::future::Future<Output = Result<Response, Infallible>>> std::future::Future for PageFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            PageProjection::Passed { inner } => inner.poll(cx),
+            PageProjection::Page { page } => page.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<S> tower::Service<Request> for HtmlErrors<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = PageFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let Some(asked) = page_asked(&request) else {
+            return PageFuture::Passed { inner: self.inner.call(request) };
+        };
+        let answer = self.inner.call(request);
+        PageFuture::Page { page: Box::pin(async move { Ok(as_page(answer.await?, asked).await) }) }
+    }
+}
+
+/// What a page answer needs to know of the request that asked for it.
+struct Asked {
+    en: bool,
+    /// The page without its query: a path of this service only.
+    back: String,
+}
+
+fn page_asked(request: &Request) -> Option<Asked> {
     let path = request.uri().path();
     let wants_page = !path.starts_with("/api/")
         && !path.starts_with("/widget")
@@ -127,17 +198,21 @@ pub async fn html_errors(request: Request, next: Next) -> Response {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"));
     if !wants_page {
-        return next.run(request).await;
+        return None;
     }
     let en = request.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("lang=en")));
-    let back = request.uri().path().to_string();
-    let response = next.run(request).await;
+    // `//host/x` would be a link to another site.
+    let own = path.starts_with('/') && !path.starts_with("//") && !path.contains('\\');
+    Some(Asked { en, back: if own { path.to_string() } else { "/".to_string() } })
+}
+
+async fn as_page(response: Response, asked: Asked) -> Response {
     let json =
         response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
     if !response.status().is_client_error() || !json {
         return response;
     }
-    let (mut parts, body) = response.into_parts();
+    let (parts, body) = response.into_parts();
     // An error body is a few hundred bytes; anything else passes unread.
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return ApiError::Internal(anyhow::anyhow!("an error body could not be read")).into_response();
@@ -145,21 +220,16 @@ pub async fn html_errors(request: Request, next: Next) -> Response {
     let Ok(ErrorJson { error }) = serde_json::from_slice::<ErrorJson>(&bytes) else {
         return Response::from_parts(parts, axum::body::Body::from(bytes));
     };
-    let page = Problem {
-        lang: if en { "en" } else { "ru" },
-        en,
-        message: &error.message,
-        field: error.field.as_deref(),
-        back: &back,
-    };
+    let lang = if asked.en { "en" } else { "ru" };
+    let page =
+        Problem { lang, en: asked.en, message: &error.message, field: error.field.as_deref(), back: &asked.back };
     let Ok(html) = page.render() else {
         return Response::from_parts(parts, axum::body::Body::from(bytes));
     };
-    parts.headers.remove(header::CONTENT_LENGTH);
     let mut response = (parts.status, Html(html)).into_response();
-    for (name, value) in parts.headers {
-        if let Some(name) = name.filter(|n| *n != header::CONTENT_TYPE) {
-            response.headers_mut().insert(name, value);
+    for (name, value) in parts.headers.iter() {
+        if *name != header::CONTENT_TYPE && *name != header::CONTENT_LENGTH {
+            response.headers_mut().append(name.clone(), value.clone());
         }
     }
     private_pages(response)

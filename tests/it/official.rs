@@ -212,7 +212,7 @@ async fn a_rate_is_never_above_a_hundred_and_answers_no_offer_counted_are_told_a
         .unwrap();
     let page = response.text().await.unwrap();
     assert!(page.contains("1 из 1 опрошенных (100%); 2 ещё без учтённого предложения"), "{page}");
-    assert!(page.contains("0 из 0 опрошенных (—); 2 ещё без учтённого предложения"), "{page}");
+    assert!(page.contains("ЕПГУ): 2 ответили, предложений не учтено"), "{page}");
     assert!(!page.contains("300%") && !page.contains("из 0 опрошенных (inf"), "{page}");
     app.stop().await;
 }

@@ -704,3 +704,38 @@ async fn approvals_and_recommendation_edits_racing_through_two_instances_keep_on
     one.stop().await;
     other.stop().await;
 }
+
+#[tokio::test]
+async fn a_version_approved_before_units_were_required_takes_the_files_units_at_start() {
+    let config = crate::support::test_config();
+    let first = crate::support::spawn_app_with(config.clone()).await;
+    let (_, v1) = first.get_json("/api/v1/register/versions/1").await;
+    first.stop().await;
+    // What an earlier release approved: the same journey without any unit.
+    let mut old = v1.clone();
+    for journey in old["journeys"].as_array_mut().unwrap() {
+        journey["cases"]["unit"] = Value::Null;
+        for stage in journey["stages"].as_array_mut().unwrap() {
+            stage.as_object_mut().unwrap().remove("unit");
+        }
+    }
+    let storage = touchpoint::storage::Storage::new(crate::support::server(), &config.clickhouse.database);
+    storage
+        .client()
+        .query(
+            "INSERT INTO register_versions (version, change_id, approved_at, approved_by, publish_by, documents) \
+             SELECT 2, toUUID('00000000-0000-4000-8000-000000000001'), now(), 'earlier', now(), ?",
+        )
+        .bind(old.to_string())
+        .execute()
+        .await
+        .unwrap();
+
+    let again = crate::support::spawn_app_with(config).await;
+    assert_eq!(versions(&again).await, [3, 2, 1], "the files' units as a version of their own");
+    let (_, journey) = again.get_json("/api/v1/journeys/scrap-metal-licensing").await;
+    assert_eq!(journey["cases"]["unit"], "general");
+    let application = journey["stages"].as_array().unwrap().iter().find(|s| s["id"] == "application").unwrap();
+    assert_eq!(application["unit"], "licensing");
+    again.stop().await;
+}
