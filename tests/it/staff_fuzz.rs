@@ -331,7 +331,8 @@ async fn what_staff_write_is_stored_without_what_no_person_types() {
     let texts: (String, String) = app
         .storage
         .client()
-        .query("SELECT text_ru, text_en FROM recommendations WHERE author != '' ORDER BY changed_at DESC LIMIT 1")
+        .query("SELECT text_ru, text_en FROM recommendations WHERE id = toUUID(?)")
+        .bind(body["id"].as_str().unwrap())
         .fetch_one()
         .await
         .unwrap();
