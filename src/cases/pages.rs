@@ -254,6 +254,9 @@ struct CasePage<'a> {
     overdue: bool,
     context: Option<Context>,
     rating: String,
+    /// The context's channel and tags as a person reads them.
+    channel: String,
+    tags: String,
     log: Vec<(String, String, String, String)>,
     answer: Option<String>,
     can: Can,
@@ -261,6 +264,23 @@ struct CasePage<'a> {
     change_id: Uuid,
     error: Option<String>,
     other_lang: String,
+}
+
+/// A channel's name in the page's language; the stored name if unknown.
+fn channel_words(name: &str, w: &Words) -> String {
+    match serde_json::from_value::<crate::domain::Channel>(serde_json::Value::String(name.to_string())) {
+        Ok(channel) => w.pick(channel.words().0, channel.words().1).to_string(),
+        Err(_) => name.to_string(),
+    }
+}
+
+/// The names of a rating's tags, as its stage offers them.
+fn tag_names(catalog: &Catalog, case: &CaseRow, tags: &[String], w: &Words) -> String {
+    let stage = catalog.journey(&case.journey).and_then(|j| j.stages.iter().find(|s| s.id == case.stage));
+    let name = |id: &String| {
+        stage.and_then(|s| s.tags.iter().find(|t| &t.id == id)).map_or_else(|| id.clone(), |t| w.text(&t.name).into())
+    };
+    tags.iter().map(name).collect::<Vec<_>>().join(", ")
 }
 
 /// The steps the case can take now.
@@ -311,6 +331,8 @@ async fn case_page(
         status: w.status(status),
         overdue: state.overdue(case.acknowledge_by, case.answer_by, pages.desk.now()),
         rating: context.as_ref().map_or_else(String::new, |c| w.rating(c)),
+        channel: context.as_ref().map_or_else(String::new, |c| channel_words(&c.channel, &w)),
+        tags: context.as_ref().map_or_else(String::new, |c| tag_names(&pages.catalog.get(), &case, &c.tags, &w)),
         context,
         log: log.iter().map(|c| (w.time(c.at), c.by.clone(), w.action(&c.action), answer_text(&c.action))).collect(),
         answer: state.answer.clone(),

@@ -111,6 +111,7 @@ async fn a_lab_runs_the_shipped_example_from_a_low_rating_to_the_map() {
     wait_for(&client, "a[href^='/cases/']").await.click().await.unwrap();
     let comment = wait_for(&client, "main").await.text().await.unwrap();
     assert!(comment.contains("Форма заявления не принимает файлы"), "what the client said: {comment}");
+    assert!(comment.contains("ЕПГУ (Госуслуги)") && !comment.contains("csat"), "names, not ids: {comment}");
     step(&client, "acknowledge").await;
     wait_for(&client, "textarea[name=text]")
         .await

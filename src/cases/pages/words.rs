@@ -65,7 +65,8 @@ impl CaseWords for Words {
         let mut parts = Vec::new();
         if let (Some(scale), Some(score)) = (context.scale, context.score) {
             let (_, max) = crate::domain::Scale::from_name(scale).map_or((0, 0), |s| s.range());
-            parts.push(format!("{scale} {score} {} {max}", self.pick("из", "of")));
+            // The scale by its range, not its id: `2 из 5`, `3 из 10`.
+            parts.push(format!("{score} {} {max}", self.pick("из", "of")));
         }
         if let Some(transfers) = context.transfers {
             parts.push(format!("{}: {transfers}", self.pick("переводов", "transfers")));
