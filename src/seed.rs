@@ -99,10 +99,7 @@ pub async fn seed(
     events: u64,
     Options { days, progress, offers: asked }: Options,
 ) -> Result<Seeded, StorageError> {
-    let bar = if progress { ProgressBar::new(events) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} events, {per_sec}, {eta} left").expect("a valid template"),
-    );
+    let bar = progress_bar(events, progress);
     let now = unix(SystemTime::now());
     let span = days.max(1) * 86_400;
     let mut done = Seeded::default();
@@ -221,6 +218,15 @@ pub async fn seed(
     }
     bar.finish_and_clear();
     Ok(done)
+}
+
+/// A bar counting `events`, drawn only when `shown`.
+fn progress_bar(events: u64, shown: bool) -> ProgressBar {
+    let bar = if shown { ProgressBar::new(events) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} events, {per_sec}, {eta} left").expect("a valid template"),
+    );
+    bar
 }
 
 /// The offers a real channel makes before `rating`: a call logged, a

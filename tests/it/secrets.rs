@@ -8,17 +8,6 @@ use uuid::Uuid;
 
 use crate::support::{PASSWORD, TestApp, no_redirects, spawn_app_with, test_config};
 
-async fn login(app: &TestApp) -> String {
-    let response = no_redirects()
-        .post(format!("{}/login", app.address))
-        .form(&[("name", "olga"), ("password", PASSWORD), ("next", "/dashboard")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
-}
-
 async fn dashboard(app: &TestApp, cookie: &str) -> u16 {
     let request = no_redirects().get(format!("{}/dashboard", app.address)).header("cookie", cookie);
     request.send().await.unwrap().status().as_u16()
@@ -41,7 +30,7 @@ async fn without_configured_keys_links_and_sessions_outlive_a_restart_and_agree_
     let url = body["follow_url"].as_str().unwrap().to_string();
     let token = url.rsplit('/').next().unwrap().to_string();
     crate::support::wait_for_rows(&first.storage, "cases", 1).await;
-    let cookie = login(&first).await;
+    let cookie = crate::support::session_of(&first, "olga").await;
     assert_eq!(dashboard(&first, &cookie).await, 200);
     assert_eq!(dashboard(&second, &cookie).await, 200, "the other instance knows the session");
     assert_eq!(second.get(&format!("/follow/{token}")).await.status(), 200, "and the link");

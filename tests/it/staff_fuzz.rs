@@ -10,7 +10,7 @@ use touchpoint::accounts::auth::{self, Grant};
 use touchpoint::domain::Role;
 use uuid::Uuid;
 
-use crate::support::{PASSWORD, TestApp, catalog_with_units, no_redirects, spawn_app_with, test_config, wait_for_rows};
+use crate::support::{PASSWORD, catalog_with_units, no_redirects, spawn_app_with, test_config, wait_for_rows};
 
 /// Cases per run; each is one request.
 const CASES: u32 = 600;
@@ -215,17 +215,6 @@ fn routes(case: Uuid, recommendation: Uuid) -> Vec<Route> {
     ]
 }
 
-async fn login(app: &TestApp, name: &str) -> String {
-    let response = no_redirects()
-        .post(format!("{}/login", app.address))
-        .form(&[("name", name), ("password", PASSWORD), ("next", "/")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303, "{name} logs in");
-    response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn no_staff_form_or_query_parameter_is_ever_a_5xx() {
     let mut config = test_config();
@@ -243,7 +232,7 @@ async fn no_staff_form_or_query_parameter_is_ever_a_5xx() {
     let mut cookies = Vec::new();
     for (name, grant) in &grants {
         auth::add_user(&app.storage, name, PASSWORD, grant).await.unwrap();
-        cookies.push(login(&app, name).await);
+        cookies.push(crate::support::session_of(&app, name).await);
     }
     auth::add_user(&app.storage, "fuzzed", PASSWORD, &Grant::analyst()).await.unwrap();
     let low = json!({"event_id": Uuid::new_v4(), "site": "demo", "journey": J, "stage": "application",
@@ -288,7 +277,7 @@ async fn no_staff_form_or_query_parameter_is_ever_a_5xx() {
 async fn a_segment_filter_reads_and_a_reversed_period_is_a_page_naming_the_field() {
     let app = spawn_app_with(test_config()).await;
     auth::add_user(&app.storage, "an", PASSWORD, &Grant::analyst()).await.unwrap();
-    let cookie = login(&app, "an").await;
+    let cookie = crate::support::session_of(&app, "an").await;
     let get = |path: String| {
         no_redirects().get(format!("{}{path}", app.address)).header("cookie", &cookie).header("accept", "text/html")
     };

@@ -352,6 +352,18 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     TestApp { address, storage, http: reqwest::Client::new(), stop, running }
 }
 
+/// Logs `name` in with [`PASSWORD`]; the session cookie (`tp_session=…`).
+pub async fn session_of(app: &TestApp, name: &str) -> String {
+    let response = no_redirects()
+        .post(format!("{}/login", app.address))
+        .form(&[("name", name), ("password", PASSWORD), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "{name} logs in");
+    response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
+}
+
 /// Logs stay quiet unless `TEST_LOG` is set.
 pub fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
