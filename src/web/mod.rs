@@ -188,6 +188,27 @@ struct Asked {
     back: String,
 }
 
+/// A form's or a filter's field as its page labels it; the field's own name
+/// when the page has no label for it.
+fn field_words(field: &str, en: bool) -> &str {
+    let words = match field {
+        "period" => ("Период", "Period"),
+        "from" => ("Начало периода", "Start of the period"),
+        "to" => ("Конец периода", "End of the period"),
+        "quarter" => ("Квартал", "Quarter"),
+        "touchpoint" => ("Точка взаимодействия", "Touchpoint"),
+        "channel" => ("Канал", "Channel"),
+        "segment" => ("Сегмент клиентов", "Client segment"),
+        "stage" => ("Этап", "Stage"),
+        "unit" => ("Подразделение", "Unit"),
+        "status" => ("Статус", "Status"),
+        "days" => ("Дней", "Days"),
+        "journey" => ("Клиентский путь", "Journey"),
+        _ => return field,
+    };
+    if en { words.1 } else { words.0 }
+}
+
 fn page_asked(request: &Request) -> Option<Asked> {
     let path = request.uri().path();
     let wants_page = !path.starts_with("/api/")
@@ -221,8 +242,8 @@ async fn as_page(response: Response, asked: Asked) -> Response {
         return Response::from_parts(parts, axum::body::Body::from(bytes));
     };
     let lang = if asked.en { "en" } else { "ru" };
-    let page =
-        Problem { lang, en: asked.en, message: &error.message, field: error.field.as_deref(), back: &asked.back };
+    let field = error.field.as_deref().map(|f| field_words(f, asked.en));
+    let page = Problem { lang, en: asked.en, message: &error.message, field, back: &asked.back };
     let Ok(html) = page.render() else {
         return Response::from_parts(parts, axum::body::Body::from(bytes));
     };

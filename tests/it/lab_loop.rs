@@ -54,6 +54,17 @@ async fn step(client: &Client, action: &str) {
     }
 }
 
+/// The page as it is now, at 360 px: no sideways scrolling; a screenshot.
+async fn fits_a_phone(client: &Client, name: &str) {
+    client.set_window_size(360, 740).await.unwrap();
+    client.refresh().await.unwrap();
+    let fits: Value =
+        client.execute("return document.documentElement.scrollWidth <= innerWidth", vec![]).await.unwrap();
+    screenshot(client, name).await;
+    assert_eq!(fits, Value::Bool(true), "{name}: no sideways scrolling at 360 px");
+    client.set_window_size(1280, 900).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_lab_runs_the_shipped_example_from_a_low_rating_to_the_map() {
     let app = spawn_app_with(example()).await;
@@ -121,6 +132,7 @@ async fn a_lab_runs_the_shipped_example_from_a_low_rating_to_the_map() {
     step(&client, "answer").await;
     step(&client, "close").await;
     screenshot(&client, "loop-case.png").await;
+    fits_a_phone(&client, "loop-case-360.png").await;
 
     // The client reads the answer and rates how it was handled.
     client.goto(&follow).await.unwrap();
@@ -152,6 +164,20 @@ async fn a_lab_runs_the_shipped_example_from_a_low_rating_to_the_map() {
     let stage = stats["stages"].as_array().unwrap().iter().find(|s| s["id"] == "application").unwrap();
     assert_eq!(stage["n"].as_u64(), Some(1), "{stats}");
     assert!(map.contains("Подача заявления") || map.contains("Заполнение заявления"), "the map: {map}");
+    // A filter the lab got wrong: a page that says what and how to go back.
+    client
+        .goto(&format!("{}/dashboard/scrap-metal-licensing?from=2026-06-01&to=2026-01-01", app.address))
+        .await
+        .unwrap();
+    let problem = wait_for(&client, "[role=alert]").await.text().await.unwrap();
+    assert!(
+        problem.contains("Есть проблема")
+            && (problem.contains("«Начало периода»") || problem.contains("«Конец периода»")),
+        "{problem}"
+    );
+    fits_a_phone(&client, "problem-360.png").await;
+    let violations = crate::browser::axe(&client).await;
+    assert!(violations.is_empty(), "the problem page: {violations:#?}");
     client.close().await.unwrap();
     app.stop().await;
 }

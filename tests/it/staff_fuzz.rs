@@ -293,7 +293,11 @@ async fn a_segment_filter_reads_and_a_reversed_period_is_a_page_naming_the_field
     assert_eq!(response.status(), 422);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let page = response.text().await.unwrap();
-    assert!(page.contains("There is a problem") && (page.contains("«from»") || page.contains("«to»")), "{page}");
+    assert!(
+        page.contains("There is a problem")
+            && (page.contains("«Start of the period»") || page.contains("«End of the period»")),
+        "{page}"
+    );
     assert!(page.contains(&format!("href=\"/dashboard/{J}\"")), "a way back: {page}");
     // The API keeps its JSON, whatever the client accepts.
     let api = get(format!("/api/v1/journeys/{J}/stats?from=2026-06-01&to=2026-01-01")).send().await.unwrap();
