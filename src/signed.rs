@@ -13,6 +13,19 @@ use sha2::Sha256;
 /// 16 bytes of payload, 4 of expiry, 16 of MAC: 48 characters of base64url.
 const TOKEN_BYTES: usize = 36;
 
+/// An HMAC keyed for one `purpose` with a key derived from `secret` (the
+/// service's link key); without a secret, a random one. No purpose's key
+/// opens another's.
+pub fn keyed_for(secret: Option<&SecretString>, purpose: &str) -> Hmac<Sha256> {
+    let base = match secret {
+        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+        None => rand::random::<[u8; 32]>().to_vec(),
+    };
+    let mut derive = Hmac::<Sha256>::new_from_slice(&base).expect("HMAC takes a key of any length");
+    derive.update(purpose.as_bytes());
+    Hmac::<Sha256>::new_from_slice(&derive.finalize().into_bytes()).expect("any key length")
+}
+
 #[derive(Clone)]
 pub struct SignedTokens {
     /// The MAC keyed once: keying HMAC is half the cost of a token, and a
@@ -25,14 +38,7 @@ impl SignedTokens {
     /// `secret` is `email.secret`; `purpose` names the kind of link. Unset, a
     /// random key: links die at restart.
     pub fn new(secret: Option<&SecretString>, purpose: &str, ttl: Duration) -> SignedTokens {
-        let base = match secret {
-            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
-            None => rand::random::<[u8; 32]>().to_vec(),
-        };
-        let mut derive = Hmac::<Sha256>::new_from_slice(&base).expect("HMAC takes a key of any length");
-        derive.update(purpose.as_bytes());
-        let keyed = Hmac::<Sha256>::new_from_slice(&derive.finalize().into_bytes()).expect("any key length");
-        SignedTokens { keyed, ttl }
+        SignedTokens { keyed: keyed_for(secret, purpose), ttl }
     }
 
     /// The token of `payload`, valid for the link's lifetime from `from` (unix seconds).

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use clickhouse::Row;
 use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use sha2::Sha256;
 use uuid::Uuid;
@@ -42,14 +42,7 @@ impl LetterCases {
     /// none, `storage::secrets`). Unset, a random key: ids then change at
     /// restart, and a late letter could open a second case.
     pub fn new(secret: Option<&SecretString>) -> LetterCases {
-        let base = match secret {
-            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
-            None => rand::random::<[u8; 32]>().to_vec(),
-        };
-        let mut derive = Hmac::<Sha256>::new_from_slice(&base).expect("HMAC takes a key of any length");
-        derive.update(b"touchpoint letter case v1");
-        let keyed = Hmac::<Sha256>::new_from_slice(&derive.finalize().into_bytes()).expect("any key length");
-        LetterCases { keyed }
+        LetterCases { keyed: crate::signed::keyed_for(secret, "touchpoint letter case v1") }
     }
 
     /// The case id of a letter: the same for every update of it.

@@ -17,10 +17,7 @@ fn typed(c: char) -> bool {
 /// (see [`typed`]); refused (naming `field`) past `max_chars` of what is left.
 /// Every free-text field of every endpoint goes through here.
 pub fn bounded(field: &str, value: Option<String>, max_chars: usize) -> Result<String, ApiError> {
-    let mut value = value.unwrap_or_default();
-    if !value.chars().all(typed) {
-        value.retain(typed);
-    }
+    let value = clean(value.unwrap_or_default());
     if value.chars().count() > max_chars {
         return Err(ApiError::invalid(field, format!("at most {max_chars} characters")));
     }
