@@ -417,7 +417,8 @@ fn main() {
     runtime.block_on(async {
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-clickhouse");
         let _ = std::fs::remove_dir_all(&dir);
-        let clickhouse = EmbeddedClickHouse::start(&EmbeddedConfig { data_dir: dir.clone(), ..EmbeddedConfig::default() })
+        let config = EmbeddedConfig { data_dir: dir.clone(), ..EmbeddedConfig::default() };
+        let clickhouse = EmbeddedClickHouse::start(&config, "touchpoint")
             .await
             .expect("ClickHouse starts (./scripts/test.sh installs it)");
         let endpoint = clickhouse.endpoint();

@@ -426,7 +426,8 @@ impl Database {
                 (endpoint, None)
             }
             None => {
-                let server = EmbeddedClickHouse::start(&config.clickhouse.embedded).await?;
+                let server =
+                    EmbeddedClickHouse::start(&config.clickhouse.embedded, &config.clickhouse.database).await?;
                 (server.endpoint(), Some(server))
             }
         };

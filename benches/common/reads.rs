@@ -57,7 +57,7 @@ pub async fn kept(name: &str) -> Kept {
     use touchpoint::storage::migrations::{self, Migration};
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let config = touchpoint::config::EmbeddedConfig { data_dir: dir.clone(), ..Default::default() };
-    let clickhouse = touchpoint::storage::embedded::EmbeddedClickHouse::start(&config)
+    let clickhouse = touchpoint::storage::embedded::EmbeddedClickHouse::start(&config, "touchpoint")
         .await
         .expect("ClickHouse starts (./scripts/test.sh installs it)");
     let endpoint = clickhouse.endpoint();

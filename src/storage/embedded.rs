@@ -3,7 +3,7 @@
 //! under one folder that the next start reuses.
 
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -50,25 +50,56 @@ pub struct EmbeddedClickHouse {
     child: Child,
     http_port: u16,
     password: SecretString,
-    /// Of the read-only user `bi`, for BI tools (docs/bi.md).
-    bi_password: SecretString,
     dir: PathBuf,
 }
 
-/// The local server's read-only user, for a ministry's BI tool.
+/// The local server's read-only user, for a ministry's BI tool: it reads
+/// the BI database (`storage::bi`) and nothing else.
 pub const BI_USER: &str = "bi";
 
+/// The user through which the BI database's tables read the service's
+/// database (`remote_servers`, [`super::bi::SOURCE_CLUSTER`]); read-only.
+const BI_SOURCE_USER: &str = "bi_source";
+
+/// The read-only profile of both BI users. A read-only user may not change a
+/// setting, so these limits hold; `prefer_localhost_replica` 0 makes the BI
+/// tables read through their connection rather than in the BI user's own
+/// session (refused: it may not read the service's database).
+const BI_PROFILE: &str = "<readonly>1</readonly>
+            <prefer_localhost_replica>0</prefer_localhost_replica>
+            <max_execution_time>30</max_execution_time>
+            <max_memory_usage>1000000000</max_memory_usage>
+            <max_concurrent_queries_for_user>4</max_concurrent_queries_for_user>";
+
+/// The users of the local server and their passwords.
+struct Users<'a> {
+    /// The service's database.
+    database: &'a str,
+    /// Of `default`, the service's user.
+    password: SecretString,
+    /// Of [`BI_USER`].
+    bi_password: SecretString,
+    /// Of [`BI_SOURCE_USER`].
+    source_password: SecretString,
+}
+
 impl EmbeddedClickHouse {
-    /// Starts the server and waits until it answers.
-    pub async fn start(cfg: &EmbeddedConfig) -> Result<EmbeddedClickHouse, EmbeddedError> {
+    /// Starts the server and waits until it answers. `database` is the
+    /// service's: the read-only user `bi` reads its BI database alone.
+    pub async fn start(cfg: &EmbeddedConfig, database: &str) -> Result<EmbeddedClickHouse, EmbeddedError> {
         let (program, args) = find_binary(cfg.binary.as_deref())?;
         let dir = absolute(&cfg.data_dir)?;
         let layout = Layout::new(&dir);
         layout.create()?;
-        let password = layout.secret("password")?;
-        let bi_password = layout.secret("bi_password")?;
+        let users = Users {
+            database,
+            password: layout.secret("password")?,
+            bi_password: layout.secret("bi_password")?,
+            source_password: layout.secret("bi_source_password")?,
+        };
         let (http_port, tcp_port) = layout.ports()?;
-        layout.write_configs(http_port, tcp_port, &password, &bi_password)?;
+        layout.write_configs(http_port, tcp_port, &users)?;
+        let password = users.password;
 
         let stdout = layout.open_append(&layout.log.join("stdout.log"))?;
         let stderr = stdout.try_clone().map_err(|e| io(&layout.log, e))?;
@@ -89,7 +120,7 @@ impl EmbeddedClickHouse {
         }
         let child = command.spawn().map_err(|e| io(&program, e))?;
         tracing::info!(binary = %program.display(), http_port, data_dir = %dir.display(), "starting local ClickHouse");
-        let mut server = EmbeddedClickHouse { child, http_port, password, bi_password, dir };
+        let mut server = EmbeddedClickHouse { child, http_port, password, dir };
         server.wait_until_answering(cfg.start_timeout, &layout).await?;
         Ok(server)
     }
@@ -101,12 +132,6 @@ impl EmbeddedClickHouse {
             user: "default".into(),
             password: self.password.clone(),
         }
-    }
-
-    /// The read-only user `bi`: it may read (the service's database and
-    /// `system`), never write or change anything.
-    pub fn bi_endpoint(&self) -> Endpoint {
-        Endpoint { user: BI_USER.into(), password: self.bi_password.clone(), ..self.endpoint() }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -201,6 +226,11 @@ async fn ping(port: u16) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(1), attempt).await, Ok(Ok(true)))
 }
 
+/// `text` safe inside an XML element (the passwords are hex, but say so once).
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
 fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -242,7 +272,8 @@ impl Layout {
     }
 
     /// A password of the server's (`password`: the service's user;
-    /// `bi_password`: the read-only one), made on first start and kept
+    /// `bi_password`: the BI user; `bi_source_password`: the user the BI
+    /// database reads through), made on first start and kept
     /// readable by the owner alone: other local users must not read the data.
     fn secret(&self, file: &str) -> Result<SecretString, EmbeddedError> {
         let path = self.root.join(file);
@@ -276,14 +307,10 @@ impl Layout {
         Ok(ports)
     }
 
-    fn write_configs(
-        &self,
-        http_port: u16,
-        tcp_port: u16,
-        password: &SecretString,
-        bi_password: &SecretString,
-    ) -> Result<(), EmbeddedError> {
+    fn write_configs(&self, http_port: u16, tcp_port: u16, users: &Users) -> Result<(), EmbeddedError> {
         let root = self.root.display();
+        let (source_cluster, source_user) = (super::bi::SOURCE_CLUSTER, BI_SOURCE_USER);
+        let source_password = xml_text(users.source_password.expose_secret());
         let config = format!(
             r#"<?xml version="1.0"?>
 <!-- Written by touchpoint at every start of its local ClickHouse; edits are lost. -->
@@ -309,40 +336,79 @@ impl Layout {
     <!-- As in the stock config: idle HTTP connections end after 3 s, so a stop
          does not wait on clients that keep connections open. -->
     <keep_alive_timeout>3</keep_alive_timeout>
+    <!-- The server itself, as the read-only user the BI database reads through. -->
+    <remote_servers>
+        <{source_cluster}>
+            <shard><replica>
+                <host>127.0.0.1</host><port>{tcp_port}</port>
+                <user>{source_user}</user><password>{source_password}</password>
+            </replica></shard>
+        </{source_cluster}>
+    </remote_servers>
 </yandex>
 "#
         );
-        let hash = format!("{:x}", Sha256::digest(password.expose_secret().as_bytes()));
-        let bi_hash = format!("{:x}", Sha256::digest(bi_password.expose_secret().as_bytes()));
+        let hash = |secret: &SecretString| format!("{:x}", Sha256::digest(secret.expose_secret().as_bytes()));
+        let (service, bi, source) = (hash(&users.password), hash(&users.bi_password), hash(&users.source_password));
+        let database = users.database;
+        let bi_database = super::bi::database_of(database);
         let users = format!(
             r#"<?xml version="1.0"?>
 <!-- Written by touchpoint at every start of its local ClickHouse; edits are lost. -->
 <yandex>
     <profiles>
         <default></default>
-        <!-- readonly 2: reads, and the settings BI tools send; no INSERT, no DDL. -->
-        <bi><readonly>2</readonly></bi>
+        <bi>
+            {BI_PROFILE}
+        </bi>
     </profiles>
     <users>
         <default>
-            <password_sha256_hex>{hash}</password_sha256_hex>
+            <password_sha256_hex>{service}</password_sha256_hex>
             <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
             <profile>default</profile>
             <quota>default</quota>
         </default>
         <{BI_USER}>
-            <password_sha256_hex>{bi_hash}</password_sha256_hex>
+            <password_sha256_hex>{bi}</password_sha256_hex>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>bi</profile>
+            <quota>bi</quota>
+            <allow_databases><database>{bi_database}</database></allow_databases>
+        </{BI_USER}>
+        <{source_user}>
+            <password_sha256_hex>{source}</password_sha256_hex>
             <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
             <profile>bi</profile>
             <quota>default</quota>
-        </{BI_USER}>
+            <allow_databases><database>{database}</database></allow_databases>
+        </{source_user}>
     </users>
-    <quotas><default></default></quotas>
+    <quotas>
+        <default></default>
+        <!-- At most half an hour of query time an hour. -->
+        <bi><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows>
+            <read_rows>0</read_rows><execution_time>1800</execution_time></interval></bi>
+    </quotas>
 </yandex>
 "#
         );
-        std::fs::write(&self.config, config).map_err(|e| io(&self.config, e))?;
-        std::fs::write(&self.users, users).map_err(|e| io(&self.users, e))
+        self.write_private(&self.config, &config)?;
+        self.write_private(&self.users, &users)
+    }
+
+    /// Writes a config file readable by the owner alone: `config.xml` holds
+    /// the BI source user's password.
+    fn write_private(&self, path: &Path, text: &str) -> Result<(), EmbeddedError> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| io(path, e))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| io(path, e))?;
+        file.write_all(text.as_bytes()).map_err(|e| io(path, e))
     }
 
     fn open_append(&self, path: &Path) -> Result<std::fs::File, EmbeddedError> {

@@ -198,6 +198,7 @@ pub async fn run(storage: &Storage, migrations: &[Migration]) -> Result<Report, 
     if let Some(cluster) = storage.cluster() {
         twins(storage, cluster, &changed).await?;
     }
+    super::bi::ensure(storage, &changed).await?;
     Ok(report)
 }
 

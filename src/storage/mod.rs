@@ -1,6 +1,7 @@
 //! Everything that talks to ClickHouse: the client, migrations, and the local
 //! server `touchpoint serve` starts when no server is configured.
 
+pub mod bi;
 pub mod claims;
 pub mod cluster;
 pub mod embedded;

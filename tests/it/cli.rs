@@ -187,7 +187,7 @@ async fn serve_starts_its_own_clickhouse_and_on_sigterm_flushes_every_event_then
     );
 
     // Start the same local server again: every accepted event is there.
-    let server = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
+    let server = EmbeddedClickHouse::start(&embedded_config(&data), "touchpoint").await.unwrap();
     let storage = Storage::new(&server.endpoint(), "touchpoint");
     assert_eq!(count_rows(&storage, "feedback").await, n);
     let left: Vec<_> = std::fs::read_dir(data.join("spool")).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -220,7 +220,7 @@ async fn a_repeat_of_events_still_in_the_spool_at_restart_is_stored_once() {
     // ClickHouse of the test's own, stopped while the first process runs, so
     // that everything it accepts is still in its spool when it stops.
     let server_config = embedded_config(&scratch("spool-recall-clickhouse"));
-    let server = EmbeddedClickHouse::start(&server_config).await.unwrap();
+    let server = EmbeddedClickHouse::start(&server_config, "touchpoint").await.unwrap();
     let mut config = test_config();
     config.clickhouse.url = Some(server.endpoint().url.clone());
     config.clickhouse.password = server.endpoint().password.clone();
@@ -235,7 +235,7 @@ async fn a_repeat_of_events_still_in_the_spool_at_restart_is_stored_once() {
     let left: Vec<_> = std::fs::read_dir(&spool).unwrap().filter_map(|e| e.ok()).collect();
     assert!(left.iter().any(|e| e.path().extension().is_some_and(|x| x == "seg")), "the spool holds the events");
 
-    let server = EmbeddedClickHouse::start(&server_config).await.unwrap();
+    let server = EmbeddedClickHouse::start(&server_config, "touchpoint").await.unwrap();
     let mut config = test_config();
     config.clickhouse.url = Some(server.endpoint().url.clone());
     config.clickhouse.password = password;

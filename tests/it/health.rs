@@ -77,7 +77,7 @@ async fn readyz_names_the_migrations_not_applied() {
 async fn readyz_follows_clickhouse_going_down_and_coming_back() {
     // A server of the test's own, since this test stops it.
     let server_config = embedded_config(&scratch("readyz-clickhouse"));
-    let server = EmbeddedClickHouse::start(&server_config).await.unwrap();
+    let server = EmbeddedClickHouse::start(&server_config, "touchpoint").await.unwrap();
     let endpoint = server.endpoint();
     let mut config = test_config();
     config.clickhouse.url = Some(endpoint.url.clone());
@@ -92,7 +92,7 @@ async fn readyz_follows_clickhouse_going_down_and_coming_back() {
     assert_eq!(app.get_json("/healthz").await.0, 200, "liveness does not depend on ClickHouse");
 
     // Same folder: same port and the data (with its applied migrations) kept.
-    let restarted = EmbeddedClickHouse::start(&server_config).await.unwrap();
+    let restarted = EmbeddedClickHouse::start(&server_config, "touchpoint").await.unwrap();
     assert_eq!(restarted.endpoint().url, endpoint.url);
     let (status, body) = readyz_until(&app, 200, Duration::from_secs(10)).await;
     assert_eq!(status, 200, "{body}");

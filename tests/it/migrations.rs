@@ -152,7 +152,10 @@ fn every_migration_and_the_case_and_effect_queries_run_on_current_clickhouse() {
             bound(&touchpoint::recommendations::measures::statement(m, &|t| t.to_string()), &binds),
         )
     });
-    let queries: Vec<(String, String)> = queries.into_iter().map(|(n, q)| (n.to_string(), q)).chain(measures).collect();
+    // The BI views' queries, on the rollups their BI tables mirror column for column (storage::bi).
+    let bi_views = touchpoint::storage::bi::VIEWS.iter().map(|(v, q)| (v.to_string(), q.replace("{bi}", "touchpoint")));
+    let queries: Vec<(String, String)> =
+        queries.into_iter().map(|(n, q)| (n.to_string(), q)).chain(measures).chain(bi_views).collect();
     // On a cluster every statement is rewritten (storage::cluster): those must parse there too.
     let on_cluster: Vec<(String, String)> = all
         .iter()
@@ -161,6 +164,13 @@ fn every_migration_and_the_case_and_effect_queries_run_on_current_clickhouse() {
             (format!("{name} on a cluster"), touchpoint::storage::cluster::on_cluster(st, "tp", "touchpoint", 2))
         })
         .chain([("the database".into(), touchpoint::storage::cluster::create_database("touchpoint", "tp"))])
+        .chain(
+            [None, Some("tp")]
+                .into_iter()
+                .flat_map(|c| touchpoint::storage::bi::statements("touchpoint", c, &[], &Default::default()))
+                .map(|st| ("the BI database".to_string(), st)),
+        )
+        .chain(sql_in_docs("docs/bi.md").into_iter().map(|st| ("docs/bi.md".to_string(), st)))
         .collect();
     let input =
         serde_json::to_vec(&serde_json::json!({"migrations": statements, "queries": queries, "parsed": on_cluster}))
@@ -205,4 +215,15 @@ async fn a_column_an_interrupted_run_added_is_taken_as_added() {
     assert_eq!(columns, ["a", "b", "x"]);
     let other = one("0003_bad.sql", "ALTER TABLE missing ADD COLUMN a String;");
     assert!(migrations::run(&storage, &[other]).await.is_err(), "only a duplicate column is forgiven");
+}
+
+/// The statements of the ```sql blocks of a document: what it tells an
+/// operator to run must at least parse on current ClickHouse.
+fn sql_in_docs(path: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join(path)).unwrap();
+    let blocks = text.split("```sql\n").skip(1).map(|b| b.split("```").next().unwrap().to_string());
+    let statements: Vec<String> =
+        blocks.flat_map(|b| migrations::statements(&b).into_iter().map(str::to_string).collect::<Vec<_>>()).collect();
+    assert!(!statements.is_empty(), "{path} has SQL");
+    statements
 }

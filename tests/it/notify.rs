@@ -203,7 +203,7 @@ async fn every_case_event_reaches_the_webhook_signed_through_receiver_failures_a
 async fn a_case_opened_while_clickhouse_was_down_is_still_announced() {
     let receiver = Receiver::start(0).await;
     let data = scratch("notify-clickhouse");
-    let server = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
+    let server = EmbeddedClickHouse::start(&embedded_config(&data), "touchpoint").await.unwrap();
     let mut config = config(&receiver.url, &secret());
     config.clickhouse.url = Some(server.endpoint().url.clone());
     config.clickhouse.password = server.endpoint().password.clone();
@@ -214,7 +214,7 @@ async fn a_case_opened_while_clickhouse_was_down_is_still_announced() {
     assert_eq!(app.post("/api/v1/feedback", &low).await.0, 202, "the spool takes it");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(receiver.posts().is_empty());
-    let restarted = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
+    let restarted = EmbeddedClickHouse::start(&embedded_config(&data), "touchpoint").await.unwrap();
 
     let posts = receiver.wait_for(|p| !p.is_empty()).await;
     let case = low["event_id"].as_str().unwrap();

@@ -53,7 +53,7 @@ async fn wait_for_feedback(storage: &Storage, n: u64, limit: Duration) -> u64 {
 /// A local ClickHouse of the test's own (the test stops it) and an app on it.
 async fn app_on_own_server(name: &str, max_bytes: Option<u64>) -> (TestApp, EmbeddedClickHouse, std::path::PathBuf) {
     let data = scratch(name);
-    let server = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
+    let server = EmbeddedClickHouse::start(&embedded_config(&data), "touchpoint").await.unwrap();
     let mut config = test_config();
     config.clickhouse.url = Some(server.endpoint().url.clone());
     config.clickhouse.password = server.endpoint().password.clone();
@@ -99,7 +99,7 @@ async fn every_rating_accepted_while_clickhouse_was_down_lands_exactly_once() {
     server.stop().await.unwrap();
     let stopped = reach(accepted.load(Ordering::Relaxed) + 300).await;
     tokio::time::sleep(Duration::from_millis(500)).await; // INSERTs fail and back off
-    let restarted = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
+    let restarted = EmbeddedClickHouse::start(&embedded_config(&data), "touchpoint").await.unwrap();
     reach(accepted.load(Ordering::Relaxed) + 200).await;
     done.store(true, Ordering::Relaxed);
     for stream in streams {
@@ -152,7 +152,7 @@ async fn the_disk_cap_refuses_with_503_and_accepts_again_once_shipped() {
     let body: serde_json::Value = refusal.json().await.unwrap();
     assert_eq!(body["error"]["code"], "overloaded", "{body}");
     assert!(accepted > 1000, "the cap is about 1 MiB of events, not less: {accepted}");
-    let restarted = EmbeddedClickHouse::start(&embedded_config(&data)).await.unwrap();
+    let restarted = EmbeddedClickHouse::start(&embedded_config(&data), "touchpoint").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let (status, body) = loop {
         let (status, body) = app.post("/api/v1/timings", &batch(50)).await;

@@ -87,6 +87,10 @@ async fn the_migrations_make_every_table_replicated_once_for_the_whole_cluster()
     sharded.sort();
     assert_eq!(twins.iter().map(|t| t.name.clone()).collect::<Vec<_>>(), sharded);
     assert!(twins.iter().all(|t| t.engine == "Distributed"));
+    // The BI database on the other server too: its views and the tables under them.
+    let sql = "SELECT count() FROM system.tables WHERE database = ?";
+    let bi: u64 = two.client().query(sql).bind(touchpoint::storage::bi::database_of(&db)).fetch_one().await.unwrap();
+    assert_eq!(bi as usize, touchpoint::storage::bi::ROLLUPS.len() + touchpoint::storage::bi::VIEWS.len());
     // Each ALTER, sent to one server, reached the other by replication, none
     // through the DDL queue, whose once-per-shard lock races on 18.16.
     let queued = "SELECT count() FROM system.zookeeper WHERE path = '/clickhouse/task_queue/ddl' \
@@ -394,6 +398,12 @@ async fn with_two_shards_each_instance_reads_the_events_of_both() {
     let (a, b) = (first.stats(&analyst, "period=7").await, second.stats(&analyst, "period=7").await);
     assert_eq!(a["stages"][2]["n"], 20, "both shards through the first: {a}");
     assert_eq!(a["stages"], b["stages"], "and the same through the second");
+    // The BI views, on every server, read every shard too (storage::bi).
+    for app in [&first, &second] {
+        let bi = touchpoint::storage::bi::database_of(app.storage.database());
+        let sql = format!("SELECT toUInt64(sum(answers)) FROM {bi}.bi_ratings_daily");
+        assert_eq!(count(&app.storage, &sql).await, 20, "{bi}");
+    }
     first.stop().await;
     second.stop().await;
 }
