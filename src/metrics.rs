@@ -99,6 +99,8 @@ pub struct Metrics {
     pub insert_seconds: Family<Table, Histogram, fn() -> Histogram>,
     /// Rows written into a rollup to make it agree with its raw table.
     pub rollup_repairs: Family<Table, Counter>,
+    /// Rows left out of a round because another instance stores their event.
+    pub stored_elsewhere: Counter,
     notifications: Family<Delivery, Counter>,
     sync_waiting: Gauge,
     dedupe_ids: Gauge,
@@ -123,6 +125,7 @@ impl Metrics {
         let clickhouse_errors = Family::<Table, Counter>::default();
         let insert_seconds = Family::<Table, Histogram, fn() -> Histogram>::new_with_constructor(insert_buckets);
         let rollup_repairs = Family::<Table, Counter>::default();
+        let stored_elsewhere = Counter::default();
         let notifications = Family::<Delivery, Counter>::default();
         let sync_waiting = Gauge::default();
         let dedupe_ids = Gauge::default();
@@ -140,6 +143,11 @@ impl Metrics {
             "rollup_repairs",
             "Rows added to a rollup that had missed rows of its raw table (ClickHouse stopped mid-INSERT), by rollup",
             rollup_repairs.clone(),
+        );
+        registry.register(
+            "events_stored_elsewhere",
+            "Rows the shipper left out because another instance claimed their event first (a retry through it)",
+            stored_elsewhere.clone(),
         );
         registry.register(
             "notifications",
@@ -186,6 +194,7 @@ impl Metrics {
             clickhouse_errors,
             insert_seconds,
             rollup_repairs,
+            stored_elsewhere,
             notifications,
             sync_waiting,
             dedupe_ids,

@@ -286,6 +286,7 @@ pub fn spool_options(config: &Config) -> SpoolOptions {
         segment_rows: config.capture.flush_rows,
         segment_period: config.capture.flush_period,
         capacity: config.capture.queue_capacity,
+        claims_kept: dedupe_options(config).update_window + Duration::from_secs(24 * 3600),
     }
 }
 

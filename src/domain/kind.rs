@@ -1,7 +1,10 @@
 //! The kinds of event touchpoint captures. An event id is unique within its
 //! kind: a call and the rating given at its end share one id.
 
+/// Its order is stored (`event_claims.kind` is `kind as u8`): add a kind at
+/// the end, never between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum EventKind {
     /// A rating from the widget, the no-JS form or a staff system's client.
     Rating,

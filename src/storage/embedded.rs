@@ -226,6 +226,56 @@ async fn ping(port: u16) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(1), attempt).await, Ok(Ok(true)))
 }
 
+/// The local server's users: the service's, the BI user and the user the
+/// BI database reads through (docs/bi.md).
+fn users_xml(users: &Users) -> String {
+    let hash = |secret: &SecretString| format!("{:x}", Sha256::digest(secret.expose_secret().as_bytes()));
+    let (service, bi, source) = (hash(&users.password), hash(&users.bi_password), hash(&users.source_password));
+    let (database, source_user) = (users.database, BI_SOURCE_USER);
+    let bi_database = super::bi::database_of(database);
+    format!(
+        r#"<?xml version="1.0"?>
+<!-- Written by touchpoint at every start of its local ClickHouse; edits are lost. -->
+<yandex>
+    <profiles>
+        <default></default>
+        <bi>
+            {BI_PROFILE}
+        </bi>
+    </profiles>
+    <users>
+        <default>
+            <password_sha256_hex>{service}</password_sha256_hex>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+        <{BI_USER}>
+            <password_sha256_hex>{bi}</password_sha256_hex>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>bi</profile>
+            <quota>bi</quota>
+            <allow_databases><database>{bi_database}</database></allow_databases>
+        </{BI_USER}>
+        <{source_user}>
+            <password_sha256_hex>{source}</password_sha256_hex>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>bi</profile>
+            <quota>default</quota>
+            <allow_databases><database>{database}</database></allow_databases>
+        </{source_user}>
+    </users>
+    <quotas>
+        <default></default>
+        <!-- At most half an hour of query time an hour. -->
+        <bi><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows>
+            <read_rows>0</read_rows><execution_time>1800</execution_time></interval></bi>
+    </quotas>
+</yandex>
+"#
+    )
+}
+
 /// `text` safe inside an XML element (the passwords are hex, but say so once).
 fn xml_text(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -348,53 +398,8 @@ impl Layout {
 </yandex>
 "#
         );
-        let hash = |secret: &SecretString| format!("{:x}", Sha256::digest(secret.expose_secret().as_bytes()));
-        let (service, bi, source) = (hash(&users.password), hash(&users.bi_password), hash(&users.source_password));
-        let database = users.database;
-        let bi_database = super::bi::database_of(database);
-        let users = format!(
-            r#"<?xml version="1.0"?>
-<!-- Written by touchpoint at every start of its local ClickHouse; edits are lost. -->
-<yandex>
-    <profiles>
-        <default></default>
-        <bi>
-            {BI_PROFILE}
-        </bi>
-    </profiles>
-    <users>
-        <default>
-            <password_sha256_hex>{service}</password_sha256_hex>
-            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
-        <{BI_USER}>
-            <password_sha256_hex>{bi}</password_sha256_hex>
-            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-            <profile>bi</profile>
-            <quota>bi</quota>
-            <allow_databases><database>{bi_database}</database></allow_databases>
-        </{BI_USER}>
-        <{source_user}>
-            <password_sha256_hex>{source}</password_sha256_hex>
-            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-            <profile>bi</profile>
-            <quota>default</quota>
-            <allow_databases><database>{database}</database></allow_databases>
-        </{source_user}>
-    </users>
-    <quotas>
-        <default></default>
-        <!-- At most half an hour of query time an hour. -->
-        <bi><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows>
-            <read_rows>0</read_rows><execution_time>1800</execution_time></interval></bi>
-    </quotas>
-</yandex>
-"#
-        );
         self.write_private(&self.config, &config)?;
-        self.write_private(&self.users, &users)
+        self.write_private(&self.users, &users_xml(users))
     }
 
     /// Writes a config file readable by the owner alone: `config.xml` holds

@@ -5,6 +5,7 @@ pub mod bi;
 pub mod claims;
 pub mod cluster;
 pub mod embedded;
+pub(crate) mod event_claims;
 pub mod migrations;
 pub mod recall;
 mod reconcile;

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use crate::metrics::Metrics;
 
+use super::event_claims::{ClaimKey, EventClaims};
 use super::reconcile::{self, AlreadyStored};
 use super::rows::{
     AnswersRow, CallRow, CaseRow, CorrectionRow, Event, FeedbackRow, LetterRow, OfferRow, ProofRow, Spooled, TimingRow,
@@ -45,6 +46,8 @@ pub(crate) struct Shipper {
     pub replicated: bool,
     pub shared: Arc<Shared>,
     pub metrics: Arc<Metrics>,
+    /// Which instance's copy of an event is stored (`event_claims`).
+    pub claims: EventClaims,
 }
 
 impl Shipper {
@@ -80,6 +83,7 @@ impl Shipper {
                     retry = FIRST_RETRY;
                     self.forget(&round);
                     self.metrics.progressed();
+                    self.claims.sweep().await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, segments = round.len(), retry_in = ?retry, "cannot ship the spool to ClickHouse; retrying");
@@ -109,6 +113,14 @@ impl Shipper {
             Ok(tables)
         })
         .await??;
+        let mut tables = tables;
+        let lost =
+            self.claims.lost(&tables.keys()).await.inspect_err(|_| self.failed(&Metrics::table("event_claims")))?;
+        let elsewhere = tables.drop_claimed_elsewhere(&lost);
+        if elsewhere > 0 {
+            tracing::info!(rows = elsewhere, "events another instance stores (a retry through it) left out");
+            self.metrics.stored_elsewhere.inc_by(elsewhere as u64);
+        }
         let check = round.iter().any(|s| s.maybe_stored);
         // Ratings before the corrections that take earlier ratings back out.
         let feedback = self.table(tables.feedback, check).await?;
@@ -278,6 +290,8 @@ struct Stored {
 
 #[derive(Default)]
 struct Tables {
+    /// The claim of each event that has one, with where its row is.
+    claimed: Vec<(ClaimKey, Slot)>,
     feedback: Vec<FeedbackRow>,
     timings: Vec<TimingRow>,
     calls: Vec<CallRow>,
@@ -290,8 +304,87 @@ struct Tables {
     offers: Vec<OfferRow>,
 }
 
+/// A table of the round, and a row's place in it.
+#[derive(Clone, Copy)]
+struct Slot {
+    table: u8,
+    index: usize,
+}
+
+/// Keeps the rows of `rows` whose place `drop` does not name.
+fn keep_others<T>(rows: &mut Vec<T>, table: u8, drop: &HashSet<(u8, usize)>) {
+    let mut index = 0;
+    rows.retain(|_| {
+        index += 1;
+        !drop.contains(&(table, index - 1))
+    });
+}
+
 impl Tables {
+    /// Every claim of the round, once.
+    fn keys(&self) -> HashSet<ClaimKey> {
+        self.claimed.iter().map(|(key, _)| *key).collect()
+    }
+
+    /// Drops the rows of the events in `lost` (another instance claimed
+    /// them first), and the rows that travel with them (a call's rating, a
+    /// case, a touch: the same event id, no claim of their own) unless an
+    /// event of the round with that id was won. Returns the rows dropped.
+    fn drop_claimed_elsewhere(&mut self, lost: &HashSet<ClaimKey>) -> usize {
+        if lost.is_empty() {
+            return 0;
+        }
+        let (lost_rows, won): (Vec<_>, Vec<_>) = self.claimed.iter().partition(|(key, _)| lost.contains(key));
+        let won_ids: HashSet<Uuid> = won.iter().map(|(key, _)| key.id).collect();
+        let gone: HashSet<Uuid> = lost.iter().map(|k| k.id).filter(|id| !won_ids.contains(id)).collect();
+        let slots: HashSet<(u8, usize)> = lost_rows.iter().map(|(_, slot)| (slot.table, slot.index)).collect();
+        let before = self.rows();
+        keep_others(&mut self.feedback, 0, &slots);
+        keep_others(&mut self.timings, 1, &slots);
+        keep_others(&mut self.calls, 2, &slots);
+        keep_others(&mut self.letters, 3, &slots);
+        keep_others(&mut self.answers, 4, &slots);
+        keep_others(&mut self.offers, 5, &slots);
+        // Rows without a claim of their own go with their event: a call's
+        // rating and answers (site ''), corrections, cases, touches, proofs.
+        let travelling = |id: &Uuid| !gone.contains(id);
+        self.feedback.retain(|r| !r.site.is_empty() || travelling(&r.event_id));
+        self.answers.retain(|r| !r.site.is_empty() || travelling(&r.event_id));
+        self.corrections.retain(|r| travelling(&r.event_id));
+        self.cases.retain(|r| travelling(&r.event_id));
+        self.touches.retain(|r| travelling(&r.event_id));
+        self.proofs.retain(|r| travelling(&r.event_id));
+        self.claimed.clear();
+        before - self.rows()
+    }
+
+    fn rows(&self) -> usize {
+        self.feedback.len()
+            + self.timings.len()
+            + self.calls.len()
+            + self.letters.len()
+            + self.corrections.len()
+            + self.cases.len()
+            + self.touches.len()
+            + self.proofs.len()
+            + self.answers.len()
+            + self.offers.len()
+    }
+
     fn add(&mut self, event: Event) {
+        if let Some((key, version)) = crate::ingest::identify(&event) {
+            let (table, index) = match &event {
+                Event::Feedback(_) => (0, self.feedback.len()),
+                Event::Timing(_) => (1, self.timings.len()),
+                Event::Call(_) => (2, self.calls.len()),
+                Event::Letter(_) => (3, self.letters.len()),
+                Event::Answers(_) => (4, self.answers.len()),
+                Event::Offer(_) => (5, self.offers.len()),
+                _ => (u8::MAX, 0),
+            };
+            let claim = ClaimKey { kind: key.kind as u8, id: key.id, fingerprint: version.fingerprint };
+            self.claimed.push((claim, Slot { table, index }));
+        }
         match event {
             Event::Feedback(row) => self.feedback.push(row),
             Event::Timing(row) => self.timings.push(row),

@@ -60,6 +60,10 @@ pub struct SpoolOptions {
     pub segment_period: Duration,
     /// Requests waiting for the disk; more are refused (503).
     pub capacity: usize,
+    /// How long the record of which instance stores each event is kept
+    /// (`event_claims`): as long as a retry may come, the longest dedupe
+    /// window, and a day.
+    pub claims_kept: Duration,
 }
 
 /// Why an event was not accepted; every reason is a 503 for the client.

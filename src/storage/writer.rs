@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use crate::metrics::Metrics;
 
 use super::Storage;
+use super::event_claims::EventClaims;
 use super::rows::Event;
 use super::shipper::Shipper;
 use super::spool::{self, Refused, Spool, SpoolOptions};
@@ -70,7 +71,11 @@ impl Writer {
         unshipped: &dyn Fn(&Event),
     ) -> std::io::Result<(Queue, Writer)> {
         let tick = (options.segment_period / 4).max(Duration::from_millis(10));
+        let replicated = storage.cluster().is_some();
+        let (dir, kept) = (options.dir.clone(), options.claims_kept);
         let spool = spool::open(options)?;
+        // The spool folder exists now: its claimant is kept in it.
+        let claims = EventClaims::new(storage.client().clone(), super::event_claims::claimant(&dir)?, replicated, kept);
         let shared = spool.shared.clone();
         let leftovers: Vec<_> = spool::lock(&shared.sealed).iter().map(|s| s.path.clone()).collect();
         for path in leftovers {
@@ -79,9 +84,10 @@ impl Writer {
         }
         let shipper = Shipper {
             client: storage.client().clone(),
-            replicated: storage.cluster().is_some(),
+            replicated,
             shared: shared.clone(),
             metrics: metrics.clone(),
+            claims,
         };
         let shipper = tokio::spawn(shipper.run());
         let ticking = Arc::downgrade(&spool);

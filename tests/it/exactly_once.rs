@@ -1,6 +1,7 @@
 //! Every kind of event, posted again with the same id — in a row, at once,
-//! after a restart, with the first copy still in the spool — is stored once
-//! in its raw table and counted once in every rollup.
+//! after a restart, with the first copy still in the spool, through another
+//! instance — is stored once in its raw table and counted once in every
+//! rollup.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use crate::support::{STAFF_TOKEN, TestApp, ago, embedded_config, scratch, spawn_
 /// One event of each kind, with fixed ids, and the paths of two rating links
 /// of one letter (scores 2 and 5: one event id).
 #[derive(Clone)]
-struct Events {
+pub struct Events {
     rating: Value,
     timings: Value,
     call: Value,
@@ -25,7 +26,7 @@ struct Events {
     other_click: String,
 }
 
-async fn events(app: &TestApp) -> Events {
+pub async fn events(app: &TestApp) -> Events {
     let place = |stage: &str, touchpoint: &str| json!({"site": "demo", "journey": "scrap-metal-licensing", "stage": stage, "touchpoint": touchpoint});
     let mut rating = place("application", "epgu");
     rating["event_id"] = json!(Uuid::new_v4());
@@ -65,7 +66,7 @@ async fn events(app: &TestApp) -> Events {
 
 /// Posts every event once to the service at `address`; each must be
 /// answered 202 with the id sent (the click: its thank-you page).
-async fn post_all(http: &reqwest::Client, address: &str, events: &Events) {
+pub async fn post_all(http: &reqwest::Client, address: &str, events: &Events) {
     for (path, body, staff) in [
         ("/api/v1/feedback", &events.rating, false),
         ("/api/v1/timings", &events.timings, false),
@@ -111,7 +112,7 @@ async fn counts(storage: &Storage) -> Vec<(&'static str, i64)> {
 /// A rating, the call's rating and the click; one of everything else; a case
 /// for the widget's csat 2, one for the call's three transfers and one for the
 /// letter's first click (csat 2; the later click opens none).
-const ONCE: [(&str, i64); 8] = [
+pub const ONCE: [(&str, i64); 8] = [
     ("feedback", 3),
     ("timings", 1),
     ("calls", 1),
@@ -122,14 +123,15 @@ const ONCE: [(&str, i64); 8] = [
     ("cases", 3),
 ];
 
-/// Waits up to 10 s for the counts to reach `expected`, then settles 0.5 s
-/// so that a late second copy would show.
-async fn assert_counts(storage: &Storage, expected: &[(&str, i64)]) {
+/// Waits up to 10 s for the counts to reach `expected`, then settles 2 s so
+/// that a late second copy would show (a round ships within the flush
+/// period, 1 s, plus the claims' settling, 0.5 s).
+pub async fn assert_counts(storage: &Storage, expected: &[(&str, i64)]) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while counts(storage).await != expected && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(counts(storage).await, expected);
 }
 
@@ -152,6 +154,57 @@ async fn every_kind_repeated_in_a_row_and_at_once_is_stored_and_counted_once() {
 
     assert_counts(&app.storage, &ONCE).await;
     app.stop().await;
+}
+
+/// Retries of every event through `second` after `first` took them, and
+/// both at once: what a balancer that spreads requests does.
+pub async fn retried_through_both(first: &TestApp, second: &TestApp, events: &Events) {
+    post_all(&first.http, &first.address, events).await;
+    // Stored, and a second later: the retries' rows differ from the first
+    // copies (their `received_at`), so a replicated table's deduplication of
+    // identical blocks cannot be what keeps them out.
+    assert_counts(&first.storage, &ONCE).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    post_all(&second.http, &second.address, events).await;
+    let at_once: Vec<_> = (0..8)
+        .map(|k| {
+            let app = if k % 2 == 0 { first } else { second };
+            let (http, address, events) = (app.http.clone(), app.address.clone(), events.clone());
+            tokio::spawn(async move { post_all(&http, &address, &events).await })
+        })
+        .collect();
+    for task in at_once {
+        task.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn every_kind_retried_through_another_instance_is_stored_and_counted_once() {
+    let first = spawn_app().await;
+    let mut config = test_config();
+    config.clickhouse.database = first.storage.database().to_string();
+    config.background_jobs = false;
+    let second = spawn_app_with(config).await;
+    let events = events(&first).await;
+
+    retried_through_both(&first, &second, &events).await;
+
+    assert_counts(&first.storage, &ONCE).await;
+    let token = crate::support::analyst_token(&first.storage).await;
+    let left_out = |app: &TestApp| {
+        let request = app.http.get(format!("{}/metrics", app.address)).bearer_auth(&token);
+        async move {
+            let body = request.send().await.unwrap().text().await.unwrap();
+            let line = body.lines().find(|l| l.starts_with("touchpoint_events_stored_elsewhere_total ")).unwrap();
+            line.rsplit(' ').next().unwrap().parse::<f64>().unwrap()
+        }
+    };
+    // The second's copies of the first post alone: a rating, a timing, a
+    // call with its rating, a letter, a click, and a case for each of three.
+    assert!(left_out(&second).await >= 5.0, "the second instance's copies were left out, and counted");
+    assert_eq!(left_out(&first).await, 0.0, "the first stored every event it took first");
+    first.stop().await;
+    second.stop().await;
 }
 
 #[tokio::test]

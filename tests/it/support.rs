@@ -31,6 +31,7 @@ pub const ALL_TABLES: &[&str] = &[
     "claims",
     "correspondence",
     "deliveries",
+    "event_claims",
     "feedback",
     "feedback_comments",
     "feedback_comments_mv",

@@ -182,6 +182,30 @@ async fn events_posted_through_two_instances_land_once_and_read_the_same_from_ei
     second.stop().await;
 }
 
+#[tokio::test]
+async fn every_kind_retried_through_the_instance_on_the_other_replica_is_stored_and_counted_once() {
+    use crate::exactly_once::{ONCE, assert_counts, events, retried_through_both};
+    let cluster = Cluster::start(&scratch("cluster"), 1, 2);
+    let db = unique_database();
+    let first = spawn_app_with(cluster_config(&cluster, 0, &db)).await;
+    let mut config = cluster_config(&cluster, 1, &db);
+    config.background_jobs = false;
+    let second = spawn_app_with(config).await;
+    let events = events(&first).await;
+
+    retried_through_both(&first, &second, &events).await;
+
+    for replica in 0..2 {
+        let storage = storage(&cluster, replica, &db);
+        for table in ["feedback", "timings", "calls", "correspondence", "cases", "feedback_daily", "calls_daily"] {
+            synced(&storage, table).await;
+        }
+        assert_counts(&storage, &ONCE).await;
+    }
+    first.stop().await;
+    second.stop().await;
+}
+
 fn cluster_config(cluster: &Cluster, replica: usize, database: &str) -> touchpoint::config::Config {
     let mut config = test_config();
     config.clickhouse.url = Some(cluster.replicas[replica].url());

@@ -1,0 +1,161 @@
+//! One stored copy of an event whichever instance its retries reach (issue
+//! 28, item 22; migration 0028).
+//!
+//! Each instance's dedupe memory knows the ids it accepted; a client's retry
+//! that a balancer sends to another instance is new there, and since the
+//! rollups are fed by views on every INSERT, two copies would be counted
+//! twice. So before inserting a round, the shipper claims each of the
+//! round's events — `(kind, id, fingerprint)`, the fingerprint telling one
+//! state of an updatable event from another — in `event_claims`, waits
+//! [`SETTLE`] for a rival's claim to be visible (on a cluster it also
+//! fetches what other replicas wrote), and reads every claim of those
+//! events. An event whose earliest claim (by time in milliseconds, then
+//! claimant) is another instance's is dropped from the round: that
+//! instance stores it. Every shipper applies the same rule to the same rows,
+//! so exactly one inserts each event.
+//!
+//! The claimant is the spool folder's, not the process's: a round retried
+//! after a failed INSERT or a restart finds its own earlier claim the
+//! earliest, and the shipper's replay check then decides row by row. An
+//! instance that claimed and then lost its spool folder for good takes its
+//! events with it, as it would without claims.
+//!
+//! Assumes what `claims` assumes: clocks agree within [`SETTLE`], and a
+//! claim's INSERT takes less than it.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use clickhouse::{Client, Row};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use super::claims::SETTLE;
+
+/// How often old days of claims are dropped.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// Ids looked up by one query: the list is part of its text, which
+/// ClickHouse caps at 256 KiB (`max_query_size`).
+const IDS_PER_QUERY: usize = 4000;
+
+/// What is claimed: one event, or one state of an updatable one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ClaimKey {
+    pub kind: u8,
+    pub id: Uuid,
+    pub fingerprint: u64,
+}
+
+#[derive(Row, Serialize, Deserialize)]
+struct ClaimRow {
+    kind: u8,
+    #[serde(with = "clickhouse::serde::uuid")]
+    id: Uuid,
+    fingerprint: u64,
+    at_ms: u64,
+    #[serde(with = "clickhouse::serde::uuid")]
+    claimant: Uuid,
+}
+
+/// The claimant of the spool folder `dir`: made at its first use, kept in
+/// `<dir>/instance`.
+pub(crate) fn claimant(dir: &Path) -> std::io::Result<Uuid> {
+    let path = dir.join("instance");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(id) = text.trim().parse()
+    {
+        return Ok(id);
+    }
+    let id = Uuid::new_v4();
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+    file.write_all(id.to_string().as_bytes())?;
+    file.sync_all()?;
+    Ok(id)
+}
+
+/// The shipper's claims.
+pub(crate) struct EventClaims {
+    client: Client,
+    claimant: Uuid,
+    /// On a cluster: fetch other replicas' claims before reading.
+    replicated: bool,
+    /// How long claims are kept: the longest dedupe window, and a day.
+    kept: Duration,
+    /// The time of the last round's claims: each round's is later.
+    last_ms: AtomicU64,
+    swept: Mutex<Option<Instant>>,
+}
+
+impl EventClaims {
+    pub fn new(client: Client, claimant: Uuid, replicated: bool, kept: Duration) -> EventClaims {
+        EventClaims { client, claimant, replicated, kept, last_ms: AtomicU64::new(0), swept: Mutex::new(None) }
+    }
+
+    /// Claims `keys` and returns those another instance claimed first.
+    pub async fn lost(&self, keys: &HashSet<ClaimKey>) -> clickhouse::error::Result<HashSet<ClaimKey>> {
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        let at_ms = now.max(self.last_ms.load(Ordering::Relaxed) + 1);
+        self.last_ms.store(at_ms, Ordering::Relaxed);
+        let mut insert = self.client.insert::<ClaimRow>("event_claims").await?;
+        for k in keys {
+            let row = ClaimRow { kind: k.kind, id: k.id, fingerprint: k.fingerprint, at_ms, claimant: self.claimant };
+            insert.write(&row).await?;
+        }
+        insert.end().await?;
+        tokio::time::sleep(SETTLE).await;
+        if self.replicated {
+            self.client.query("SYSTEM SYNC REPLICA event_claims").execute().await?;
+        }
+        let first = self.first_claims(keys).await?;
+        Ok(keys.iter().filter(|k| first.get(*k).is_some_and(|c| *c != self.claimant)).copied().collect())
+    }
+
+    /// The earliest claimant of each of `keys`.
+    async fn first_claims(&self, keys: &HashSet<ClaimKey>) -> clickhouse::error::Result<HashMap<ClaimKey, Uuid>> {
+        let ids: Vec<String> = keys.iter().map(|k| k.id.to_string()).collect::<HashSet<_>>().into_iter().collect();
+        let mut first: HashMap<ClaimKey, (u64, Uuid)> = HashMap::with_capacity(keys.len());
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let sql = "SELECT ?fields FROM event_claims WHERE id IN (SELECT toUUID(arrayJoin(?)))";
+            let rows = self.client.query(sql).bind(chunk).fetch_all::<ClaimRow>().await?;
+            for row in rows {
+                let key = ClaimKey { kind: row.kind, id: row.id, fingerprint: row.fingerprint };
+                let claim = (row.at_ms, row.claimant);
+                first.entry(key).and_modify(|c| *c = (*c).min(claim)).or_insert(claim);
+            }
+        }
+        Ok(first.into_iter().map(|(k, (_, claimant))| (k, claimant)).collect())
+    }
+
+    /// Drops the days of claims older than they are kept, at most once an
+    /// hour. Every instance may: a day dropped twice is dropped.
+    pub async fn sweep(&self) {
+        {
+            let mut swept = self.swept.lock().unwrap_or_else(|e| e.into_inner());
+            if swept.is_some_and(|at| at.elapsed() < SWEEP_EVERY) {
+                return;
+            }
+            *swept = Some(Instant::now());
+        }
+        let sql = "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() \
+                   AND table = 'event_claims' AND active \
+                   AND toUInt32(partition) < toYYYYMMDD(now() - ?)";
+        let old: Vec<String> = match self.client.query(sql).bind(self.kept.as_secs()).fetch_all().await {
+            Ok(old) => old,
+            Err(e) => return tracing::warn!(error = %e, "cannot list the old days of event claims"),
+        };
+        for day in old.iter().filter(|d| d.parse::<u32>().is_ok()) {
+            let drop = format!("ALTER TABLE event_claims DROP PARTITION {day}");
+            if let Err(e) = self.client.query(&drop).execute().await {
+                tracing::warn!(error = %e, day, "cannot drop a day of event claims");
+            }
+        }
+    }
+}
