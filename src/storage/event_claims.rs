@@ -37,6 +37,8 @@ use uuid::Uuid;
 
 pub use super::claims::SETTLE;
 
+/// How long a round waits for this replica to fetch the others' claims.
+const SYNC_WITHIN: Duration = Duration::from_secs(60);
 /// How often old days of claims are dropped.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// Ids looked up by one query: the list is part of its text, which
@@ -97,7 +99,7 @@ impl EventClaims {
     }
 
     /// Claims `keys` and returns those another instance claimed first.
-    pub async fn lost(&self, keys: &HashSet<ClaimKey>) -> clickhouse::error::Result<HashSet<ClaimKey>> {
+    pub async fn lost(&self, keys: &HashSet<ClaimKey>) -> anyhow::Result<HashSet<ClaimKey>> {
         if keys.is_empty() {
             return Ok(HashSet::new());
         }
@@ -112,7 +114,12 @@ impl EventClaims {
         insert.end().await?;
         tokio::time::sleep(SETTLE).await;
         if self.replicated {
-            self.client.query("SYSTEM SYNC REPLICA event_claims").execute().await?;
+            // Bounded: a replica that cannot fetch another's claims (that one
+            // down mid-replication) fails the round, retried from the spool.
+            let sync = self.client.query("SYSTEM SYNC REPLICA event_claims").execute();
+            tokio::time::timeout(SYNC_WITHIN, sync).await.map_err(|_| {
+                anyhow::anyhow!("the claims of other replicas were not fetched within {SYNC_WITHIN:?}")
+            })??;
         }
         let first = self.first_claims(keys).await?;
         Ok(keys.iter().filter(|k| first.get(*k).is_some_and(|c| *c != self.claimant)).copied().collect())

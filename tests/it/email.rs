@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use touchpoint::storage::rows::FeedbackRow;
 
-use crate::support::{TestApp, count_rows, spawn_app, spawn_app_with, test_config, wait_for_rows};
+use crate::support::{TestApp, count_rows, spawn_app, spawn_app_with, test_config, until_stored, wait_for_rows};
 
 async fn links(app: &TestApp, locale: &str) -> Value {
     let request = json!({
@@ -61,7 +61,7 @@ async fn a_click_records_the_rating_and_a_second_click_replaces_it() {
 
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // a later version
     assert_eq!(app.http.get(url(&body, 5)).send().await.unwrap().status(), 200);
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    until_stored("the second click", async || ratings(&app).await.iter().any(|r| r.score == 5)).await;
 
     let rows = ratings(&app).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -73,7 +73,7 @@ async fn a_click_records_the_rating_and_a_second_click_replaces_it() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let third = app.http.get(url(&body, 1)).send().await.unwrap().text().await.unwrap();
     assert!(!third.contains("/follow/"), "the case opened with the first click only");
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    until_stored("the third click", async || ratings(&app).await.iter().any(|r| r.score == 1)).await;
     let opened: Vec<u32> =
         app.storage.client().query("SELECT toUInt32(opened_at) FROM cases FINAL").fetch_all().await.unwrap();
     assert_eq!(opened, [row.received_at], "one case, opened at the first click");
@@ -97,7 +97,7 @@ async fn the_comment_on_the_thank_you_page_joins_the_rating() {
 
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("Спасибо"));
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    until_stored("the comment", async || ratings(&app).await.iter().any(|r| !r.comment.is_empty())).await;
     let rows = ratings(&app).await;
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].score, rows[0].comment.as_str()), (4, "Ответ пришёл быстро"));

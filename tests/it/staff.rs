@@ -152,7 +152,11 @@ async fn a_letter_timeline_is_updated_in_place() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // a later `updated_at`
     assert_eq!(app.post_staff("/api/v1/correspondence", &answered).await.0, 202);
 
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let sql = "SELECT count() FROM correspondence WHERE isNotNull(answered_at)";
+    crate::support::until_stored("the answered state", async || {
+        app.storage.client().query(sql).fetch_one::<u64>().await.unwrap() > 0
+    })
+    .await;
     let rows: Vec<LetterRow> =
         app.storage.client().query("SELECT ?fields FROM correspondence FINAL").fetch_all().await.unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");

@@ -298,6 +298,16 @@ pub async fn wait_for_rows(storage: &Storage, table: &str, n: u64) -> u64 {
     }
 }
 
+/// Waits up to 10 s for `done` to hold: for what the shipper stores within
+/// a round (the flush period and the claims' settling, `event_claims`).
+pub async fn until_stored(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "{what} within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until `table` holds `n` rows and its rollup counts them too, or 10 s;
 /// returns what the rollup counts. ClickHouse makes an INSERT's rows visible
 /// before its materialized views have written the rollup, so a test reading
