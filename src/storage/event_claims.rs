@@ -41,9 +41,13 @@ pub use super::claims::SETTLE;
 const SYNC_WITHIN: Duration = Duration::from_secs(60);
 /// How often old days of claims are dropped.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
-/// Ids looked up by one query: the list is part of its text, which
-/// ClickHouse caps at 256 KiB (`max_query_size`).
-const IDS_PER_QUERY: usize = 4000;
+
+/// A round's claims, made: when, and from when they may be read.
+pub(crate) struct Claimed {
+    at_ms: u64,
+    settled: tokio::time::Instant,
+    keys: HashSet<ClaimKey>,
+}
 
 /// What is claimed: one event, or one state of an updatable one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,47 +102,58 @@ impl EventClaims {
         EventClaims { client, claimant, replicated, kept, last_ms: AtomicU64::new(0), swept: Mutex::new(None) }
     }
 
-    /// Claims `keys` and returns those another instance claimed first.
-    pub async fn lost(&self, keys: &HashSet<ClaimKey>) -> anyhow::Result<HashSet<ClaimKey>> {
-        if keys.is_empty() {
-            return Ok(HashSet::new());
-        }
+    /// Claims `keys`: the first half of [`EventClaims::lost`].
+    pub async fn claim(&self, keys: &HashSet<ClaimKey>) -> clickhouse::error::Result<Claimed> {
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
         let at_ms = now.max(self.last_ms.load(Ordering::Relaxed) + 1);
         self.last_ms.store(at_ms, Ordering::Relaxed);
+        let settled = tokio::time::Instant::now() + SETTLE;
+        if keys.is_empty() {
+            return Ok(Claimed { at_ms, settled, keys: HashSet::new() });
+        }
         let mut insert = self.client.insert::<ClaimRow>("event_claims").await?;
         for k in keys {
             let row = ClaimRow { kind: k.kind, id: k.id, fingerprint: k.fingerprint, at_ms, claimant: self.claimant };
             insert.write(&row).await?;
         }
         insert.end().await?;
-        tokio::time::sleep(SETTLE).await;
+        Ok(Claimed { at_ms, settled, keys: keys.clone() })
+    }
+
+    /// Once the claims have settled, those of `claimed` another instance
+    /// claimed first.
+    pub async fn lost(&self, claimed: Claimed) -> anyhow::Result<HashSet<ClaimKey>> {
+        if claimed.keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        tokio::time::sleep_until(claimed.settled).await;
         if self.replicated {
             // Bounded: a replica that cannot fetch another's claims (that one
             // down mid-replication) fails the round, retried from the spool.
             let sync = self.client.query("SYSTEM SYNC REPLICA event_claims").execute();
-            tokio::time::timeout(SYNC_WITHIN, sync).await.map_err(|_| {
-                anyhow::anyhow!("the claims of other replicas were not fetched within {SYNC_WITHIN:?}")
-            })??;
+            tokio::time::timeout(SYNC_WITHIN, sync)
+                .await
+                .map_err(|_| anyhow::anyhow!("the claims of other replicas were not fetched within {SYNC_WITHIN:?}"))??;
         }
-        let first = self.first_claims(keys).await?;
-        Ok(keys.iter().filter(|k| first.get(*k).is_some_and(|c| *c != self.claimant)).copied().collect())
-    }
-
-    /// The earliest claimant of each of `keys`.
-    async fn first_claims(&self, keys: &HashSet<ClaimKey>) -> clickhouse::error::Result<HashMap<ClaimKey, Uuid>> {
-        let ids: Vec<String> = keys.iter().map(|k| k.id.to_string()).collect::<HashSet<_>>().into_iter().collect();
-        let mut first: HashMap<ClaimKey, (u64, Uuid)> = HashMap::with_capacity(keys.len());
-        for chunk in ids.chunks(IDS_PER_QUERY) {
-            let sql = "SELECT ?fields FROM event_claims WHERE id IN (SELECT toUUID(arrayJoin(?)))";
-            let rows = self.client.query(sql).bind(chunk).fetch_all::<ClaimRow>().await?;
-            for row in rows {
-                let key = ClaimKey { kind: row.kind, id: row.id, fingerprint: row.fingerprint };
-                let claim = (row.at_ms, row.claimant);
-                first.entry(key).and_modify(|c| *c = (*c).min(claim)).or_insert(claim);
-            }
+        // Every claim of this round's ids, this round's own claims found by
+        // their time: one read, whatever the round's size.
+        let sql = "SELECT ?fields FROM event_claims \
+                   WHERE id IN (SELECT id FROM event_claims WHERE at_ms = ? AND claimant = toUUID(?))";
+        let rows = self
+            .client
+            .query(sql)
+            .bind(claimed.at_ms)
+            .bind(self.claimant.to_string())
+            .fetch_all::<ClaimRow>()
+            .await?;
+        let mut first: HashMap<ClaimKey, (u64, Uuid)> = HashMap::with_capacity(claimed.keys.len());
+        for row in rows {
+            let key = ClaimKey { kind: row.kind, id: row.id, fingerprint: row.fingerprint };
+            let claim = (row.at_ms, row.claimant);
+            first.entry(key).and_modify(|c| *c = (*c).min(claim)).or_insert(claim);
         }
-        Ok(first.into_iter().map(|(k, (_, claimant))| (k, claimant)).collect())
+        let mine = |k: &ClaimKey| first.get(k).is_none_or(|(_, claimant)| *claimant == self.claimant);
+        Ok(claimed.keys.into_iter().filter(|k| !mine(k)).collect())
     }
 
     /// Drops the days of claims older than they are kept, at most once an

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::metrics::Metrics;
 
-use super::event_claims::{ClaimKey, EventClaims};
+use super::event_claims::{ClaimKey, Claimed, EventClaims};
 use super::reconcile::{self, AlreadyStored};
 use super::rows::{
     AnswersRow, CallRow, CaseRow, CorrectionRow, Event, FeedbackRow, LetterRow, OfferRow, ProofRow, Spooled, TimingRow,
@@ -52,25 +52,18 @@ pub(crate) struct Shipper {
 
 impl Shipper {
     /// Runs until the spool is closed and every segment is shipped.
+    ///
+    /// Two rounds overlap: while one settles its claims and is inserted, the
+    /// next is read and claimed, so that under a backlog a round's claims
+    /// have settled by the time its turn comes (`event_claims`).
     pub async fn run(self) {
         let mut retry = FIRST_RETRY;
+        let mut next: Option<Prepared> = None;
         loop {
             // Read before the segments: `close` seals the last one, then sets it.
             let closed = self.shared.closed.load(Ordering::Acquire);
-            let round: Vec<Sealed> = {
-                let sealed = spool::lock(&self.shared.sealed);
-                let mut bytes = 0;
-                sealed
-                    .iter()
-                    .take(ROUND_SEGMENTS)
-                    .take_while(|s| {
-                        bytes += s.bytes;
-                        bytes == s.bytes || bytes <= ROUND_BYTES
-                    })
-                    .cloned()
-                    .collect()
-            };
-            if round.is_empty() {
+            let front = self.round(0);
+            if front.is_empty() {
                 if closed {
                     break;
                 }
@@ -78,9 +71,29 @@ impl Shipper {
                 let _ = tokio::time::timeout(Duration::from_millis(250), self.shared.notify.notified()).await;
                 continue;
             }
-            match self.ship(&round).await {
+            // The round prepared last time, if its segments are still the front ones.
+            let ready = next.take().filter(|p| starts(&front, &p.round));
+            let current = match ready {
+                Some(prepared) => Ok(prepared),
+                None => self.prepare(front.clone()).await,
+            };
+            let round = current.as_ref().map_or(front, |p| p.round.clone());
+            let following = self.round(round.len());
+            let (shipped, prepared) = tokio::join!(
+                async {
+                    match current {
+                        Ok(prepared) => self.ship(prepared).await,
+                        Err(e) => Err(e),
+                    }
+                },
+                async {
+                    if following.is_empty() { None } else { self.prepare(following).await.ok() }
+                }
+            );
+            match shipped {
                 Ok(()) => {
                     retry = FIRST_RETRY;
+                    next = prepared;
                     self.forget(&round);
                     self.metrics.progressed();
                     self.claims.sweep().await;
@@ -96,8 +109,25 @@ impl Shipper {
         tracing::info!("spool shipped and shipper stopped");
     }
 
-    #[instrument(skip_all, fields(segments = round.len()))]
-    async fn ship(&self, round: &[Sealed]) -> anyhow::Result<()> {
+    /// The sealed segments of a round, after the first `skip`: the oldest
+    /// first, up to [`ROUND_SEGMENTS`] and [`ROUND_BYTES`].
+    fn round(&self, skip: usize) -> Vec<Sealed> {
+        let sealed = spool::lock(&self.shared.sealed);
+        let mut bytes = 0;
+        sealed
+            .iter()
+            .skip(skip)
+            .take(ROUND_SEGMENTS)
+            .take_while(|s| {
+                bytes += s.bytes;
+                bytes == s.bytes || bytes <= ROUND_BYTES
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Reads a round's segments and claims its events.
+    async fn prepare(&self, round: Vec<Sealed>) -> anyhow::Result<Prepared> {
         let paths: Vec<_> = round.iter().map(|s| s.path.clone()).collect();
         // Each event goes to its table's rows as it is decoded: the round is
         // held once in memory, not also as one list of every event.
@@ -113,9 +143,15 @@ impl Shipper {
             Ok(tables)
         })
         .await??;
-        let mut tables = tables;
-        let lost =
-            self.claims.lost(&tables.keys()).await.inspect_err(|_| self.failed(&Metrics::table("event_claims")))?;
+        let claimed =
+            self.claims.claim(&tables.keys()).await.inspect_err(|_| self.failed(&Metrics::table("event_claims")))?;
+        Ok(Prepared { round, tables, claimed })
+    }
+
+    #[instrument(skip_all, fields(segments = prepared.round.len()))]
+    async fn ship(&self, prepared: Prepared) -> anyhow::Result<()> {
+        let Prepared { round, mut tables, claimed } = prepared;
+        let lost = self.claims.lost(claimed).await.inspect_err(|_| self.failed(&Metrics::table("event_claims")))?;
         let elsewhere = tables.drop_claimed_elsewhere(&lost);
         if elsewhere > 0 {
             tracing::info!(rows = elsewhere, "events another instance stores (a retry through it) left out");
@@ -286,6 +322,18 @@ struct Stored {
     #[serde(with = "clickhouse::serde::uuid")]
     id: Uuid,
     v: u32,
+}
+
+/// A round read and claimed, waiting for its claims to settle.
+struct Prepared {
+    round: Vec<Sealed>,
+    tables: Tables,
+    claimed: Claimed,
+}
+
+/// Whether `round` is the first segments of `front`.
+fn starts(front: &[Sealed], round: &[Sealed]) -> bool {
+    round.len() <= front.len() && round.iter().zip(front).all(|(x, y)| x.path == y.path)
 }
 
 #[derive(Default)]
