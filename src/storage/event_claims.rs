@@ -68,6 +68,20 @@ struct ClaimRow {
     claimant: Uuid,
 }
 
+/// Those of `keys`, claimed by `this` (time, claimant), whose earliest
+/// claim among `others` (every other claim of them) is another claimant's
+/// and earlier: a claimant's own earlier claim (a round retried) keeps them.
+fn lost(keys: HashSet<ClaimKey>, this: (u64, Uuid), others: Vec<ClaimRow>) -> HashSet<ClaimKey> {
+    let mut first: HashMap<ClaimKey, (u64, Uuid)> = HashMap::new();
+    for row in others {
+        let key = ClaimKey { kind: row.kind, id: row.id, fingerprint: row.fingerprint };
+        let claim = (row.at_ms, row.claimant);
+        first.entry(key).and_modify(|c| *c = (*c).min(claim)).or_insert(claim);
+    }
+    let mine = |k: &ClaimKey| first.get(k).is_none_or(|earliest| *earliest > this || earliest.1 == this.1);
+    keys.into_iter().filter(|k| !mine(k)).collect()
+}
+
 /// The claimant of the spool folder `dir`: made at its first use, kept in
 /// `<dir>/instance`.
 pub(crate) fn claimant(dir: &Path) -> std::io::Result<Uuid> {
@@ -103,7 +117,7 @@ impl EventClaims {
     }
 
     /// Claims `keys`: the first half of [`EventClaims::lost`].
-    pub async fn claim(&self, keys: &HashSet<ClaimKey>) -> clickhouse::error::Result<Claimed> {
+    pub async fn claim(&self, keys: HashSet<ClaimKey>) -> clickhouse::error::Result<Claimed> {
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
         let at_ms = now.max(self.last_ms.load(Ordering::Relaxed) + 1);
         self.last_ms.store(at_ms, Ordering::Relaxed);
@@ -112,12 +126,12 @@ impl EventClaims {
             return Ok(Claimed { at_ms, settled, keys: HashSet::new() });
         }
         let mut insert = self.client.insert::<ClaimRow>("event_claims").await?;
-        for k in keys {
+        for k in &keys {
             let row = ClaimRow { kind: k.kind, id: k.id, fingerprint: k.fingerprint, at_ms, claimant: self.claimant };
             insert.write(&row).await?;
         }
         insert.end().await?;
-        Ok(Claimed { at_ms, settled, keys: keys.clone() })
+        Ok(Claimed { at_ms, settled, keys })
     }
 
     /// Once the claims have settled, those of `claimed` another instance
@@ -135,25 +149,23 @@ impl EventClaims {
                 .await
                 .map_err(|_| anyhow::anyhow!("the claims of other replicas were not fetched within {SYNC_WITHIN:?}"))??;
         }
-        // Every claim of this round's ids, this round's own claims found by
-        // their time: one read, whatever the round's size.
+        // Every other claim of this round's ids (this round's own are found
+        // by their time): another instance's, or this one's from an earlier
+        // attempt; usually none. One read, whatever the round's size.
         let sql = "SELECT ?fields FROM event_claims \
-                   WHERE id IN (SELECT id FROM event_claims WHERE at_ms = ? AND claimant = toUUID(?))";
+                   WHERE id IN (SELECT id FROM event_claims WHERE at_ms = ? AND claimant = toUUID(?)) \
+                   AND NOT (at_ms = ? AND claimant = toUUID(?))";
+        let me = self.claimant.to_string();
         let rows = self
             .client
             .query(sql)
             .bind(claimed.at_ms)
-            .bind(self.claimant.to_string())
+            .bind(&me)
+            .bind(claimed.at_ms)
+            .bind(&me)
             .fetch_all::<ClaimRow>()
             .await?;
-        let mut first: HashMap<ClaimKey, (u64, Uuid)> = HashMap::with_capacity(claimed.keys.len());
-        for row in rows {
-            let key = ClaimKey { kind: row.kind, id: row.id, fingerprint: row.fingerprint };
-            let claim = (row.at_ms, row.claimant);
-            first.entry(key).and_modify(|c| *c = (*c).min(claim)).or_insert(claim);
-        }
-        let mine = |k: &ClaimKey| first.get(k).is_none_or(|(_, claimant)| *claimant == self.claimant);
-        Ok(claimed.keys.into_iter().filter(|k| !mine(k)).collect())
+        Ok(lost(claimed.keys, (claimed.at_ms, self.claimant), rows))
     }
 
     /// Drops the days of claims older than they are kept, at most once an
@@ -179,5 +191,38 @@ impl EventClaims {
                 tracing::warn!(error = %e, day, "cannot drop a day of event claims");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u128) -> ClaimKey {
+        ClaimKey { kind: 0, id: Uuid::from_u128(n), fingerprint: 0 }
+    }
+
+    fn row(k: ClaimKey, at_ms: u64, claimant: Uuid) -> ClaimRow {
+        ClaimRow { kind: k.kind, id: k.id, fingerprint: k.fingerprint, at_ms, claimant }
+    }
+
+    #[test]
+    fn the_earliest_claim_wins_and_a_claimants_own_earlier_claim_is_its_own() {
+        let (me, other) = (Uuid::from_u128(7), Uuid::from_u128(3));
+        let (earlier, later, retried, unseen) = (key(1), key(2), key(3), key(4));
+        let others = vec![
+            row(earlier, 900, other),
+            row(later, 1100, other),
+            // This instance claimed it first in an attempt that failed; the other came between.
+            row(retried, 800, me),
+            row(retried, 950, other),
+        ];
+        let keys = HashSet::from([earlier, later, retried, unseen]);
+        assert_eq!(lost(keys, (1000, me), others), HashSet::from([earlier]));
+        // The same time: the claimant decides, the same way on every instance.
+        let tie = vec![row(earlier, 1000, other)];
+        assert_eq!(lost(HashSet::from([earlier]), (1000, me), tie), HashSet::from([earlier]));
+        let tie = vec![row(earlier, 1000, me)];
+        assert!(lost(HashSet::from([earlier]), (1000, other), tie).is_empty());
     }
 }

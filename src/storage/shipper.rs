@@ -144,7 +144,7 @@ impl Shipper {
         })
         .await??;
         let claimed =
-            self.claims.claim(&tables.keys()).await.inspect_err(|_| self.failed(&Metrics::table("event_claims")))?;
+            self.claims.claim(tables.keys()).await.inspect_err(|_| self.failed(&Metrics::table("event_claims")))?;
         Ok(Prepared { round, tables, claimed })
     }
 
