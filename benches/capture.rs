@@ -448,12 +448,20 @@ fn main() {
             let stop = Arc::new(AtomicBool::new(false));
             let probing = tokio::spawn(probe(server.base.clone(), storage.clone(), stop.clone()));
             let url = format!("{}/api/v1/feedback", server.base);
+            let cpu_before = cpu_now(&server);
             let run = drive(url, single.clone(), args.connections, args.seconds).await;
             stop.store(true, Ordering::Relaxed);
             let probes = probing.await.unwrap();
             report_wrk("single", &run, 1);
             let accepted = spooled(&server.base, &token).await - spooled_before;
             let landed = settled(&storage, "feedback", before + accepted).await - before;
+            let cpu_after = cpu_now(&server);
+            // Until every accepted rating landed: the shipping's share too.
+            println!(
+                "         CPU per rating until landed: service {:.1} µs, ClickHouse {:.1} µs",
+                (cpu_after.0 - cpu_before.0) * 1e6 / accepted.max(1) as f64,
+                (cpu_after.1 - cpu_before.1) * 1e6 / accepted.max(1) as f64,
+            );
             let worst = probes.iter().max().copied().unwrap_or_default();
             println!(
                 "         events spooled {accepted} (wrk saw {} 202s, probes {}), rows landed {landed}, lost {}, extra {}; queryable after 202: max {:.2} s",
