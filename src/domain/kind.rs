@@ -1,10 +1,7 @@
 //! The kinds of event touchpoint captures. An event id is unique within its
 //! kind: a call and the rating given at its end share one id.
 
-/// Its order is stored (`event_claims.kind` is `kind as u8`): add a kind at
-/// the end, never between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
 pub enum EventKind {
     /// A rating from the widget, the no-JS form or a staff system's client.
     Rating,
@@ -24,7 +21,8 @@ pub enum EventKind {
 
 impl EventKind {
     /// The code of `case_touches.kind` (an `Enum8`, migrations 0014 and 0021;
-    /// offers carry no case reference and have no touches).
+    /// offers carry no case reference and have no touches) and of
+    /// `event_claims.kind`.
     pub fn code(self) -> i8 {
         match self {
             EventKind::Rating => 1,

@@ -68,8 +68,7 @@ const BI_SOURCE_USER: &str = "bi_source";
 const BI_PROFILE: &str = "<readonly>1</readonly>
             <prefer_localhost_replica>0</prefer_localhost_replica>
             <max_execution_time>30</max_execution_time>
-            <max_memory_usage>1000000000</max_memory_usage>
-            <max_concurrent_queries_for_user>4</max_concurrent_queries_for_user>";
+            <max_memory_usage>1000000000</max_memory_usage>";
 
 /// The users of the local server and their passwords.
 struct Users<'a> {

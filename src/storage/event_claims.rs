@@ -38,7 +38,7 @@ use uuid::Uuid;
 pub use super::claims::SETTLE;
 
 /// How long a round waits for this replica to fetch the others' claims.
-const SYNC_WITHIN: Duration = Duration::from_secs(60);
+const SYNC_WITHIN: Duration = Duration::from_secs(5);
 /// How often old days of claims are dropped.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
@@ -95,6 +95,9 @@ pub(crate) fn claimant(dir: &Path) -> std::io::Result<Uuid> {
     let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
     file.write_all(id.to_string().as_bytes())?;
     file.sync_all()?;
+    // The file's name too: a claimant lost in a crash would make this
+    // instance take its own earlier claims for another's.
+    std::fs::File::open(dir)?.sync_all()?;
     Ok(id)
 }
 
@@ -125,12 +128,18 @@ impl EventClaims {
         if keys.is_empty() {
             return Ok(Claimed { at_ms, settled, keys: HashSet::new() });
         }
+        let started = tokio::time::Instant::now();
         let mut insert = self.client.insert::<ClaimRow>("event_claims").await?;
         for k in &keys {
             let row = ClaimRow { kind: k.kind, id: k.id, fingerprint: k.fingerprint, at_ms, claimant: self.claimant };
             insert.write(&row).await?;
         }
         insert.end().await?;
+        let took = started.elapsed();
+        if took > SETTLE / 2 {
+            // The rule assumes a claim is visible within the settle time.
+            tracing::warn!(took = ?took, settle = ?SETTLE, "an event claims INSERT was slow");
+        }
         Ok(Claimed { at_ms, settled, keys })
     }
 
@@ -142,12 +151,18 @@ impl EventClaims {
         }
         tokio::time::sleep_until(claimed.settled).await;
         if self.replicated {
-            // Bounded: a replica that cannot fetch another's claims (that one
-            // down mid-replication) fails the round, retried from the spool.
+            // Bounded, and then shipping goes on: a replica that cannot fetch a
+            // claim part of another that went down mid-replication would
+            // otherwise stop every round until that one is back. What is not
+            // fetched by then is left to the settle time alone.
             let sync = self.client.query("SYSTEM SYNC REPLICA event_claims").execute();
-            tokio::time::timeout(SYNC_WITHIN, sync)
-                .await
-                .map_err(|_| anyhow::anyhow!("the claims of other replicas were not fetched within {SYNC_WITHIN:?}"))??;
+            match tokio::time::timeout(SYNC_WITHIN, sync).await {
+                Ok(result) => result?,
+                Err(_) => tracing::warn!(
+                    within = ?SYNC_WITHIN,
+                    "this replica has not fetched every other replica's event claims; shipping on"
+                ),
+            }
         }
         // Every other claim of this round's ids (this round's own are found
         // by their time): another instance's, or this one's from an earlier

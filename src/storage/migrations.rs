@@ -198,7 +198,11 @@ pub async fn run(storage: &Storage, migrations: &[Migration]) -> Result<Report, 
     if let Some(cluster) = storage.cluster() {
         twins(storage, cluster, &changed).await?;
     }
-    super::bi::ensure(storage, &changed).await?;
+    // Not a reason to stop the service: a user without the right to make
+    // another database still runs it, only without the BI views.
+    if let Err(e) = super::bi::ensure(storage, &changed).await {
+        tracing::warn!(error = %e, "cannot make the BI database (docs/bi.md); BI tools cannot read the views");
+    }
     Ok(report)
 }
 

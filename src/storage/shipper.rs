@@ -21,6 +21,7 @@ use serde::Deserialize;
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::domain::EventKind;
 use crate::metrics::Metrics;
 
 use super::event_claims::{ClaimKey, Claimed, EventClaims};
@@ -86,9 +87,7 @@ impl Shipper {
                         Err(e) => Err(e),
                     }
                 },
-                async {
-                    if following.is_empty() { None } else { self.prepare(following).await.ok() }
-                }
+                async { if following.is_empty() { None } else { self.prepare(following).await.ok() } }
             );
             match shipped {
                 Ok(()) => {
@@ -96,7 +95,10 @@ impl Shipper {
                     next = prepared;
                     self.forget(&round);
                     self.metrics.progressed();
-                    self.claims.sweep().await;
+                    // Bounded: dropping old claims never holds up shipping for long.
+                    if tokio::time::timeout(Duration::from_secs(30), self.claims.sweep()).await.is_err() {
+                        tracing::warn!("dropping old event claims took over 30 s; left for the next hour");
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, segments = round.len(), retry_in = ?retry, "cannot ship the spool to ClickHouse; retrying");
@@ -385,6 +387,12 @@ impl Tables {
         let (lost_rows, won): (Vec<_>, Vec<_>) = self.claimed.iter().partition(|(key, _)| lost.contains(key));
         let won_ids: HashSet<Uuid> = won.iter().map(|(key, _)| key.id).collect();
         let gone: HashSet<Uuid> = lost.iter().map(|k| k.id).filter(|id| !won_ids.contains(id)).collect();
+        // A call's rating and answers, and an e-mail rating's correction, go
+        // with that event alone, whatever else of the round has its id.
+        let lost_of = |kind: EventKind| -> HashSet<Uuid> {
+            lost.iter().filter(|k| k.kind == kind.code() as u8).map(|k| k.id).collect()
+        };
+        let (lost_calls, lost_clicks) = (lost_of(EventKind::Call), lost_of(EventKind::EmailRating));
         let slots: HashSet<(u8, usize)> = lost_rows.iter().map(|(_, slot)| (slot.table, slot.index)).collect();
         let before = self.rows();
         keep_others(&mut self.feedback, 0, &slots);
@@ -393,12 +401,12 @@ impl Tables {
         keep_others(&mut self.letters, 3, &slots);
         keep_others(&mut self.answers, 4, &slots);
         keep_others(&mut self.offers, 5, &slots);
-        // Rows without a claim of their own go with their event: a call's
-        // rating and answers (site ''), corrections, cases, touches, proofs.
+        // Cases, touches and proofs go with their id when nothing of the
+        // round with that id was stored here.
         let travelling = |id: &Uuid| !gone.contains(id);
-        self.feedback.retain(|r| !r.site.is_empty() || travelling(&r.event_id));
-        self.answers.retain(|r| !r.site.is_empty() || travelling(&r.event_id));
-        self.corrections.retain(|r| travelling(&r.event_id));
+        self.feedback.retain(|r| !r.site.is_empty() || !lost_calls.contains(&r.event_id));
+        self.answers.retain(|r| !r.site.is_empty() || !lost_calls.contains(&r.event_id));
+        self.corrections.retain(|r| !lost_clicks.contains(&r.event_id));
         self.cases.retain(|r| travelling(&r.event_id));
         self.touches.retain(|r| travelling(&r.event_id));
         self.proofs.retain(|r| travelling(&r.event_id));
@@ -430,7 +438,7 @@ impl Tables {
                 Event::Offer(_) => (5, self.offers.len()),
                 _ => (u8::MAX, 0),
             };
-            let claim = ClaimKey { kind: key.kind as u8, id: key.id, fingerprint: version.fingerprint };
+            let claim = ClaimKey { kind: key.kind.code() as u8, id: key.id, fingerprint: version.fingerprint };
             self.claimed.push((claim, Slot { table, index }));
         }
         match event {
