@@ -455,3 +455,85 @@ impl Tables {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rating(id: Uuid, site: &str) -> Event {
+        Event::Feedback(FeedbackRow {
+            event_id: id,
+            occurred_at: 1,
+            received_at: 2,
+            site: site.into(),
+            journey: "j".into(),
+            stage: "s".into(),
+            touchpoint: "t".into(),
+            channel: "c".into(),
+            segment: 0,
+            scale: 1,
+            score: 4,
+            emotion: 1,
+            comment: String::new(),
+            tags: vec![],
+            reported_duration_ms: None,
+            locale: String::new(),
+            session_id: String::new(),
+            page_path: String::new(),
+            case_ref: String::new(),
+        })
+    }
+
+    fn call(id: Uuid) -> Event {
+        Event::Call(CallRow {
+            event_id: id,
+            started_at: 1,
+            received_at: 2,
+            journey: "j".into(),
+            stage: "s".into(),
+            touchpoint: "phone".into(),
+            process: String::new(),
+            operator: String::new(),
+            segment: 0,
+            wait_seconds: 0,
+            talk_seconds: 0,
+            transfers: 0,
+            resolved: 1,
+            rating_scale: 1,
+            rating_score: Some(4),
+        })
+    }
+
+    fn claim(kind: EventKind, id: Uuid) -> ClaimKey {
+        ClaimKey { kind: kind.code() as u8, id, fingerprint: 0 }
+    }
+
+    #[test]
+    fn a_lost_call_takes_its_rating_along_but_not_a_widget_rating_of_the_same_id() {
+        let (shared, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut tables = Tables::default();
+        for event in [call(shared), rating(shared, ""), rating(shared, "demo"), rating(other, "demo")] {
+            tables.add(event);
+        }
+        assert_eq!(tables.keys().len(), 3, "the call and the two widget ratings; the call's rating has no claim");
+
+        let left_out = tables.drop_claimed_elsewhere(&HashSet::from([claim(EventKind::Call, shared)]));
+
+        assert_eq!(left_out, 2, "the call and the rating given at its end");
+        assert!(tables.calls.is_empty());
+        let kept: Vec<(Uuid, &str)> = tables.feedback.iter().map(|r| (r.event_id, r.site.as_str())).collect();
+        assert_eq!(kept, [(shared, "demo"), (other, "demo")]);
+    }
+
+    #[test]
+    fn a_lost_rating_alone_is_left_out_and_nothing_else() {
+        let (lost, kept) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut tables = Tables::default();
+        for event in [rating(lost, "demo"), rating(kept, "demo"), call(kept)] {
+            tables.add(event);
+        }
+        assert_eq!(tables.drop_claimed_elsewhere(&HashSet::from([claim(EventKind::Rating, lost)])), 1);
+        assert_eq!(tables.feedback.iter().map(|r| r.event_id).collect::<Vec<_>>(), [kept]);
+        assert_eq!(tables.calls.len(), 1);
+    }
+}
