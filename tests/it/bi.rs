@@ -116,6 +116,13 @@ const REFUSED: &[(&str, &str)] = &[
     ("SELECT * FROM bi_views.deliveries", "Access denied"),
     ("SELECT * FROM bi_views.secrets", "Access denied"),
     ("SELECT * FROM bi_views.feedback_comments", "Access denied"),
+    // Through a view a subquery on them runs as the BI user, and so does a JOIN's. (An IN
+    // subquery on a Distributed table under the views is sent on: not closed, docs/bi.md.)
+    ("SELECT count() FROM bi_ratings_daily WHERE 1 IN (SELECT 1 FROM bi_views.secrets)", "Access denied"),
+    (
+        "SELECT count() FROM offers_daily ANY LEFT JOIN (SELECT name AS journey FROM bi_views.secrets) USING journey",
+        "Access denied",
+    ),
     // Table functions: a request from the ClickHouse host, or a login as another user.
     ("SELECT * FROM url('http://127.0.0.1:9/', CSV, 'x String')", "Table functions are forbidden"),
     ("SELECT * FROM remote('127.0.0.1', bi_views.analysts)", "Table functions are forbidden"),
