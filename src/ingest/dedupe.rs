@@ -389,26 +389,10 @@ mod tests {
     }
 
     fn rating(id: Uuid, site: &str, score: u8) -> Event {
+        // Arrived now: the memory's window is measured from it.
         Event::Feedback(FeedbackRow {
-            event_id: id,
-            occurred_at: 1,
             received_at: unix(SystemTime::now()),
-            site: site.into(),
-            journey: "j".into(),
-            stage: "s".into(),
-            touchpoint: "email".into(),
-            channel: "email".into(),
-            segment: 0,
-            scale: 1,
-            score,
-            emotion: crate::domain::Scale::Csat.emotion(score).code(),
-            comment: String::new(),
-            tags: vec![],
-            reported_duration_ms: None,
-            locale: String::new(),
-            session_id: String::new(),
-            page_path: String::new(),
-            case_ref: String::new(),
+            ..crate::storage::rows::sample_rating(id, site, score)
         })
     }
 

@@ -259,3 +259,30 @@ pub const CASE_TOUCHES: &str = "case_touches";
 pub const ANSWERS: &str = "answers";
 pub const OFFERS: &str = "offers";
 pub const CASE_PROOFS: &str = "case_proofs";
+
+/// A rating row for unit tests: `site` and `score` as given, csat, the
+/// rest plain.
+#[cfg(test)]
+pub(crate) fn sample_rating(id: Uuid, site: &str, score: u8) -> FeedbackRow {
+    FeedbackRow {
+        event_id: id,
+        occurred_at: 1,
+        received_at: 2,
+        site: site.into(),
+        journey: "j".into(),
+        stage: "s".into(),
+        touchpoint: "email".into(),
+        channel: "email".into(),
+        segment: 0,
+        scale: 1,
+        score,
+        emotion: crate::domain::Scale::Csat.emotion(score).code(),
+        comment: String::new(),
+        tags: vec![],
+        reported_duration_ms: None,
+        locale: String::new(),
+        session_id: String::new(),
+        page_path: String::new(),
+        case_ref: String::new(),
+    }
+}

@@ -461,27 +461,7 @@ mod tests {
     use super::*;
 
     fn rating(id: Uuid, site: &str) -> Event {
-        Event::Feedback(FeedbackRow {
-            event_id: id,
-            occurred_at: 1,
-            received_at: 2,
-            site: site.into(),
-            journey: "j".into(),
-            stage: "s".into(),
-            touchpoint: "t".into(),
-            channel: "c".into(),
-            segment: 0,
-            scale: 1,
-            score: 4,
-            emotion: 1,
-            comment: String::new(),
-            tags: vec![],
-            reported_duration_ms: None,
-            locale: String::new(),
-            session_id: String::new(),
-            page_path: String::new(),
-            case_ref: String::new(),
-        })
+        Event::Feedback(crate::storage::rows::sample_rating(id, site, 4))
     }
 
     fn call(id: Uuid) -> Event {

@@ -110,16 +110,7 @@ async fn a_client_follows_the_case_is_told_of_the_answer_and_rates_it() {
         app.storage.client().query("SELECT score FROM handling_ratings FINAL").fetch_all().await.unwrap();
     assert_eq!(scores, [4], "one rating per case: the second replaced the first");
     let analyst = crate::support::analyst_token(&app.storage).await;
-    let export = app
-        .http
-        .get(format!("{}/dashboard/scrap-metal-licensing/export/feedback.csv?period=7", app.address))
-        .bearer_auth(&analyst)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = app.text_as(&analyst, "/dashboard/scrap-metal-licensing/export/feedback.csv?period=7").await;
     assert!(export.contains(case) && !export.contains("client@example.org"), "never exported");
     app.stop().await;
 }

@@ -630,15 +630,7 @@ async fn an_edit_built_from_the_journey_api_keeps_what_it_did_not_change_and_the
     let (status, drafted) = post(&app, &editor, "/api/v1/register/changes", &edit).await;
     assert_eq!(status, 201, "{drafted}");
 
-    let page = crate::support::no_redirects()
-        .get(format!("{}/register/changes", app.address))
-        .bearer_auth(&approver)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text_as(&approver, "/register/changes").await;
     assert!(page.contains("legal_deadline_days: 15 → 20"), "old → new: {page}");
     assert!(!page.contains("unit:") && !page.contains("questions:"), "nothing else changes: {page}");
 

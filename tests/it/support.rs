@@ -243,6 +243,12 @@ impl TestApp {
         (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// Reads a page or a download with an API token: its text, whatever the status.
+    pub async fn text_as(&self, token: &str, path: &str) -> String {
+        let response = self.http.get(format!("{}{path}", self.address)).bearer_auth(token).send().await;
+        response.expect("request sent").text().await.expect("a text body")
+    }
+
     /// The dashboards' stats of the example journey, read with an API token.
     pub async fn stats(&self, token: &str, query: &str) -> serde_json::Value {
         self.http
