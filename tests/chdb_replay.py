@@ -45,16 +45,25 @@ def ask(sql):
         return r.read().decode()
 
 
-server = subprocess.Popen(
-    ["clickhouse-server", f"--config-file={root / 'config.xml'}"],
-    cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-)
+def start():
+    return subprocess.Popen(
+        ["clickhouse-server", f"--config-file={root / 'config.xml'}"],
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+# The suite's own server gets SIGTERM when the test process ends and may still
+# be stopping: a second one on the folder exits at once ("Cannot lock file"),
+# so it is started again until the first has gone.
+server = start()
 try:
-    for _ in range(300):
+    for _ in range(600):
         try:
             ask("SELECT 1")
             break
         except Exception:
+            if server.poll() is not None:
+                server = start()
             time.sleep(0.1)
     # Finished queries clients sent (not the parts a Distributed table sent on);
     # tests/it/cluster/launcher.rs asks its servers the same.
