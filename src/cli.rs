@@ -61,6 +61,21 @@ pub enum Command {
         #[arg(long)]
         version: Option<u32>,
     },
+    /// Print the ClickHouse dictionaries BI tools read (docs/bi.md), for your
+    /// own ClickHouse server's config; they load from `clickhouse.database`.
+    /// The local server writes its own. The source user's password is read
+    /// from the first line of standard input.
+    BiDictionaries {
+        /// The server they load from: the one that holds them.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Its native (TCP) port.
+        #[arg(long, default_value_t = 9000)]
+        port: u16,
+        /// The read-only user they load as, allowed the service's database.
+        #[arg(long, default_value = "bi_source")]
+        user: String,
+    },
     /// Fill ClickHouse with realistic synthetic events for a journey.
     Seed {
         /// Journey id, e.g. scrap-metal-licensing.
@@ -118,6 +133,20 @@ impl GrantArgs {
     }
 }
 
+/// `touchpoint bi-dictionaries`: the password from standard input, the
+/// definitions on standard output.
+fn print_bi_dictionaries(config: &Config, host: &str, port: u16, user: &str) -> ExitCode {
+    let mut password = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut password) {
+        eprintln!("error: cannot read the password from standard input: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = password.trim_end_matches(['\n', '\r']);
+    let source = crate::storage::bi::Source { host, port, user, password };
+    print!("{}", crate::storage::bi::dictionaries_xml(&config.clickhouse.database, &source));
+    ExitCode::SUCCESS
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
@@ -129,6 +158,9 @@ pub fn main() -> ExitCode {
     };
     if let Command::Check = cli.command {
         return check(&config);
+    }
+    if let Command::BiDictionaries { host, port, user } = &cli.command {
+        return print_bi_dictionaries(&config, host, *port, user);
     }
     telemetry::init(&config.log);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -142,7 +174,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve { demo } => serve(&config, demo).await,
             Command::Migrate => migrate(&config).await,
-            Command::Check => unreachable!("handled above"),
+            Command::Check | Command::BiDictionaries { .. } => unreachable!("handled above"),
             Command::User { command: UserCommand::Add { name, grant } } => {
                 let grant = grant.grant();
                 let mut password = String::new();

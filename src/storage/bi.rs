@@ -1,68 +1,153 @@
-//! The database BI tools read (docs/bi.md): `<database>_bi`, holding the
-//! `bi_*` views and, under them, one `Distributed` table per rollup.
+//! What BI tools read (docs/bi.md): `<database>_bi`, a database of the
+//! `Dictionary` engine whose tables are the `bi_*` dictionaries, each loaded
+//! from a source view over a daily rollup (`<view>_source` in the service's
+//! database).
 //!
-//! Why a database of its own: ClickHouse 18.16 grants whole databases
-//! (`allow_databases`), and reads a view with its reader's rights, so a BI
+//! Why dictionaries: ClickHouse 18.16 grants whole databases
+//! (`allow_databases`) and reads a view with its reader's rights, so a BI
 //! user allowed the service's database reads every table in it (password
 //! hashes, clients' addresses), and one not allowed it cannot read a view
-//! over it from anywhere. A `Distributed` table is different: it reads
-//! through a connection as the user its cluster names in `remote_servers`.
-//! So the BI user is allowed only `<database>_bi`, whose `Distributed`
-//! tables read exactly the rollups, always current (no copy to keep exact).
-//! Its profile must set `prefer_localhost_replica = 0`, or the local shard
-//! is read in the BI user's own session and refused.
+//! over it. A `Distributed` table reading as another user sends the BI
+//! user's whole query on, `IN` subqueries included, so the BI user could ask
+//! anything of the service's database a bit at a time. A dictionary runs
+//! only its own fixed query, as the user its definition names; the BI user,
+//! allowed `<database>_bi` alone, reads the loaded rows and nothing else.
+//! The price: the numbers are as old as the dictionaries' last load, at most
+//! [`LIFETIME`]'s upper bound.
 //!
-//! On one server the tables read through the cluster [`SOURCE_CLUSTER`], a
-//! connection of the server to itself (the local server writes it; an
-//! operator's server needs it in its config). On a cluster they read the
-//! service's cluster, every shard, and are made `ON CLUSTER`.
+//! The dictionaries are server config (18.16 has no `CREATE DICTIONARY`):
+//! [`dictionaries_xml`] writes them, for the local server and for
+//! `touchpoint bi-dictionaries` (an operator's server). Their names are the
+//! views' (`bi_ratings_daily`…), one set per server, so one service
+//! database per server has BI tables: the one the definitions read (every
+//! `<database>_bi` of a server shows the same dictionaries).
+//! A `Dictionary` database (not tables of the `Dictionary` engine) because
+//! the server loads its tables only once their dictionary has loaded: a
+//! table of that engine whose dictionary fails to load stops the server from
+//! starting (seen on 18.16.1 when the source was the starting server itself).
 
 use std::collections::BTreeSet;
 
 use super::{Storage, StorageError};
 
-/// The `remote_servers` cluster through which, on one server, the BI
-/// database reads the service's database: that server itself.
-pub const SOURCE_CLUSTER: &str = "touchpoint_bi";
+/// A dictionary's reload interval in seconds, (min, max): ClickHouse picks
+/// a moment in between, so servers do not all reload at once.
+pub const LIFETIME: (u32, u32) = (30, 60);
 
-/// The rollups the views read, each through a `Distributed` table of the
-/// same name in the BI database.
-pub const ROLLUPS: &[&str] = &["answers_daily", "calls_daily", "feedback_daily", "offers_daily", "stage_time_daily"];
+/// One view BI tools read: a dictionary of that name, loaded from the
+/// source view `<name>_source` over `rollup`.
+pub struct View {
+    pub name: &'static str,
+    /// The rollup the source view reads.
+    pub rollup: &'static str,
+    /// The dictionary's key columns, (name, ClickHouse type), in order.
+    pub keys: &'static [(&'static str, &'static str)],
+    /// Its other columns, (name, type).
+    pub values: &'static [(&'static str, &'static str)],
+    /// The source view's query: the keys then the values, in order and of
+    /// those types; `{from}` is the rollup, read on every shard.
+    pub select: &'static str,
+}
 
-/// The views, by name, over the BI database's tables (`{bi}`). Each reads a
-/// daily rollup merged per key: every count and sum adds up across rows.
-pub const VIEWS: &[(&str, &str)] = &[
-    (
-        "bi_ratings_daily",
-        "SELECT day, journey, stage, touchpoint, channel, toString(segment) AS segment, \
-         sum(n) AS answers, sum(sum) AS score_sum, sum(sumsq) AS score_sumsq, \
-         sum(positive) AS positive, sum(negative) AS negative \
-         FROM {bi}.feedback_daily GROUP BY day, journey, stage, touchpoint, channel, segment",
-    ),
-    (
-        "bi_criteria_daily",
-        "SELECT day, journey, stage, touchpoint, channel, toString(segment) AS segment, question_set, question, \
-         sum(responses) AS responses, sum(n) AS answers, sum(sum) AS score_sum, sum(sumsq) AS score_sumsq, \
-         sum(n1) AS n1, sum(n2) AS n2, sum(n3) AS n3, sum(n4) AS n4, sum(n5) AS n5 \
-         FROM {bi}.answers_daily GROUP BY day, journey, stage, touchpoint, channel, segment, question_set, question",
-    ),
-    (
-        "bi_offers_daily",
-        "SELECT day, journey, stage, touchpoint, channel, toString(kind) AS kind, question_set, sum(n) AS offers \
-         FROM {bi}.offers_daily GROUP BY day, journey, stage, touchpoint, channel, kind, question_set",
-    ),
-    (
-        "bi_calls_daily",
-        "SELECT day, journey, toString(segment) AS segment, sum(n) AS calls, \
-         sum(over_two_transfers) AS over_two_transfers \
-         FROM {bi}.calls_daily GROUP BY day, journey, segment",
-    ),
-    (
-        "bi_stage_time_daily",
-        "SELECT day, journey, stage, touchpoint, channel, toString(segment) AS segment, countMerge(n) AS timed, \
-         quantilesMerge(0.5, 0.9)(q)[1] AS median_ms, quantilesMerge(0.5, 0.9)(q)[2] AS p90_ms \
-         FROM {bi}.stage_time_daily GROUP BY day, journey, stage, touchpoint, channel, segment",
-    ),
+/// The views, each a daily rollup merged per key: every count and sum adds
+/// up across rows.
+pub const VIEWS: &[View] = &[
+    View {
+        name: "bi_ratings_daily",
+        rollup: "feedback_daily",
+        keys: &[
+            ("day", "Date"),
+            ("journey", "String"),
+            ("stage", "String"),
+            ("touchpoint", "String"),
+            ("channel", "String"),
+            ("segment", "String"),
+        ],
+        values: &[
+            ("answers", "Int64"),
+            ("score_sum", "Float64"),
+            ("score_sumsq", "Float64"),
+            ("positive", "Int64"),
+            ("negative", "Int64"),
+        ],
+        select: "SELECT day, journey, stage, touchpoint, channel, toString(segment) AS segment, \
+                 toInt64(sum(n)) AS answers, toFloat64(sum(sum)) AS score_sum, toFloat64(sum(sumsq)) AS score_sumsq, \
+                 toInt64(sum(positive)) AS positive, toInt64(sum(negative)) AS negative \
+                 FROM {from} GROUP BY day, journey, stage, touchpoint, channel, segment",
+    },
+    View {
+        name: "bi_criteria_daily",
+        rollup: "answers_daily",
+        keys: &[
+            ("day", "Date"),
+            ("journey", "String"),
+            ("stage", "String"),
+            ("touchpoint", "String"),
+            ("channel", "String"),
+            ("segment", "String"),
+            ("question_set", "String"),
+            ("question", "String"),
+        ],
+        values: &[
+            ("responses", "Int64"),
+            ("answers", "Int64"),
+            ("score_sum", "Int64"),
+            ("score_sumsq", "Int64"),
+            ("n1", "Int64"),
+            ("n2", "Int64"),
+            ("n3", "Int64"),
+            ("n4", "Int64"),
+            ("n5", "Int64"),
+        ],
+        select: "SELECT day, journey, stage, touchpoint, channel, toString(segment) AS segment, question_set, question, \
+                 toInt64(sum(responses)) AS responses, toInt64(sum(n)) AS answers, toInt64(sum(sum)) AS score_sum, \
+                 toInt64(sum(sumsq)) AS score_sumsq, toInt64(sum(n1)) AS n1, toInt64(sum(n2)) AS n2, \
+                 toInt64(sum(n3)) AS n3, toInt64(sum(n4)) AS n4, toInt64(sum(n5)) AS n5 \
+                 FROM {from} GROUP BY day, journey, stage, touchpoint, channel, segment, question_set, question",
+    },
+    View {
+        name: "bi_offers_daily",
+        rollup: "offers_daily",
+        keys: &[
+            ("day", "Date"),
+            ("journey", "String"),
+            ("stage", "String"),
+            ("touchpoint", "String"),
+            ("channel", "String"),
+            ("kind", "String"),
+            ("question_set", "String"),
+        ],
+        values: &[("offers", "Int64")],
+        select: "SELECT day, journey, stage, touchpoint, channel, toString(kind) AS kind, question_set, \
+                 toInt64(sum(n)) AS offers \
+                 FROM {from} GROUP BY day, journey, stage, touchpoint, channel, kind, question_set",
+    },
+    View {
+        name: "bi_calls_daily",
+        rollup: "calls_daily",
+        keys: &[("day", "Date"), ("journey", "String"), ("segment", "String")],
+        values: &[("calls", "Int64"), ("over_two_transfers", "Int64")],
+        select: "SELECT day, journey, toString(segment) AS segment, toInt64(sum(n)) AS calls, \
+                 toInt64(sum(over_two_transfers)) AS over_two_transfers \
+                 FROM {from} GROUP BY day, journey, segment",
+    },
+    View {
+        name: "bi_stage_time_daily",
+        rollup: "stage_time_daily",
+        keys: &[
+            ("day", "Date"),
+            ("journey", "String"),
+            ("stage", "String"),
+            ("touchpoint", "String"),
+            ("channel", "String"),
+            ("segment", "String"),
+        ],
+        values: &[("timed", "UInt64"), ("median_ms", "Float64"), ("p90_ms", "Float64")],
+        select: "SELECT day, journey, stage, touchpoint, channel, toString(segment) AS segment, \
+                 toUInt64(countMerge(n)) AS timed, toFloat64(quantilesMerge(0.5, 0.9)(q)[1]) AS median_ms, \
+                 toFloat64(quantilesMerge(0.5, 0.9)(q)[2]) AS p90_ms \
+                 FROM {from} GROUP BY day, journey, stage, touchpoint, channel, segment",
+    },
 ];
 
 /// The BI database of the service's database `database`.
@@ -70,75 +155,182 @@ pub fn database_of(database: &str) -> String {
     format!("{database}_bi")
 }
 
-/// The statements that make what is missing of the BI database of
-/// `database`, given the names `present` in it: on one server when
-/// `on_cluster` is `None`, else on every server of that cluster. A rollup a
-/// migration `changed` gets its table made again (a `Distributed` table
-/// keeps the column list it was made with).
+/// The source view in the service's database a dictionary loads from.
+pub fn source_of(view: &View) -> String {
+    format!("{}_source", view.name)
+}
+
+/// The statements that make what is missing: the source views in
+/// `database` (given the names `present` in it; again where a migration
+/// `changed` the rollup a view reads) and the BI database. A BI database of
+/// another engine (`bi_engine`, made before issue 28: `Distributed` tables
+/// and views) is dropped first. On every server of `on_cluster` when set,
+/// the source views then reading every shard.
 pub fn statements(
     database: &str,
     on_cluster: Option<&str>,
     present: &[String],
     changed: &BTreeSet<&str>,
+    bi_engine: Option<&str>,
 ) -> Vec<String> {
-    let bi = database_of(database);
-    let (source, on) = match on_cluster {
-        Some(cluster) => (cluster, format!(" ON CLUSTER `{cluster}`")),
-        None => (SOURCE_CLUSTER, String::new()),
-    };
-    let missing = |name: &str| !present.iter().any(|p| p == name);
+    let mut out = source_statements(database, on_cluster, present, changed);
+    out.extend(database_statements(database, on_cluster, bi_engine));
+    out
+}
+
+fn on(cluster: Option<&str>) -> String {
+    cluster.map(|cluster| format!(" ON CLUSTER `{cluster}`")).unwrap_or_default()
+}
+
+/// The source views of [`statements`].
+fn source_statements(
+    database: &str,
+    on_cluster: Option<&str>,
+    present: &[String],
+    changed: &BTreeSet<&str>,
+) -> Vec<String> {
+    let on = on(on_cluster);
     let mut out = Vec::new();
-    if present.is_empty() {
-        out.push(format!("CREATE DATABASE IF NOT EXISTS `{bi}`{on}"));
-    }
-    for rollup in ROLLUPS {
-        let fresh = changed.contains(rollup);
+    for view in VIEWS {
+        let source = source_of(view);
+        let fresh = changed.contains(view.rollup);
         if fresh {
-            out.push(format!("DROP TABLE IF EXISTS {bi}.{rollup}{on}"));
+            out.push(format!("DROP TABLE IF EXISTS {database}.{source}{on}"));
         }
-        if fresh || missing(rollup) {
-            out.push(format!(
-                "CREATE TABLE IF NOT EXISTS {bi}.{rollup}{on} AS {database}.{rollup} \
-                 ENGINE = Distributed(`{source}`, {database}, {rollup})"
-            ));
-        }
-    }
-    for (view, select) in VIEWS {
-        if missing(view) {
-            out.push(format!("CREATE VIEW IF NOT EXISTS {bi}.{view}{on} AS {}", select.replace("{bi}", &bi)));
+        if fresh || !present.contains(&source) {
+            let rollup = match on_cluster {
+                Some(_) => super::cluster::everywhere(view.rollup),
+                None => view.rollup.to_string(),
+            };
+            let select = view.select.replace("{from}", &format!("{database}.{rollup}"));
+            out.push(format!("CREATE VIEW IF NOT EXISTS {database}.{source}{on} AS {select}"));
         }
     }
     out
 }
 
-/// Makes what is missing of the BI database, once the rollups exist; only
-/// then, since on a cluster an `ON CLUSTER` statement waits for every
-/// server. On one server, warns when the server lacks [`SOURCE_CLUSTER`]:
-/// the views then answer only with an error.
+/// The BI database of [`statements`].
+fn database_statements(database: &str, on_cluster: Option<&str>, bi_engine: Option<&str>) -> Vec<String> {
+    let (bi, on) = (database_of(database), on(on_cluster));
+    let mut out = Vec::new();
+    if bi_engine.is_some_and(|engine| engine != "Dictionary") {
+        out.push(format!("DROP DATABASE IF EXISTS `{bi}`{on}"));
+    }
+    if bi_engine != Some("Dictionary") {
+        out.push(format!("CREATE DATABASE IF NOT EXISTS `{bi}`{on} ENGINE = Dictionary"));
+    }
+    out
+}
+
+/// Where the dictionaries load from: a ClickHouse server (the one that
+/// holds them: its native port) and a read-only user allowed the service's
+/// database.
+pub struct Source<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub password: &'a str,
+}
+
+/// The dictionaries' definitions as a ClickHouse server config file
+/// (`dictionaries_config`) for the service's database `database`.
+pub fn dictionaries_xml(database: &str, source: &Source) -> String {
+    let text = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let column = |(name, kind): &(&str, &str), null: bool| {
+        let null = if null { "<null_value>0</null_value>" } else { "" };
+        format!("<attribute><name>{name}</name><type>{kind}</type>{null}</attribute>")
+    };
+    let mut xml = String::from(
+        "<?xml version=\"1.0\"?>\n<!-- The dictionaries BI tools read as the tables of <database>_bi \
+         (touchpoint's docs/bi.md). -->\n<yandex>\n",
+    );
+    for view in VIEWS {
+        let keys: String = view.keys.iter().map(|c| column(c, false)).collect();
+        let values: String = view.values.iter().map(|c| column(c, true)).collect();
+        xml.push_str(&format!(
+            "  <dictionary>\n    <name>{name}</name>\n    <source><clickhouse><host>{host}</host><port>{port}</port>\
+             <user>{user}</user><password>{password}</password><db>{database}</db><table>{table}</table>\
+             </clickhouse></source>\n    <lifetime><min>{min}</min><max>{max}</max></lifetime>\n    \
+             <layout><complex_key_hashed/></layout>\n    <structure>\n      <key>{keys}</key>\n      {values}\n    \
+             </structure>\n  </dictionary>\n",
+            name = view.name,
+            host = text(source.host),
+            port = source.port,
+            user = text(source.user),
+            password = text(source.password),
+            database = text(database),
+            table = source_of(view),
+            min = LIFETIME.0,
+            max = LIFETIME.1,
+        ));
+    }
+    xml.push_str("</yandex>\n");
+    xml
+}
+
+/// A dictionary this server defines: its name and where it loads from
+/// (`ClickHouse: db.table`; empty until it first loaded).
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct Defined {
+    name: String,
+    source: String,
+}
+
+/// Makes what is missing for BI tools, once the rollups exist; only then,
+/// since on a cluster an `ON CLUSTER` statement waits for every server.
+/// Warns when this server does not define the dictionaries for this
+/// database: BI tools then have nothing to read, or another database's
+/// numbers.
+///
+/// Never asks the server to reload a dictionary: on 18.16 a `SYSTEM RELOAD`
+/// that fails for a dictionary never loaded before can leave it half
+/// registered, and its next successful load then crashes the server (seen
+/// in the cluster tests). The server retries a failed load itself, 5 s
+/// after the first failure, then less often.
 pub async fn ensure(storage: &Storage, changed: &BTreeSet<&str>) -> Result<(), StorageError> {
+    let (client, database) = (storage.client(), storage.database());
     let names = "SELECT name FROM system.tables WHERE database = ?";
-    let service: Vec<String> = storage.client().query(names).bind(storage.database()).fetch_all().await?;
-    if !ROLLUPS.iter().all(|r| service.iter().any(|s| s == r)) {
+    let present: Vec<String> = client.query(names).bind(database).fetch_all().await?;
+    if !VIEWS.iter().all(|v| present.iter().any(|p| p == v.rollup)) {
         return Ok(());
     }
-    let bi = database_of(storage.database());
-    let present: Vec<String> = storage.client().query(names).bind(&bi).fetch_all().await?;
-    for statement in statements(storage.database(), storage.cluster(), &present, changed) {
-        storage.client().query_raw(&statement).execute().await?;
+    let bi = database_of(database);
+    let engine = "SELECT engine FROM system.databases WHERE name = ?";
+    let bi_engine: Option<String> = client.query(engine).bind(&bi).fetch_optional().await?;
+    for statement in statements(database, storage.cluster(), &present, changed, bi_engine.as_deref()) {
+        client.query_raw(&statement).execute().await?;
     }
-    if storage.cluster().is_none() {
-        let sql = "SELECT count() FROM system.clusters WHERE cluster = ?";
-        let defined: u64 = storage.client().query(sql).bind(SOURCE_CLUSTER).fetch_one().await?;
-        if defined == 0 {
-            tracing::warn!(
-                database = %bi,
-                cluster = SOURCE_CLUSTER,
-                "BI tools read {bi} through the cluster `{SOURCE_CLUSTER}`, which this ClickHouse server does not \
-                 define: add it to its remote_servers as docs/bi.md shows"
-            );
-        }
+    let sql = "SELECT name, source FROM system.dictionaries WHERE has(?, name)";
+    let wanted: Vec<&str> = VIEWS.iter().map(|v| v.name).collect();
+    let defined: Vec<Defined> = client.query(sql).bind(&wanted).fetch_all().await?;
+    if let Some(problem) = misdefined(database, &defined) {
+        tracing::warn!(
+            database = %bi,
+            "BI tools read {bi}, whose tables are the dictionaries bi_ratings_daily… of this ClickHouse server, \
+             but {problem}: `touchpoint bi-dictionaries` prints them for its config (docs/bi.md)"
+        );
     }
     Ok(())
+}
+
+/// What is wrong with the dictionaries this server defines, for the
+/// service's database `database`, if anything.
+fn misdefined(database: &str, defined: &[Defined]) -> Option<String> {
+    let missing: Vec<&str> =
+        VIEWS.iter().map(|v| v.name).filter(|name| !defined.iter().any(|d| d.name == *name)).collect();
+    if !missing.is_empty() {
+        return Some(format!("it does not define {}", missing.join(", ")));
+    }
+    let foreign: Vec<&str> = defined
+        .iter()
+        .filter(|d| {
+            let view = VIEWS.iter().find(|v| v.name == d.name);
+            let ours = view.is_some_and(|v| d.source.ends_with(&format!(" {database}.{}", source_of(v))));
+            !d.source.is_empty() && !ours
+        })
+        .map(|d| d.source.as_str())
+        .collect();
+    (!foreign.is_empty()).then(|| format!("they load from another database ({})", foreign.join(", ")))
 }
 
 #[cfg(test)]
@@ -146,35 +338,73 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fresh_server_gets_the_database_every_table_and_every_view() {
-        let all = statements("tp", None, &[], &BTreeSet::new());
-        assert_eq!(all[0], "CREATE DATABASE IF NOT EXISTS `tp_bi`");
+    fn a_fresh_server_gets_every_source_view_and_the_database() {
+        let all = statements("tp", None, &[], &BTreeSet::new(), None);
+        assert_eq!(all.len(), VIEWS.len() + 1);
         assert!(
             all.contains(
-                &"CREATE TABLE IF NOT EXISTS tp_bi.calls_daily AS tp.calls_daily \
-              ENGINE = Distributed(`touchpoint_bi`, tp, calls_daily)"
+                &"CREATE VIEW IF NOT EXISTS tp.bi_calls_daily_source AS SELECT day, journey, toString(segment) AS \
+              segment, toInt64(sum(n)) AS calls, toInt64(sum(over_two_transfers)) AS over_two_transfers \
+              FROM tp.calls_daily GROUP BY day, journey, segment"
                     .to_string()
             )
         );
-        assert_eq!(all.len(), 1 + ROLLUPS.len() + VIEWS.len());
-        assert!(all.iter().all(|s| !s.contains("{bi}")));
+        assert_eq!(all.last().unwrap(), "CREATE DATABASE IF NOT EXISTS `tp_bi` ENGINE = Dictionary");
     }
 
     #[test]
-    fn only_what_is_missing_or_changed_is_made_on_a_cluster() {
-        let mut present: Vec<String> = ROLLUPS.iter().map(|r| r.to_string()).collect();
-        present.extend(VIEWS.iter().skip(1).map(|(v, _)| v.to_string()));
+    fn only_what_is_missing_or_changed_is_made_and_an_old_bi_database_goes() {
+        let present: Vec<String> = VIEWS.iter().skip(1).map(source_of).collect();
         let changed = BTreeSet::from(["offers_daily"]);
-        let made = statements("tp", Some("c"), &present, &changed);
+        let made = statements("tp", Some("c"), &present, &changed, Some("Ordinary"));
+        let offers = VIEWS.iter().find(|v| v.rollup == "offers_daily").unwrap();
         assert_eq!(
             made,
             [
-                "DROP TABLE IF EXISTS tp_bi.offers_daily ON CLUSTER `c`",
-                "CREATE TABLE IF NOT EXISTS tp_bi.offers_daily ON CLUSTER `c` AS tp.offers_daily \
-                 ENGINE = Distributed(`c`, tp, offers_daily)",
-                &format!("CREATE VIEW IF NOT EXISTS tp_bi.bi_ratings_daily ON CLUSTER `c` AS {}", VIEWS[0].1)
-                    .replace("{bi}", "tp_bi"),
+                format!("CREATE VIEW IF NOT EXISTS tp.bi_ratings_daily_source ON CLUSTER `c` AS {}", VIEWS[0].select)
+                    .replace("{from}", "tp.feedback_daily_all"),
+                "DROP TABLE IF EXISTS tp.bi_offers_daily_source ON CLUSTER `c`".to_string(),
+                format!("CREATE VIEW IF NOT EXISTS tp.bi_offers_daily_source ON CLUSTER `c` AS {}", offers.select)
+                    .replace("{from}", "tp.offers_daily_all"),
+                "DROP DATABASE IF EXISTS `tp_bi` ON CLUSTER `c`".to_string(),
+                "CREATE DATABASE IF NOT EXISTS `tp_bi` ON CLUSTER `c` ENGINE = Dictionary".to_string(),
             ]
         );
+        let settled: Vec<String> = VIEWS.iter().map(source_of).collect();
+        assert!(statements("tp", None, &settled, &BTreeSet::new(), Some("Dictionary")).is_empty());
+    }
+
+    #[test]
+    fn missing_or_foreign_dictionaries_are_named_and_ones_not_loaded_yet_pass() {
+        let defined = |source: &dyn Fn(&View) -> String| -> Vec<Defined> {
+            VIEWS.iter().map(|v| Defined { name: v.name.into(), source: source(v) }).collect()
+        };
+        let ours = defined(&|v| format!("ClickHouse: tp.{}", source_of(v)));
+        assert_eq!(misdefined("tp", &ours), None);
+        assert_eq!(misdefined("tp", &defined(&|_| String::new())), None, "not loaded yet");
+        let problem = misdefined("xtp", &ours).unwrap();
+        assert!(problem.starts_with("they load from another database (ClickHouse: tp.bi_ratings_daily_source"));
+        assert_eq!(misdefined("tp", &ours[1..]).unwrap(), "it does not define bi_ratings_daily");
+    }
+
+    #[test]
+    fn each_dictionary_names_its_source_and_every_column_of_it() {
+        let source = Source { host: "127.0.0.1", port: 9000, user: "bi_source", password: "a<b" };
+        let xml = dictionaries_xml("tp", &source);
+        assert_eq!(xml.matches("<dictionary>").count(), VIEWS.len());
+        assert!(xml.contains("<password>a&lt;b</password><db>tp</db><table>bi_ratings_daily_source</table>"));
+        for view in VIEWS {
+            // Each column selected in the dictionary's order, as `… AS name` or plainly.
+            let head = &view.select[..view.select.find(" FROM ").unwrap()];
+            let at = |name: &str| {
+                [format!(" AS {name},"), format!(" AS {name} "), format!(" {name},")]
+                    .iter()
+                    .find_map(|form| head.find(form.as_str()))
+                    .or_else(|| head.ends_with(&format!(" AS {name}")).then_some(head.len()))
+                    .unwrap_or_else(|| panic!("{}: {name} is not selected", view.name))
+            };
+            let places: Vec<usize> = view.keys.iter().chain(view.values).map(|(name, _)| at(name)).collect();
+            assert!(places.windows(2).all(|w| w[0] < w[1]), "{}: {places:?}", view.name);
+        }
     }
 }

@@ -54,19 +54,16 @@ pub struct EmbeddedClickHouse {
 }
 
 /// The local server's read-only user, for a ministry's BI tool: it reads
-/// the BI database (`storage::bi`) and nothing else.
+/// the BI database's dictionaries (`storage::bi`) and nothing else.
 pub const BI_USER: &str = "bi";
 
-/// The user through which the BI database's tables read the service's
-/// database (`remote_servers`, [`super::bi::SOURCE_CLUSTER`]); read-only.
+/// The user the BI dictionaries load as, from their source views in the
+/// service's database; read-only, and used by nothing else.
 const BI_SOURCE_USER: &str = "bi_source";
 
 /// The read-only profile of both BI users. A read-only user may not change a
-/// setting, so these limits hold; `prefer_localhost_replica` 0 makes the BI
-/// tables read through their connection rather than in the BI user's own
-/// session (refused: it may not read the service's database).
+/// setting, so these limits hold.
 const BI_PROFILE: &str = "<readonly>1</readonly>
-            <prefer_localhost_replica>0</prefer_localhost_replica>
             <max_execution_time>30</max_execution_time>
             <max_memory_usage>1000000000</max_memory_usage>";
 
@@ -226,7 +223,7 @@ async fn ping(port: u16) -> bool {
 }
 
 /// The local server's users: the service's, the BI user and the user the
-/// BI database reads through (docs/bi.md).
+/// BI dictionaries load as (docs/bi.md).
 fn users_xml(users: &Users) -> String {
     let hash = |secret: &SecretString| format!("{:x}", Sha256::digest(secret.expose_secret().as_bytes()));
     let (service, bi, source) = (hash(&users.password), hash(&users.bi_password), hash(&users.source_password));
@@ -275,11 +272,6 @@ fn users_xml(users: &Users) -> String {
     )
 }
 
-/// `text` safe inside an XML element (the passwords are hex, but say so once).
-fn xml_text(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
 fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -299,6 +291,7 @@ struct Layout {
     root: PathBuf,
     config: PathBuf,
     users: PathBuf,
+    dictionaries: PathBuf,
     log: PathBuf,
 }
 
@@ -308,6 +301,7 @@ impl Layout {
             root: root.to_path_buf(),
             config: root.join("config.xml"),
             users: root.join("users.xml"),
+            dictionaries: root.join("bi_dictionaries.xml"),
             log: root.join("log"),
         }
     }
@@ -322,7 +316,7 @@ impl Layout {
 
     /// A password of the server's (`password`: the service's user;
     /// `bi_password`: the BI user; `bi_source_password`: the user the BI
-    /// database reads through), made on first start and kept
+    /// dictionaries load as), made on first start and kept
     /// readable by the owner alone: other local users must not read the data.
     fn secret(&self, file: &str) -> Result<SecretString, EmbeddedError> {
         let path = self.root.join(file);
@@ -358,8 +352,6 @@ impl Layout {
 
     fn write_configs(&self, http_port: u16, tcp_port: u16, users: &Users) -> Result<(), EmbeddedError> {
         let root = self.root.display();
-        let (source_cluster, source_user) = (super::bi::SOURCE_CLUSTER, BI_SOURCE_USER);
-        let source_password = xml_text(users.source_password.expose_secret());
         let config = format!(
             r#"<?xml version="1.0"?>
 <!-- Written by touchpoint at every start of its local ClickHouse; edits are lost. -->
@@ -385,24 +377,25 @@ impl Layout {
     <!-- As in the stock config: idle HTTP connections end after 3 s, so a stop
          does not wait on clients that keep connections open. -->
     <keep_alive_timeout>3</keep_alive_timeout>
-    <!-- The server itself, as the read-only user the BI database reads through. -->
-    <remote_servers>
-        <{source_cluster}>
-            <shard><replica>
-                <host>127.0.0.1</host><port>{tcp_port}</port>
-                <user>{source_user}</user><password>{source_password}</password>
-            </replica></shard>
-        </{source_cluster}>
-    </remote_servers>
+    <!-- What BI tools read (touchpoint's docs/bi.md). -->
+    <dictionaries_config>{dictionaries}</dictionaries_config>
 </yandex>
-"#
+"#,
+            dictionaries = self.dictionaries.display(),
         );
+        let source = super::bi::Source {
+            host: "127.0.0.1",
+            port: tcp_port,
+            user: BI_SOURCE_USER,
+            password: users.source_password.expose_secret(),
+        };
         self.write_private(&self.config, &config)?;
+        self.write_private(&self.dictionaries, &super::bi::dictionaries_xml(users.database, &source))?;
         self.write_private(&self.users, &users_xml(users))
     }
 
-    /// Writes a config file readable by the owner alone: `config.xml` holds
-    /// the BI source user's password.
+    /// Writes a config file readable by the owner alone: the dictionaries'
+    /// file holds the BI source user's password, `users.xml` the hashes.
     fn write_private(&self, path: &Path, text: &str) -> Result<(), EmbeddedError> {
         let mut file = std::fs::OpenOptions::new()
             .write(true)

@@ -461,3 +461,25 @@ async fn a_register_version_exports_to_files_that_load_as_it() {
     assert!(!missing.status.success() && stderr(&missing).contains("there is no version 9"), "{}", stderr(&missing));
     app.stop().await;
 }
+
+#[test]
+fn bi_dictionaries_prints_the_definitions_the_local_server_loads_for_the_configured_database() {
+    let mut child = touchpoint(
+        &["bi-dictionaries", "--port", "9123", "--user", "reader"],
+        &[("TOUCHPOINT_CLICKHOUSE_DATABASE", "ministry")],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"p&w secret\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let source =
+        touchpoint::storage::bi::Source { host: "127.0.0.1", port: 9123, user: "reader", password: "p&w secret" };
+    assert_eq!(String::from_utf8_lossy(&output.stdout), touchpoint::storage::bi::dictionaries_xml("ministry", &source));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("<password>p&amp;w secret</password><db>ministry</db>"));
+}

@@ -40,7 +40,7 @@ async fn readyz_is_ready_once_the_app_has_migrated() {
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["migrations"], Migration::embedded().len());
-    assert_eq!(tables(&app.storage).await, crate::support::ALL_TABLES);
+    assert_eq!(tables(&app.storage).await, crate::support::service_tables());
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ async fn the_shipped_migrations_create_the_event_tables_and_their_rollups() {
     let report = migrations::run(&storage, &Migration::embedded()).await.unwrap();
 
     assert_eq!(report.applied.len(), Migration::embedded().len());
-    assert_eq!(tables(&storage).await, crate::support::ALL_TABLES);
+    assert_eq!(tables(&storage).await, crate::support::service_tables());
 }
 
 #[tokio::test]
@@ -152,8 +152,9 @@ fn every_migration_and_the_case_and_effect_queries_run_on_current_clickhouse() {
             bound(&touchpoint::recommendations::measures::statement(m, &|t| t.to_string()), &binds),
         )
     });
-    // The BI views' queries, on the rollups their BI tables mirror column for column (storage::bi).
-    let bi_views = touchpoint::storage::bi::VIEWS.iter().map(|(v, q)| (v.to_string(), q.replace("{bi}", "touchpoint")));
+    // The queries the BI dictionaries load from, on the rollups (storage::bi).
+    let bi_views =
+        touchpoint::storage::bi::VIEWS.iter().map(|v| (v.name.to_string(), v.select.replace("{from}", v.rollup)));
     let queries: Vec<(String, String)> =
         queries.into_iter().map(|(n, q)| (n.to_string(), q)).chain(measures).chain(bi_views).collect();
     // On a cluster every statement is rewritten (storage::cluster): those must parse there too.
@@ -167,7 +168,9 @@ fn every_migration_and_the_case_and_effect_queries_run_on_current_clickhouse() {
         .chain(
             [None, Some("tp")]
                 .into_iter()
-                .flat_map(|c| touchpoint::storage::bi::statements("touchpoint", c, &[], &Default::default()))
+                .flat_map(|c| {
+                    touchpoint::storage::bi::statements("touchpoint", c, &[], &Default::default(), Some("Ordinary"))
+                })
                 .map(|st| ("the BI database".to_string(), st)),
         )
         .chain(sql_in_docs("docs/bi.md").into_iter().map(|st| ("docs/bi.md".to_string(), st)))

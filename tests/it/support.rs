@@ -56,6 +56,15 @@ pub const ALL_TABLES: &[&str] = &[
     "timings",
 ];
 
+/// The tables of a migrated service database: [`ALL_TABLES`] and the BI
+/// dictionaries' source views (storage::bi, made after the migrations).
+pub fn service_tables() -> Vec<String> {
+    let sources = touchpoint::storage::bi::VIEWS.iter().map(touchpoint::storage::bi::source_of);
+    let mut all: Vec<String> = ALL_TABLES.iter().map(|t| t.to_string()).chain(sources).collect();
+    all.sort();
+    all
+}
+
 /// The staff token `test_config` configures.
 pub const STAFF_TOKEN: &str = "test-staff-token-0123456789";
 use touchpoint::storage::Endpoint;

@@ -130,14 +130,16 @@ impl Replica {
     /// `Distributed` table sent on), as JSON lines of `query`: what
     /// tests/chdb_replay.py asks the shared server, and filters for reads.
     fn read_queries(&self) -> Vec<u8> {
-        let post = |sql: &str| {
-            let request = format!("POST / HTTP/1.0\r\nContent-Length: {}\r\n\r\n{sql}", sql.len());
-            let answer = ask(self.http, request.as_bytes());
-            let at = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(answer.len(), |i| i + 4);
-            answer[at..].to_vec()
-        };
-        post("SYSTEM FLUSH LOGS");
-        post("SELECT DISTINCT query FROM system.query_log WHERE type = 2 AND is_initial_query FORMAT JSONEachRow")
+        self.post("SYSTEM FLUSH LOGS");
+        self.post("SELECT DISTINCT query FROM system.query_log WHERE type = 2 AND is_initial_query FORMAT JSONEachRow")
+    }
+
+    /// `sql`'s answer, as the `default` user.
+    fn post(&self, sql: &str) -> Vec<u8> {
+        let request = format!("POST / HTTP/1.0\r\nContent-Length: {}\r\n\r\n{sql}", sql.len());
+        let answer = ask(self.http, request.as_bytes());
+        let at = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(answer.len(), |i| i + 4);
+        answer[at..].to_vec()
     }
 
     /// Kills it at once (SIGKILL): a node that dies.
@@ -208,6 +210,28 @@ impl Cluster {
         Cluster::start_with(dir, shards, replicas, false)
     }
 
+    /// Gives every server the BI dictionaries of the service's database
+    /// `database` (storage::bi), loading from the server itself as
+    /// `default`, once their source views exist, and waits until each server
+    /// has loaded them (it reads new config files every 5 s). Not by
+    /// `SYSTEM RELOAD`: on 18.16 one that fails can crash the server later.
+    #[allow(dead_code)] // benches/cluster.rs includes this file
+    pub fn define_bi(&self, database: &str) {
+        for node in &self.replicas {
+            let source =
+                touchpoint::storage::bi::Source { host: "127.0.0.1", port: node.tcp, user: "default", password: "" };
+            let xml = touchpoint::storage::bi::dictionaries_xml(database, &source);
+            std::fs::write(node.dir.join("bi_dictionary.xml"), xml).unwrap();
+        }
+        let sql = "SELECT count() FROM system.dictionaries WHERE source != '' AND name LIKE 'bi\\_%'";
+        let views = touchpoint::storage::bi::VIEWS.len().to_string();
+        for node in &self.replicas {
+            wait("the BI dictionaries", Duration::from_secs(30), || {
+                String::from_utf8_lossy(&node.post(sql)).trim() == views
+            });
+        }
+    }
+
     fn start_with(dir: &Path, shards: usize, replicas: usize, observed: bool) -> Cluster {
         let zookeeper = ZooKeeper::start(dir);
         let mut nodes = Vec::new();
@@ -268,6 +292,7 @@ fn write_config(node: &Replica, servers: &str, zookeeper: u16, observed: bool) {
     <default_database>default</default_database>
     <mark_cache_size>268435456</mark_cache_size>
     <keep_alive_timeout>3</keep_alive_timeout>
+    <dictionaries_config>{root}/*_dictionary.xml</dictionaries_config>
     <zookeeper><node><host>127.0.0.1</host><port>{zookeeper}</port></node><session_timeout_ms>6000</session_timeout_ms></zookeeper>
     <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
     <macros><shard>{shard:02}</shard><replica>s{shard}r{replica}</replica></macros>
