@@ -54,10 +54,7 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-/// The error code of an answer, kept in the response's extensions for the
-/// metrics middleware.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorCode(pub &'static str);
+pub use crate::metrics::ErrorCode;
 
 /// The body of every error answer.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -168,6 +165,12 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), Json(body)).into_response();
         self.decorate(&mut response);
         response
+    }
+}
+
+impl From<crate::domain::Invalid> for ApiError {
+    fn from(e: crate::domain::Invalid) -> ApiError {
+        ApiError::Invalid { field: e.field, message: e.message }
     }
 }
 

@@ -88,3 +88,12 @@ async fn readyz(State(probe): State<Probe>) -> Result<Json<Value>, ApiError> {
     }
     Ok(Json(json!({ "status": "ready", "migrations": probe.migrations.len() })))
 }
+/// `GET /metrics`, behind the same auth as the dashboards' API.
+pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let text = metrics.render().map_err(|e| ApiError::Internal(e.into()))?;
+    let content_type = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+

@@ -1,15 +1,15 @@
 //! `/metrics` in the Prometheus (OpenMetrics) text format: what was accepted
 //! and refused and why, what reached ClickHouse, how long INSERTs take, what
 //! waits in the spool and for how long. Counters are cheap atomics; the
-//! gauges are read at scrape time.
+//! gauges are read at scrape time, through probes their owners (the spool,
+//! the dedupe memory) hand over, so this module imports neither. Served by
+//! `health::metrics`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -17,9 +17,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::error::{ApiError, ErrorCode};
-use crate::ingest::Memory;
-use crate::storage::spool::Shared;
 
 /// Static strings: counting a request allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -111,9 +108,35 @@ pub struct Metrics {
     /// Seconds since the epoch when the shipper last had nothing waiting or
     /// shipped a round; a shipper that stops advancing it is stalled.
     last_progress: AtomicU64,
-    spool: OnceLock<Arc<Shared>>,
-    dedupe: OnceLock<Arc<Memory>>,
+    spool: OnceLock<Probe<SpoolReading>>,
+    dedupe: OnceLock<Probe<DedupeReading>>,
 }
+
+/// A reading the gauges take at each scrape from what their owner exposes.
+type Probe<T> = Box<dyn Fn() -> T + Send + Sync>;
+
+/// What the spool gauges report.
+pub struct SpoolReading {
+    /// Requests waiting for their records to be synced.
+    pub waiting: u64,
+    /// Bytes of records in the spool's segments.
+    pub bytes: u64,
+    /// When its oldest record was written (ms since the epoch); `None` when empty.
+    pub oldest_ms: Option<u64>,
+}
+
+/// What the dedupe gauges report.
+pub struct DedupeReading {
+    /// Event ids remembered.
+    pub ids: u64,
+    /// Ids forgotten early to stay within the memory bound, since start.
+    pub evicted: u64,
+}
+
+/// The error code of an answer, kept in the response's extensions for the
+/// metrics middleware (`error::ApiError` puts it there).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
 
 impl Metrics {
     pub fn new() -> Arc<Metrics> {
@@ -222,14 +245,14 @@ impl Metrics {
         self.last_progress.store(now(), Ordering::Relaxed);
     }
 
-    /// The spool whose size and age the gauges report.
-    pub fn watch_spool(&self, shared: Arc<Shared>) {
-        let _ = self.spool.set(shared);
+    /// The spool whose size and age the gauges report, read by `probe`.
+    pub fn watch_spool(&self, probe: impl Fn() -> SpoolReading + Send + Sync + 'static) {
+        let _ = self.spool.set(Box::new(probe));
     }
 
-    /// The dedupe memory whose size the gauges report.
-    pub fn watch_dedupe(&self, memory: Arc<Memory>) {
-        let _ = self.dedupe.set(memory);
+    /// The dedupe memory whose size the gauges report, read by `probe`.
+    pub fn watch_dedupe(&self, probe: impl Fn() -> DedupeReading + Send + Sync + 'static) {
+        let _ = self.dedupe.set(Box::new(probe));
     }
 
     pub fn refused(&self, reason: &'static str) {
@@ -242,18 +265,19 @@ impl Metrics {
     }
 
     pub fn render(&self) -> Result<String, std::fmt::Error> {
-        if let Some(spool) = self.spool.get() {
-            self.sync_waiting.set(spool.waiting.load(Ordering::Relaxed) as i64);
-            self.spool_bytes.set(spool.bytes.load(Ordering::Relaxed) as i64);
+        if let Some(probe) = self.spool.get() {
+            let spool = probe();
+            self.sync_waiting.set(spool.waiting as i64);
+            self.spool_bytes.set(spool.bytes as i64);
             let now_ms =
                 SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
-            let age = spool.oldest_ms().map_or(0, |oldest| now_ms.saturating_sub(oldest) / 1000);
+            let age = spool.oldest_ms.map_or(0, |oldest| now_ms.saturating_sub(oldest) / 1000);
             self.spool_oldest_age.set(age as i64);
         }
-        if let Some(memory) = self.dedupe.get() {
-            let stats = memory.stats();
-            self.dedupe_ids.set(stats.ids as i64);
-            self.dedupe_evicted.set(stats.evicted as i64);
+        if let Some(probe) = self.dedupe.get() {
+            let memory = probe();
+            self.dedupe_ids.set(memory.ids as i64);
+            self.dedupe_evicted.set(memory.evicted as i64);
         }
         self.last_progress_age.set(now().saturating_sub(self.last_progress.load(Ordering::Relaxed)) as i64);
         let mut out = String::new();
@@ -294,13 +318,6 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics`, behind the same auth as the dashboards' API.
-pub async fn serve(State(metrics): State<Arc<Metrics>>) -> Result<Response, ApiError> {
-    let text = metrics.render().map_err(|e| ApiError::Internal(e.into()))?;
-    let content_type = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
-    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,10 +333,7 @@ mod tests {
     fn the_text_names_every_family() {
         let m = Metrics::new();
         m.rows_written.get_or_create(&Metrics::table("feedback")).inc_by(3);
-        let spool = Arc::new(Shared::default());
-        spool.waiting.store(7, Ordering::Relaxed);
-        spool.bytes.store(4096, Ordering::Relaxed);
-        m.watch_spool(spool);
+        m.watch_spool(|| SpoolReading { waiting: 7, bytes: 4096, oldest_ms: None });
         m.refused("disk_cap");
         let text = m.render().unwrap();
         assert!(text.contains("touchpoint_rows_written_total{table=\"feedback\"} 3"), "{text}");

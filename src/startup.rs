@@ -25,7 +25,7 @@ use crate::domain::Role;
 use crate::domain::time::unix;
 use crate::ingest::{DedupeOptions, Deduped, EventSink, Memory};
 use crate::journeys::Catalog;
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::storage::embedded::{self, EmbeddedClickHouse};
 use crate::storage::migrations::{self, Migration};
 use crate::storage::spool::SpoolOptions;
@@ -134,7 +134,7 @@ pub fn router(state: AppState) -> Router {
         state.auth.admits(&[Role::Handler]),
     );
     let scrape = Router::new()
-        .route("/metrics", axum::routing::get(metrics::serve))
+        .route("/metrics", axum::routing::get(health::metrics))
         .with_state(state.metrics.clone())
         .layer(axum::middleware::from_fn_with_state(state.dashboards.readers(), accounts::auth::require));
     let follow = crate::follow::router(state.follow.clone(), state.capture.public_guard(state.metrics.clone()));
@@ -307,7 +307,11 @@ pub fn services(
     let (queue, writer) = Writer::start(storage, options, config.spool.drain_timeout, metrics.clone(), &remember)
         .with_context(|| format!("cannot open the spool in {} (config key `spool.dir`)", config.spool.dir.display()))?;
     Memory::spawn_janitor(&memory);
-    metrics.watch_dedupe(memory.clone());
+    let watched = memory.clone();
+    metrics.watch_dedupe(move || {
+        let stats = watched.stats();
+        crate::metrics::DedupeReading { ids: stats.ids as u64, evicted: stats.evicted }
+    });
     let clock = crate::domain::time::system_clock();
     let sink: Arc<dyn EventSink> = Arc::new(Deduped::new(memory, Arc::new(queue), clock.clone()));
     let links = Arc::new(crate::follow::FollowLinks::new(

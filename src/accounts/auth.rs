@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
@@ -442,21 +442,6 @@ impl Auth {
     }
 }
 
-/// Whether a request comes from a page of this service, or from no browser
-/// at all. Browsers say where a request comes from in `Sec-Fetch-Site`
-/// (every current one) or `Origin`; a request with neither is not a
-/// browser's (curl, scripts), which no other site can make a visitor send.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let value = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    if let Some(site) = value(HeaderName::from_static("sec-fetch-site")) {
-        return matches!(site, "same-origin" | "none");
-    }
-    let Some(origin) = value(header::ORIGIN) else { return true };
-    // An opaque origin ("null": sandboxed frames, some redirects) is no page of ours.
-    let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-    host.is_some_and(|host| Some(host) == value(header::HOST))
-}
-
 /// A cookie's value from the request's `Cookie` headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -490,7 +475,7 @@ pub struct Admits {
 /// [`Principal`] extension.
 pub async fn require(State(admits): State<Admits>, mut request: Request, next: Next) -> Response {
     let auth = &admits.auth;
-    if by_session(&request) && !request.method().is_safe() && !same_origin(request.headers()) {
+    if by_session(&request) && !request.method().is_safe() && !crate::web::same_origin(request.headers()) {
         // A session cookie is ambient: a page of another site (a sibling
         // subdomain is "same-site" for SameSite=Lax) could make a signed-in
         // browser send it. Scripts use a bearer token, which no page can.

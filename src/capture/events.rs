@@ -152,16 +152,16 @@ impl<'a> Checker<'a> {
     /// The client's time of the contact, within [now − 7 days, now + 5 min].
     pub fn occurred_at(&self, value: Option<&str>) -> Result<u32, ApiError> {
         let Some(text) = value else { return Ok(unix(self.now)) };
-        time::within(&self.field("occurred_at"), text, self.now, CLIENT_MAX_AGE)
+        Ok(time::within(&self.field("occurred_at"), text, self.now, CLIENT_MAX_AGE)?)
     }
 
     /// The case reference an event carries, if any.
     pub fn case_ref(&self, value: Option<String>) -> Result<Option<CaseRef>, ApiError> {
-        CaseRef::parse(&self.field("case_ref"), value)
+        Ok(CaseRef::parse(&self.field("case_ref"), value)?)
     }
 
     pub fn text(&self, name: &str, value: Option<String>, max_chars: usize) -> Result<String, ApiError> {
-        bounded(&self.field(name), value, max_chars)
+        Ok(bounded(&self.field(name), value, max_chars)?)
     }
 
     /// Only the path: a query string or fragment may carry personal data.

@@ -13,11 +13,9 @@ mod caller;
 mod email;
 mod email_set;
 pub mod events;
-mod guard;
 pub(crate) use answers::form_answers;
-pub use guard::GuardLayer;
+use crate::web::GuardLayer;
 pub(crate) use staff::{CallInput, MAX_CALL_SECONDS, log_call};
-pub mod limits;
 mod offers;
 mod pages;
 mod staff;
@@ -51,7 +49,7 @@ use crate::storage::rows::{Event, ProofRow, TouchRow};
 use crate::storage::spool::Refused;
 use caller::{Caller, origin_allowed};
 use events::{Checker, FeedbackInput, MAX_TIMINGS_PER_REQUEST, TimingInput};
-use limits::Limits;
+use crate::web::limits::Limits;
 
 /// What a client is told to wait when the spool refuses (busy or at its disk cap).
 const BUSY_RETRY: Duration = Duration::from_secs(1);

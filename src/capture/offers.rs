@@ -1,6 +1,6 @@
 //! `POST /api/v1/offers`: the widget says when it asked a client — shown on
 //! a page, opened by the client. Answers divided by offers is the response
-//! rate (`official::figures::reach`); a letter's links count as sent when a
+//! rate (`dashboards::reach`); a letter's links count as sent when a
 //! staff system makes them (`email::links`), a call as an offer when it is
 //! logged at a stage (`staff::log_call`).
 

@@ -75,7 +75,7 @@ pub async fn require_token(State(capture): State<Capture>, request: Request, nex
 }
 
 fn staff_time(field: &str, text: &str, now: SystemTime) -> Result<u32, ApiError> {
-    time::within(field, text, now, STAFF_MAX_AGE)
+    Ok(time::within(field, text, now, STAFF_MAX_AGE)?)
 }
 
 impl Capture {

@@ -15,7 +15,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::open::{Deadlines, Opening};
-use super::rules::Reason;
+use super::Reason;
 use crate::domain::time::unix;
 use crate::journeys::Catalog;
 use crate::storage::rows::CaseRow;

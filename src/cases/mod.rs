@@ -1,7 +1,8 @@
 //! Cases: a bad rating, a call past the phone standard, a watched tag or a
 //! letter acknowledged late opens a case that the stage's unit acknowledges
 //! and answers within working-day deadlines (`domain::calendar`). The rules
-//! that decide when (`rules`), the row an opening writes (`open`, and
+//! that decide when are the journey's (`journeys::case_rules`); the row an
+//! opening writes (`open`, and
 //! `letters` for late letters), the statuses a case goes through (`status`),
 //! its store (`book`, `queue`), the one door handlers come through (`desk`)
 //! with its API (`api`) and pages (`pages`), and the lab's report (`report`).
@@ -16,10 +17,9 @@ mod open;
 pub mod pages;
 pub mod queue;
 pub mod report;
-pub mod rules;
 pub mod status;
 
 pub use book::{CaseBook, ChangeRow};
 pub use desk::Desk;
 pub use open::{Deadlines, Opening};
-pub use rules::{CaseRules, Reason};
+pub use crate::journeys::case_rules::{CaseRules, Reason};

@@ -5,10 +5,11 @@
 pub mod charts;
 pub(crate) mod export;
 mod pages;
+pub mod reach;
 pub mod stats;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::Router;
 use axum::extract::State;
@@ -286,15 +287,3 @@ async fn chart_api(
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response())
 }
 
-/// Human-friendly durations for the map's table.
-pub fn duration_text(ms: f64, en: bool) -> String {
-    let d = Duration::from_millis(ms as u64);
-    let (value, unit_ru, unit_en) = if d.as_secs() < 3600 {
-        (d.as_secs_f64() / 60.0, "мин", "min")
-    } else if d.as_secs() < 3 * 86_400 {
-        (d.as_secs_f64() / 3600.0, "ч", "h")
-    } else {
-        (d.as_secs_f64() / 86_400.0, "дн", "days")
-    };
-    format!("{value:.1} {}", if en { unit_en } else { unit_ru })
-}

@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::charts::{self, Chart, Words};
 use super::stats::{self, StageStats};
-use super::{Dashboards, ViewQuery, duration_text};
+use super::{Dashboards, ViewQuery};
+use crate::web::duration_text;
 use crate::accounts::auth::Principal;
 use crate::accounts::throttle::Verdict;
 use crate::error::ApiError;
@@ -186,7 +187,7 @@ struct JourneyPage<'a> {
 /// `ЕПГУ: 5 of 10 asked (50%)` per touchpoint of `stage` where anyone was
 /// asked or answered; answers of a source that counts no offers follow apart.
 fn reach_lines(
-    reach: &[crate::official::Reach],
+    reach: &[super::reach::Reach],
     stage: &str,
     catalog: &crate::journeys::Catalog,
     en: bool,
@@ -252,7 +253,7 @@ pub async fn journey(
         async { stats::comments(&state.storage, &journey.id, &filters, 5).await.map_err(api) },
         async { handled.await.map_err(api) },
         state.lab.list(&journey.id),
-        async { crate::official::figures::reach(&state.storage, journey, &filters).await.map_err(api) },
+        async { super::reach::reach(&state.storage, journey, &filters).await.map_err(api) },
     )?;
     stats.marks = crate::recommendations::marks_of(tracked.iter().map(|t| &t.recommendation), en);
     let words = Words { en };

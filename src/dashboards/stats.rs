@@ -238,18 +238,9 @@ pub struct JourneyStats {
     /// The days the journey's recommendations were implemented, for the
     /// timeline chart.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub marks: Vec<Mark>,
+    pub marks: Vec<crate::recommendations::Mark>,
 }
 
-/// A recommendation implemented on a day: `label` (`Р2`) is its place in
-/// the journey's list of recommendations.
-#[derive(Debug, Clone, Serialize)]
-pub struct Mark {
-    /// Unix seconds, the UTC midnight of the day.
-    pub at: u32,
-    pub stage: String,
-    pub label: String,
-}
 
 fn quantiles(q: &[f64], n: u64) -> (Option<f64>, Option<f64>) {
     if n == 0 || q.len() < 2 { (None, None) } else { (Some(q[0]), Some(q[1])) }

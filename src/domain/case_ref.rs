@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use super::text::bounded;
-use crate::error::ApiError;
+use super::Invalid;
 
 /// Longest reference accepted, in characters.
 pub const MAX_CASE_REF_CHARS: usize = 64;
@@ -28,7 +28,7 @@ pub struct CaseRef(String);
 impl CaseRef {
     /// The reference a request carries in `field`, if any; refused when it
     /// is longer than [`MAX_CASE_REF_CHARS`]. Empty means none.
-    pub fn parse(field: &str, value: Option<String>) -> Result<Option<CaseRef>, ApiError> {
+    pub fn parse(field: &str, value: Option<String>) -> Result<Option<CaseRef>, Invalid> {
         // Most events carry none: no allocation on the capture path for them.
         let Some(value) = value else { return Ok(None) };
         let text = bounded(field, Some(value), MAX_CASE_REF_CHARS)?;

@@ -24,6 +24,27 @@ pub use questions::{QuestionSet, SetKind};
 pub use role::Role;
 pub use scale::{Emotion, Scale};
 pub use segment::Segment;
+pub use text::Text;
+
+/// The `site` of ratings clicked in a letter, not sent by a widget: no
+/// site of the config may take this name.
+pub const EMAIL_SITE: &str = "email";
+
+/// A well-formed value that is wrong (out of range, unknown, missing): the
+/// field it names and what is wrong with it. The HTTP layer answers it as
+/// 422 naming the field (`error::ApiError::Invalid`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+        Invalid { field: field.into(), message: message.into() }
+    }
+}
 
 /// A unit enum's name as files, JSON and the ClickHouse columns write it
 /// (`in_person`, `get_information`): its serde name.

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use super::Invalid;
 
 /// Most questions in one set.
 pub const MAX_QUESTIONS: usize = 5;
@@ -85,33 +85,33 @@ impl QuestionSet {
     /// Checks what a client sent against this set. `field` is the name of
     /// the answers in the request (`answers`); an error names the entry
     /// (`answers[2].score`) and the question it is about.
-    pub fn answers(&self, field: &str, sent: Vec<AnswerInput>) -> Result<Answers, ApiError> {
+    pub fn answers(&self, field: &str, sent: Vec<AnswerInput>) -> Result<Answers, Invalid> {
         let ids: Vec<&str> = self.questions.iter().map(|q| q.id.as_str()).collect();
         let mut answers: Vec<(String, u8)> = Vec::with_capacity(sent.len());
         for (i, answer) in sent.into_iter().enumerate() {
             let at = |name: &str| format!("{field}[{i}].{name}");
             let Some(id) = answer.question else {
-                return Err(ApiError::invalid(at("question"), format!("missing; one of: {}", ids.join(", "))));
+                return Err(Invalid::new(at("question"), format!("missing; one of: {}", ids.join(", "))));
             };
             if self.question(&id).is_none() {
-                return Err(ApiError::invalid(
+                return Err(Invalid::new(
                     at("question"),
                     format!("this set has no question {id:?}; its questions: {}", ids.join(", ")),
                 ));
             }
             if answers.iter().any(|(q, _)| *q == id) {
-                return Err(ApiError::invalid(at("question"), format!("{id:?} is answered twice")));
+                return Err(Invalid::new(at("question"), format!("{id:?} is answered twice")));
             }
             // A question the client skipped is left out, not stored as a score.
             let Some(score) = answer.score else { continue };
             let (lo, hi) = SCORES;
             let score = u8::try_from(score).ok().filter(|s| (lo..=hi).contains(s)).ok_or_else(|| {
-                ApiError::invalid(at("score"), format!("{id:?}: a score from {lo} to {hi}, not {score}"))
+                Invalid::new(at("score"), format!("{id:?}: a score from {lo} to {hi}, not {score}"))
             })?;
             answers.push((id, score));
         }
         if answers.is_empty() {
-            return Err(ApiError::invalid(field, format!("answer at least one of: {}", ids.join(", "))));
+            return Err(Invalid::new(field, format!("answer at least one of: {}", ids.join(", "))));
         }
         // In the set's order, whatever order they came in: one response reads the same however it was sent.
         answers.sort_by_key(|(id, _)| ids.iter().position(|q| q == id));
@@ -171,11 +171,8 @@ mod tests {
         AnswerInput { question: question.map(str::to_string), score }
     }
 
-    fn field(e: ApiError) -> String {
-        match e {
-            ApiError::Invalid { field, .. } => field,
-            other => panic!("{other:?}"),
-        }
+    fn field(e: Invalid) -> String {
+        e.field
     }
 
     #[test]

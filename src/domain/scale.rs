@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use super::Invalid;
 
 /// Rating scales and their ranges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
@@ -84,12 +84,12 @@ impl Scale {
         }
     }
 
-    pub fn check(self, score: u8, field: &str) -> Result<u8, ApiError> {
+    pub fn check(self, score: u8, field: &str) -> Result<u8, Invalid> {
         let (lo, hi) = self.range();
         if (lo..=hi).contains(&score) {
             Ok(score)
         } else {
-            Err(ApiError::invalid(field, format!("a {self:?} score is {lo}–{hi}, not {score}").to_lowercase()))
+            Err(Invalid::new(field, format!("a {self:?} score is {lo}–{hi}, not {score}").to_lowercase()))
         }
     }
 }

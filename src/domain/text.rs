@@ -1,6 +1,16 @@
 //! Free text a client or a staff system sends.
 
-use crate::error::ApiError;
+use super::Invalid;
+
+/// A text a person reads, in both languages of the product.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    /// Russian, the default language.
+    pub ru: String,
+    /// English.
+    pub en: String,
+}
 
 /// Whether a person could have typed `c`. Not: the C0 and C1 control
 /// characters other than tab, line feed and carriage return, DEL, the
@@ -16,10 +26,10 @@ fn typed(c: char) -> bool {
 /// The text, or empty when absent, without the characters no person types
 /// (see [`typed`]); refused (naming `field`) past `max_chars` of what is left.
 /// Every free-text field of every endpoint goes through here.
-pub fn bounded(field: &str, value: Option<String>, max_chars: usize) -> Result<String, ApiError> {
+pub fn bounded(field: &str, value: Option<String>, max_chars: usize) -> Result<String, Invalid> {
     let value = clean(value.unwrap_or_default());
     if value.chars().count() > max_chars {
-        return Err(ApiError::invalid(field, format!("at most {max_chars} characters")));
+        return Err(Invalid::new(field, format!("at most {max_chars} characters")));
     }
     Ok(value)
 }
@@ -36,7 +46,7 @@ pub fn clean(mut text: String) -> String {
 /// `value` with every string inside it cleaned: a staff edit (a register
 /// change, with names in two languages inside operations) arrives as a
 /// nested structure, and one pass cleans all of it.
-pub fn clean_all<T: serde::Serialize + serde::de::DeserializeOwned>(value: T) -> Result<T, ApiError> {
+pub fn clean_all<T: serde::Serialize + serde::de::DeserializeOwned>(value: T) -> Result<T, serde_json::Error> {
     fn walk(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::String(s) => *s = clean(std::mem::take(s)),
@@ -45,9 +55,9 @@ pub fn clean_all<T: serde::Serialize + serde::de::DeserializeOwned>(value: T) ->
             _ => {}
         }
     }
-    let mut tree = serde_json::to_value(value).map_err(|e| ApiError::Internal(e.into()))?;
+    let mut tree = serde_json::to_value(value)?;
     walk(&mut tree);
-    serde_json::from_value(tree).map_err(|e| ApiError::Internal(e.into()))
+    serde_json::from_value(tree)
 }
 
 #[cfg(test)]

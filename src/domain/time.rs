@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::error::ApiError;
+use super::Invalid;
 
 /// How far ahead of our clock a sender's clock may run.
 pub const MAX_SKEW: Duration = Duration::from_secs(300);
@@ -28,12 +28,12 @@ pub fn unix(t: SystemTime) -> u32 {
 }
 
 /// An RFC 3339 time within [now − max_age, now + MAX_SKEW], as seconds.
-pub fn within(field: &str, text: &str, now: SystemTime, max_age: Duration) -> Result<u32, ApiError> {
+pub fn within(field: &str, text: &str, now: SystemTime, max_age: Duration) -> Result<u32, Invalid> {
     let t = humantime::parse_rfc3339_weak(text)
-        .map_err(|e| ApiError::invalid(field, format!("{text:?} is not an RFC 3339 time: {e}")))?;
+        .map_err(|e| Invalid::new(field, format!("{text:?} is not an RFC 3339 time: {e}")))?;
     if t + max_age < now || t > now + MAX_SKEW {
         let days = max_age.as_secs() / 86_400;
-        return Err(ApiError::invalid(
+        return Err(Invalid::new(
             field,
             format!("must lie within the last {days} days (and not ahead of the server's clock)"),
         ));

@@ -55,7 +55,7 @@ pub fn api_router(state: Dossiers, admits: Admits) -> OpenApiRouter {
 
 /// The client's history page, public, so behind `guard` (the capture
 /// routes' per-address limits); and the analysts' pages, for whom `admits`.
-pub fn pages_router(state: Dossiers, guard: crate::capture::GuardLayer, admits: Admits) -> axum::Router {
+pub fn pages_router(state: Dossiers, guard: crate::web::GuardLayer, admits: Admits) -> axum::Router {
     history::router(state.clone()).layer(guard).merge(pages::router(state, admits))
 }
 

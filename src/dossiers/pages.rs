@@ -106,7 +106,7 @@ async fn durations(
 
 fn line(w: &Words, s: &StageDurations) -> Line {
     let span = |secs: Option<u64>| {
-        secs.map_or_else(|| "—".to_string(), |s| crate::dashboards::duration_text(s as f64 * 1000.0, w.en))
+        secs.map_or_else(|| "—".to_string(), |s| crate::web::duration_text(s as f64 * 1000.0, w.en))
     };
     Line {
         name: w.text(&s.name).to_string(),
@@ -218,7 +218,7 @@ fn details(w: &Words, c: &Contact) -> String {
         parts.push(format!("{}: {s} {}", w.pick("ожидание", "wait"), w.pick("с", "s")));
     }
     if let Some(ms) = c.duration_ms {
-        parts.push(crate::dashboards::duration_text(ms as f64, w.en));
+        parts.push(crate::web::duration_text(ms as f64, w.en));
     }
     if let Some(at) = c.acknowledged_at {
         parts.push(format!("{} {}", w.pick("подтверждено", "acknowledged"), w.time(at)));

@@ -32,6 +32,6 @@ pub struct Follow {
 
 /// `/follow/{token}` and its two forms; public, so behind `guard` (the
 /// capture routes' per-address limits and counts).
-pub fn router(follow: Follow, guard: crate::capture::GuardLayer) -> Router {
+pub fn router(follow: Follow, guard: crate::web::GuardLayer) -> Router {
     pages::router(follow).layer(guard)
 }

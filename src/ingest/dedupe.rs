@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
-use super::key::{Key, Version, identify, supersede};
+use crate::storage::key::{Key, Version, identify, supersede};
 use super::port::{BoxFuture, EventSink, Outbox, Outcome, Submission};
 use crate::domain::time::{Clock, unix};
 use crate::storage::rows::Event;

@@ -12,9 +12,9 @@
 //! the daily rollup).
 
 mod dedupe;
-mod key;
 pub mod port;
 
 pub use dedupe::{DedupeOptions, Deduped, Memory, MemoryStats};
-pub use key::{EMAIL_SITE, Key, Version, correction, email_fingerprint, identify};
+pub use crate::domain::EMAIL_SITE;
+pub use crate::storage::key::{Key, Version, correction, email_fingerprint, identify};
 pub use port::{EventSink, Outbox, Outcome, Submission};

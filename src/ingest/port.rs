@@ -1,12 +1,8 @@
 //! The narrow port the capture handlers see.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use crate::storage::rows::Event;
 use crate::storage::spool::Refused;
-
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::storage::writer::{BoxFuture, Outbox};
 
 /// One event as a handler accepted it: the row that carries its id, and the
 /// rows that stand or fall with it (the rating given at the end of a call).
@@ -39,10 +35,4 @@ pub enum Outcome {
 /// new submission of the call is on disk when it returns `Ok`, or none is.
 pub trait EventSink: Send + Sync {
     fn submit(&self, submissions: Vec<Submission>) -> BoxFuture<'_, Result<Vec<Outcome>, Refused>>;
-}
-
-/// Durable storage of accepted rows: the spool in production.
-pub trait Outbox: Send + Sync {
-    /// Returns once every event is on disk, in one record, or none is.
-    fn append(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), Refused>>;
 }

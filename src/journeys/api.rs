@@ -54,7 +54,7 @@ struct JourneyView<'a> {
     authority: &'a Option<Text>,
     segments: &'a [Segment],
     /// The journey's case rules, with the unit of stages that name none.
-    cases: &'a crate::cases::CaseRules,
+    cases: &'a super::case_rules::CaseRules,
     stages: Vec<StageView<'a>>,
 }
 

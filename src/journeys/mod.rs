@@ -1,6 +1,7 @@
 //! Journeys, their stages, and the touchpoint register they draw on.
 
 mod api;
+pub mod case_rules;
 mod catalog;
 mod live;
 pub mod model;

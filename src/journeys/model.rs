@@ -9,15 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Channel, Emotion, Segment};
 
-/// A text a person reads, in both languages of the product.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Text {
-    /// Russian, the default language.
-    pub ru: String,
-    /// English.
-    pub en: String,
-}
+pub use crate::domain::Text;
 
 /// Touchpoint type, section 3.1 of the register order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,7 +128,7 @@ pub struct Journey {
     pub stages: Vec<Stage>,
     /// What opens a case at this journey, its deadlines and default unit.
     #[serde(default)]
-    pub cases: crate::cases::CaseRules,
+    pub cases: super::case_rules::CaseRules,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use lettre::transport::smtp::response::Category;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use secrecy::ExposeSecret as _;
 
-use super::config::{SmtpConfig, SmtpSecurity};
+use crate::config::notify::{SmtpConfig, SmtpSecurity};
 use super::message::Letter;
 use super::worker::Failure;
 

@@ -6,7 +6,6 @@
 //! ClickHouse outages and restarts. Two instances would both deliver: run
 //! notifications on one (issue 17 takes up several).
 
-pub mod config;
 mod digest;
 mod mail;
 pub mod message;
@@ -19,7 +18,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use lettre::message::Mailbox;
 
-pub use config::NotifyConfig;
+pub use crate::config::NotifyConfig;
 use outbox::{Deliveries, Scope};
 use worker::{Channel, Links, Policy, Shared, Target};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret as _;
 
-use super::config::WebhookConfig;
+use crate::config::notify::WebhookConfig;
 use super::message::{CaseEvent, payload};
 
 /// One receiver.

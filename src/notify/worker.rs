@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use lettre::message::Mailbox;
 use time::UtcOffset;
 
-use super::config::NotifyConfig;
+use crate::config::NotifyConfig;
 use super::mail::Mailer;
 use super::message::{self, CaseEvent};
 use super::outbox::{Attempt, Deliveries, Due, Outcome, Scope};

@@ -5,7 +5,7 @@
 //! from theirs (migration 0018).
 //!
 //! No read here needs `FINAL`, which costs five times the read at millions of
-//! rows: the only rows ever replaced are e-mail ratings (`ingest::key::
+//! rows: the only rows ever replaced are e-mail ratings (`storage::key::
 //! supersede`), and an e-mail rating carries neither tags nor a reported
 //! duration (`capture::events::Rating::row`). So each tagged answer and each
 //! time is one stored row, and the answers a share is taken of come from the

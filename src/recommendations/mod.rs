@@ -32,6 +32,16 @@ use store::RecommendationStore;
 
 pub use pages::router as pages_router;
 
+/// A recommendation implemented on a day: `label` (`Р2`) is its place in
+/// the journey's list of recommendations.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mark {
+    /// Unix seconds, the UTC midnight of the day.
+    pub at: u32,
+    pub stage: String,
+    pub label: String,
+}
+
 /// The ids of recommendations seeded from a journey file: the same text at
 /// the same stage is the same recommendation on every start and instance.
 const SEED_NAMESPACE: Uuid = Uuid::from_u128(0x6a1d_5b1e_4c1c_4f0e_9a63_7d7e_1c0b_0016);
@@ -183,7 +193,7 @@ impl Lab {
 
     /// The days `journey`'s recommendations were implemented, labelled by
     /// their place in its list (`Р1`, `R1`), as the timeline chart marks them.
-    pub async fn marks(&self, journey: &str, en: bool) -> Result<Vec<crate::dashboards::stats::Mark>, StorageError> {
+    pub async fn marks(&self, journey: &str, en: bool) -> Result<Vec<Mark>, StorageError> {
         Ok(marks_of(&self.current(journey).await?, en))
     }
 
@@ -255,13 +265,13 @@ impl Lab {
 pub fn marks_of<'a>(
     current: impl IntoIterator<Item = &'a Recommendation>,
     en: bool,
-) -> Vec<crate::dashboards::stats::Mark> {
+) -> Vec<Mark> {
     current
         .into_iter()
         .enumerate()
         .filter(|(_, r)| judged(r))
         .filter_map(|(i, r)| {
-            Some(crate::dashboards::stats::Mark {
+            Some(Mark {
                 at: midnight(r.implemented_on?),
                 stage: r.stage.clone(),
                 label: label(i, en),

@@ -48,7 +48,7 @@ pub fn verdict(v: Verdict, w: &Words) -> &'static str {
 
 fn value(m: Measure, v: f64, w: &Words) -> String {
     match m {
-        Measure::TimeSpent => crate::dashboards::duration_text(v, w.en),
+        Measure::TimeSpent => crate::web::duration_text(v, w.en),
         _ if m.is_share() => format!("{v:.1}%"),
         _ => format!("{v:.1}"),
     }

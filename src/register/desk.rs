@@ -104,7 +104,7 @@ impl Desk {
         author: &str,
         units: &[String],
     ) -> Result<Uuid, ApiError> {
-        let (change, reason) = (clean_all(change)?, clean(reason));
+        let (change, reason) = (clean_all(change).map_err(|e| ApiError::Internal(e.into()))?, clean(reason));
         if reason.trim().is_empty() {
             return Err(ApiError::invalid("reason", "say why the register must change (order 5.3)"));
         }

@@ -16,7 +16,8 @@ use tower::util::MapResponseLayer;
 
 use crate::accounts::auth;
 use crate::dashboards::charts::{self, Chart};
-use crate::dashboards::{Dashboards, ViewQuery, duration_text, stats};
+use crate::dashboards::{Dashboards, ViewQuery, stats};
+use crate::web::duration_text;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::journeys::model::Journey;

@@ -5,6 +5,7 @@ pub mod bi;
 pub mod claims;
 pub mod cluster;
 pub mod embedded;
+pub mod key;
 pub(crate) mod event_claims;
 pub mod migrations;
 pub mod recall;
@@ -20,7 +21,6 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use tracing::instrument;
 
-use secrecy::SecretString;
 
 /// How long a health probe may wait for ClickHouse before calling it unreachable.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -33,14 +33,7 @@ pub enum StorageError {
     Timeout(Duration),
 }
 
-/// A ClickHouse server and the credentials to use on it.
-#[derive(Clone)]
-pub struct Endpoint {
-    /// HTTP interface, e.g. `http://127.0.0.1:8123`.
-    pub url: url::Url,
-    pub user: String,
-    pub password: SecretString,
-}
+pub use crate::config::Endpoint;
 
 /// A handle on the service's ClickHouse database. Cheap to clone.
 #[derive(Clone)]

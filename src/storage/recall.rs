@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::rows::{ANSWERS, CALLS, CORRESPONDENCE, Event, FEEDBACK, LetterRow, OFFERS, TIMINGS};
 use super::{Storage, StorageError};
 use crate::domain::EventKind;
-use crate::ingest::{Key, Version, email_fingerprint};
+use super::key::{Key, Version, email_fingerprint};
 
 #[derive(Row, Deserialize)]
 struct Seen {
@@ -73,7 +73,7 @@ pub async fn recall(
     let letters = format!("SELECT ?fields FROM {CORRESPONDENCE} WHERE updated_at >= toDateTime(?)");
     let mut cursor = storage.client().query(&letters).bind(since_updates).fetch::<LetterRow>()?;
     while let Some(row) = cursor.next().await? {
-        if let Some((key, version)) = crate::ingest::identify(&Event::Letter(row)) {
+        if let Some((key, version)) = super::key::identify(&Event::Letter(row)) {
             remember(key, version);
         }
         read += 1;

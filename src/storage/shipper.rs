@@ -428,7 +428,7 @@ impl Tables {
     }
 
     fn add(&mut self, event: Event) {
-        if let Some((key, version)) = crate::ingest::identify(&event) {
+        if let Some((key, version)) = super::key::identify(&event) {
             let (table, index) = match &event {
                 Event::Feedback(_) => (0, self.feedback.len()),
                 Event::Timing(_) => (1, self.timings.len()),

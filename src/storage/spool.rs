@@ -117,6 +117,15 @@ pub struct Shared {
 impl Shared {
     /// Creation time (ms) of the oldest segment holding events; `None` when
     /// everything accepted is in ClickHouse.
+    /// What the metrics' spool gauges report.
+    pub fn reading(&self) -> crate::metrics::SpoolReading {
+        crate::metrics::SpoolReading {
+            waiting: self.waiting.load(Ordering::Relaxed) as u64,
+            bytes: self.bytes.load(Ordering::Relaxed),
+            oldest_ms: self.oldest_ms(),
+        }
+    }
+
     pub fn oldest_ms(&self) -> Option<u64> {
         let sealed = lock(&self.sealed);
         let open = self.open_ms.load(Ordering::Relaxed);

@@ -16,6 +16,15 @@ use super::rows::Event;
 use super::shipper::Shipper;
 use super::spool::{self, Refused, Spool, SpoolOptions};
 
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Durable storage of accepted rows, as the ingest path sees it: the spool
+/// ([`Queue`]) in production.
+pub trait Outbox: Send + Sync {
+    /// Returns once every event is on disk, in one record, or none is.
+    fn append(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), Refused>>;
+}
+
 /// The handlers' end of the spool; cheap to clone.
 #[derive(Clone)]
 pub struct Queue {
@@ -45,8 +54,8 @@ impl Queue {
     }
 }
 
-impl crate::ingest::Outbox for Queue {
-    fn append(&self, events: Vec<Event>) -> crate::ingest::port::BoxFuture<'_, Result<(), Refused>> {
+impl Outbox for Queue {
+    fn append(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), Refused>> {
         Box::pin(self.push_all(events))
     }
 }
@@ -101,7 +110,7 @@ impl Writer {
                 let _ = tokio::task::spawn_blocking(move || spool.tick()).await;
             }
         });
-        metrics.watch_spool(shared);
+        metrics.watch_spool(move || shared.reading());
         Ok((Queue { spool: spool.clone(), metrics }, Writer { spool, ticker, shipper, drain_timeout }))
     }
 

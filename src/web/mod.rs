@@ -1,5 +1,9 @@
 //! What every page a browser shows from this service shares: security
-//! headers, and forms that only the service's own pages may submit.
+//! headers, forms that only the service's own pages may submit
+//! ([`same_origin`]), the words of both languages ([`Words`]), CSV
+//! downloads (`csv`), the question-set form (`set_form`); and the guard of
+//! the public routes, a rate limit per address and per site ([`GuardLayer`],
+//! `limits`). It imports no feature: the features build their pages on it.
 //!
 //! Analysts' pages, their exports and charts, and the pages behind a
 //! letter's rating link get [`private_pages`]: nothing may frame them and
@@ -20,9 +24,12 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::error::ApiError;
 
 pub mod csv;
+mod guard;
+pub mod limits;
 pub mod set_form;
 mod words;
-pub use words::Words;
+pub use guard::GuardLayer;
+pub use words::{Words, duration_text};
 
 /// Inline styles only (the templates' `<style>` and `style=`), images from
 /// the service itself (charts), forms posted to it, no scripts, no framing.
@@ -78,6 +85,21 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
     headers.entry(name).or_insert(HeaderValue::from_static(value));
 }
 
+/// Whether a request comes from a page of this service, or from no browser
+/// at all. Browsers say where a request comes from in `Sec-Fetch-Site`
+/// (every current one) or `Origin`; a request with neither is not a
+/// browser's (curl, scripts), which no other site can make a visitor send.
+pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let value = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    if let Some(site) = value(axum::http::HeaderName::from_static("sec-fetch-site")) {
+        return matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = value(axum::http::header::ORIGIN) else { return true };
+    // An opaque origin ("null": sandboxed frames, some redirects) is no page of ours.
+    let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    host.is_some_and(|host| Some(host) == value(axum::http::header::HOST))
+}
+
 /// Middleware of routes with forms: a request that changes state must come
 /// from a page of this service. Browsers say where a request comes from in
 /// `Sec-Fetch-Site` (every current one) or `Origin`: cross-site is refused
@@ -85,7 +107,7 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
 /// scripts), which no other site can make a visitor send.
 pub async fn same_origin_forms(request: Request, next: Next) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        || crate::accounts::auth::same_origin(request.headers())
+        || same_origin(request.headers())
     {
         return next.run(request).await;
     }
@@ -264,7 +286,7 @@ mod tests {
         pairs.iter().map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
     }
 
-    use crate::accounts::auth::same_origin as from_here;
+    use super::same_origin as from_here;
 
     #[test]
     fn a_form_is_ours_by_fetch_metadata_else_by_origin_against_host() {

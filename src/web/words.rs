@@ -3,7 +3,7 @@
 
 use time::UtcOffset;
 
-use crate::journeys::model::Text;
+use crate::domain::Text;
 
 #[derive(Clone, Copy)]
 pub struct Words {
@@ -44,3 +44,16 @@ impl Words {
         self.time(unix.saturating_sub(1))[..10].to_string()
     }
 }
+/// A duration as a person reads it: minutes, hours or days, one decimal.
+pub fn duration_text(ms: f64, en: bool) -> String {
+    let d = std::time::Duration::from_millis(ms as u64);
+    let (value, unit_ru, unit_en) = if d.as_secs() < 3600 {
+        (d.as_secs_f64() / 60.0, "мин", "min")
+    } else if d.as_secs() < 3 * 86_400 {
+        (d.as_secs_f64() / 3600.0, "ч", "h")
+    } else {
+        (d.as_secs_f64() / 86_400.0, "дн", "days")
+    };
+    format!("{value:.1} {}", if en { unit_en } else { unit_ru })
+}
+

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use touchpoint::config::Config;
 use touchpoint::domain::Role;
-use touchpoint::notify::config::WebhookConfig;
+use touchpoint::config::notify::WebhookConfig;
 use touchpoint::storage::Storage;
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 use uuid::Uuid;
@@ -344,7 +344,7 @@ fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBu
 
 #[tokio::test]
 async fn letters_go_over_starttls_and_implicit_tls_to_a_server_of_a_trusted_authority_only() {
-    use touchpoint::notify::config::SmtpSecurity;
+    use touchpoint::config::notify::SmtpSecurity;
     let dir = scratch("smtp-tls");
     let (ca, cert, key) = certificates(&dir);
     let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
@@ -391,7 +391,7 @@ async fn first_letter_attempt(storage: &Storage, case: &str) -> (String, String)
 
 #[tokio::test]
 async fn letters_log_in_to_a_server_that_requires_smtp_auth() {
-    use touchpoint::notify::config::SmtpSecurity;
+    use touchpoint::config::notify::SmtpSecurity;
     let dir = scratch("smtp-auth");
     let (ca, cert, key) = certificates(&dir);
     let port = free_port();

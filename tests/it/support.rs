@@ -450,11 +450,11 @@ pub async fn insert_cases<'a>(
 }
 
 /// The config of an SMTP server on this host's `port`, plain, no login.
-pub fn smtp_config(port: u16) -> touchpoint::notify::config::SmtpConfig {
-    touchpoint::notify::config::SmtpConfig {
+pub fn smtp_config(port: u16) -> touchpoint::config::notify::SmtpConfig {
+    touchpoint::config::notify::SmtpConfig {
         host: "127.0.0.1".into(),
         port: Some(port),
-        security: touchpoint::notify::config::SmtpSecurity::None,
+        security: touchpoint::config::notify::SmtpSecurity::None,
         username: None,
         password: None,
         from: "Touchpoint <touchpoint@ministry.example>".into(),

@@ -1,5 +1,6 @@
-//! The one middleware of the capture routes: a rate limit per client address
-//! (public routes only) and a count of every answer by endpoint and outcome.
+//! The one middleware of the capture routes and the public pages of follow
+//! and history links: a rate limit per client address (public routes only)
+//! and a count of every answer by endpoint and outcome.
 //!
 //! A plain tower layer rather than two `axum::middleware::from_fn` layers:
 //! each of those clones and boxes the whole stack inside it on every request,

@@ -1,5 +1,6 @@
 //! What opens a case: the rules a journey file sets under `[cases]`, with the
-//! defaults below, applied to each event as it is accepted.
+//! defaults below, applied to each event as it is accepted (`crate::cases`
+//! opens it).
 
 use serde::{Deserialize, Serialize};
 

@@ -6,11 +6,9 @@
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::domain::{EventKind, Scale};
-use crate::storage::rows::{CorrectionRow, Event, FeedbackRow, LetterRow};
+use super::rows::{CorrectionRow, Event, FeedbackRow, LetterRow};
+use crate::domain::{EMAIL_SITE, EventKind, Scale};
 
-/// The `site` of ratings clicked in a letter.
-pub const EMAIL_SITE: &str = "email";
 
 /// An event id within its kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,11 @@
 //! Service configuration: an optional TOML file, then `TOUCHPOINT_*`
 //! environment variables over it. Unknown keys are errors, and every error
-//! names the key (or variable) at fault.
+//! names the key (or variable) at fault. It imports no feature: each
+//! section the features read is defined here (`notify` for notifications).
+
+pub mod notify;
+
+pub use notify::NotifyConfig;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,7 +15,6 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::storage::Endpoint;
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_FILE: &str = "touchpoint.toml";
@@ -62,7 +66,7 @@ pub struct Config {
     /// Cases opened by bad ratings and calls.
     pub cases: CasesConfig,
     /// Where case events and overdue digests go.
-    pub notify: crate::notify::NotifyConfig,
+    pub notify: NotifyConfig,
     /// The ministry's case references (application numbers) events carry.
     pub case_refs: CaseRefsConfig,
     /// The versioned register and journeys.
@@ -391,7 +395,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             dashboards: DashboardsConfig::default(),
             cases: CasesConfig::default(),
-            notify: crate::notify::NotifyConfig::default(),
+            notify: NotifyConfig::default(),
             case_refs: CaseRefsConfig::default(),
             register: RegisterConfig::default(),
         }
@@ -617,7 +621,7 @@ impl Config {
             {
                 return invalid(&format!("sites.{key}"), "a site key is 1–64 characters of A-Z, a-z, 0-9, '-' and '_'");
             }
-            if key == crate::ingest::EMAIL_SITE {
+            if key == crate::domain::EMAIL_SITE {
                 // The site of ratings clicked in letters: they are updatable, a site's are not.
                 return invalid(
                     &format!("sites.{key}"),
@@ -712,6 +716,15 @@ impl Config {
         let ch = &self.clickhouse;
         ch.url.clone().map(|url| Endpoint { url, user: ch.user.clone(), password: ch.password.clone() })
     }
+}
+
+/// A ClickHouse server and the credentials to use on it.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// HTTP interface, e.g. `http://127.0.0.1:8123`.
+    pub url: url::Url,
+    pub user: String,
+    pub password: secrecy::SecretString,
 }
 
 #[cfg(test)]
