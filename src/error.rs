@@ -22,10 +22,13 @@ pub enum ApiError {
     /// A dashboard read without a login or an API token.
     #[error("log in, or send `Authorization: Bearer <API token>`")]
     LoginRequired,
-    /// The request comes from a browser origin the site does not allow.
+    /// Known caller, refused: a role or unit that may not do this (another
+    /// unit's case, a stage of another unit), or a browser origin the site
+    /// or form does not allow; `field` names what was refused.
     #[error("{message}")]
     Forbidden { field: &'static str, message: String },
-    /// A journey, stage or touchpoint id that does not exist.
+    /// Something named that does not exist: a journey, stage or touchpoint,
+    /// a case, account, recommendation, register version, link or path.
     #[error("{what} {id:?} does not exist")]
     NotFound { what: &'static str, field: &'static str, id: String },
     /// A change the thing's state refuses, e.g. a reply to a closed case.

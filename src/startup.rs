@@ -341,7 +341,7 @@ pub fn services(
         clock: clock.clone(),
         offset: config.cases.offset(),
     };
-    let cases = crate::cases::Desk { book: crate::cases::CaseBook::new(storage.clone()), clock };
+    let cases = crate::cases::Desk::new(crate::cases::CaseBook::new(storage.clone()), clock);
     let auth =
         Auth::new(storage.clone(), &config.dashboards, crate::server::Proxies::new(&config.limits.trusted_proxies));
 

@@ -3,7 +3,6 @@
 //! collapse into the same row.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
@@ -37,22 +36,16 @@ pub struct Handling {
     pub total: u64,
 }
 
-/// Cases and their logs.
+/// Cases and their logs. Changes go through [`super::Desk`] alone, which
+/// makes them one at a time.
 #[derive(Clone)]
 pub struct CaseBook {
     storage: Storage,
-    /// One change at a time: a change is checked against the log as stored,
-    /// so two handlers closing one case cannot both be told it worked.
-    writing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl CaseBook {
     pub fn new(storage: Storage) -> CaseBook {
-        CaseBook { storage, writing: Arc::default() }
-    }
-
-    pub fn lock(&self) -> &tokio::sync::Mutex<()> {
-        &self.writing
+        CaseBook { storage }
     }
 
     /// A page of the queue, each case with its state (`queue`).

@@ -12,11 +12,15 @@ use crate::domain::time::{Clock, unix};
 use crate::error::ApiError;
 use crate::storage::rows::CaseRow;
 
-/// What the case routes share.
+/// What the case routes share: the one door through which cases change.
 #[derive(Clone)]
 pub struct Desk {
-    pub book: CaseBook,
-    pub clock: Clock,
+    book: CaseBook,
+    clock: Clock,
+    /// One change at a time in this process, whichever clone of the desk
+    /// makes it: a change is checked against the log as stored, so two
+    /// handlers closing one case cannot both be told it worked.
+    writing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The queue a caller asks for.
@@ -36,11 +40,16 @@ pub struct Ask {
 /// Cases one bulk action takes at most (a queue page shows 50).
 pub const MAX_BULK: usize = 100;
 
-pub(super) fn internal(e: crate::storage::StorageError) -> ApiError {
-    ApiError::Internal(e.into())
-}
-
 impl Desk {
+    pub fn new(book: CaseBook, clock: Clock) -> Desk {
+        Desk { book, clock, writing: Default::default() }
+    }
+
+    /// The store, for reading.
+    pub fn book(&self) -> &CaseBook {
+        &self.book
+    }
+
     pub fn now(&self) -> u32 {
         unix((self.clock)())
     }
@@ -68,23 +77,23 @@ impl Desk {
             limit: ask.limit,
             offset: ask.offset,
         };
-        self.book.queue(&query).await.map_err(internal)
+        self.book.queue(&query).await.map_err(ApiError::from)
     }
 
     /// What opened each of `cases`.
     pub async fn contexts(&self, cases: &[&CaseRow]) -> Result<Vec<(Uuid, Context)>, ApiError> {
-        self.book.contexts(cases).await.map_err(internal)
+        self.book.contexts(cases).await.map_err(ApiError::from)
     }
 
     /// A case the caller may work, with its log: 404 when there is none, 403
     /// when it is another unit's.
     pub async fn mine(&self, caller: &Principal, id: Uuid) -> Result<(CaseRow, Vec<Change>), ApiError> {
-        let case = self.book.case(id).await.map_err(internal)?;
+        let case = self.book.case(id).await.map_err(ApiError::from)?;
         let case = case.ok_or_else(|| ApiError::NotFound { what: "case", field: "id", id: id.to_string() })?;
         if !caller.grant.units.contains(&case.unit) {
             return Err(ApiError::Forbidden { field: "id", message: "this case is another unit's".into() });
         }
-        let log = self.book.logs(&[id]).await.map_err(internal)?.remove(&id).unwrap_or_default();
+        let log = self.book.logs(&[id]).await.map_err(ApiError::from)?.remove(&id).unwrap_or_default();
         Ok((case, log))
     }
 
@@ -101,15 +110,15 @@ impl Desk {
         if ids.is_empty() || ids.len() > MAX_BULK {
             return Err(ApiError::invalid("id", format!("choose 1 to {MAX_BULK} cases")));
         }
-        let _one_at_a_time = self.book.lock().lock().await;
-        let cases = self.book.cases(&ids).await.map_err(internal)?;
+        let _one_at_a_time = self.writing.lock().await;
+        let cases = self.book.cases(&ids).await.map_err(ApiError::from)?;
         if let Some(missing) = ids.iter().find(|id| !cases.iter().any(|c| c.event_id == **id)) {
             return Err(ApiError::NotFound { what: "case", field: "id", id: missing.to_string() });
         }
         if cases.iter().any(|c| !caller.grant.units.contains(&c.unit)) {
             return Err(ApiError::Forbidden { field: "id", message: "a chosen case is another unit's".into() });
         }
-        let logs = self.book.logs(&ids).await.map_err(internal)?;
+        let logs = self.book.logs(&ids).await.map_err(ApiError::from)?;
         let now = self.now();
         let (mut changes, mut closed) = (Vec::new(), 0);
         for id in &ids {
@@ -128,7 +137,7 @@ impl Desk {
             }
             closed += 1;
         }
-        self.book.append_all(&changes).await.map_err(internal)?;
+        self.book.append_all(&changes).await.map_err(ApiError::from)?;
         Ok(closed)
     }
 
@@ -146,7 +155,7 @@ impl Desk {
             Action::Answer { text } => Action::Answer { text: crate::domain::text::clean(text) },
             other => other,
         };
-        let _one_at_a_time = self.book.lock().lock().await;
+        let _one_at_a_time = self.writing.lock().await;
         let (case, log) = self.mine(caller, id).await?;
         // A retry repeats its change; the same id with other content is not a
         // retry, and silently keeping the first would lose the second.
@@ -159,7 +168,7 @@ impl Desk {
         let mut state = State::replay(&log);
         let change = Change { id: change_id, at: self.now(), by: caller.name.clone(), action };
         match state.apply(&change) {
-            Ok(Applied::Changed) => self.book.append(id, log.len() as u32, &change).await.map_err(internal)?,
+            Ok(Applied::Changed) => self.book.append(id, log.len() as u32, &change).await.map_err(ApiError::from)?,
             Ok(Applied::Repeated) => {}
             Err(Refusal::Closed) => {
                 return Err(ApiError::Conflict { field: "id", message: "the case is closed".into() });

@@ -10,10 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::desk::{Desk, internal};
+use super::desk::Desk;
 use super::status::State as CaseState;
 use crate::accounts::auth::{self, Admits};
-use crate::domain::time::unix;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
 use crate::storage::rows::CaseRow;
@@ -95,9 +94,9 @@ async fn report(
     if ![7, 30, 90].contains(&days) {
         return Err(ApiError::invalid("period", "7, 30 or 90 days"));
     }
-    let now = unix((desk.clock)());
+    let now = desk.now();
     let from = now.saturating_sub(days * 24 * 3600);
-    let stages = per_stage(&desk.book, journey, from, now.saturating_add(1), now).await.map_err(internal)?;
+    let stages = per_stage(desk.book(), journey, from, now.saturating_add(1), now).await.map_err(ApiError::from)?;
     Ok(axum::Json(CaseReport { journey: journey.id.clone(), period_days: days, stages }).into_response())
 }
 

@@ -6,7 +6,6 @@
 //! DDL, so a migration interrupted half-way is simply run again from the top.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
@@ -71,21 +70,6 @@ impl Migration {
         let files = EMBEDDED.files().filter_map(|f| Some((f.path().to_str()?, f.contents_utf8()?)));
         // The set is fixed at build time and covered by tests, so a bad file is a build defect.
         ordered(files).expect("the migrations embedded at build time are valid")
-    }
-
-    /// Reads `*.sql` from a folder, in order; for tests and tools.
-    pub fn from_dir(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
-        let io =
-            |e: std::io::Error| MigrationError::BadFile { name: dir.display().to_string(), message: e.to_string() };
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io)? {
-            let path = entry.map_err(io)?.path();
-            if path.extension().is_some_and(|e| e == "sql") {
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-                files.push((name, std::fs::read_to_string(&path).map_err(io)?));
-            }
-        }
-        ordered(files.iter().map(|(n, s)| (n.as_str(), s.as_str())))
     }
 
     /// The statements of this migration, in order.

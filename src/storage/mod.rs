@@ -101,9 +101,6 @@ impl Storage {
         &self.location
     }
 
-    /// Creates the database if it is missing. Runs against `default`, since the
-    /// HTTP interface refuses a session whose database does not exist yet.
-    #[instrument(skip_all, fields(database = %self.database))]
     /// Inserts one row into `table` as one INSERT: recorded whole or not at all.
     pub async fn insert_one<T>(&self, table: &str, row: &T) -> Result<(), StorageError>
     where
@@ -114,6 +111,9 @@ impl Storage {
         Ok(insert.end().await?)
     }
 
+    /// Creates the database if it is missing. Runs against `default`, since the
+    /// HTTP interface refuses a session whose database does not exist yet.
+    #[instrument(skip_all, fields(database = %self.database))]
     pub async fn ensure_database(&self) -> Result<(), StorageError> {
         let server = self.client.clone().with_database("default");
         // The name was checked to be a plain identifier when the config was loaded.

@@ -1,8 +1,8 @@
 //! One struct per event table, field for field as in `migrations/`; the
 //! integration tests insert and read back each one.
 //!
-//! `Enum8` columns travel as their `i8` codes (see the `code` functions of the
-//! capture module); `DateTime` as seconds since the epoch.
+//! `Enum8` columns travel as their `i8` codes (the `code` functions of the
+//! `domain` types); `DateTime` as seconds since the epoch.
 
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};

@@ -33,11 +33,6 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// Returns once the event is on disk.
-    pub async fn push(&self, event: Event) -> Result<(), Refused> {
-        self.push_all(vec![event]).await
-    }
-
     /// All or nothing: every event is on disk, in one record, or none is.
     pub async fn push_all(&self, events: Vec<Event>) -> Result<(), Refused> {
         if events.is_empty() {

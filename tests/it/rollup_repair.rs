@@ -93,7 +93,7 @@ pub(crate) async fn spool_offline(dir: &std::path::Path, events: Vec<Event>) {
     )
     .unwrap();
     for event in events {
-        queue.push(event).await.unwrap();
+        queue.push_all(vec![event]).await.unwrap();
     }
     drop(queue);
     writer.finish(tokio::time::Instant::now() + Duration::from_secs(3600)).await;

@@ -202,9 +202,9 @@ async fn a_segment_that_reached_clickhouse_but_was_not_deleted_is_not_counted_ag
         Writer::start(&unreachable, strict, Duration::from_millis(300), metrics.clone(), &|_| {}).unwrap();
     let first = row(Uuid::new_v4(), 1_763_900_000, 5);
     for i in 0..199 {
-        queue.push(Event::Feedback(row(Uuid::new_v4(), 1_763_900_000, 1 + (i % 5) as u8))).await.unwrap();
+        queue.push_all(vec![Event::Feedback(row(Uuid::new_v4(), 1_763_900_000, 1 + (i % 5) as u8))]).await.unwrap();
     }
-    queue.push(Event::Feedback(first.clone())).await.unwrap();
+    queue.push_all(vec![Event::Feedback(first.clone())]).await.unwrap();
     let replacing = FeedbackRow { received_at: first.received_at + 1, score: 1, ..first.clone() };
     let correction = touchpoint::ingest::correction(&first, &replacing).unwrap();
     queue.push_all(vec![Event::Correction(correction), Event::Feedback(replacing)]).await.unwrap();
