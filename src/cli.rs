@@ -170,87 +170,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(async {
-        match cli.command {
-            Command::Serve { demo } => serve(&config, demo).await,
-            Command::Migrate => migrate(&config).await,
-            Command::Check | Command::BiDictionaries { .. } => unreachable!("handled above"),
-            Command::User { command: UserCommand::Add { name, grant } } => {
-                let grant = grant.grant();
-                let mut password = String::new();
-                std::io::stdin().read_line(&mut password)?;
-                let password = password.trim_end_matches(['\n', '\r']);
-                with_database(&config, |storage| async move {
-                    crate::accounts::auth::add_user(&storage, &name, password, &grant).await?;
-                    println!("{} {name} can log in", grant.role);
-                    Ok(())
-                })
-                .await
-            }
-            Command::Token { command: TokenCommand::Create { name, grant } } => {
-                let grant = grant.grant();
-                with_database(&config, |storage| async move {
-                    let token = crate::accounts::auth::create_token(&storage, &name, &grant).await?;
-                    eprintln!("API token for {name} ({}); it is shown once, keep it safe:", grant.role);
-                    println!("{token}");
-                    Ok(())
-                })
-                .await
-            }
-            Command::User { command: UserCommand::Disable { name } } => {
-                with_database(&config, |storage| async move {
-                    if !crate::accounts::auth::disable_user(&storage, &name).await? {
-                        anyhow::bail!("there is no account {name:?}");
-                    }
-                    println!("{name} can no longer log in");
-                    Ok(())
-                })
-                .await
-            }
-            Command::Token { command: TokenCommand::Revoke { name } } => {
-                with_database(&config, |storage| async move {
-                    let n = crate::accounts::auth::revoke_tokens(&storage, &name).await?;
-                    println!("{n} token(s) of {name} revoked");
-                    Ok(())
-                })
-                .await
-            }
-            Command::Export { dir, version } => {
-                with_database(&config, |storage| async move {
-                    let store = crate::register::store::RegisterStore::new(storage);
-                    let (number, docs) = match version {
-                        Some(n) => {
-                            (n, store.documents(n).await?.ok_or_else(|| anyhow::anyhow!("there is no version {n}"))?)
-                        }
-                        None => store.latest().await?.ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "no version is stored yet: the service stores the files as version 1 at its first start"
-                            )
-                        })?,
-                    };
-                    docs.export(&dir)?;
-                    println!("version {number} written to {}", dir.display());
-                    Ok(())
-                })
-                .await
-            }
-            Command::Seed { journey, events, days } => {
-                let catalog = Catalog::load(&config.dashboards_dir)?;
-                let journey =
-                    catalog.journey(&journey).ok_or_else(|| anyhow::anyhow!("unknown journey {journey:?}"))?.clone();
-                let options = crate::seed::Options { days, progress: true, offers: true };
-                with_database(&config, |storage| async move {
-                    let done = crate::seed::seed(&storage, &catalog, &journey, events, options).await?;
-                    println!(
-                        "seeded {}: {} ratings, {} timings, {} calls, {} letters",
-                        journey.id, done.feedback, done.timings, done.calls, done.letters
-                    );
-                    Ok(())
-                })
-                .await
-            }
-        }
-    });
+    let outcome = runtime.block_on(run(&config, cli.command));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -259,6 +179,102 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a command that needs the async runtime.
+async fn run(config: &Config, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { demo } => serve(config, demo).await,
+        Command::Migrate => migrate(config).await,
+        Command::Check | Command::BiDictionaries { .. } => unreachable!("handled before the runtime starts"),
+        Command::User { command } => user(config, command).await,
+        Command::Token { command } => token(config, command).await,
+        Command::Export { dir, version } => export(config, dir, version).await,
+        Command::Seed { journey, events, days } => seed(config, journey, events, days).await,
+    }
+}
+
+async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add { name, grant } => {
+            let grant = grant.grant();
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            with_database(config, |storage| async move {
+                crate::accounts::auth::add_user(&storage, &name, password, &grant).await?;
+                println!("{} {name} can log in", grant.role);
+                Ok(())
+            })
+            .await
+        }
+        UserCommand::Disable { name } => {
+            with_database(config, |storage| async move {
+                if !crate::accounts::auth::disable_user(&storage, &name).await? {
+                    anyhow::bail!("there is no account {name:?}");
+                }
+                println!("{name} can no longer log in");
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
+async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { name, grant } => {
+            let grant = grant.grant();
+            with_database(config, |storage| async move {
+                let token = crate::accounts::auth::create_token(&storage, &name, &grant).await?;
+                eprintln!("API token for {name} ({}); it is shown once, keep it safe:", grant.role);
+                println!("{token}");
+                Ok(())
+            })
+            .await
+        }
+        TokenCommand::Revoke { name } => {
+            with_database(config, |storage| async move {
+                let n = crate::accounts::auth::revoke_tokens(&storage, &name).await?;
+                println!("{n} token(s) of {name} revoked");
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
+async fn export(config: &Config, dir: PathBuf, version: Option<u32>) -> anyhow::Result<()> {
+    with_database(config, |storage| async move {
+        let store = crate::register::store::RegisterStore::new(storage);
+        let (number, docs) = match version {
+            Some(n) => (n, store.documents(n).await?.ok_or_else(|| anyhow::anyhow!("there is no version {n}"))?),
+            None => store.latest().await?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no version is stored yet: the service stores the files as version 1 at its first start"
+                )
+            })?,
+        };
+        docs.export(&dir)?;
+        println!("version {number} written to {}", dir.display());
+        Ok(())
+    })
+    .await
+}
+
+async fn seed(config: &Config, journey: String, events: u64, days: u32) -> anyhow::Result<()> {
+    let catalog = Catalog::load(&config.dashboards_dir)?;
+    let journey = catalog.journey(&journey).ok_or_else(|| anyhow::anyhow!("unknown journey {journey:?}"))?.clone();
+    let options = crate::seed::Options { days, progress: true, offers: true };
+    with_database(config, |storage| async move {
+        let done = crate::seed::seed(&storage, &catalog, &journey, events, options).await?;
+        println!(
+            "seeded {}: {} ratings, {} timings, {} calls, {} letters",
+            journey.id, done.feedback, done.timings, done.calls, done.letters
+        );
+        Ok(())
+    })
+    .await
 }
 
 /// Opens ClickHouse, applies migrations, runs `work`, and closes it again.

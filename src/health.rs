@@ -96,4 +96,3 @@ pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> Result<axum::respon
     let content_type = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
-

@@ -17,7 +17,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-
 /// Static strings: counting a request allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Outcome {
@@ -139,6 +138,9 @@ pub struct DedupeReading {
 pub struct ErrorCode(pub &'static str);
 
 impl Metrics {
+    /// Every family registered with its help text, one after another: a
+    /// flat list (91 lines) that reads as the `/metrics` page it makes;
+    /// split, a family's name, help and field would sit apart.
     pub fn new() -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("touchpoint");
         let requests = Family::<Outcome, Counter>::default();

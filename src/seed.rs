@@ -134,11 +134,7 @@ pub async fn seed(
                 _ => None,
             });
             let task_ms = around(&mut rng, target_ms.unwrap_or(3_600_000.0) * (0.8 + 0.2 * i as f64), 0.7);
-            let comment = match score {
-                1 | 2 if rng.random_bool(0.4) => pick(&mut rng, NEGATIVE).to_string(),
-                5 if rng.random_bool(0.2) => pick(&mut rng, POSITIVE).to_string(),
-                _ => String::new(),
-            };
+            let comment = synthetic_comment(&mut rng, score);
             if asked {
                 offers.extend(asked_before(&mut rng, &rating));
             }
@@ -151,58 +147,12 @@ pub async fn seed(
                 session_id: format!("seed-{}", k % 5000),
                 ..rating.row()
             });
-            timings.push(TimingRow {
-                event_id: Uuid::new_v4(),
-                occurred_at: at,
-                received_at: at,
-                site: "demo".into(),
-                journey: journey.id.clone(),
-                stage: stage.id.clone(),
-                touchpoint: touchpoint.id.clone(),
-                channel: touchpoint.channel.name(),
-                segment: Segment::code(Some(segment)),
-                measure: if rng.random_bool(0.5) { 2 } else { 1 }, // task or page dwell
-                source: if rng.random_bool(0.5) { 1 } else { 2 },
-                duration_ms: if rng.random_bool(0.5) { task_ms as u64 } else { around(&mut rng, 90_000.0, 0.8) as u64 },
-                session_id: format!("seed-{}", k % 5000),
-                page_path: "/licenzirovanie/".into(),
-            });
+            timings.push(synthetic_timing(&mut rng, &rating, task_ms, &format!("seed-{}", k % 5000), segment));
             if k % 10 == 0 {
-                let transfers = *pick(&mut rng, &[0u8, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 3, 4]);
-                calls.push(CallRow {
-                    event_id: Uuid::new_v4(),
-                    started_at: at,
-                    received_at: at,
-                    journey: journey.id.clone(),
-                    stage: journey.stages[i.min(1)].id.clone(),
-                    touchpoint: "phone".into(),
-                    process: if rng.random_bool(0.5) { "consulting" } else { "informing" }.into(),
-                    operator: format!("op-{}", rng.random_range(1..12)),
-                    segment: Segment::code(Some(segment)),
-                    wait_seconds: around(&mut rng, 40.0, 0.8) as u32,
-                    talk_seconds: around(&mut rng, 240.0, 0.6) as u32,
-                    transfers,
-                    resolved: u8::from(transfers < 3 && rng.random_bool(0.85)),
-                    rating_scale: 0,
-                    rating_score: None,
-                });
+                calls.push(synthetic_call(&mut rng, journey, i, at, segment));
             }
             if k % 200 == 0 {
-                let ack = rng.random_bool(0.9).then(|| at + around(&mut rng, 3.0 * 3600.0, 1.0) as u32);
-                let answer = rng.random_bool(0.8).then(|| at + around(&mut rng, 60.0 * 3600.0, 0.9) as u32);
-                letters.push(LetterRow {
-                    event_id: Uuid::new_v4(),
-                    letter_id: format!("seed-{}", Uuid::new_v4().simple()),
-                    received_at: at,
-                    acknowledged_at: ack.filter(|t| *t <= now),
-                    answered_at: answer.filter(|t| *t <= now),
-                    updated_at: now,
-                    journey: journey.id.clone(),
-                    stage: stage.id.clone(),
-                    touchpoint: "email".into(),
-                    process: "consulting".into(),
-                    segment: Segment::code(Some(segment)),
-                });
+                letters.push(synthetic_letter(&mut rng, journey, stage, at, now, segment));
             }
         }
         write(storage, "feedback", &feedback).await?;
@@ -218,6 +168,83 @@ pub async fn seed(
     }
     bar.finish_and_clear();
     Ok(done)
+}
+
+/// What some clients write: the unhappy more often than the happy.
+fn synthetic_comment(rng: &mut impl Rng, score: u8) -> String {
+    match score {
+        1 | 2 if rng.random_bool(0.4) => pick(rng, NEGATIVE).to_string(),
+        5 if rng.random_bool(0.2) => pick(rng, POSITIVE).to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A task or page timing of the rated contact, measured or reported.
+fn synthetic_timing(rng: &mut impl Rng, rating: &Rating, task_ms: f64, session: &str, segment: Segment) -> TimingRow {
+    TimingRow {
+        event_id: Uuid::new_v4(),
+        occurred_at: rating.occurred_at,
+        received_at: rating.received_at,
+        site: "demo".into(),
+        journey: rating.journey.to_string(),
+        stage: rating.stage.to_string(),
+        touchpoint: rating.touchpoint.id.clone(),
+        channel: rating.touchpoint.channel.name(),
+        segment: Segment::code(Some(segment)),
+        measure: if rng.random_bool(0.5) { 2 } else { 1 }, // task or page dwell
+        source: if rng.random_bool(0.5) { 1 } else { 2 },
+        duration_ms: if rng.random_bool(0.5) { task_ms as u64 } else { around(rng, 90_000.0, 0.8) as u64 },
+        session_id: session.into(),
+        page_path: "/licenzirovanie/".into(),
+    }
+}
+
+/// A call logged at stage `i` (or the first two: calls are about the start).
+fn synthetic_call(rng: &mut impl Rng, journey: &Journey, i: usize, at: u32, segment: Segment) -> CallRow {
+    let transfers = *pick(rng, &[0u8, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 3, 4]);
+    CallRow {
+        event_id: Uuid::new_v4(),
+        started_at: at,
+        received_at: at,
+        journey: journey.id.clone(),
+        stage: journey.stages[i.min(1)].id.clone(),
+        touchpoint: "phone".into(),
+        process: if rng.random_bool(0.5) { "consulting" } else { "informing" }.into(),
+        operator: format!("op-{}", rng.random_range(1..12)),
+        segment: Segment::code(Some(segment)),
+        wait_seconds: around(rng, 40.0, 0.8) as u32,
+        talk_seconds: around(rng, 240.0, 0.6) as u32,
+        transfers,
+        resolved: u8::from(transfers < 3 && rng.random_bool(0.85)),
+        rating_scale: 0,
+        rating_score: None,
+    }
+}
+
+/// A letter at `stage`, acknowledged and answered (most of them) by `now`.
+fn synthetic_letter(
+    rng: &mut impl Rng,
+    journey: &Journey,
+    stage: &crate::journeys::model::Stage,
+    at: u32,
+    now: u32,
+    segment: Segment,
+) -> LetterRow {
+    let ack = rng.random_bool(0.9).then(|| at + around(rng, 3.0 * 3600.0, 1.0) as u32);
+    let answer = rng.random_bool(0.8).then(|| at + around(rng, 60.0 * 3600.0, 0.9) as u32);
+    LetterRow {
+        event_id: Uuid::new_v4(),
+        letter_id: format!("seed-{}", Uuid::new_v4().simple()),
+        received_at: at,
+        acknowledged_at: ack.filter(|t| *t <= now),
+        answered_at: answer.filter(|t| *t <= now),
+        updated_at: now,
+        journey: journey.id.clone(),
+        stage: stage.id.clone(),
+        touchpoint: "email".into(),
+        process: "consulting".into(),
+        segment: Segment::code(Some(segment)),
+    }
 }
 
 /// A bar counting `events`, drawn only when `shown`.

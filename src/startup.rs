@@ -290,6 +290,51 @@ pub fn spool_options(config: &Config) -> SpoolOptions {
     }
 }
 
+/// The path of every accepted event: the spool (whose unshipped events join
+/// `memory`) and the dedupe layer on it, watched by `metrics`.
+fn event_path(
+    config: &Config,
+    storage: &Storage,
+    memory: Arc<Memory>,
+    metrics: &Arc<Metrics>,
+    clock: crate::domain::time::Clock,
+) -> anyhow::Result<(Arc<dyn EventSink>, Writer)> {
+    let options = spool_options(config);
+    let remember = |event: &crate::storage::rows::Event| memory.remember(event);
+    let (queue, writer) = Writer::start(storage, options, config.spool.drain_timeout, metrics.clone(), &remember)
+        .with_context(|| format!("cannot open the spool in {} (config key `spool.dir`)", config.spool.dir.display()))?;
+    Memory::spawn_janitor(&memory);
+    let watched = memory.clone();
+    metrics.watch_dedupe(move || {
+        let stats = watched.stats();
+        crate::metrics::DedupeReading { ids: stats.ids as u64, evicted: stats.evicted }
+    });
+    Ok((Arc::new(Deduped::new(memory, Arc::new(queue), clock)), writer))
+}
+
+/// Clients' histories: their case keys and signed history links.
+fn dossiers(
+    config: &Config,
+    storage: &Storage,
+    catalog: &crate::journeys::Live,
+    base_url: &str,
+    clock: crate::domain::time::Clock,
+) -> crate::dossiers::Dossiers {
+    let history = Arc::new(crate::dossiers::HistoryLinks::new(
+        config.email.secret.as_ref(),
+        config.case_refs.history_link_ttl,
+        base_url,
+    ));
+    crate::dossiers::Dossiers {
+        storage: storage.clone(),
+        catalog: catalog.clone(),
+        keys: crate::domain::CaseKeys::new(config.case_refs.secret.as_ref(), config.email.secret.as_ref()),
+        history,
+        clock,
+        offset: config.cases.offset(),
+    }
+}
+
 /// Every service of the app on a migrated database, wired as production runs
 /// them: the spool (whose unshipped events join `memory`), the dedupe layer on
 /// it, capture, dashboards, cases and metrics. Tests build the router through this.
@@ -302,37 +347,16 @@ pub fn services(
     base_url: String,
 ) -> anyhow::Result<(AppState, Writer)> {
     let metrics = Metrics::new();
-    let options = spool_options(config);
-    let remember = |event: &crate::storage::rows::Event| memory.remember(event);
-    let (queue, writer) = Writer::start(storage, options, config.spool.drain_timeout, metrics.clone(), &remember)
-        .with_context(|| format!("cannot open the spool in {} (config key `spool.dir`)", config.spool.dir.display()))?;
-    Memory::spawn_janitor(&memory);
-    let watched = memory.clone();
-    metrics.watch_dedupe(move || {
-        let stats = watched.stats();
-        crate::metrics::DedupeReading { ids: stats.ids as u64, evicted: stats.evicted }
-    });
     let clock = crate::domain::time::system_clock();
-    let sink: Arc<dyn EventSink> = Arc::new(Deduped::new(memory, Arc::new(queue), clock.clone()));
+    let (sink, writer) = event_path(config, storage, memory, &metrics, clock.clone())?;
     let links = Arc::new(crate::follow::FollowLinks::new(
         config.email.secret.as_ref(),
         config.cases.follow_link_ttl,
         &base_url,
     ));
-    let history = Arc::new(crate::dossiers::HistoryLinks::new(
-        config.email.secret.as_ref(),
-        config.case_refs.history_link_ttl,
-        &base_url,
-    ));
-    let dossiers = crate::dossiers::Dossiers {
-        storage: storage.clone(),
-        catalog: catalog.clone(),
-        keys: crate::domain::CaseKeys::new(config.case_refs.secret.as_ref(), config.email.secret.as_ref()),
-        history: history.clone(),
-        clock: clock.clone(),
-        offset: config.cases.offset(),
-    };
-    let links_of = capture::Links { follow: links.clone(), history, keys: dossiers.keys.clone() };
+    let dossiers = dossiers(config, storage, &catalog, &base_url, clock.clone());
+    let links_of =
+        capture::Links { follow: links.clone(), history: dossiers.history.clone(), keys: dossiers.keys.clone() };
     let capture = Capture::new(config, catalog.clone(), sink, base_url, clock.clone(), links_of);
     let follow = crate::follow::Follow {
         links,

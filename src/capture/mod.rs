@@ -13,8 +13,8 @@ mod caller;
 mod email;
 mod email_set;
 pub mod events;
-pub(crate) use answers::form_answers;
 use crate::web::GuardLayer;
+pub(crate) use answers::form_answers;
 pub(crate) use staff::{CallInput, MAX_CALL_SECONDS, log_call};
 mod offers;
 mod pages;
@@ -47,9 +47,9 @@ use crate::journeys::model::{Journey, Stage};
 use crate::metrics::Metrics;
 use crate::storage::rows::{Event, ProofRow, TouchRow};
 use crate::storage::spool::Refused;
+use crate::web::limits::Limits;
 use caller::{Caller, origin_allowed};
 use events::{Checker, FeedbackInput, MAX_TIMINGS_PER_REQUEST, TimingInput};
-use crate::web::limits::Limits;
 
 /// What a client is told to wait when the spool refuses (busy or at its disk cap).
 const BUSY_RETRY: Duration = Duration::from_secs(1);

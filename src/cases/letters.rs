@@ -14,8 +14,8 @@ use serde::Deserialize;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::open::{Deadlines, Opening};
 use super::Reason;
+use super::open::{Deadlines, Opening};
 use crate::domain::time::unix;
 use crate::journeys::Catalog;
 use crate::storage::rows::CaseRow;

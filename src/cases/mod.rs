@@ -19,7 +19,7 @@ pub mod queue;
 pub mod report;
 pub mod status;
 
+pub use crate::journeys::case_rules::{CaseRules, Reason};
 pub use book::{CaseBook, ChangeRow};
 pub use desk::Desk;
 pub use open::{Deadlines, Opening};
-pub use crate::journeys::case_rules::{CaseRules, Reason};

@@ -15,7 +15,6 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_FILE: &str = "touchpoint.toml";
 
@@ -496,6 +495,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TOUCHPOINT_CASE_REF_SECRET", "case_refs.secret"),
 ];
 
+/// A config error naming `key`.
+fn invalid(key: &str, message: &str) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid { key: key.into(), message: message.into() })
+}
+
 impl Config {
     /// Reads the file (the given one, else `touchpoint.toml` if present), applies
     /// the process environment, and validates the result.
@@ -583,7 +587,13 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, message: &str| Err(ConfigError::Invalid { key: key.into(), message: message.into() });
+        self.validate_clickhouse()?;
+        self.validate_sites()?;
+        self.validate_secrets()?;
+        self.validate_settings()
+    }
+
+    fn validate_clickhouse(&self) -> Result<(), ConfigError> {
         // Both are written into SQL and ZooKeeper paths: keep them plain.
         let plain = |name: &str| {
             name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -614,6 +624,10 @@ impl Config {
         if self.clickhouse.embedded.data_dir.as_os_str().is_empty() {
             return invalid("clickhouse.embedded.data_dir", "must not be empty");
         }
+        Ok(())
+    }
+
+    fn validate_sites(&self) -> Result<(), ConfigError> {
         for (key, site) in &self.sites {
             if key.is_empty()
                 || key.len() > 64
@@ -637,6 +651,11 @@ impl Config {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Tokens and keys long enough to withstand guessing.
+    fn validate_secrets(&self) -> Result<(), ConfigError> {
         for (i, t) in self.staff_tokens.iter().enumerate() {
             if t.token.expose_secret().chars().count() < 24 {
                 return invalid(&format!("staff_tokens[{i}] ({})", t.name), "a token needs at least 24 characters");
@@ -657,6 +676,11 @@ impl Config {
         {
             return invalid("case_refs.secret", "the hashing key needs at least 32 characters");
         }
+        Ok(())
+    }
+
+    /// Intervals, sizes and counts a working service needs above zero.
+    fn validate_settings(&self) -> Result<(), ConfigError> {
         if self.register.refresh_interval.is_zero() {
             return invalid("register.refresh_interval", "must be above zero");
         }

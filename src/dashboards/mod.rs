@@ -286,4 +286,3 @@ async fn chart_api(
     };
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response())
 }
-

@@ -12,11 +12,11 @@ use serde::Deserialize;
 use super::charts::{self, Chart, Words};
 use super::stats::{self, StageStats};
 use super::{Dashboards, ViewQuery};
-use crate::web::duration_text;
 use crate::accounts::auth::Principal;
 use crate::accounts::throttle::Verdict;
 use crate::error::ApiError;
 use crate::extract::parse_form;
+use crate::web::duration_text;
 
 fn render(template: impl Template) -> Result<Response, ApiError> {
     let html = template.render().map_err(|e| ApiError::Internal(anyhow::anyhow!("template failed: {e}")))?;
@@ -263,71 +263,124 @@ pub async fn journey(
         charts.push(ChartView { name: chart.name(), svg });
     }
     let text = |t: &crate::journeys::model::Text| if en { t.en.clone() } else { t.ru.clone() };
-    let columns = journey
-        .stages
-        .iter()
-        .zip(&stats.stages)
-        .map(|(stage, s): (_, &StageStats)| {
-            let comments_of = |emotion: &str| {
-                comments
-                    .iter()
-                    .filter(|c| c.stage == stage.id && c.emotion == emotion)
-                    .map(|c| c.comment.clone())
-                    .collect()
-            };
-            let time = match (s.time.median_ms, s.time.p90_ms) {
-                (Some(m), Some(p)) => format!(
-                    "{} {}, p90 {}{} (n={})",
-                    if en { "median" } else { "медиана" },
-                    duration_text(m, en),
-                    duration_text(p, en),
-                    s.time.target_ms.map_or(String::new(), |t| format!(
-                        "; {} {}",
-                        if en { "target" } else { "цель" },
-                        duration_text(t as f64, en)
-                    )),
-                    s.time.n
-                ),
-                _ => {
-                    if en {
-                        "no data".into()
-                    } else {
-                        "нет данных".into()
-                    }
-                }
-            };
-            Column {
-                number: s.number,
-                name: text(&stage.name),
-                goal: text(&stage.goal),
-                touchpoints: stage
-                    .touchpoints
-                    .iter()
-                    .filter_map(|t| catalog.touchpoint(t))
-                    .map(|t| match &t.excluded_since {
-                        None => text(&t.name),
-                        Some(day) if en => format!("{} (excluded since {day})", text(&t.name)),
-                        Some(day) => format!("{} (исключена с {day})", text(&t.name)),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                too_few: s.score.too_few,
-                n: s.score.n,
-                score: s.score.score.map_or_else(String::new, |v| format!("{v:.0}")),
-                ci: s.score.ci95.map_or_else(String::new, |(lo, hi)| format!("95%: {lo:.0}–{hi:.0}")),
-                emotion: match s.score.emotion {
-                    Some(e) => format!("{e:+.0} ({} +, {} −)", percent(s.score.positive), percent(s.score.negative)),
-                    None => "—".into(),
-                },
-                time,
-                recommendations: crate::recommendations::words::map_lines(&tracked, &stage.id, en),
-                cases: handled.iter().find(|c| c.stage == stage.id).map_or_else(Vec::new, |c| case_lines(c, en)),
-                reach: reach_lines(&reach, &stage.id, &catalog, en),
-                negative: comments_of("negative"),
-                positive: comments_of("positive"),
-            }
-        })
-        .collect();
+    let figures = StageFigures { comments: &comments, tracked: &tracked, handled: &handled, reach: &reach };
+    let columns =
+        journey.stages.iter().zip(&stats.stages).map(|(stage, s)| column(stage, s, &figures, &catalog, en)).collect();
+    let (touchpoints, channels, segments) = filter_options(journey, &catalog, en);
+    let query = q.query_string();
+    let other = ViewQuery { lang: if en { None } else { Some("en".into()) }, ..q.clone() };
+    let day = |t: u32| {
+        humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.into())).to_string()[..10]
+            .to_string()
+    };
+    render(JourneyPage {
+        lang: if en { "en" } else { "ru" },
+        en,
+        analyst: &analyst,
+        title: text(&journey.name),
+        journey: &journey.id,
+        period: q.period(),
+        period_text: format!("{} — {}", day(filters.from), day(filters.to.saturating_sub(1))),
+        touchpoint: filters.touchpoint.clone().unwrap_or_default(),
+        channel: filters.channel.clone().unwrap_or_default(),
+        segment: filters.segment.clone().unwrap_or_default(),
+        touchpoints,
+        channels,
+        segments,
+        query,
+        other_lang_url: format!("/dashboard/{}?{}", journey.id, other.query_string()),
+        export_base: format!("/dashboard/{}", journey.id),
+        columns,
+        charts,
+    })
+}
+
+/// What the map shows of every stage beside its statistics.
+struct StageFigures<'a> {
+    comments: &'a [stats::Comment],
+    tracked: &'a [crate::recommendations::Tracked],
+    handled: &'a [crate::cases::report::StageCases],
+    reach: &'a [super::reach::Reach],
+}
+
+/// One stage's column of the map, in the page's language.
+fn column(
+    stage: &crate::journeys::model::Stage,
+    s: &StageStats,
+    figures: &StageFigures,
+    catalog: &crate::journeys::Catalog,
+    en: bool,
+) -> Column {
+    let text = |t: &crate::journeys::model::Text| if en { t.en.clone() } else { t.ru.clone() };
+    let comments_of = |emotion: &str| {
+        figures
+            .comments
+            .iter()
+            .filter(|c| c.stage == stage.id && c.emotion == emotion)
+            .map(|c| c.comment.clone())
+            .collect()
+    };
+    Column {
+        number: s.number,
+        name: text(&stage.name),
+        goal: text(&stage.goal),
+        touchpoints: stage
+            .touchpoints
+            .iter()
+            .filter_map(|t| catalog.touchpoint(t))
+            .map(|t| match &t.excluded_since {
+                None => text(&t.name),
+                Some(day) if en => format!("{} (excluded since {day})", text(&t.name)),
+                Some(day) => format!("{} (исключена с {day})", text(&t.name)),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        too_few: s.score.too_few,
+        n: s.score.n,
+        score: s.score.score.map_or_else(String::new, |v| format!("{v:.0}")),
+        ci: s.score.ci95.map_or_else(String::new, |(lo, hi)| format!("95%: {lo:.0}–{hi:.0}")),
+        emotion: match s.score.emotion {
+            Some(e) => format!("{e:+.0} ({} +, {} −)", percent(s.score.positive), percent(s.score.negative)),
+            None => "—".into(),
+        },
+        time: time_text(s, en),
+        recommendations: crate::recommendations::words::map_lines(figures.tracked, &stage.id, en),
+        cases: figures.handled.iter().find(|c| c.stage == stage.id).map_or_else(Vec::new, |c| case_lines(c, en)),
+        reach: reach_lines(figures.reach, &stage.id, catalog, en),
+        negative: comments_of("negative"),
+        positive: comments_of("positive"),
+    }
+}
+
+/// A stage's time spent: median and p90 against the target.
+fn time_text(s: &StageStats, en: bool) -> String {
+    match (s.time.median_ms, s.time.p90_ms) {
+        (Some(m), Some(p)) => format!(
+            "{} {}, p90 {}{} (n={})",
+            if en { "median" } else { "медиана" },
+            duration_text(m, en),
+            duration_text(p, en),
+            s.time.target_ms.map_or(String::new(), |t| format!(
+                "; {} {}",
+                if en { "target" } else { "цель" },
+                duration_text(t as f64, en)
+            )),
+            s.time.n
+        ),
+        _ if en => "no data".into(),
+        _ => "нет данных".into(),
+    }
+}
+
+/// The filters' choices: the journey's touchpoints (id, name), its
+/// channels, and the client segments (value, name).
+#[allow(clippy::type_complexity)]
+fn filter_options(
+    journey: &crate::journeys::model::Journey,
+    catalog: &crate::journeys::Catalog,
+    en: bool,
+) -> (Vec<(String, String)>, Vec<String>, Vec<(&'static str, &'static str)>) {
+    let text = |t: &crate::journeys::model::Text| if en { t.en.clone() } else { t.ru.clone() };
     let mut touchpoints: Vec<(String, String)> = Vec::new();
     for t in journey.stages.iter().flat_map(|s| &s.touchpoints) {
         if !touchpoints.iter().any(|(id, _)| id == t)
@@ -360,32 +413,7 @@ pub async fn journey(
             ("internal", "внутренние клиенты"),
         ]
     };
-    let query = q.query_string();
-    let other = ViewQuery { lang: if en { None } else { Some("en".into()) }, ..q.clone() };
-    let day = |t: u32| {
-        humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.into())).to_string()[..10]
-            .to_string()
-    };
-    render(JourneyPage {
-        lang: if en { "en" } else { "ru" },
-        en,
-        analyst: &analyst,
-        title: text(&journey.name),
-        journey: &journey.id,
-        period: q.period(),
-        period_text: format!("{} — {}", day(filters.from), day(filters.to.saturating_sub(1))),
-        touchpoint: filters.touchpoint.clone().unwrap_or_default(),
-        channel: filters.channel.clone().unwrap_or_default(),
-        segment: filters.segment.clone().unwrap_or_default(),
-        touchpoints,
-        channels,
-        segments,
-        query,
-        other_lang_url: format!("/dashboard/{}?{}", journey.id, other.query_string()),
-        export_base: format!("/dashboard/{}", journey.id),
-        columns,
-        charts,
-    })
+    (touchpoints, channels, segments)
 }
 
 /// A stage's case figures for the map, in the page's language.

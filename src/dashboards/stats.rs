@@ -241,7 +241,6 @@ pub struct JourneyStats {
     pub marks: Vec<crate::recommendations::Mark>,
 }
 
-
 fn quantiles(q: &[f64], n: u64) -> (Option<f64>, Option<f64>) {
     if n == 0 || q.len() < 2 { (None, None) } else { (Some(q[0]), Some(q[1])) }
 }
@@ -303,28 +302,7 @@ pub async fn journey_stats(
          WHERE (journey = ? OR journey = '') AND day >= toDate(toDateTime(?), 'UTC') AND day < toDate(toDateTime(?), 'UTC'){}",
         if filters.segment.is_some() { " AND segment = ?" } else { "" }
     );
-    let hist = |col: &str, has: &str| {
-        let mut edges = vec![0u32];
-        edges.extend(DELAY_BUCKETS_H.iter().map(|h| h * 3600));
-        let mut parts: Vec<String> =
-            edges.windows(2).map(|w| format!("countIf({has} AND {col} >= {} AND {col} < {})", w[0], w[1])).collect();
-        parts.push(format!("countIf({has} AND {col} >= {})", edges[edges.len() - 1]));
-        format!("[{}]", parts.join(", "))
-    };
-    // Nullable columns are resolved in the inner query: RowBinary needs exact,
-    // non-nullable result types.
-    let letters_sql = format!(
-        "SELECT count() AS n, countIf(has_ack) AS acknowledged, countIf(has_answer) AS answered, \
-         quantilesIf(0.5, 0.9)(ack / 3600, has_ack) AS ack_q, quantilesIf(0.5, 0.9)(answer / 3600, has_answer) AS answer_q, \
-         {} AS ack_hist, {} AS answer_hist FROM (\
-         SELECT isNotNull(acknowledged_at) AS has_ack, isNotNull(answered_at) AS has_answer, \
-         toFloat64(toInt64(ifNull(acknowledged_at, received_at)) - toInt64(received_at)) AS ack, \
-         toFloat64(toInt64(ifNull(answered_at, received_at)) - toInt64(received_at)) AS answer \
-         FROM {correspondence} FINAL WHERE (journey = ? OR journey = '') AND received_at >= toDateTime(?) AND received_at < toDateTime(?){})",
-        hist("ack", "has_ack"),
-        hist("answer", "has_answer"),
-        if filters.segment.is_some() { " AND segment = ?" } else { "" }
-    );
+    let letters_sql = letters_sql(&correspondence, filters.segment.is_some());
     let mut call_binds = vec![filters.from.to_string(), filters.to.to_string()];
     call_binds.extend(filters.segment.clone());
 
@@ -336,15 +314,67 @@ pub async fn journey_stats(
         when(parts.standards, query(storage, &letters_sql, &journey.id, &call_binds).fetch_one::<LettersRow>()),
     )?;
 
+    let stages = stage_stats(journey, &cells, &times, &timeline, min_answers);
+    Ok(JourneyStats {
+        journey: journey.id.clone(),
+        filters: filters.clone(),
+        step: if week { "week" } else { "day" },
+        min_answers,
+        stages,
+        calls: Calls {
+            n: calls.n,
+            over_two_transfers: calls.over,
+            share_over: (calls.n > 0).then(|| calls.over as f64 / calls.n as f64),
+        },
+        letters: letters_of(letters),
+        marks: Vec::new(),
+    })
+}
+
+/// The letters' figures: how many were acknowledged and answered, how fast
+/// (quantiles and a histogram of hours), from `correspondence`.
+fn letters_sql(correspondence: &str, segment: bool) -> String {
+    let hist = |col: &str, has: &str| {
+        let mut edges = vec![0u32];
+        edges.extend(DELAY_BUCKETS_H.iter().map(|h| h * 3600));
+        let mut parts: Vec<String> =
+            edges.windows(2).map(|w| format!("countIf({has} AND {col} >= {} AND {col} < {})", w[0], w[1])).collect();
+        parts.push(format!("countIf({has} AND {col} >= {})", edges[edges.len() - 1]));
+        format!("[{}]", parts.join(", "))
+    };
+    // Nullable columns are resolved in the inner query: RowBinary needs exact,
+    // non-nullable result types.
+    format!(
+        "SELECT count() AS n, countIf(has_ack) AS acknowledged, countIf(has_answer) AS answered, \
+         quantilesIf(0.5, 0.9)(ack / 3600, has_ack) AS ack_q, quantilesIf(0.5, 0.9)(answer / 3600, has_answer) AS answer_q, \
+         {} AS ack_hist, {} AS answer_hist FROM (\
+         SELECT isNotNull(acknowledged_at) AS has_ack, isNotNull(answered_at) AS has_answer, \
+         toFloat64(toInt64(ifNull(acknowledged_at, received_at)) - toInt64(received_at)) AS ack, \
+         toFloat64(toInt64(ifNull(answered_at, received_at)) - toInt64(received_at)) AS answer \
+         FROM {correspondence} FINAL WHERE (journey = ? OR journey = '') AND received_at >= toDateTime(?) AND received_at < toDateTime(?){})",
+        hist("ack", "has_ack"),
+        hist("answer", "has_answer"),
+        if segment { " AND segment = ?" } else { "" }
+    )
+}
+
+/// Each stage's figures, in the journey's order, from the rows read.
+fn stage_stats(
+    journey: &Journey,
+    cells: &[CellRow],
+    times: &[TimeRow],
+    timeline: &[PointRow],
+    min_answers: u64,
+) -> Vec<StageStats> {
     let mut by_stage: BTreeMap<&str, (Sums, Vec<Cell>)> = BTreeMap::new();
-    for row in &cells {
+    for row in cells {
         let entry = by_stage.entry(row.stage.as_str()).or_default();
         entry.0.add(row);
         let mut one = Sums::default();
         one.add(row);
         entry.1.push(Cell { touchpoint: row.touchpoint.clone(), score: one.score(min_answers) });
     }
-    let stages = journey
+    journey
         .stages
         .iter()
         .enumerate()
@@ -375,33 +405,23 @@ pub async fn journey_stats(
                     .collect(),
             }
         })
-        .collect();
+        .collect()
+}
+
+fn letters_of(letters: LettersRow) -> Letters {
     let (ack_median_h, ack_p90_h) = quantiles(&letters.ack_q, letters.acknowledged);
     let (answer_median_h, answer_p90_h) = quantiles(&letters.answer_q, letters.answered);
-    Ok(JourneyStats {
-        journey: journey.id.clone(),
-        filters: filters.clone(),
-        step: if week { "week" } else { "day" },
-        min_answers,
-        stages,
-        calls: Calls {
-            n: calls.n,
-            over_two_transfers: calls.over,
-            share_over: (calls.n > 0).then(|| calls.over as f64 / calls.n as f64),
-        },
-        letters: Letters {
-            n: letters.n,
-            acknowledged: letters.acknowledged,
-            answered: letters.answered,
-            ack_median_h,
-            ack_p90_h,
-            answer_median_h,
-            answer_p90_h,
-            ack_histogram: letters.ack_hist,
-            answer_histogram: letters.answer_hist,
-        },
-        marks: Vec::new(),
-    })
+    Letters {
+        n: letters.n,
+        acknowledged: letters.acknowledged,
+        answered: letters.answered,
+        ack_median_h,
+        ack_p90_h,
+        answer_median_h,
+        answer_p90_h,
+        ack_histogram: letters.ack_hist,
+        answer_histogram: letters.answer_hist,
+    }
 }
 
 /// How far back from the end of the period comments are listed: the latest are

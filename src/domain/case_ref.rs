@@ -14,8 +14,8 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use super::text::bounded;
 use super::Invalid;
+use super::text::bounded;
 
 /// Longest reference accepted, in characters.
 pub const MAX_CASE_REF_CHARS: usize = 64;

@@ -105,9 +105,10 @@ impl QuestionSet {
             // A question the client skipped is left out, not stored as a score.
             let Some(score) = answer.score else { continue };
             let (lo, hi) = SCORES;
-            let score = u8::try_from(score).ok().filter(|s| (lo..=hi).contains(s)).ok_or_else(|| {
-                Invalid::new(at("score"), format!("{id:?}: a score from {lo} to {hi}, not {score}"))
-            })?;
+            let score = u8::try_from(score)
+                .ok()
+                .filter(|s| (lo..=hi).contains(s))
+                .ok_or_else(|| Invalid::new(at("score"), format!("{id:?}: a score from {lo} to {hi}, not {score}")))?;
             answers.push((id, score));
         }
         if answers.is_empty() {

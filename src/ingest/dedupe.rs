@@ -21,9 +21,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
-use crate::storage::key::{Key, Version, identify, supersede};
 use super::port::{BoxFuture, EventSink, Outbox, Outcome, Submission};
 use crate::domain::time::{Clock, unix};
+use crate::storage::key::{Key, Version, identify, supersede};
 use crate::storage::rows::Event;
 use crate::storage::spool::Refused;
 

@@ -14,7 +14,7 @@
 mod dedupe;
 pub mod port;
 
-pub use dedupe::{DedupeOptions, Deduped, Memory, MemoryStats};
 pub use crate::domain::EMAIL_SITE;
 pub use crate::storage::key::{Key, Version, correction, email_fingerprint, identify};
+pub use dedupe::{DedupeOptions, Deduped, Memory, MemoryStats};
 pub use port::{EventSink, Outbox, Outcome, Submission};

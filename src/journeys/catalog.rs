@@ -347,51 +347,7 @@ fn validate_journey(path: &Path, journey: &Journey, touchpoints: &HashMap<&str, 
         if stage.touchpoints.is_empty() {
             r.push(&entry, "touchpoints", "a stage needs at least one touchpoint");
         }
-        for t in &stage.touchpoints {
-            match touchpoints.get(t.as_str()) {
-                None => r.push(&entry, "touchpoints", format!("unknown touchpoint {t:?}: it is not in the register")),
-                Some(since) if !since.is_empty() => {
-                    r.push(
-                        &entry,
-                        "touchpoints",
-                        format!("touchpoint {t:?} is excluded from the register since {since}"),
-                    );
-                }
-                Some(_) => {}
-            }
-        }
-        let mut tag_ids = HashSet::new();
-        for tag in &stage.tags {
-            if let Some(m) = id_problem(&tag.id) {
-                r.push(&entry, "tags", m);
-            }
-            if !tag_ids.insert(tag.id.as_str()) {
-                r.push(&entry, "tags", format!("tag {:?} is listed twice", tag.id));
-            }
-        }
-        let mut kinds = HashSet::new();
-        for metric in &stage.metrics {
-            if !kinds.insert(metric.kind()) {
-                r.push(&entry, "metrics", format!("metric {:?} is listed twice", metric.kind()));
-            }
-            match metric {
-                Metric::TimeSpent { target: Some(d) } if d.is_zero() => {
-                    r.push(&entry, "metrics", "time_spent target must be above zero");
-                }
-                Metric::Score { target: Some(s) } if !(0.0..=100.0).contains(s) => {
-                    r.push(&entry, "metrics", "score target must be within 0–100");
-                }
-                _ => {}
-            }
-        }
-        if let Some(m) = unit_problem(journey, stage) {
-            r.push(&entry, "unit", m);
-        }
-        if let Some(questions) = &stage.questions {
-            for m in question_problems(questions) {
-                r.push(&entry, "questions", m);
-            }
-        }
+        validate_stage(&mut r, &entry, journey, stage, touchpoints);
     }
     let offered: Vec<&str> = journey.stages.iter().flat_map(|s| s.tags.iter().map(|t| t.id.as_str())).collect();
     for (key, message) in journey.cases.problems(&offered) {
@@ -399,5 +355,57 @@ fn validate_journey(path: &Path, journey: &Journey, touchpoints: &HashMap<&str, 
     }
     if let Some(m) = journey.cases.unit.as_deref().and_then(id_problem) {
         r.push("cases", "unit", m);
+    }
+}
+
+/// What a stage names beyond its id and name: touchpoints in the register,
+/// tags, metrics, its unit and its questions.
+fn validate_stage(
+    r: &mut Reporter,
+    entry: &str,
+    journey: &Journey,
+    stage: &super::model::Stage,
+    touchpoints: &HashMap<&str, &str>,
+) {
+    for t in &stage.touchpoints {
+        match touchpoints.get(t.as_str()) {
+            None => r.push(entry, "touchpoints", format!("unknown touchpoint {t:?}: it is not in the register")),
+            Some(since) if !since.is_empty() => {
+                r.push(entry, "touchpoints", format!("touchpoint {t:?} is excluded from the register since {since}"));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut tag_ids = HashSet::new();
+    for tag in &stage.tags {
+        if let Some(m) = id_problem(&tag.id) {
+            r.push(entry, "tags", m);
+        }
+        if !tag_ids.insert(tag.id.as_str()) {
+            r.push(entry, "tags", format!("tag {:?} is listed twice", tag.id));
+        }
+    }
+    let mut kinds = HashSet::new();
+    for metric in &stage.metrics {
+        if !kinds.insert(metric.kind()) {
+            r.push(entry, "metrics", format!("metric {:?} is listed twice", metric.kind()));
+        }
+        match metric {
+            Metric::TimeSpent { target: Some(d) } if d.is_zero() => {
+                r.push(entry, "metrics", "time_spent target must be above zero");
+            }
+            Metric::Score { target: Some(s) } if !(0.0..=100.0).contains(s) => {
+                r.push(entry, "metrics", "score target must be within 0–100");
+            }
+            _ => {}
+        }
+    }
+    if let Some(m) = unit_problem(journey, stage) {
+        r.push(entry, "unit", m);
+    }
+    if let Some(questions) = &stage.questions {
+        for m in question_problems(questions) {
+            r.push(entry, "questions", m);
+        }
     }
 }

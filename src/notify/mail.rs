@@ -8,9 +8,9 @@ use lettre::transport::smtp::response::Category;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use secrecy::ExposeSecret as _;
 
-use crate::config::notify::{SmtpConfig, SmtpSecurity};
 use super::message::Letter;
 use super::worker::Failure;
+use crate::config::notify::{SmtpConfig, SmtpSecurity};
 
 #[derive(Clone)]
 pub struct Mailer {

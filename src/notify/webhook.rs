@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret as _;
 
-use crate::config::notify::WebhookConfig;
 use super::message::{CaseEvent, payload};
+use crate::config::notify::WebhookConfig;
 
 /// One receiver.
 pub struct Webhook {

@@ -8,11 +8,11 @@ use std::time::{Duration, SystemTime};
 use lettre::message::Mailbox;
 use time::UtcOffset;
 
-use crate::config::NotifyConfig;
 use super::mail::Mailer;
 use super::message::{self, CaseEvent};
 use super::outbox::{Attempt, Deliveries, Due, Outcome, Scope};
 use super::webhook::Webhook;
+use crate::config::NotifyConfig;
 use crate::domain::time::{Clock, unix};
 use crate::metrics::Metrics;
 

@@ -3,7 +3,6 @@
 //! and how many answered per stage and touchpoint, and the standards met. Read
 //! from the daily rollups (migrations 0018, 0019), through every shard.
 
-
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 

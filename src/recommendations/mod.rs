@@ -262,20 +262,13 @@ impl Lab {
 
 /// The days the implemented ones of `current` (a journey's, in the map's
 /// order) were done, labelled by their place, for the timeline chart.
-pub fn marks_of<'a>(
-    current: impl IntoIterator<Item = &'a Recommendation>,
-    en: bool,
-) -> Vec<Mark> {
+pub fn marks_of<'a>(current: impl IntoIterator<Item = &'a Recommendation>, en: bool) -> Vec<Mark> {
     current
         .into_iter()
         .enumerate()
         .filter(|(_, r)| judged(r))
         .filter_map(|(i, r)| {
-            Some(Mark {
-                at: midnight(r.implemented_on?),
-                stage: r.stage.clone(),
-                label: label(i, en),
-            })
+            Some(Mark { at: midnight(r.implemented_on?), stage: r.stage.clone(), label: label(i, en) })
         })
         .collect()
 }

@@ -17,11 +17,11 @@ use tower::util::MapResponseLayer;
 use crate::accounts::auth;
 use crate::dashboards::charts::{self, Chart};
 use crate::dashboards::{Dashboards, ViewQuery, stats};
-use crate::web::duration_text;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::journeys::model::Journey;
 use crate::recommendations::{Tracked, label, words};
+use crate::web::duration_text;
 use crate::web::{self, Words};
 
 /// `/dashboard/{journey}/report` and `.../report.pdf`.

@@ -9,7 +9,6 @@ use uuid::Uuid;
 use super::rows::{CorrectionRow, Event, FeedbackRow, LetterRow};
 use crate::domain::{EMAIL_SITE, EventKind, Scale};
 
-
 /// An event id within its kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key {

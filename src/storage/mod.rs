@@ -5,8 +5,8 @@ pub mod bi;
 pub mod claims;
 pub mod cluster;
 pub mod embedded;
-pub mod key;
 pub(crate) mod event_claims;
+pub mod key;
 pub mod migrations;
 pub mod recall;
 mod reconcile;
@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use tracing::instrument;
-
 
 /// How long a health probe may wait for ClickHouse before calling it unreachable.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);

@@ -6,10 +6,10 @@ use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::key::{Key, Version, email_fingerprint};
 use super::rows::{ANSWERS, CALLS, CORRESPONDENCE, Event, FEEDBACK, LetterRow, OFFERS, TIMINGS};
 use super::{Storage, StorageError};
 use crate::domain::EventKind;
-use super::key::{Key, Version, email_fingerprint};
 
 #[derive(Row, Deserialize)]
 struct Seen {

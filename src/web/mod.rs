@@ -106,9 +106,7 @@ pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
 /// with 403. A request with neither is not a browser's form post (curl,
 /// scripts), which no other site can make a visitor send.
 pub async fn same_origin_forms(request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        || same_origin(request.headers())
-    {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) || same_origin(request.headers()) {
         return next.run(request).await;
     }
     ApiError::Forbidden { field: "origin", message: "this form may only be sent from this service's own pages".into() }

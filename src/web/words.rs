@@ -56,4 +56,3 @@ pub fn duration_text(ms: f64, en: bool) -> String {
     };
     format!("{value:.1} {}", if en { unit_en } else { unit_ru })
 }
-
