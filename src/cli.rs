@@ -319,7 +319,7 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
 fn check(config: &Config) -> ExitCode {
     match Catalog::load(&config.dashboards_dir) {
         Ok(catalog) => {
-            if let Err(e) = crate::capture::check_sites(config, &catalog) {
+            if let Err(e) = catalog.check_sites(config) {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }

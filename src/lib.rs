@@ -22,7 +22,6 @@ pub mod metrics;
 pub mod notify;
 pub mod official;
 pub mod openapi;
-pub mod phone;
 pub mod recommendations;
 pub mod register;
 pub mod report;

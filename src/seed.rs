@@ -13,12 +13,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng;
 use uuid::Uuid;
 
-use crate::capture::events::Rating;
 use crate::domain::time::unix;
 use crate::domain::{Scale, Segment};
 use crate::journeys::Catalog;
 use crate::journeys::model::{Journey, Metric};
-use crate::storage::rows::{CallRow, FeedbackRow, LetterRow, OfferRow, TimingRow};
+use crate::storage::rows::{CallRow, FeedbackRow, LetterRow, OfferRow, Rating, TimingRow};
 use crate::storage::{Storage, StorageError};
 
 const BATCH: u64 = 100_000;
@@ -125,7 +124,8 @@ pub async fn seed(
                 received_at: at,
                 journey: &journey.id,
                 stage: &stage.id,
-                touchpoint,
+                touchpoint: &touchpoint.id,
+                channel: touchpoint.channel,
                 scale: Scale::Csat,
                 score,
             };
@@ -188,8 +188,8 @@ fn synthetic_timing(rng: &mut impl Rng, rating: &Rating, task_ms: f64, session: 
         site: "demo".into(),
         journey: rating.journey.to_string(),
         stage: rating.stage.to_string(),
-        touchpoint: rating.touchpoint.id.clone(),
-        channel: rating.touchpoint.channel.name(),
+        touchpoint: rating.touchpoint.to_string(),
+        channel: rating.channel.name(),
         segment: Segment::code(Some(segment)),
         measure: if rng.random_bool(0.5) { 2 } else { 1 }, // task or page dwell
         source: if rng.random_bool(0.5) { 1 } else { 2 },
@@ -266,12 +266,12 @@ fn asked_before(rng: &mut impl Rng, rating: &Rating<'_>) -> Vec<OfferRow> {
         site: "demo".into(),
         journey: rating.journey.to_string(),
         stage: rating.stage.to_string(),
-        touchpoint: rating.touchpoint.id.clone(),
-        channel: rating.touchpoint.channel.name(),
+        touchpoint: rating.touchpoint.to_string(),
+        channel: rating.channel.name(),
         kind,
         question_set: String::new(),
     };
-    match rating.touchpoint.channel.name().as_str() {
+    match rating.channel.name().as_str() {
         "phone" => vec![offer(OFFER_CALL)],
         "email" => vec![offer(OFFER_SENT)],
         _ => (0..rng.random_range(2..=6)).map(|_| offer(OFFER_SHOWN)).chain([offer(OFFER_OPENED)]).collect(),

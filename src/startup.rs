@@ -126,7 +126,11 @@ pub fn router(state: AppState) -> Router {
     let pages = dashboards::pages_router(state.dashboards.clone());
     let report = crate::report::router(state.dashboards.clone());
     let official = crate::official::pages_router(state.dashboards.clone());
-    let phone = crate::phone::router(state.capture.clone(), state.catalog.clone(), state.auth.admits(&[Role::Handler]));
+    let phone = crate::capture::phone::router(
+        state.capture.clone(),
+        state.catalog.clone(),
+        state.auth.admits(&[Role::Handler]),
+    );
     let case_pages = crate::cases::pages::router(
         state.cases.clone(),
         state.catalog.clone(),
@@ -509,7 +513,7 @@ impl Application {
         let catalog = Catalog::load(&config.dashboards_dir).with_context(|| {
             format!("the journey and register files in {} are invalid", config.dashboards_dir.display())
         })?;
-        capture::check_sites(config, &catalog)?;
+        catalog.check_sites(config)?;
         let database = Database::open(config).await?;
         let catalog = crate::journeys::Live::new(catalog);
         match Application::prepare(config, catalog.clone(), &database.storage).await {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::events::{Rating, find_journey, find_stage, find_touchpoint};
+use super::events::{find_journey, find_stage, find_touchpoint};
 use super::{Capture, accepted, pages};
 use crate::config::EmailConfig;
 use crate::domain::text::bounded;
@@ -26,7 +26,7 @@ use crate::domain::{CaseKey, CaseRef, EventKind, Scale};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, RawBody, parse_form};
 use crate::ingest::{EMAIL_SITE, Submission};
-use crate::storage::rows::{Event, FeedbackRow, TouchRow};
+use crate::storage::rows::{Event, FeedbackRow, Rating, TouchRow};
 
 /// Signs and checks rating tokens.
 pub struct Signer {
@@ -277,7 +277,8 @@ async fn record(capture: &Capture, claims: &Claims, comment: String) -> Result<O
         received_at: unix(capture.now()),
         journey: &claims.j,
         stage: &claims.s,
-        touchpoint,
+        touchpoint: &touchpoint.id,
+        channel: touchpoint.channel,
         scale: claims.k,
         score,
     };

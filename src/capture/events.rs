@@ -195,13 +195,14 @@ impl<'a> Checker<'a> {
             }
         }
         let reported = input.reported_duration_ms.map(|ms| self.duration("reported_duration_ms", ms)).transpose()?;
-        let rating = Rating {
+        let rating = crate::storage::rows::Rating {
             event_id: input.event_id,
             occurred_at: self.occurred_at(input.occurred_at.as_deref())?,
             received_at: unix(self.now),
             journey: &place.journey.id,
             stage: &place.stage.id,
-            touchpoint: place.touchpoint,
+            touchpoint: &place.touchpoint.id,
+            channel: place.touchpoint.channel,
             scale: input.scale,
             score,
         };
@@ -264,44 +265,4 @@ pub fn find_stage<'a>(journey: &'a Journey, prefix: &str, id: &str) -> Result<&'
 /// A touchpoint of the register, refused naming `field`.
 pub fn find_touchpoint<'a>(catalog: &'a Catalog, field: &str, id: &str) -> Result<&'a Touchpoint, ApiError> {
     catalog.touchpoint(id).ok_or_else(|| ApiError::invalid(field, format!("unknown touchpoint {id:?}")))
-}
-
-/// What every rating has, whichever way it came (widget, letter, phone).
-pub struct Rating<'a> {
-    pub event_id: Uuid,
-    pub occurred_at: u32,
-    pub received_at: u32,
-    pub journey: &'a str,
-    pub stage: &'a str,
-    pub touchpoint: &'a Touchpoint,
-    pub scale: Scale,
-    /// Already checked against the scale.
-    pub score: u8,
-}
-
-impl Rating<'_> {
-    /// The row with the emotion the score expresses and every optional field empty.
-    pub fn row(&self) -> FeedbackRow {
-        FeedbackRow {
-            event_id: self.event_id,
-            occurred_at: self.occurred_at,
-            received_at: self.received_at,
-            site: String::new(),
-            journey: self.journey.to_string(),
-            stage: self.stage.to_string(),
-            touchpoint: self.touchpoint.id.clone(),
-            channel: self.touchpoint.channel.name(),
-            segment: Segment::code(None),
-            scale: self.scale.code(),
-            score: self.score,
-            emotion: self.scale.emotion(self.score).code(),
-            comment: String::new(),
-            tags: Vec::new(),
-            reported_duration_ms: None,
-            locale: String::new(),
-            session_id: String::new(),
-            page_path: String::new(),
-            case_ref: String::new(),
-        }
-    }
 }

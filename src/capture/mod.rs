@@ -18,6 +18,7 @@ pub(crate) use answers::form_answers;
 pub(crate) use staff::{CallInput, MAX_CALL_SECONDS, log_call};
 mod offers;
 mod pages;
+pub mod phone;
 mod staff;
 
 use std::collections::BTreeMap;
@@ -227,19 +228,6 @@ impl Linked {
     pub fn known(key: CaseKey) -> Linked {
         Linked { key, proven: false }
     }
-}
-
-/// Every site's journeys exist; run at start and by `touchpoint check`.
-pub fn check_sites(config: &Config, catalog: &Catalog) -> Result<(), crate::config::ConfigError> {
-    for (key, site) in &config.sites {
-        if let Some(unknown) = site.journeys.iter().find(|j| catalog.journey(j).is_none()) {
-            return Err(crate::config::ConfigError::Invalid {
-                key: format!("sites.{key}.journeys"),
-                message: format!("unknown journey {unknown:?}"),
-            });
-        }
-    }
-    Ok(())
 }
 
 fn busy(_: Refused) -> ApiError {

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::events::{Rating, find_journey, find_stage, find_touchpoint};
+use super::events::{find_journey, find_stage, find_touchpoint};
 use super::{Capture, accepted};
 use crate::config::StaffToken;
 use crate::domain::questions::Answers;
@@ -25,7 +25,7 @@ use crate::extract::Json;
 use crate::ingest::Submission;
 use crate::journeys::Catalog;
 use crate::journeys::model::{Journey, Stage};
-use crate::storage::rows::{AnswersRow, CallRow, Event, FeedbackRow, LetterRow};
+use crate::storage::rows::{AnswersRow, CallRow, Event, FeedbackRow, LetterRow, Rating};
 
 /// The register id of the phone touchpoint: every call of the log happens there.
 const PHONE: &str = "phone";
@@ -270,7 +270,8 @@ fn end_of_call(
             received_at: call.received_at,
             journey: &call.journey,
             stage: &call.stage,
-            touchpoint: phone,
+            touchpoint: &phone.id,
+            channel: phone.channel,
             scale,
             score,
         };

@@ -67,6 +67,19 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Every site's journeys exist; run at start and by `touchpoint check`.
+    pub fn check_sites(&self, config: &crate::config::Config) -> Result<(), crate::config::ConfigError> {
+        for (key, site) in &config.sites {
+            if let Some(unknown) = site.journeys.iter().find(|j| self.journey(j).is_none()) {
+                return Err(crate::config::ConfigError::Invalid {
+                    key: format!("sites.{key}.journeys"),
+                    message: format!("unknown journey {unknown:?}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Reads `register.toml`, `journeys/*.toml` and `calendar.toml` (optional) from `dir`.
     pub fn load(dir: &Path) -> Result<Catalog, CatalogErrors> {
         let mut errors = Vec::new();

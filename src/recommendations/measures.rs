@@ -7,7 +7,7 @@
 //! No read here needs `FINAL`, which costs five times the read at millions of
 //! rows: the only rows ever replaced are e-mail ratings (`storage::key::
 //! supersede`), and an e-mail rating carries neither tags nor a reported
-//! duration (`capture::events::Rating::row`). So each tagged answer and each
+//! duration (`storage::rows::Rating::row`). So each tagged answer and each
 //! time is one stored row, and the answers a share is taken of come from the
 //! corrected rollup, as the dashboards count them.
 
@@ -160,8 +160,8 @@ pub async fn observe(storage: &Storage, r: &Recommendation, w: &Windows) -> Resu
 
 #[cfg(test)]
 mod tests {
-    use crate::capture::events::Rating;
     use crate::domain::Scale;
+    use crate::storage::rows::Rating;
 
     /// What lets the effect read the ratings without `FINAL`: the one kind
     /// of rating ever replaced, the e-mail link's, starts from this row.
@@ -177,7 +177,8 @@ mod tests {
             received_at: 0,
             journey: "j",
             stage: "s",
-            touchpoint,
+            touchpoint: &touchpoint.id,
+            channel: touchpoint.channel,
             scale: Scale::Csat,
             score: 2,
         };

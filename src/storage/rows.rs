@@ -262,6 +262,47 @@ pub const CASE_PROOFS: &str = "case_proofs";
 
 /// A rating row for unit tests: `site` and `score` as given, csat, the
 /// rest plain.
+/// What every rating has, whichever way it came (widget, letter, phone).
+pub struct Rating<'a> {
+    pub event_id: Uuid,
+    pub occurred_at: u32,
+    pub received_at: u32,
+    pub journey: &'a str,
+    pub stage: &'a str,
+    pub touchpoint: &'a str,
+    pub channel: crate::domain::Channel,
+    pub scale: crate::domain::Scale,
+    /// Already checked against the scale.
+    pub score: u8,
+}
+
+impl Rating<'_> {
+    /// The row with the emotion the score expresses and every optional field empty.
+    pub fn row(&self) -> FeedbackRow {
+        FeedbackRow {
+            event_id: self.event_id,
+            occurred_at: self.occurred_at,
+            received_at: self.received_at,
+            site: String::new(),
+            journey: self.journey.to_string(),
+            stage: self.stage.to_string(),
+            touchpoint: self.touchpoint.to_string(),
+            channel: self.channel.name(),
+            segment: crate::domain::Segment::code(None),
+            scale: self.scale.code(),
+            score: self.score,
+            emotion: self.scale.emotion(self.score).code(),
+            comment: String::new(),
+            tags: Vec::new(),
+            reported_duration_ms: None,
+            locale: String::new(),
+            session_id: String::new(),
+            page_path: String::new(),
+            case_ref: String::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn sample_rating(id: Uuid, site: &str, score: u8) -> FeedbackRow {
     FeedbackRow {

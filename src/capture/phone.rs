@@ -18,8 +18,8 @@ use serde::Deserialize;
 use tower::util::MapResponseLayer;
 use uuid::Uuid;
 
+use super::{CallInput, Capture, MAX_CALL_SECONDS, form_answers, log_call};
 use crate::accounts::auth::{self, Admits, Principal};
-use crate::capture::{CallInput, Capture, MAX_CALL_SECONDS, form_answers, log_call};
 use crate::domain::time::STAFF_MAX_AGE;
 use crate::error::ApiError;
 use crate::extract::{Query, RawBody};
