@@ -8,14 +8,7 @@ use touchpoint::domain::Role;
 use crate::support::{PASSWORD, TestApp, catalog_with_units, no_redirects, spawn_app_with, test_config};
 
 async fn login(app: &TestApp, name: &str) -> Option<String> {
-    let response = no_redirects()
-        .post(format!("{}/login", app.address))
-        .form(&[("name", name), ("password", PASSWORD), ("next", "/cases")])
-        .send()
-        .await
-        .unwrap();
-    (response.status() == 303)
-        .then(|| response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string())
+    crate::support::try_session_of(app, name).await
 }
 
 /// Posts a form as `cookie`; the status and the location or body.

@@ -32,7 +32,7 @@ fn shared_secret(file: &str) -> String {
 
 /// The one app on `BI_DATABASE`, the only service database whose BI
 /// database the shared server's `bi` user may read.
-async fn spawn_app() -> TestApp {
+async fn bi_app() -> TestApp {
     let mut config = test_config();
     config.dashboards.min_answers = 3;
     config.clickhouse.database = BI_DATABASE.into();
@@ -52,7 +52,7 @@ async fn sums(bi: &Storage, sql: &str) -> Vec<Sums> {
 
 #[tokio::test]
 async fn the_read_only_user_gets_the_dashboards_numbers_from_its_tables_and_nothing_else() {
-    let app = spawn_app().await;
+    let app = bi_app().await;
     seed(&app).await;
     let call = json!({"event_id": Uuid::new_v4(), "started_at": ago(600).1, "wait_seconds": 5, "talk_seconds": 60,
         "transfers": 3, "resolved": true, "process": "consulting", "operator": "op-1",

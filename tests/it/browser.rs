@@ -2,7 +2,6 @@
 //! keyboard and mouse ratings, time on page, a strict CSP, a 360 px screen,
 //! the no-JS page, and axe-core. Screenshots go to target/screenshots/.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use touchpoint::storage::rows::{FeedbackRow, TimingRow};
 
-use crate::support::{TestApp, spawn_app, wait_for_rows};
+use crate::support::{TestApp, free_port, spawn_app, wait_for_rows};
 
 pub const TAB: &str = "\u{E004}";
 pub const ENTER: &str = "\u{E007}";
@@ -31,10 +30,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub async fn browser(javascript: bool) -> (Driver, Client) {

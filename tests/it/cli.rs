@@ -9,7 +9,7 @@ use touchpoint::storage::{Endpoint, Storage};
 
 use touchpoint::storage::embedded::EmbeddedClickHouse;
 
-use crate::support::{count_rows, embedded_config, repo, scratch, tables};
+use crate::support::{count_rows, embedded_config, free_port, repo, scratch, tables};
 
 fn touchpoint(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_touchpoint"));
@@ -91,10 +91,6 @@ fn serve_without_a_clickhouse_binary_says_how_to_get_one() {
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(err.contains("/nonexistent/clickhouse-server") && err.contains("TOUCHPOINT_CLICKHOUSE_URL"), "{err}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The local server the binary started, read from its data folder.

@@ -26,17 +26,7 @@ pub const APIS: &[&str] = &[
 
 /// Logs in as a fresh analyst; returns the session cookie.
 async fn login(app: &TestApp) -> String {
-    auth::add_user(&app.storage, "olga", PASSWORD, &auth::Grant::analyst()).await.unwrap();
-    let response = no_redirects()
-        .post(format!("{}/login", app.address))
-        .form(&[("name", "olga"), ("password", PASSWORD), ("next", "/dashboard")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    cookie.split(';').next().unwrap().to_string()
+    crate::support::sign_in_as(app, "olga", &auth::Grant::analyst()).await
 }
 
 async fn get_with(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {

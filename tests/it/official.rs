@@ -5,14 +5,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestApp, ago, analyst_token, spawn_app_with, test_config, wait_for_rolled_up};
-
-/// Three answers give a mean here (the default asks for five).
-pub async fn spawn_app() -> TestApp {
-    let mut config = test_config();
-    config.dashboards.min_answers = 3;
-    spawn_app_with(config).await
-}
+use crate::support::{TestApp, ago, analyst_token, spawn_app_with_min_answers, wait_for_rolled_up};
 
 fn place(stage: &str, touchpoint: &str) -> Value {
     json!({"site": "demo", "journey": "scrap-metal-licensing", "stage": stage, "touchpoint": touchpoint,
@@ -60,7 +53,7 @@ pub async fn seed(app: &TestApp) {
 
 #[tokio::test]
 async fn each_criterion_is_its_own_measure_and_the_response_rate_counts_who_was_asked() {
-    let app = spawn_app().await;
+    let app = spawn_app_with_min_answers(3).await;
     seed(&app).await;
     let token = analyst_token(&app.storage).await;
 
@@ -109,7 +102,7 @@ async fn each_criterion_is_its_own_measure_and_the_response_rate_counts_who_was_
 
 #[tokio::test]
 async fn the_report_gives_the_same_numbers_as_a_page_a_workbook_and_csv() {
-    let app = spawn_app().await;
+    let app = spawn_app_with_min_answers(3).await;
     seed(&app).await;
     let token = analyst_token(&app.storage).await;
     let get = |path: &str| app.http.get(format!("{}{path}", app.address)).bearer_auth(&token).send();
@@ -161,7 +154,7 @@ async fn the_report_gives_the_same_numbers_as_a_page_a_workbook_and_csv() {
 
 #[tokio::test]
 async fn a_rate_is_never_above_a_hundred_and_answers_no_offer_counted_are_told_apart() {
-    let app = spawn_app().await;
+    let app = spawn_app_with_min_answers(3).await;
     // One showing of the widget, three ratings: two came from the site's own form.
     let site = place("information_search", "site");
     assert_eq!(

@@ -7,15 +7,7 @@ use touchpoint::accounts::auth;
 use crate::support::{PASSWORD, TestApp, no_redirects, spawn_app};
 
 async fn session(app: &TestApp) -> String {
-    auth::add_user(&app.storage, "olga", PASSWORD, &auth::Grant::analyst()).await.unwrap();
-    let response = no_redirects()
-        .post(format!("{}/login", app.address))
-        .form(&[("name", "olga"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
+    crate::support::sign_in_as(app, "olga", &auth::Grant::analyst()).await
 }
 
 async fn rating_link(app: &TestApp) -> String {

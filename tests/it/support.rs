@@ -356,6 +356,14 @@ pub async fn count_rows(storage: &Storage, table: &str) -> u64 {
     storage.client().query(&format!("SELECT count() FROM {table} FINAL")).fetch_one().await.unwrap()
 }
 
+/// The app with a mean shown from `min_answers` answers (the default asks
+/// for five), so a test needs fewer events.
+pub async fn spawn_app_with_min_answers(min_answers: u64) -> TestApp {
+    let mut config = test_config();
+    config.dashboards.min_answers = min_answers;
+    spawn_app_with(config).await
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_config()).await
 }
@@ -377,16 +385,33 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     TestApp { address, storage, http: reqwest::Client::new(), stop, running }
 }
 
-/// Logs `name` in with [`PASSWORD`]; the session cookie (`tp_session=…`).
-pub async fn session_of(app: &TestApp, name: &str) -> String {
+/// Logs `name` in with [`PASSWORD`]: the session cookie (`tp_session=…`),
+/// or `None` when the login is refused. Every session cookie is
+/// `HttpOnly` and `SameSite=Lax`.
+pub async fn try_session_of(app: &TestApp, name: &str) -> Option<String> {
     let response = no_redirects()
         .post(format!("{}/login", app.address))
         .form(&[("name", name), ("password", PASSWORD), ("next", "/")])
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 303, "{name} logs in");
-    response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
+    if response.status() != 303 {
+        return None;
+    }
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    Some(cookie.split(';').next().unwrap().to_string())
+}
+
+/// Logs `name` in with [`PASSWORD`]; the session cookie (`tp_session=…`).
+pub async fn session_of(app: &TestApp, name: &str) -> String {
+    try_session_of(app, name).await.unwrap_or_else(|| panic!("{name} logs in"))
+}
+
+/// A fresh account `name` with `grant`, signed in: its session cookie.
+pub async fn sign_in_as(app: &TestApp, name: &str, grant: &touchpoint::accounts::auth::Grant) -> String {
+    touchpoint::accounts::auth::add_user(&app.storage, name, PASSWORD, grant).await.unwrap();
+    session_of(app, name).await
 }
 
 /// Logs stay quiet unless `TEST_LOG` is set.
