@@ -369,19 +369,29 @@ pub fn services(
         clock: clock.clone(),
         offset: config.cases.offset(),
     };
-    let cases = crate::cases::Desk::new(crate::cases::CaseBook::new(storage.clone()), clock);
-    let auth =
-        Auth::new(storage.clone(), &config.dashboards, crate::server::Proxies::new(&config.limits.trusted_proxies));
+    let cases = crate::cases::Desk::new(crate::cases::CaseBook::new(storage.clone()), clock.clone());
+    let auth = Auth::new(
+        storage.clone(),
+        &config.dashboards,
+        crate::server::Proxies::new(&config.limits.trusted_proxies),
+        clock.clone(),
+    );
 
     let lab = crate::recommendations::Lab::new(
         storage.clone(),
         catalog.clone(),
         config.dashboards.min_answers,
-        crate::domain::time::system_clock(),
+        clock.clone(),
         config.cases.offset(),
     );
-    let dashboards =
-        Dashboards::new(catalog.clone(), storage.clone(), auth.clone(), config.dashboards.min_answers, lab.clone());
+    let dashboards = Dashboards::new(
+        catalog.clone(),
+        storage.clone(),
+        auth.clone(),
+        config.dashboards.min_answers,
+        lab.clone(),
+        clock.clone(),
+    );
     let stall_after = config.capture.stall_after;
     let admin = crate::admin::Admin {
         storage: storage.clone(),
@@ -390,12 +400,13 @@ pub fn services(
         calls_unit: config.cases.calls_unit.clone(),
         register: crate::register::store::RegisterStore::new(storage.clone()),
         offset: config.cases.offset(),
+        clock: clock.clone(),
     };
     let register = crate::register::desk::Desk::new(
         crate::register::store::RegisterStore::new(storage.clone()),
         catalog.clone(),
         config.cases.offset(),
-        crate::domain::time::system_clock(),
+        clock.clone(),
     );
     let state = AppState {
         register,
@@ -591,7 +602,7 @@ impl Application {
         let wiring = crate::notify::Wiring {
             storage: storage.clone(),
             catalog,
-            clock: crate::domain::time::system_clock(),
+            clock: state.dossiers.clock.clone(),
             metrics: state.metrics.clone(),
             links,
             follow: crate::notify::worker::Follow {
@@ -645,6 +656,7 @@ impl Application {
                 d.catalog.clone(),
                 d.offset,
                 self.state.stage_times_every,
+                d.clock.clone(),
             );
             notifying.push(tokio::spawn(stage_times));
         } else {

@@ -273,10 +273,17 @@ pub struct Auth {
     /// A hash to verify against when the account does not exist, so that the
     /// answer takes as long as for a real account.
     decoy: String,
+    /// The service's one clock: when sessions open and expire.
+    clock: crate::domain::time::Clock,
 }
 
 impl Auth {
-    pub fn new(storage: Storage, config: &DashboardsConfig, proxies: Proxies) -> Arc<Auth> {
+    pub fn new(
+        storage: Storage,
+        config: &DashboardsConfig,
+        proxies: Proxies,
+        clock: crate::domain::time::Clock,
+    ) -> Arc<Auth> {
         let key = config.session_secret.clone().unwrap_or_else(|| {
             tracing::warn!("dashboards.session_secret is not set: analysts log in again after every restart");
             let mut bytes = [0u8; 32];
@@ -295,6 +302,7 @@ impl Auth {
             throttle: Throttle::new(config.login_burst, config.login_burst_per_address, config.login_refill),
             proxies,
             decoy,
+            clock,
         })
     }
 
@@ -306,8 +314,8 @@ impl Auth {
     /// when, and that we said so. `since` is the account's last change, so a
     /// session is never older than the password it was opened with.
     fn session_value(&self, name: &str, since: u32) -> String {
-        let issued = unix(SystemTime::now()).max(since);
-        let expires = unix(SystemTime::now() + self.ttl);
+        let now = (self.clock)();
+        let (issued, expires) = (unix(now).max(since), unix(now + self.ttl));
         let payload = format!("{name}.{issued}.{expires}");
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
@@ -323,8 +331,7 @@ impl Auth {
         mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
         let (rest, expires) = payload.rsplit_once('.')?;
         let (name, issued) = rest.rsplit_once('.')?;
-        (expires.parse::<u32>().ok()? > unix(SystemTime::now()))
-            .then(|| Some((name.to_string(), issued.parse().ok()?)))?
+        (expires.parse::<u32>().ok()? > unix((self.clock)())).then(|| Some((name.to_string(), issued.parse().ok()?)))?
     }
 
     /// The cookie of a session of `name`, whose account was last changed at
@@ -539,6 +546,7 @@ mod tests {
             storage,
             &DashboardsConfig { session_secret: Some(SecretString::from("s".repeat(32))), ..Default::default() },
             Proxies::default(),
+            crate::domain::time::system_clock(),
         );
         let value = auth.session_value("olga", 1_000);
         let (name, issued) = auth.session_user(&value).unwrap();

@@ -31,6 +31,8 @@ pub struct Admin {
     pub register: crate::register::store::RegisterStore,
     /// The ministry's time zone (`cases.utc_offset`), for the days shown.
     pub offset: time::UtcOffset,
+    /// The service's one clock: how near each publication deadline is.
+    pub clock: crate::domain::time::Clock,
 }
 
 /// `/admin` and its forms, for admins only.

@@ -137,7 +137,7 @@ async fn render(
 
 /// Versions without a publication, the nearest deadline first.
 async fn unpublished(admin: &Admin) -> Result<Vec<Unpublished>, ApiError> {
-    let now = crate::domain::time::unix(std::time::SystemTime::now());
+    let now = crate::domain::time::unix((admin.clock)());
     let words = crate::web::Words::new(None, admin.offset);
     let mut waiting: Vec<Unpublished> = admin
         .register

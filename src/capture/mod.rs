@@ -130,7 +130,7 @@ impl Capture {
         GuardLayer::public(metrics, self.limits.clone())
     }
 
-    fn now(&self) -> SystemTime {
+    pub(crate) fn now(&self) -> SystemTime {
         (self.clock)()
     }
 

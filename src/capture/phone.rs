@@ -187,7 +187,7 @@ async fn log(
 ) -> Result<Response, ApiError> {
     let RawBody(body) = body?;
     let catalog = phone.catalog.get();
-    let posted = match posted(&body, SystemTime::now()) {
+    let posted = match posted(&body, phone.capture.now()) {
         Ok(posted) => posted,
         Err(e) => {
             let w = Words::new(None, time::UtcOffset::UTC);

@@ -90,7 +90,7 @@ pub async fn feedback(
 ) -> Result<Response, ApiError> {
     let catalog = state.catalog.get();
     let journey = catalog.journey_or_404(&id)?;
-    let filters = q.filters(journey, &catalog)?;
+    let filters = q.filters(journey, &catalog, state.now())?;
     let rows = stats::raw_feedback::<RawRow>(&state.storage, &journey.id, &filters, MAX_ROWS).await?;
     let mut records = vec![
         [

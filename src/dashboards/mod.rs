@@ -9,7 +9,6 @@ pub mod reach;
 pub mod stats;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::Router;
 use axum::extract::State;
@@ -45,6 +44,8 @@ pub struct Dashboards {
     register: crate::register::store::RegisterStore,
     /// The lab's recommendations: marked on the timeline, listed on the map.
     pub lab: crate::recommendations::Lab,
+    /// What "today" and "the last N days" count from.
+    clock: crate::domain::time::Clock,
 }
 
 impl Dashboards {
@@ -54,9 +55,15 @@ impl Dashboards {
         auth: Arc<Auth>,
         min_answers: u64,
         lab: crate::recommendations::Lab,
+        clock: crate::domain::time::Clock,
     ) -> Dashboards {
         let register = crate::register::store::RegisterStore::new(storage.clone());
-        Dashboards { catalog, storage, auth, min_answers, register, lab }
+        Dashboards { catalog, storage, auth, min_answers, register, lab, clock }
+    }
+
+    /// Now, as unix seconds, by the service's one clock.
+    pub fn now(&self) -> u32 {
+        unix((self.clock)())
     }
 
     /// `journey` as the version in force at the end of a period ending at
@@ -86,7 +93,7 @@ impl Dashboards {
     pub(crate) async fn journey_in(&self, id: &str, query: &ViewQuery) -> Result<(Journey, Filters), ApiError> {
         let catalog = self.catalog.get();
         let now = catalog.journey_or_404(id)?;
-        let filters = query.filters(now, &catalog)?;
+        let filters = query.filters(now, &catalog, self.now())?;
         Ok((self.as_of(now, filters.to).await?, filters))
     }
 
@@ -183,7 +190,7 @@ impl ViewQuery {
     }
 
     /// Checked filters; unknown values are 422 naming the parameter.
-    pub fn filters(&self, journey: &Journey, catalog: &Catalog) -> Result<Filters, ApiError> {
+    pub fn filters(&self, journey: &Journey, catalog: &Catalog, now: u32) -> Result<Filters, ApiError> {
         let day = |field: &str, text: &str| -> Result<u32, ApiError> {
             let day = humantime::parse_rfc3339_weak(&format!("{text}T00:00:00Z"))
                 .map(unix)
@@ -193,7 +200,6 @@ impl ViewQuery {
             }
             Ok(day)
         };
-        let now = unix(SystemTime::now());
         let (from, to) = match (&self.from, &self.to) {
             (Some(f), Some(t)) => (day("from", f)?, day("to", t)? + 86_400),
             // Whole days, today included: the rollups count by day.

@@ -237,11 +237,11 @@ pub async fn journey(
 ) -> Result<Response, ApiError> {
     let en = q.english();
     let catalog = state.catalog.get();
-    let filters = q.filters(catalog.journey_or_404(&id)?, &catalog)?;
+    let filters = q.filters(catalog.journey_or_404(&id)?, &catalog, state.now())?;
     // A past period shows the stages and touchpoints as they were then.
     let journey = &state.as_of(catalog.journey_or_404(&id)?, filters.to).await?;
     let book = crate::cases::CaseBook::new(state.storage.clone());
-    let now = crate::domain::time::unix(std::time::SystemTime::now());
+    let now = state.now();
     let handled = crate::cases::report::per_stage(&book, journey, filters.from, filters.to, now);
     let api = |e| ApiError::from(e);
     let (mut stats, comments, handled, tracked, reach) = tokio::try_join!(

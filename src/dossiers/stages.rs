@@ -173,9 +173,15 @@ pub async fn journey_build(storage: &Storage, journey: &str) -> Result<Option<Bu
 }
 
 /// Rebuilds now and every `interval` until the task is aborted.
-pub async fn run(storage: Storage, catalog: crate::journeys::Live, offset: UtcOffset, interval: Duration) {
+pub async fn run(
+    storage: Storage,
+    catalog: crate::journeys::Live,
+    offset: UtcOffset,
+    interval: Duration,
+    clock: crate::domain::time::Clock,
+) {
     loop {
-        let now = unix(SystemTime::now());
+        let now = unix(clock());
         let outcome = match latest_build(&storage).await {
             Ok(last) => rebuild(&storage, &catalog.get(), offset, now.max(last + 1)).await,
             Err(e) => Err(e),
