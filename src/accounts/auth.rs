@@ -16,9 +16,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clickhouse::Row;
-use hmac::{Hmac, Mac};
 use rand::RngCore;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -264,7 +263,7 @@ fn token_hash(token: &str) -> String {
 
 pub struct Auth {
     storage: Storage,
-    key: SecretString,
+    sealer: crate::signed::Sealer,
     ttl: Duration,
     secure: bool,
     throttle: Throttle,
@@ -296,7 +295,7 @@ impl Auth {
             .unwrap_or_default();
         Arc::new(Auth {
             storage,
-            key,
+            sealer: crate::signed::Sealer::new(&key),
             ttl: config.session_ttl,
             secure: config.secure_cookie,
             throttle: Throttle::new(config.login_burst, config.login_burst_per_address, config.login_refill),
@@ -306,29 +305,19 @@ impl Auth {
         })
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes()).expect("HMAC takes any key length")
-    }
-
     /// `name.issued.expiry.signature`: enough to know who, since when, until
     /// when, and that we said so. `since` is the account's last change, so a
     /// session is never older than the password it was opened with.
     fn session_value(&self, name: &str, since: u32) -> String {
         let now = (self.clock)();
         let (issued, expires) = (unix(now).max(since), unix(now + self.ttl));
-        let payload = format!("{name}.{issued}.{expires}");
-        let mut mac = self.mac();
-        mac.update(payload.as_bytes());
-        format!("{payload}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        self.sealer.seal(&format!("{name}.{issued}.{expires}"))
     }
 
     /// The account and the time a session was opened, if its cookie is ours
     /// and not expired.
     fn session_user(&self, value: &str) -> Option<(String, u32)> {
-        let (payload, signature) = value.rsplit_once('.')?;
-        let mut mac = self.mac();
-        mac.update(payload.as_bytes());
-        mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
+        let payload = self.sealer.open(value).ok()?;
         let (rest, expires) = payload.rsplit_once('.')?;
         let (name, issued) = rest.rsplit_once('.')?;
         (expires.parse::<u32>().ok()? > unix((self.clock)())).then(|| Some((name.to_string(), issued.parse().ok()?)))?
@@ -556,9 +545,7 @@ mod tests {
         assert_eq!(auth.session_user(&forged), None);
         let (payload, sig) = value.rsplit_once('.').unwrap();
         let (rest, _) = payload.rsplit_once('.').unwrap();
-        let mut mac = auth.mac();
-        mac.update(format!("{rest}.1").as_bytes());
-        let expired = format!("{rest}.1.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+        let expired = auth.sealer.seal(&format!("{rest}.1"));
         assert_eq!(auth.session_user(&expired), None, "signed but expired");
         let future = auth.session_value("olga", u32::MAX - 10);
         assert_eq!(auth.session_user(&future).unwrap().1, u32::MAX - 10, "never before the account's last change");

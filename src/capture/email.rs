@@ -11,10 +11,8 @@ use axum::extract::State;
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use uuid::Uuid;
 
 use super::events::{find_journey, find_stage, find_touchpoint};
@@ -30,7 +28,7 @@ use crate::storage::rows::{Event, FeedbackRow, Rating, TouchRow};
 
 /// Signs and checks rating tokens.
 pub struct Signer {
-    key: SecretString,
+    sealer: crate::signed::Sealer,
     ttl: Duration,
     /// Where links point, without a trailing slash.
     pub(super) base_url: String,
@@ -78,27 +76,19 @@ impl Signer {
             );
             SecretString::from(format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()))
         });
-        Signer { key, ttl: config.link_ttl, base_url: base_url.trim_end_matches('/').to_string() }
-    }
-
-    fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes()).expect("HMAC takes a key of any length")
+        let sealer = crate::signed::Sealer::new(&key);
+        Signer { sealer, ttl: config.link_ttl, base_url: base_url.trim_end_matches('/').to_string() }
     }
 
     pub(super) fn sign(&self, claims: &Claims) -> String {
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
-        let mut mac = self.mac();
-        mac.update(payload.as_bytes());
-        format!("{payload}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        self.sealer.seal(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize")))
     }
 
     fn verify(&self, token: &str, now: SystemTime) -> Result<Claims, TokenError> {
-        let (payload, signature) = token.split_once('.').ok_or(TokenError::Malformed)?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
-        let mut mac = self.mac();
-        mac.update(payload.as_bytes());
-        // verify_slice compares in constant time.
-        mac.verify_slice(&signature).map_err(|_| TokenError::Forged)?;
+        let payload = self.sealer.open(token).map_err(|e| match e {
+            crate::signed::Unsealed::Malformed => TokenError::Malformed,
+            crate::signed::Unsealed::Forged => TokenError::Forged,
+        })?;
         let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| TokenError::Malformed)?;
         let claims: Claims = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
         if unix(now) > claims.x {
