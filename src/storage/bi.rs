@@ -40,8 +40,9 @@ pub struct View {
     pub name: &'static str,
     /// The rollup the source view reads.
     pub rollup: &'static str,
-    /// The dictionary's key columns, (name, ClickHouse type), in order.
-    pub keys: &'static [(&'static str, &'static str)],
+    /// The dictionary's key columns, in order: `day` a `Date`, the others
+    /// `String`s.
+    pub keys: &'static [&'static str],
     /// Its other columns, (name, type).
     pub values: &'static [(&'static str, &'static str)],
     /// The source view's query: the keys then the values, in order and of
@@ -55,14 +56,7 @@ pub const VIEWS: &[View] = &[
     View {
         name: "bi_ratings_daily",
         rollup: "feedback_daily",
-        keys: &[
-            ("day", "Date"),
-            ("journey", "String"),
-            ("stage", "String"),
-            ("touchpoint", "String"),
-            ("channel", "String"),
-            ("segment", "String"),
-        ],
+        keys: &["day", "journey", "stage", "touchpoint", "channel", "segment"],
         values: &[
             ("answers", "Int64"),
             ("score_sum", "Float64"),
@@ -78,16 +72,7 @@ pub const VIEWS: &[View] = &[
     View {
         name: "bi_criteria_daily",
         rollup: "answers_daily",
-        keys: &[
-            ("day", "Date"),
-            ("journey", "String"),
-            ("stage", "String"),
-            ("touchpoint", "String"),
-            ("channel", "String"),
-            ("segment", "String"),
-            ("question_set", "String"),
-            ("question", "String"),
-        ],
+        keys: &["day", "journey", "stage", "touchpoint", "channel", "segment", "question_set", "question"],
         values: &[
             ("responses", "Int64"),
             ("answers", "Int64"),
@@ -108,15 +93,7 @@ pub const VIEWS: &[View] = &[
     View {
         name: "bi_offers_daily",
         rollup: "offers_daily",
-        keys: &[
-            ("day", "Date"),
-            ("journey", "String"),
-            ("stage", "String"),
-            ("touchpoint", "String"),
-            ("channel", "String"),
-            ("kind", "String"),
-            ("question_set", "String"),
-        ],
+        keys: &["day", "journey", "stage", "touchpoint", "channel", "kind", "question_set"],
         values: &[("offers", "Int64")],
         select: "SELECT day, journey, stage, touchpoint, channel, toString(kind) AS kind, question_set, \
                  toInt64(sum(n)) AS offers \
@@ -125,7 +102,7 @@ pub const VIEWS: &[View] = &[
     View {
         name: "bi_calls_daily",
         rollup: "calls_daily",
-        keys: &[("day", "Date"), ("journey", "String"), ("segment", "String")],
+        keys: &["day", "journey", "segment"],
         values: &[("calls", "Int64"), ("over_two_transfers", "Int64")],
         select: "SELECT day, journey, toString(segment) AS segment, toInt64(sum(n)) AS calls, \
                  toInt64(sum(over_two_transfers)) AS over_two_transfers \
@@ -134,14 +111,7 @@ pub const VIEWS: &[View] = &[
     View {
         name: "bi_stage_time_daily",
         rollup: "stage_time_daily",
-        keys: &[
-            ("day", "Date"),
-            ("journey", "String"),
-            ("stage", "String"),
-            ("touchpoint", "String"),
-            ("channel", "String"),
-            ("segment", "String"),
-        ],
+        keys: &["day", "journey", "stage", "touchpoint", "channel", "segment"],
         values: &[("timed", "UInt64"), ("median_ms", "Float64"), ("p90_ms", "Float64")],
         select: "SELECT day, journey, stage, touchpoint, channel, toString(segment) AS segment, \
                  toUInt64(countMerge(n)) AS timed, toFloat64(quantilesMerge(0.5, 0.9)(q)[1]) AS median_ms, \
@@ -149,6 +119,11 @@ pub const VIEWS: &[View] = &[
                  FROM {from} GROUP BY day, journey, stage, touchpoint, channel, segment",
     },
 ];
+
+/// The ClickHouse type of a dictionary's key column.
+fn key_type(name: &str) -> &'static str {
+    if name == "day" { "Date" } else { "String" }
+}
 
 /// The BI database of the service's database `database`.
 pub fn database_of(database: &str) -> String {
@@ -245,7 +220,7 @@ pub fn dictionaries_xml(database: &str, source: &Source) -> String {
          (touchpoint's docs/bi.md). -->\n<yandex>\n",
     );
     for view in VIEWS {
-        let keys: String = view.keys.iter().map(|c| column(c, false)).collect();
+        let keys: String = view.keys.iter().map(|name| column(&(name, key_type(name)), false)).collect();
         let values: String = view.values.iter().map(|c| column(c, true)).collect();
         xml.push_str(&format!(
             "  <dictionary>\n    <name>{name}</name>\n    <source><clickhouse><host>{host}</host><port>{port}</port>\
@@ -403,7 +378,8 @@ mod tests {
                     .or_else(|| head.ends_with(&format!(" AS {name}")).then_some(head.len()))
                     .unwrap_or_else(|| panic!("{}: {name} is not selected", view.name))
             };
-            let places: Vec<usize> = view.keys.iter().chain(view.values).map(|(name, _)| at(name)).collect();
+            let names = view.keys.iter().copied().chain(view.values.iter().map(|(name, _)| *name));
+            let places: Vec<usize> = names.map(at).collect();
             assert!(places.windows(2).all(|w| w[0] < w[1]), "{}: {places:?}", view.name);
         }
     }
