@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -89,9 +91,7 @@ async fn readyz(State(probe): State<Probe>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "status": "ready", "migrations": probe.migrations.len() })))
 }
 /// `GET /metrics`, behind the same auth as the dashboards' API.
-pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> Result<axum::response::Response, ApiError> {
-    use axum::http::{HeaderValue, header};
-    use axum::response::IntoResponse;
+pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> Result<Response, ApiError> {
     let text = metrics.render().map_err(|e| ApiError::Internal(e.into()))?;
     let content_type = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())

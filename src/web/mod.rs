@@ -89,15 +89,15 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
 /// at all. Browsers say where a request comes from in `Sec-Fetch-Site`
 /// (every current one) or `Origin`; a request with neither is not a
 /// browser's (curl, scripts), which no other site can make a visitor send.
-pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
-    let value = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
-    if let Some(site) = value(axum::http::HeaderName::from_static("sec-fetch-site")) {
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let value = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(site) = value(HeaderName::from_static("sec-fetch-site")) {
         return matches!(site, "same-origin" | "none");
     }
-    let Some(origin) = value(axum::http::header::ORIGIN) else { return true };
+    let Some(origin) = value(header::ORIGIN) else { return true };
     // An opaque origin ("null": sandboxed frames, some redirects) is no page of ours.
     let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-    host.is_some_and(|host| Some(host) == value(axum::http::header::HOST))
+    host.is_some_and(|host| Some(host) == value(header::HOST))
 }
 
 /// Middleware of routes with forms: a request that changes state must come
