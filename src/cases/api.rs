@@ -197,6 +197,17 @@ enum Step {
     Close,
 }
 
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Acknowledge => "acknowledge",
+            Step::Start => "start",
+            Step::Answer => "answer",
+            Step::Close => "close",
+        }
+    }
+}
+
 impl ChangeInput {
     fn action(self) -> Result<Action, ApiError> {
         let unexpected = |field: &str| ApiError::invalid(field, format!("not part of {:?}", self.action));
@@ -205,16 +216,7 @@ impl ChangeInput {
             Step::Close if self.text.is_some() => Err(unexpected("text")),
             Step::Acknowledge | Step::Start if self.text.is_some() => Err(unexpected("text")),
             Step::Acknowledge | Step::Start if self.resolution.is_some() => Err(unexpected("resolution")),
-            Step::Acknowledge => Ok(Action::Acknowledge),
-            Step::Start => Ok(Action::Start),
-            Step::Answer => {
-                let text = crate::domain::text::bounded("text", self.text, 10_000)?;
-                Ok(Action::Answer { text })
-            }
-            Step::Close => {
-                let resolution = self.resolution.ok_or_else(|| ApiError::invalid("resolution", "closing needs one"))?;
-                Ok(Action::Close { resolution })
-            }
+            step => Ok(Action::parse(step.name(), self.text, self.resolution)?),
         }
     }
 }

@@ -170,11 +170,10 @@ impl CaseBook {
 
 /// The stored row of one change of `case`, the `seq`th of its log.
 fn change_row(case: Uuid, seq: u32, change: &Change) -> ChangeRow {
-    let (action, text, resolution) = match &change.action {
-        Action::Acknowledge => ("acknowledge", String::new(), String::new()),
-        Action::Start => ("start", String::new(), String::new()),
-        Action::Answer { text } => ("answer", text.clone(), String::new()),
-        Action::Close { resolution } => ("close", String::new(), resolution_name(*resolution).to_string()),
+    let (text, resolution) = match &change.action {
+        Action::Answer { text } => (text.clone(), String::new()),
+        Action::Close { resolution } => (String::new(), resolution.name().to_string()),
+        Action::Acknowledge | Action::Start => (String::new(), String::new()),
     };
     ChangeRow {
         case_id: case,
@@ -182,37 +181,18 @@ fn change_row(case: Uuid, seq: u32, change: &Change) -> ChangeRow {
         seq,
         at: change.at,
         by: change.by.clone(),
-        action: action.into(),
+        action: change.action.name().into(),
         text,
         resolution,
     }
 }
 
-const RESOLUTIONS: [(Resolution, &str); 5] = [
-    (Resolution::Resolved, "resolved"),
-    (Resolution::Explained, "explained"),
-    (Resolution::PassedToLab, "passed_to_lab"),
-    (Resolution::NothingPossible, "nothing_possible"),
-    (Resolution::Spam, "spam"),
-];
-
-fn resolution_name(resolution: Resolution) -> &'static str {
-    RESOLUTIONS.iter().find(|(r, _)| *r == resolution).map_or("", |(_, name)| name)
-}
-
-/// A resolution by its stored name.
-pub(super) fn resolution(name: &str) -> Option<Resolution> {
-    RESOLUTIONS.iter().find(|(_, n)| *n == name).map(|(r, _)| *r)
-}
-
 /// A stored change; `None` for an action this build does not know.
 fn change(row: &ChangeRow) -> Option<Change> {
+    // Stored text is kept as it was stored, whatever its length then.
     let action = match row.action.as_str() {
-        "acknowledge" => Action::Acknowledge,
-        "start" => Action::Start,
         "answer" => Action::Answer { text: row.text.clone() },
-        "close" => Action::Close { resolution: resolution(&row.resolution)? },
-        _ => return None,
+        name => Action::parse(name, None, Resolution::of(&row.resolution)).ok()?,
     };
     Some(Change { id: row.change_id, at: row.at, by: row.by.clone(), action })
 }

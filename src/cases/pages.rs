@@ -107,19 +107,9 @@ struct QueuePage<'a> {
 fn status_of(name: &str) -> Result<Option<Status>, ApiError> {
     match name {
         "" => Ok(None),
-        other => serde_json::from_value(serde_json::Value::String(other.into()))
-            .map(Some)
-            .map_err(|_| ApiError::invalid("status", format!("unknown status {other:?}"))),
-    }
-}
-
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::New => "new",
-        Status::Acknowledged => "acknowledged",
-        Status::InProgress => "in_progress",
-        Status::Answered => "answered",
-        Status::Closed => "closed",
+        other => {
+            Status::of(other).map(Some).ok_or_else(|| ApiError::invalid("status", format!("unknown status {other:?}")))
+        }
     }
 }
 
@@ -174,10 +164,7 @@ async fn queue(
         lang: w.lang(),
         user: &caller.name,
         rows,
-        statuses: [Status::New, Status::Acknowledged, Status::InProgress, Status::Answered, Status::Closed]
-            .into_iter()
-            .map(|s| (status_name(s), w.status(s)))
-            .collect(),
+        statuses: Status::ALL.into_iter().map(|s| (s.name(), w.status(s))).collect(),
         units: &caller.grant.units,
         stages: stages(&pages.catalog.get(), &caller.grant.units, &w),
         status: q.status.clone().unwrap_or_default(),
@@ -350,7 +337,7 @@ async fn case_page(
             Resolution::NothingPossible,
         ]
         .into_iter()
-        .map(|r| (resolution_name(r), w.resolution(r)))
+        .map(|r| (r.name(), w.resolution(r)))
         .collect(),
         change_id: Uuid::new_v4(),
         other_lang: format!("/cases/{id}{}", if w.en { "" } else { "?lang=en" }),
@@ -367,16 +354,6 @@ fn answer_text(action: &Action) -> String {
     }
 }
 
-fn resolution_name(r: Resolution) -> &'static str {
-    match r {
-        Resolution::Resolved => "resolved",
-        Resolution::Explained => "explained",
-        Resolution::PassedToLab => "passed_to_lab",
-        Resolution::NothingPossible => "nothing_possible",
-        Resolution::Spam => "spam",
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChangeForm {
@@ -389,18 +366,9 @@ struct ChangeForm {
 
 impl ChangeForm {
     fn action(&self) -> Result<Action, ApiError> {
-        let resolution = || -> Result<Resolution, ApiError> {
-            let name = self.resolution.as_deref().unwrap_or("");
-            serde_json::from_value(serde_json::Value::String(name.into()))
-                .map_err(|_| ApiError::invalid("resolution", "choose how the case ended"))
-        };
-        Ok(match self.action.as_str() {
-            "acknowledge" => Action::Acknowledge,
-            "start" => Action::Start,
-            "answer" => Action::Answer { text: crate::domain::text::bounded("text", self.text.clone(), 10_000)? },
-            "close" => Action::Close { resolution: resolution()? },
-            other => return Err(ApiError::invalid("action", format!("unknown step {other:?}"))),
-        })
+        let resolution = self.resolution.as_deref().and_then(Resolution::of);
+        let text = (self.action == "answer").then(|| self.text.clone()).flatten();
+        Ok(Action::parse(&self.action, text, resolution)?)
     }
 }
 

@@ -80,18 +80,10 @@ WHERE (? = '' OR stage = ?)
 ORDER BY answer_by, event_id
 LIMIT ? OFFSET ?";
 
-const STATUSES: [(Status, &str); 5] = [
-    (Status::New, "new"),
-    (Status::Acknowledged, "acknowledged"),
-    (Status::InProgress, "in_progress"),
-    (Status::Answered, "answered"),
-    (Status::Closed, "closed"),
-];
-
 /// The page of the queue `query` asks for: each case with its state as its log
 /// leaves it.
 pub async fn page(storage: &Storage, query: &QueueQuery) -> Result<Vec<(CaseRow, State)>, StorageError> {
-    let status = query.status.and_then(|s| STATUSES.iter().find(|(x, _)| *x == s)).map_or("", |(_, n)| n);
+    let status = query.status.map_or("", Status::name);
     let stage = query.stage.as_deref().unwrap_or("");
     let rows: Vec<QueueRow> = storage
         .client()
@@ -114,8 +106,8 @@ pub async fn page(storage: &Storage, query: &QueueQuery) -> Result<Vec<(CaseRow,
 
 fn split(row: QueueRow) -> (CaseRow, State) {
     let at = |t: u32| (t != 0).then_some(t);
-    let status = STATUSES.iter().find(|(_, n)| *n == row.status).map_or(Status::New, |(s, _)| *s);
-    let resolution = super::book::resolution(&row.resolution);
+    let status = Status::of(&row.status).unwrap_or(Status::New);
+    let resolution = Resolution::of(&row.resolution);
     let state = State::stored(
         status,
         [at(row.acknowledged_at), at(row.answered_at), at(row.closed_at)],

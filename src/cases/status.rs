@@ -4,6 +4,7 @@
 //! than a second change or an error; a change a closed case cannot take is a
 //! conflict.
 
+use crate::domain::Invalid;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -15,6 +16,28 @@ pub enum Status {
     InProgress,
     Answered,
     Closed,
+}
+
+impl Status {
+    /// Every status, in the order a case goes through them.
+    pub const ALL: [Status; 5] =
+        [Status::New, Status::Acknowledged, Status::InProgress, Status::Answered, Status::Closed];
+
+    /// Its name in URLs, JSON and the `cases` rows (its serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Acknowledged => "acknowledged",
+            Status::InProgress => "in_progress",
+            Status::Answered => "answered",
+            Status::Closed => "closed",
+        }
+    }
+
+    /// The status of `name`, as [`Status::name`] writes it.
+    pub fn of(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.name() == name)
+    }
 }
 
 /// How a closed case ended.
@@ -31,6 +54,33 @@ pub enum Resolution {
     Spam,
 }
 
+impl Resolution {
+    /// Every resolution, as the close form lists them.
+    pub const ALL: [Resolution; 5] = [
+        Resolution::Resolved,
+        Resolution::Explained,
+        Resolution::PassedToLab,
+        Resolution::NothingPossible,
+        Resolution::Spam,
+    ];
+
+    /// Its name in forms, JSON and the `case_changes` rows (its serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Resolution::Resolved => "resolved",
+            Resolution::Explained => "explained",
+            Resolution::PassedToLab => "passed_to_lab",
+            Resolution::NothingPossible => "nothing_possible",
+            Resolution::Spam => "spam",
+        }
+    }
+
+    /// The resolution of `name`, as [`Resolution::name`] writes it.
+    pub fn of(name: &str) -> Option<Resolution> {
+        Resolution::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
 /// What a handler does to a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -43,6 +93,33 @@ pub enum Action {
     Close {
         resolution: Resolution,
     },
+}
+
+impl Action {
+    /// Its name in forms, JSON and the `case_changes` rows.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Acknowledge => "acknowledge",
+            Action::Start => "start",
+            Action::Answer { .. } => "answer",
+            Action::Close { .. } => "close",
+        }
+    }
+
+    /// The action named `name`, with the answer's `text` or the closing's
+    /// `resolution` it needs: one reading for the queue's pages, the API and
+    /// the stored log. An answer is cleaned and at most 10,000 characters.
+    pub fn parse(name: &str, text: Option<String>, resolution: Option<Resolution>) -> Result<Action, Invalid> {
+        Ok(match name {
+            "acknowledge" => Action::Acknowledge,
+            "start" => Action::Start,
+            "answer" => Action::Answer { text: crate::domain::text::bounded("text", text, 10_000)? },
+            "close" => Action::Close {
+                resolution: resolution.ok_or_else(|| Invalid::new("resolution", "choose how the case ended"))?,
+            },
+            other => return Err(Invalid::new("action", format!("unknown step {other:?}"))),
+        })
+    }
 }
 
 /// One entry of a case's log.
@@ -174,6 +251,19 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_status_and_resolution_is_named_as_serde_names_it_and_found_by_that_name() {
+        for s in Status::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+            assert_eq!(Status::of(s.name()), Some(s));
+        }
+        for r in Resolution::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.name());
+            assert_eq!(Resolution::of(r.name()), Some(r));
+        }
+        assert_eq!((Status::of("open"), Resolution::of("")), (None, None));
+    }
 
     fn change(at: u32, action: Action) -> Change {
         Change { id: Uuid::new_v4(), at, by: "handler-1".into(), action }
