@@ -188,24 +188,13 @@ pub struct ChangeInput {
     resolution: Option<Resolution>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum Step {
     Acknowledge,
     Start,
     Answer,
     Close,
-}
-
-impl Step {
-    fn name(self) -> &'static str {
-        match self {
-            Step::Acknowledge => "acknowledge",
-            Step::Start => "start",
-            Step::Answer => "answer",
-            Step::Close => "close",
-        }
-    }
 }
 
 impl ChangeInput {
@@ -216,7 +205,8 @@ impl ChangeInput {
             Step::Close if self.text.is_some() => Err(unexpected("text")),
             Step::Acknowledge | Step::Start if self.text.is_some() => Err(unexpected("text")),
             Step::Acknowledge | Step::Start if self.resolution.is_some() => Err(unexpected("resolution")),
-            step => Ok(Action::parse(step.name(), self.text, self.resolution)?),
+            // The step's wire name is the action's name (`Action::parse`).
+            step => Ok(Action::parse(&crate::domain::wire_name(&step), self.text, self.resolution)?),
         }
     }
 }
