@@ -309,7 +309,8 @@ async fn with_zookeeper_down_events_wait_in_the_spool_readyz_says_why_and_none_i
     let rolled_up = "SELECT toUInt64(sum(n)) FROM feedback_daily";
     for storage in [&app.storage, &other] {
         synced(storage, "feedback").await;
-        until("the rollup to count all ten", 60, async || count(storage, rolled_up).await >= 10).await;
+        let what = format!("the rollup on {} to count all ten", storage.location());
+        until(&what, 60, async || count(storage, rolled_up).await >= 10).await;
     }
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     for storage in [&app.storage, &other] {
